@@ -1,0 +1,32 @@
+"""The ``command`` backend: any program, given as an argv (or a string split into one)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from prodserver.backends.base import Backend, BackendContext, Option
+
+
+class CommandBackend(Backend):
+    name = "command"
+    summary = "Any program: `command` as an array, or a string split into words (no shell)."
+    kind = "command"
+    listens = False
+    stop_signal = signal.SIGTERM
+    kill_mode = "group"
+    options = (
+        Option(
+            "command",
+            "argv",
+            "The program and its arguments. A string is split into words like a shell would, "
+            "but never run by one (set `shell = true` for that); each word is substituted after "
+            "splitting, so a variable can never add arguments.",
+            required=True,
+            examples=('["python", "manage.py", "migrate"]', '"python worker.py --queue high"'),
+        ),
+    )
+
+    def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
+        return [str(word) for word in values["command"]]

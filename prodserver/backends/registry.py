@@ -1,0 +1,87 @@
+"""Where backends are found: the built-ins and the ``prodserver.backends`` entry-point group.
+
+Built-ins are listed by dotted path and imported on first use, so that ``prodserver --help``
+imports none of them. Third-party distributions register a :class:`~prodserver.backends.base.Backend`
+subclass (or an instance) under the ``prodserver.backends`` entry-point group, exactly like
+the built-ins are registered here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Mapping
+from functools import cache
+
+from prodserver.backends.base import Backend, BackendInfo
+from prodserver.errors import ConfigError
+
+ENTRY_POINT_GROUP = "prodserver.backends"
+
+#: name -> "module:attribute" of every built-in backend
+BUILTINS: Mapping[str, str] = {
+    "command": "prodserver.backends.command:CommandBackend",
+}
+
+
+def _instantiate(obj: object, where: str) -> Backend:
+    if isinstance(obj, type) and issubclass(obj, Backend):
+        return obj()
+    if isinstance(obj, Backend):
+        return obj
+    raise ConfigError(
+        f"{where} is not a prodserver backend (expected a Backend subclass, got {obj!r})",
+        code="PS150",
+    )
+
+
+def _load(target: str) -> Backend:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return _instantiate(getattr(module, attr), target)
+
+
+@cache
+def registry() -> Mapping[str, BackendInfo]:
+    """Every known backend by name: built-ins first, then plugins (which may not shadow them)."""
+    found: dict[str, BackendInfo] = {}
+    for name, target in BUILTINS.items():
+        found[name] = BackendInfo(_load(target), origin="built-in")
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.name in found:
+            continue  # a plugin never replaces a built-in of the same name
+        dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+        try:
+            backend = _instantiate(ep.load(), f"entry point {ep.name!r} ({ep.value})")
+        except ConfigError:
+            raise
+        except Exception as exc:  # a broken plugin must not break every command
+            raise ConfigError(
+                f"the backend plugin {ep.name!r} from {dist} failed to load: {exc}",
+                hint=f"fix or uninstall {dist}",
+                code="PS151",
+            ) from exc
+        found[ep.name] = BackendInfo(backend, origin=dist)
+    return found
+
+
+def backend_names() -> list[str]:
+    return list(registry())
+
+
+def suggest(name: str, candidates: list[str]) -> str | None:
+    """``did you mean`` text for a misspelt name, or None."""
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``; a :class:`ConfigError` with a suggestion when unknown."""
+    known = registry()
+    if name in known:
+        return known[name].backend
+    guess = suggest(name, list(known))
+    hint = f"did you mean {guess!r}?" if guess else "known backends: " + ", ".join(known)
+    raise ConfigError(f"unknown backend {name!r}", hint=hint, code="PS120")

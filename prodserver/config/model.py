@@ -1,0 +1,182 @@
+"""The resolved configuration: one frozen model that the runtime and every exporter consume.
+
+Nothing here reads files or the environment. The resolver (:mod:`prodserver.config.resolve`)
+builds these objects; everything downstream only reads them. Mappings are wrapped in
+:class:`types.MappingProxyType` so that a consumer cannot change what another one sees.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+DependencyCondition = Literal["started", "healthy", "completed"]
+RestartMode = Literal["no", "on-failure", "always"]
+KillMode = Literal["group", "main"]
+ProbeKind = Literal["http", "tcp", "cmd"]
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def frozen_map(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only copy of ``data`` (insertion order kept)."""
+    return MappingProxyType(dict(data or {}))
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A probe of one process instance.
+
+    ``target`` is a URL for ``http``, ``host:port`` for ``tcp`` and an argv for ``cmd``.
+    Times are seconds.
+    """
+
+    kind: ProbeKind
+    target: str | tuple[str, ...]
+    interval: float = 5.0
+    timeout: float = 3.0
+    retries: int = 3
+    start_period: float = 0.0
+    #: inclusive range of HTTP status codes that count as healthy
+    status: tuple[int, int] = (200, 399)
+    #: text the HTTP body must contain, if given
+    expect: str | None = None
+    #: ``readiness`` only gates dependants; ``liveness`` failures restart the process
+    role: Literal["readiness", "liveness", "both"] = "both"
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When and how fast a process that exited is started again.
+
+    The delay before restart ``n`` (1-based) is ``min(backoff * 2**(n-1), backoff_max)``.
+    A process that has been restarted ``max_restarts`` times within ``window`` seconds is given
+    up on. ``max_restarts = 0`` means no limit.
+    """
+
+    mode: RestartMode = "no"
+    max_restarts: int = 5
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+    window: float = 60.0
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """``depends_on`` entry: start this process only once ``name`` reached ``condition``."""
+
+    name: str
+    condition: DependencyCondition = "started"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One running copy of a process (``name.number``), fully resolved."""
+
+    process: str
+    #: 1-based, as foreman and honcho number instances (``web.1``)
+    number: int
+    #: the final argv (never run through a shell unless the process has ``shell = true``,
+    #: in which case it is ``("/bin/sh", "-c", script)``)
+    argv: tuple[str, ...]
+    #: the complete environment of the child, ``PORT``, ``PRODSERVER_PROCESS`` and
+    #: ``PRODSERVER_INSTANCE`` included
+    env: Mapping[str, str]
+    port: int | None = None
+    healthcheck: HealthCheck | None = None
+
+    @property
+    def label(self) -> str:
+        """The log prefix name: ``web.1``."""
+        return f"{self.process}.{self.number}"
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process type of the chosen profile, after merge, substitution and validation."""
+
+    name: str
+    backend: str
+    #: 0-based position among the profile's processes (file order); used for PORT assignment
+    position: int
+    #: the backend's typed options after validation and defaults (``app``, ``workers``, ...)
+    options: Mapping[str, Any]
+    #: the argv of instance 1 (each instance may differ only where it uses ``${PORT}``)
+    argv: tuple[str, ...]
+    shell: bool
+    cwd: Path
+    #: the environment specific to this process (process-level ``env`` layer, without the
+    #: inherited project/profile/shell layers); see :attr:`Instance.env` for the full one
+    env: Mapping[str, str]
+    scale: int
+    instances: tuple[Instance, ...]
+    listens: bool
+    depends_on: tuple[Dependency, ...] = ()
+    healthcheck: HealthCheck | None = None
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    oneshot: bool = False
+    stop_signal: signal.Signals = signal.SIGTERM
+    kill_mode: KillMode = "group"
+    stop_timeout: float = 10.0
+    user: str | None = None
+    labels: Mapping[str, str] = EMPTY
+    #: ``export.<format>`` tables, passed through to that exporter untouched
+    export: Mapping[str, Mapping[str, Any]] = EMPTY
+    #: ``max_memory`` in bytes (whole process tree), or None
+    max_memory: int | None = None
+    #: ``autoscale = { min, max, cpu }`` for exporters that support it
+    autoscale: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedProject:
+    """Everything prodserver knows about the chosen profile. Frozen."""
+
+    name: str
+    #: the project root: the directory of the configuration file
+    root: Path
+    #: the file the configuration came from (``prodserver.toml``, ``pyproject.toml``,
+    #: ``Procfile``, or a Django settings module path)
+    source: Path
+    profile: str
+    #: every profile the file defines, in file order (for ``--all-profiles`` and messages)
+    profiles: tuple[str, ...]
+    #: processes in file order (enabled ones only)
+    processes: Mapping[str, ProcessSpec]
+    #: the merged environment shared by every process of the profile
+    #: (``env_files`` < shell < ``[env]`` < profile ``env``); used by ``prodserver run``
+    env: Mapping[str, str]
+    #: names of environment variables whose values are secret (masked when shown)
+    secret_names: frozenset[str] = frozenset()
+    #: the ``env_files`` that were actually read, in order
+    env_files: tuple[Path, ...] = ()
+    #: non-fatal problems found while resolving (rendered strings)
+    warnings: tuple[str, ...] = ()
+    #: names of variables that exist only at run time and were kept as references
+    #: (``$PORT`` in exports); empty for a runtime resolution
+    runtime_refs: frozenset[str] = frozenset()
+
+    def process(self, name: str) -> ProcessSpec:
+        return self.processes[name]
+
+    def start_order(self) -> tuple[str, ...]:
+        """Process names in dependency order (dependencies first), file order as tie-break."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            for dep in self.processes[name].depends_on:
+                if dep.name in self.processes:
+                    visit(dep.name)
+            order.append(name)
+
+        for name in self.processes:
+            visit(name)
+        return tuple(order)
