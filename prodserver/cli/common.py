@@ -1,0 +1,49 @@
+"""Helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prodserver.errors import UsageError
+
+if TYPE_CHECKING:
+    from prodserver.config.model import ResolvedProject
+
+
+def parse_scale(values: list[str] | None) -> dict[str, int]:
+    """``["web=3", "worker=2"]`` -> ``{"web": 3, "worker": 2}``."""
+    out: dict[str, int] = {}
+    for item in values or []:
+        name, sep, count = item.partition("=")
+        if not sep or not name or not count.strip().isdigit():
+            raise UsageError(
+                f"--scale expects NAME=COUNT, got {item!r}", hint="for example: --scale web=3"
+            )
+        out[name.strip()] = int(count)
+    return out
+
+
+def load_project(
+    args: argparse.Namespace,
+    *,
+    for_export: bool = False,
+    include_secrets: bool = False,
+    scale: Mapping[str, int] | None = None,
+    port: int | None = None,
+) -> ResolvedProject:
+    """Resolve the configuration named by the common options of ``args``."""
+    from prodserver.config.resolve import resolve_project
+
+    file = getattr(args, "file", None)
+    return resolve_project(
+        file=Path(file) if file else None,
+        profile=getattr(args, "profile", None),
+        env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
+        scale=scale,
+        port=port,
+        for_export=for_export,
+        include_secrets=include_secrets,
+    )

@@ -1,0 +1,188 @@
+"""The ``prodserver`` command line: ``main(argv) -> int``.
+
+Commands are registered by module path and imported only when chosen, so that
+``prodserver --help`` imports no configuration machinery, no jsonschema, no server.
+The same parser is used by ``python manage.py prodserver`` (see ``contrib/django``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from prodserver import __version__
+from prodserver.exitcodes import ExitCode
+
+#: command name -> (module, one-line help). Order is the order ``--help`` shows.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("prodserver.cli.commands.up", "run the profile's processes in the foreground"),
+    "exec": ("prodserver.cli.commands.exec", "replace this process with one resolved process"),
+    "run": ("prodserver.cli.commands.run", "run a one-off command with the profile's environment"),
+    "check": ("prodserver.cli.commands.check", "validate the configuration"),
+    "config": ("prodserver.cli.commands.config", "show the resolved configuration"),
+    "export": ("prodserver.cli.commands.export", "write Procfile, Compose, systemd, ... files"),
+    "init": ("prodserver.cli.commands.init", "write a starting prodserver.toml"),
+    "status": ("prodserver.cli.commands.status", "show the running supervisor's processes"),
+    "backends": ("prodserver.cli.commands.backends", "list backends and their options"),
+    "schema": ("prodserver.cli.commands.schema", "print the JSON schema of prodserver.toml"),
+}
+
+EPILOG = """\
+exit codes: 0 ok, 1 failure, 2 usage error, 3 no supervisor running, 69 backend package missing,
+70 internal error, 71 a process could not be started, 73 output file not written,
+78 configuration error, 79 stopped by force after the grace period, 130 interrupted;
+`up` otherwise exits with the code of the process that ended the run (128+N for signal N).
+
+The configuration is found by walking up from the current directory to prodserver.toml
+(or [tool.prodserver] in pyproject.toml, or a Procfile); -f/--file and PRODSERVER_FILE override.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with our documented usage code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(ExitCode.USAGE)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command takes (also used by the Django management command)."""
+    group = parser.add_argument_group("configuration")
+    group.add_argument(
+        "-f",
+        "--file",
+        metavar="PATH",
+        default=None,
+        help="configuration file (default: $PRODSERVER_FILE, else found by walking up)",
+    )
+    group.add_argument(
+        "-p",
+        "--profile",
+        metavar="NAME",
+        default=None,
+        help="profile to use (default: $PRODSERVER_PROFILE, else [project] default_profile)",
+    )
+    group.add_argument(
+        "--env-file",
+        metavar="PATH",
+        action="append",
+        default=[],
+        dest="env_file",
+        help="extra .env file, read after the configured ones (repeatable; ?PATH = optional)",
+    )
+    group.add_argument(
+        "--debug", action="store_true", help="show tracebacks and internal details on errors"
+    )
+
+
+def build_parser(
+    prog: str = "prodserver", *, only: str | None = None, load_commands: bool = True
+) -> argparse.ArgumentParser:
+    """The full parser. ``only`` builds just one command's subparser (fast path)."""
+    parser = _Parser(
+        prog=prog,
+        description="Run, check and export every process of a Python or Django app.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"prodserver {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if not load_commands or (only is not None and name != only):
+            continue
+        module = _command_module(module_name)
+        if module is None:
+            continue
+        module.add_arguments(cmd)
+        add_common_options(cmd)
+        cmd.set_defaults(_module=module_name)
+    return parser
+
+
+def _command_module(module_name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None  # a command not built yet in this checkout
+        raise
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    for word in argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
+    """Run the command line; returns the exit code (never raises for user errors)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    chosen = _chosen_command(args_list)
+    parser = build_parser(prog, only=chosen, load_commands=chosen is not None)
+    if chosen is None:
+        if any(a in ("-h", "--help", "--version") for a in args_list) or not args_list:
+            parser.parse_args(args_list or ["--help"])
+        parser.parse_args(args_list)  # reports the unknown command
+        return ExitCode.USAGE
+    args = parser.parse_args(args_list)
+    if getattr(args, "_module", None) is None:
+        parser.error(f"the {chosen!r} command is not available in this build")
+    return dispatch(args)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a parsed command, turning errors into messages and exit codes."""
+    from prodserver.errors import ProdserverError
+
+    debug = bool(getattr(args, "debug", False)) or os.environ.get("PRODSERVER_DEBUG") == "1"
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args))
+    except ProdserverError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"prodserver: {exc.render()}\n")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("prodserver: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()
+        return int(ExitCode.OK)
+    except Exception as exc:
+        if debug:
+            raise
+        sys.stderr.write(
+            f"prodserver: internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in prodserver; run again with --debug for a traceback "
+            "and please report it\n"
+        )
+        return int(ExitCode.INTERNAL)
+
+
+def _silence_stdout() -> None:
+    # stdout was closed by the reader (``| head``): point it at /dev/null so that the
+    # interpreter's final flush does not print another error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def entrypoint() -> None:
+    """The console script."""
+    sys.exit(main())
