@@ -123,9 +123,9 @@ class ProcessSpec:
     kill_mode: KillMode = "group"
     stop_timeout: float = 10.0
     user: str | None = None
-    labels: Mapping[str, str] = EMPTY
+    labels: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     #: ``export.<format>`` tables, passed through to that exporter untouched
-    export: Mapping[str, Mapping[str, Any]] = EMPTY
+    export: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
     #: ``max_memory`` in bytes (whole process tree), or None
     max_memory: int | None = None
     #: ``autoscale = { min, max, cpu }`` for exporters that support it
