@@ -80,6 +80,9 @@ class BackendContext:
     process: str
     #: the Python interpreter to use for ``python -m`` and ``manage.py`` invocations
     python: str = "python"
+    #: the process's working directory (``cwd``), where it imports its modules from; None
+    #: means the project root
+    cwd: Path | None = None
 
 
 @dataclass(frozen=True)

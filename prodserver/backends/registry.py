@@ -21,6 +21,21 @@ ENTRY_POINT_GROUP = "prodserver.backends"
 #: name -> "module:attribute" of every built-in backend
 BUILTINS: Mapping[str, str] = {
     "command": "prodserver.backends.command:CommandBackend",
+    "gunicorn": "prodserver.backends.gunicorn:GunicornBackend",
+    "uvicorn": "prodserver.backends.uvicorn:UvicornBackend",
+    "granian": "prodserver.backends.granian:GranianBackend",
+    "hypercorn": "prodserver.backends.hypercorn:HypercornBackend",
+    "daphne": "prodserver.backends.daphne:DaphneBackend",
+    "waitress": "prodserver.backends.waitress:WaitressBackend",
+    "runserver": "prodserver.backends.runserver:RunserverBackend",
+    "celery-worker": "prodserver.backends.celery_worker:CeleryWorkerBackend",
+    "celery-beat": "prodserver.backends.celery_beat:CeleryBeatBackend",
+    "celery-flower": "prodserver.backends.celery_flower:CeleryFlowerBackend",
+    "rq-worker": "prodserver.backends.rq_worker:RQWorkerBackend",
+    "rq-scheduler": "prodserver.backends.rq_scheduler:RQSchedulerBackend",
+    "dramatiq": "prodserver.backends.dramatiq:DramatiqBackend",
+    "django-tasks": "prodserver.backends.django_tasks:DjangoTasksBackend",
+    "django-q2": "prodserver.backends.django_q2:DjangoQ2Backend",
 }
 
 

@@ -1,0 +1,1 @@
+"""Backends: typed option declarations turned into argv. See :mod:`prodserver.backends.base`."""

@@ -1,0 +1,154 @@
+"""The ``daphne`` backend: the Django Channels ASGI server (HTTP and WebSockets)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from prodserver.backends import django
+from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.common import (
+    UNIX_PREFIX,
+    bind_address,
+    declared_argv,
+    host_port,
+    int_seconds,
+    is_unix,
+    positional,
+    tcp_probe,
+)
+
+
+class DaphneBackend(Backend):
+    name = "daphne"
+    summary = "Daphne, the Django Channels ASGI server (daphne -b 0.0.0.0 -p $PORT APP)."
+    kind = "web"
+    extra = "daphne"
+    requires = ("daphne",)
+    listens = True
+    # Daphne runs on Twisted, whose reactor stops cleanly on SIGTERM (and SIGINT); it is a
+    # single process.
+    stop_signal = signal.SIGTERM
+    kill_mode = "main"
+    options = (
+        Option(
+            "app",
+            "string",
+            "The ASGI application as `module:attribute`. Default: the Channels "
+            "ASGI_APPLICATION setting (or `<project>.asgi:application`) when "
+            "DJANGO_SETTINGS_MODULE is set.",
+            positional=True,
+            examples=("shop.asgi:application",),
+        ),
+        Option(
+            "bind",
+            "string",
+            "Address to listen on: `HOST:PORT` or `unix:PATH`. Default `0.0.0.0:$PORT`.",
+            examples=("127.0.0.1:8000", "unix:/run/shop.sock"),
+        ),
+        Option(
+            "endpoints",
+            "list",
+            "Twisted endpoint descriptions to listen on as well (`ssl:443:privateKey=key.pem:"
+            "certKey=crt.pem`).",
+            flag="--endpoint",
+        ),
+        Option(
+            "proxy_headers",
+            "boolean",
+            "Use X-Forwarded-For/-Port to find the client address.",
+            flag="--proxy-headers",
+        ),
+        Option(
+            "http_timeout",
+            "duration",
+            "Longest time a request may take (whole seconds, rounded up).",
+            flag="--http-timeout",
+            minimum=0,
+        ),
+        Option(
+            "websocket_timeout",
+            "duration",
+            "Longest life of a WebSocket connection (whole seconds, rounded up).",
+            flag="--websocket_timeout",
+            minimum=0,
+        ),
+        Option(
+            "websocket_connect_timeout",
+            "duration",
+            "Longest wait for a WebSocket handshake (whole seconds, rounded up).",
+            flag="--websocket_connect_timeout",
+            minimum=0,
+        ),
+        Option(
+            "ping_interval",
+            "duration",
+            "WebSocket ping interval (whole seconds, rounded up).",
+            flag="--ping-interval",
+            minimum=0,
+        ),
+        Option(
+            "ping_timeout",
+            "duration",
+            "Close a WebSocket that does not answer a ping within this (whole seconds).",
+            flag="--ping-timeout",
+            minimum=0,
+        ),
+        Option(
+            "application_close_timeout",
+            "duration",
+            "Time the application gets to close a connection (whole seconds, rounded up).",
+            flag="--application-close-timeout",
+            minimum=0,
+        ),
+        Option(
+            "root_path", "string", "ASGI root_path when mounted below a path.", flag="--root-path"
+        ),
+        Option(
+            "access_log", "string", "Access log file; `-` is standard output.", flag="--access-log"
+        ),
+        Option(
+            "verbosity",
+            "integer",
+            "Log verbosity, 0 to 3.",
+            flag="--verbosity",
+            minimum=0,
+            maximum=3,
+        ),
+        Option("server_name", "string", "Server header value.", flag="--server-name"),
+    )
+
+    _SECONDS = (
+        "http_timeout",
+        "websocket_timeout",
+        "websocket_connect_timeout",
+        "ping_interval",
+        "ping_timeout",
+        "application_close_timeout",
+    )
+
+    def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
+        app = values.get("app") or django.application(ctx, "asgi")
+        bind = bind_address(values, ctx)
+        if is_unix(bind):
+            where = ["--unix-socket", bind.removeprefix(UNIX_PREFIX)]
+        else:
+            host, port = host_port(values, ctx)
+            where = ["--bind", host, "--port", port]
+        return [
+            "daphne",
+            *where,
+            *declared_argv(
+                self,
+                values,
+                skip=("app", "bind"),
+                convert=dict.fromkeys(self._SECONDS, int_seconds),
+            ),
+            positional("app", app),
+        ]
+
+    def default_healthcheck(
+        self, values: Mapping[str, Any], ctx: BackendContext
+    ) -> ProbeDefault | None:
+        return tcp_probe(bind_address(values, ctx))

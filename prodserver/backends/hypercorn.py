@@ -1,0 +1,164 @@
+"""The ``hypercorn`` backend: the ASGI server with HTTP/2 and HTTP/3 (QUIC)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from prodserver.backends import django
+from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.common import (
+    bind_address,
+    declared_argv,
+    int_seconds,
+    positional,
+    tcp_probe,
+)
+from prodserver.errors import ConfigError
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class HypercornBackend(Backend):
+    name = "hypercorn"
+    summary = (
+        "Hypercorn, the ASGI server with HTTP/2 and HTTP/3 (hypercorn --bind 0.0.0.0:$PORT APP)."
+    )
+    kind = "web"
+    extra = "hypercorn"
+    requires = ("hypercorn",)
+    listens = True
+    # SIGTERM and SIGINT both start hypercorn's graceful shutdown (graceful_timeout); with
+    # several workers the main process stops them itself.
+    stop_signal = signal.SIGTERM
+    kill_mode = "main"
+    options = (
+        Option(
+            "app",
+            "string",
+            "The ASGI application as `module:attribute`. Default: the Django project's "
+            "ASGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
+            positional=True,
+            examples=("shop.asgi:application",),
+        ),
+        Option(
+            "bind",
+            "string",
+            "Address to listen on (TLS when `certfile` is set): `HOST:PORT`, `unix:PATH` or "
+            "`fd://N`. Default `0.0.0.0:$PORT`.",
+            flag="--bind",
+        ),
+        Option(
+            "insecure_bind",
+            "list",
+            "Extra plain-HTTP addresses when `bind` serves TLS (e.g. for redirects).",
+            flag="--insecure-bind",
+        ),
+        Option(
+            "quic_bind",
+            "list",
+            "UDP addresses to serve HTTP/3 over QUIC on; needs `certfile` and `keyfile`.",
+            flag="--quic-bind",
+            examples=('["0.0.0.0:4433"]',),
+        ),
+        Option(
+            "certfile",
+            "string",
+            "TLS certificate file (enables HTTPS and HTTP/2).",
+            flag="--certfile",
+        ),
+        Option("keyfile", "string", "TLS private key file.", flag="--keyfile"),
+        Option("ca_certs", "string", "CA certificates to verify clients with.", flag="--ca-certs"),
+        Option("workers", "integer", "Number of worker processes.", flag="--workers", minimum=1),
+        Option(
+            "worker_class",
+            "enum",
+            "Worker class (event loop).",
+            flag="--worker-class",
+            choices=("asyncio", "uvloop", "trio"),
+        ),
+        Option(
+            "keep_alive",
+            "duration",
+            "Close idle keep-alive connections after this long (whole seconds, rounded up).",
+            flag="--keep-alive",
+            minimum=0,
+        ),
+        Option(
+            "graceful_timeout",
+            "duration",
+            "Time open requests get on stop (whole seconds, rounded up). "
+            "Keep it below `stop_timeout`.",
+            flag="--graceful-timeout",
+            minimum=0,
+        ),
+        Option(
+            "read_timeout",
+            "duration",
+            "Close a connection that sends nothing for this long (whole seconds, rounded up).",
+            flag="--read-timeout",
+            minimum=0,
+        ),
+        Option(
+            "max_requests",
+            "integer",
+            "Restart a worker after this many requests.",
+            flag="--max-requests",
+            minimum=1,
+        ),
+        Option("backlog", "integer", "Maximum pending connections.", flag="--backlog", minimum=1),
+        Option(
+            "root_path", "string", "ASGI root_path when mounted below a path.", flag="--root-path"
+        ),
+        Option(
+            "server_names",
+            "list",
+            "Host names to answer for (others get 404).",
+            flag="--server-name",
+        ),
+        Option(
+            "access_logfile",
+            "string",
+            "Access log target; `-` is standard output.",
+            flag="--access-logfile",
+        ),
+        Option("access_logformat", "string", "Access log format.", flag="--access-logformat"),
+        Option(
+            "error_logfile",
+            "string",
+            "Error log target; `-` is standard error.",
+            flag="--error-logfile",
+        ),
+        Option("log_level", "enum", "Log level.", flag="--log-level", choices=LOG_LEVELS),
+        Option(
+            "config",
+            "string",
+            "A hypercorn configuration: `file.toml`, `python:module` or `file:path.py`.",
+            flag="--config",
+        ),
+        Option("reload", "boolean", "Reload on code changes (development only).", flag="--reload"),
+    )
+
+    def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
+        app = values.get("app") or django.application(ctx, "asgi")
+        if values.get("quic_bind") and not (values.get("certfile") and values.get("keyfile")):
+            raise ConfigError(
+                f"process {ctx.process!r}: quic_bind needs certfile and keyfile "
+                "(HTTP/3 runs over TLS only)",
+                hint="set certfile and keyfile, or remove quic_bind",
+                code="PS143",
+            )
+        seconds = dict.fromkeys(("keep_alive", "graceful_timeout", "read_timeout"), int_seconds)
+        return [
+            "hypercorn",
+            *declared_argv(
+                self, {**values, "bind": bind_address(values, ctx)}, skip=("app",), convert=seconds
+            ),
+            positional("app", app),
+        ]
+
+    def default_healthcheck(
+        self, values: Mapping[str, Any], ctx: BackendContext
+    ) -> ProbeDefault | None:
+        return tcp_probe(bind_address(values, ctx))

@@ -1,0 +1,172 @@
+"""The ``uvicorn`` backend: the ASGI server (``uvicorn APP --host H --port P``)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from prodserver.backends import django
+from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.common import (
+    UNIX_PREFIX,
+    bind_address,
+    declared_argv,
+    host_port,
+    int_seconds,
+    is_unix,
+    positional,
+    tcp_probe,
+)
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+class UvicornBackend(Backend):
+    name = "uvicorn"
+    summary = "Uvicorn, the ASGI server (uvicorn APP --host 0.0.0.0 --port $PORT)."
+    kind = "web"
+    extra = "uvicorn"
+    requires = ("uvicorn",)
+    listens = True
+    # SIGTERM (like SIGINT) makes uvicorn stop accepting, finish open requests and run the
+    # lifespan shutdown; with --workers the parent forwards it to its children itself.
+    stop_signal = signal.SIGTERM
+    kill_mode = "main"
+    options = (
+        Option(
+            "app",
+            "string",
+            "The ASGI application as `module:attribute`. Default: the Django project's "
+            "ASGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
+            positional=True,
+            examples=("shop.asgi:application",),
+        ),
+        Option(
+            "bind",
+            "string",
+            "Address to listen on: `HOST:PORT` or `unix:PATH`. Default `0.0.0.0:$PORT`.",
+            examples=("127.0.0.1:8000", "unix:/run/shop.sock"),
+        ),
+        Option("workers", "integer", "Number of worker processes.", flag="--workers", minimum=1),
+        Option("loop", "enum", "Event loop.", flag="--loop", choices=("auto", "asyncio", "uvloop")),
+        Option(
+            "http",
+            "enum",
+            "HTTP protocol implementation.",
+            flag="--http",
+            choices=("auto", "h11", "httptools"),
+        ),
+        Option(
+            "ws",
+            "enum",
+            "WebSocket implementation.",
+            flag="--ws",
+            choices=("auto", "websockets", "websockets-sansio", "wsproto"),
+        ),
+        Option(
+            "lifespan",
+            "enum",
+            "ASGI lifespan events (Django does not support them: `off` silences the notice).",
+            flag="--lifespan",
+            choices=("auto", "on", "off"),
+        ),
+        Option(
+            "interface",
+            "enum",
+            "Application interface.",
+            flag="--interface",
+            choices=("auto", "asgi3", "asgi2", "wsgi"),
+        ),
+        Option(
+            "factory",
+            "boolean",
+            "`app` is a factory: call it to get the application.",
+            flag="--factory",
+        ),
+        Option(
+            "proxy_headers",
+            "boolean",
+            "Trust X-Forwarded-Proto/For from `forwarded_allow_ips` (false: ignore them).",
+            flag="--proxy-headers",
+            negative_flag="--no-proxy-headers",
+        ),
+        Option(
+            "forwarded_allow_ips",
+            "string",
+            "IPs trusted to send proxy headers (comma-separated, `*` for all).",
+            flag="--forwarded-allow-ips",
+        ),
+        Option(
+            "root_path", "string", "ASGI root_path when mounted below a path.", flag="--root-path"
+        ),
+        Option(
+            "limit_concurrency",
+            "integer",
+            "Maximum concurrent connections or tasks before answering 503.",
+            flag="--limit-concurrency",
+            minimum=1,
+        ),
+        Option(
+            "limit_max_requests",
+            "integer",
+            "Restart a worker after this many requests.",
+            flag="--limit-max-requests",
+            minimum=1,
+        ),
+        Option("backlog", "integer", "Maximum pending connections.", flag="--backlog", minimum=1),
+        Option(
+            "timeout_keep_alive",
+            "duration",
+            "Close idle keep-alive connections after this long (whole seconds, rounded up).",
+            flag="--timeout-keep-alive",
+            minimum=0,
+        ),
+        Option(
+            "timeout_graceful_shutdown",
+            "duration",
+            "Longest wait for open requests on stop (whole seconds, rounded up).",
+            flag="--timeout-graceful-shutdown",
+            minimum=0,
+        ),
+        Option("log_level", "enum", "Log level.", flag="--log-level", choices=LOG_LEVELS),
+        Option(
+            "access_log",
+            "boolean",
+            "Write the access log (false: `--no-access-log`).",
+            flag="--access-log",
+            negative_flag="--no-access-log",
+        ),
+        Option("log_config", "string", "Logging configuration file.", flag="--log-config"),
+        Option("ssl_certfile", "string", "TLS certificate file.", flag="--ssl-certfile"),
+        Option("ssl_keyfile", "string", "TLS private key file.", flag="--ssl-keyfile"),
+        Option(
+            "headers",
+            "list",
+            "Default response headers, each `Name: value`.",
+            flag="--header",
+        ),
+        Option("app_dir", "string", "Directory to import `app` from.", flag="--app-dir"),
+        Option("reload", "boolean", "Reload on code changes (development only).", flag="--reload"),
+    )
+
+    def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
+        app = values.get("app") or django.application(ctx, "asgi")
+        bind = bind_address(values, ctx)
+        if is_unix(bind):
+            where = ["--uds", bind.removeprefix(UNIX_PREFIX)]
+        else:
+            host, port = host_port(values, ctx)
+            where = ["--host", host, "--port", port]
+        seconds = dict.fromkeys(("timeout_keep_alive", "timeout_graceful_shutdown"), int_seconds)
+        return [
+            "uvicorn",
+            positional("app", app),
+            *where,
+            *declared_argv(self, values, skip=("app", "bind"), convert=seconds),
+        ]
+
+    def default_healthcheck(
+        self, values: Mapping[str, Any], ctx: BackendContext
+    ) -> ProbeDefault | None:
+        return tcp_probe(bind_address(values, ctx))

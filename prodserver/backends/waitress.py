@@ -1,0 +1,129 @@
+"""The ``waitress`` backend: the pure-Python multi-threaded WSGI server."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from prodserver.backends import django
+from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.common import (
+    UNIX_PREFIX,
+    bind_address,
+    declared_argv,
+    int_seconds,
+    is_unix,
+    positional,
+    tcp_probe,
+)
+
+
+class WaitressBackend(Backend):
+    name = "waitress"
+    summary = "Waitress, the pure-Python WSGI server (waitress-serve --listen=0.0.0.0:$PORT APP)."
+    kind = "web"
+    extra = "waitress"
+    requires = ("waitress",)
+    listens = True
+    # Waitress installs no SIGTERM handler (SIGTERM kills it on the spot); SIGINT raises
+    # KeyboardInterrupt in its loop, which shuts the task dispatcher down and lets the
+    # running requests finish: that is its graceful stop.
+    stop_signal = signal.SIGINT
+    kill_mode = "main"
+    options = (
+        Option(
+            "app",
+            "string",
+            "The WSGI application as `module:attribute`. Default: the Django project's "
+            "WSGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
+            positional=True,
+            examples=("shop.wsgi:application",),
+        ),
+        Option(
+            "bind",
+            "string",
+            "Address to listen on: `HOST:PORT` (`*:PORT` for all) or `unix:PATH`. "
+            "Default `0.0.0.0:$PORT`.",
+        ),
+        Option("threads", "integer", "Worker threads.", flag="--threads", equals=True, minimum=1),
+        Option(
+            "connection_limit",
+            "integer",
+            "Maximum simultaneous connections.",
+            flag="--connection-limit",
+            equals=True,
+            minimum=1,
+        ),
+        Option(
+            "channel_timeout",
+            "duration",
+            "Close a connection inactive for this long (whole seconds, rounded up).",
+            flag="--channel-timeout",
+            equals=True,
+            minimum=0,
+        ),
+        Option(
+            "backlog",
+            "integer",
+            "Maximum pending connections.",
+            flag="--backlog",
+            equals=True,
+            minimum=1,
+        ),
+        Option(
+            "url_scheme",
+            "enum",
+            "The wsgi.url_scheme to report (`https` behind a TLS proxy).",
+            flag="--url-scheme",
+            equals=True,
+            choices=("http", "https"),
+        ),
+        Option(
+            "url_prefix",
+            "string",
+            "SCRIPT_NAME when mounted below a path.",
+            flag="--url-prefix",
+            equals=True,
+        ),
+        Option("ident", "string", "Server header value.", flag="--ident", equals=True),
+        Option(
+            "max_request_body_size",
+            "size",
+            "Largest request body accepted.",
+            flag="--max-request-body-size",
+            equals=True,
+            minimum=0,
+        ),
+        Option(
+            "expose_tracebacks",
+            "boolean",
+            "Show tracebacks of unhandled exceptions to the client (never in production).",
+            flag="--expose-tracebacks",
+            negative_flag="--no-expose-tracebacks",
+        ),
+        Option(
+            "call", "boolean", "`app` is a factory: call it to get the application.", flag="--call"
+        ),
+    )
+
+    def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
+        app = values.get("app") or django.application(ctx, "wsgi")
+        bind = bind_address(values, ctx)
+        if is_unix(bind):
+            where = f"--unix-socket={bind.removeprefix(UNIX_PREFIX)}"
+        else:
+            where = f"--listen={bind}"
+        return [
+            "waitress-serve",
+            where,
+            *declared_argv(
+                self, values, skip=("app", "bind"), convert={"channel_timeout": int_seconds}
+            ),
+            positional("app", app),
+        ]
+
+    def default_healthcheck(
+        self, values: Mapping[str, Any], ctx: BackendContext
+    ) -> ProbeDefault | None:
+        return tcp_probe(bind_address(values, ctx).replace("*:", "0.0.0.0:", 1))
