@@ -64,6 +64,9 @@ class Option:
     pattern: str | None = None
     #: examples shown in the docs
     examples: tuple[str, ...] = ()
+    #: an explicit JSON-schema fragment for values of a shape the types above cannot say
+    #: (used by a few common keys such as ``depends_on``); overrides ``type`` in the schema
+    schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""``prodserver check``: validate the configuration of one profile or of every profile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all-profiles", action="store_true", help="check every profile (and the root)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from prodserver.config.checks import backend_problems, executable_problems
+    from prodserver.config.merge import profile_names
+    from prodserver.config.resolve import load_source, resolve_with_provenance
+    from prodserver.errors import BackendUnavailable, ConfigError, UsageError
+
+    if args.all_profiles and args.profile:
+        raise UsageError("use either --profile or --all-profiles, not both")
+    source = load_source(Path(args.file) if args.file else None)
+    profiles: list[str | None] = [args.profile]
+    if args.all_profiles:
+        profiles = (
+            [None, *profile_names(source)]
+            if source.data.get("processes")
+            else [*profile_names(source)] or [None]
+        )
+    failed_config: list[ConfigError] = []
+    unavailable = []
+    for profile in profiles:
+        try:
+            project, _ = resolve_with_provenance(
+                profile=profile,
+                env_files=[Path(p) for p in args.env_file],
+                source=source,
+            )
+        except ConfigError as exc:
+            if len(profiles) == 1:
+                raise
+            label = profile or "(default)"
+            sys.stderr.write(f"profile {label}: {exc.render()}\n")
+            failed_config.append(exc)
+            continue
+        for warning in project.warnings:
+            sys.stderr.write(f"profile {project.profile}: {warning}\n")
+        for problem in executable_problems(project):
+            sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
+        missing = backend_problems(project)
+        for problem in missing:
+            sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
+        unavailable.extend(missing)
+        if not args.quiet and not missing:
+            names = ", ".join(
+                f"{n}" + (f" x{s.scale}" if s.scale != 1 else "")
+                for n, s in project.processes.items()
+            )
+            sys.stdout.write(
+                f"ok: profile {project.profile}: {len(project.processes)} processes ({names})\n"
+            )
+    if failed_config:
+        raise ConfigError(
+            f"{len(failed_config)} of {len(profiles)} profiles failed to resolve (see above)",
+            code=failed_config[0].code,
+        )
+    if unavailable:
+        raise BackendUnavailable(
+            f"{len(unavailable)} backend package(s) missing (see above)", code="PS140"
+        )
+    return 0

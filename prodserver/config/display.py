@@ -1,0 +1,137 @@
+"""The resolved configuration as plain data for ``prodserver config`` (secrets masked)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prodserver.config.model import ProcessSpec, ResolvedProject
+
+MASK = "********"
+#: secret values shorter than this are not hunted for inside other strings (too many false hits)
+_MIN_HUNTED = 4
+
+
+class Masker:
+    """Hides secret values wherever they appear: by name, inside URLs, and inside other text."""
+
+    def __init__(self, secret_names: Iterable[str], env: Mapping[str, str], *, show: bool) -> None:
+        self.show = show
+        self.names = frozenset(secret_names)
+        values = {env[n] for n in self.names if n in env and len(env[n]) >= _MIN_HUNTED}
+        self._pattern = (
+            re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+            if values
+            else None
+        )
+
+    def text(self, value: str) -> str:
+        if self.show:
+            return value
+        from prodserver.config.secrets import mask_url_passwords
+
+        if self._pattern is not None:
+            value = self._pattern.sub(MASK, value)
+        return mask_url_passwords(value)
+
+    def env(self, env: Mapping[str, str]) -> dict[str, str]:
+        if self.show:
+            return dict(env)
+        return {k: (MASK if k in self.names else self.text(v)) for k, v in env.items()}
+
+    def any(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.any(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.any(v) for v in value]
+        return value
+
+
+def masker_for(project: ResolvedProject, *, show: bool = False) -> Masker:
+    env: dict[str, str] = dict(project.env)
+    for spec in project.processes.values():
+        for inst in spec.instances:
+            env.update(inst.env)
+    return Masker(project.secret_names, env, show=show)
+
+
+def _process(spec: ProcessSpec, masker: Masker, shared: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"backend": spec.backend}
+    out["command"] = masker.any(list(spec.argv))
+    if spec.shell:
+        out["shell"] = True
+    out["cwd"] = str(spec.cwd)
+    if spec.scale != 1:
+        out["scale"] = spec.scale
+    ports = [i.port for i in spec.instances if i.port is not None]
+    if ports:
+        out["port"] = ports[0] if len(ports) == 1 else ports
+    if spec.options:
+        out["options"] = masker.any({k: v for k, v in spec.options.items() if v is not None})
+    if spec.depends_on:
+        out["depends_on"] = {d.name: d.condition for d in spec.depends_on}
+    if spec.oneshot:
+        out["oneshot"] = True
+    if spec.healthcheck is not None:
+        hc = spec.healthcheck
+        target = list(hc.target) if isinstance(hc.target, tuple) else hc.target
+        out["healthcheck"] = {
+            hc.kind: masker.any(target),
+            "interval": hc.interval,
+            "timeout": hc.timeout,
+            "retries": hc.retries,
+            "start_period": hc.start_period,
+        }
+    out["restart"] = {
+        "policy": spec.restart.mode,
+        "max_restarts": spec.restart.max_restarts,
+        "backoff": spec.restart.backoff,
+    }
+    out["stop"] = {
+        "signal": spec.stop_signal.name,
+        "kill_mode": spec.kill_mode,
+        "timeout": spec.stop_timeout,
+    }
+    if spec.user:
+        out["user"] = spec.user
+    if spec.max_memory:
+        out["max_memory"] = spec.max_memory
+    if spec.labels:
+        out["labels"] = dict(spec.labels)
+    if spec.env:
+        out["env"] = masker.env(spec.env)
+    return out
+
+
+def project_data(
+    project: ResolvedProject,
+    *,
+    show_secrets: bool = False,
+    configured: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Everything ``config`` shows, as JSON/TOML-ready data.
+
+    ``configured`` names the variables the configuration's own layers set; the rest of the
+    shell environment is not repeated.
+    """
+    masker = masker_for(project, show=show_secrets)
+    keep = set(project.env) if configured is None else set(configured)
+    data: dict[str, Any] = {
+        "project": {
+            "name": project.name,
+            "profile": project.profile,
+            "root": str(project.root),
+            "source": str(project.source),
+            "env_files": [str(p) for p in project.env_files],
+        },
+        "env": masker.env({k: v for k, v in project.env.items() if k in keep}),
+        "processes": {
+            name: _process(spec, masker, project.env) for name, spec in project.processes.items()
+        },
+    }
+    if project.warnings:
+        data["warnings"] = [masker.text(w) for w in project.warnings]
+    return data

@@ -1,0 +1,282 @@
+"""The keys of ``prodserver.toml`` that are not backend options, declared once.
+
+The JSON schema, the configuration reference in ``docs/`` and the resolver's validation all
+come from these declarations (backend options come from each backend's own declaration).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodserver.backends.base import Option
+
+_DURATION: dict[str, Any] = {"$ref": "#/$defs/duration"}
+_STR_MAP: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
+}
+_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+
+_HEALTHCHECK: dict[str, Any] = {
+    "oneOf": [
+        {"const": False, "description": "disable the backend's default probe"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "http": {"type": "string", "description": "URL to GET"},
+                "tcp": {"type": "string", "description": "host:port that must accept"},
+                "cmd": {
+                    "description": "command that must exit 0",
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    ],
+                },
+                "interval": _DURATION,
+                "timeout": _DURATION,
+                "retries": {"$ref": "#/$defs/integer", "minimum": 1},
+                "start_period": _DURATION,
+                "status": {
+                    "description": "healthy HTTP status: a code or [low, high]",
+                    "anyOf": [
+                        {"type": "integer", "minimum": 100, "maximum": 599},
+                        {
+                            "type": "array",
+                            "items": {"type": "integer", "minimum": 100, "maximum": 599},
+                            "minItems": 2,
+                            "maxItems": 2,
+                        },
+                    ],
+                },
+                "expect": {"type": "string", "description": "text the body must contain"},
+                "role": {"enum": ["readiness", "liveness", "both"]},
+            },
+            "oneOf": [
+                {
+                    "required": ["http"],
+                    "not": {"anyOf": [{"required": ["tcp"]}, {"required": ["cmd"]}]},
+                },
+                {
+                    "required": ["tcp"],
+                    "not": {"anyOf": [{"required": ["http"]}, {"required": ["cmd"]}]},
+                },
+                {
+                    "required": ["cmd"],
+                    "not": {"anyOf": [{"required": ["http"]}, {"required": ["tcp"]}]},
+                },
+            ],
+        },
+    ]
+}
+
+_RESTART_MODES = ["no", "on-failure", "always"]
+_RESTART: dict[str, Any] = {
+    "anyOf": [
+        {"enum": _RESTART_MODES},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "policy": {"enum": _RESTART_MODES},
+                "max_restarts": {"$ref": "#/$defs/integer", "minimum": 0},
+                "backoff": _DURATION,
+                "backoff_max": _DURATION,
+                "window": _DURATION,
+            },
+        },
+    ]
+}
+
+_DEPENDS_ON: dict[str, Any] = {
+    "anyOf": [
+        {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        {
+            "type": "object",
+            "additionalProperties": {"enum": ["started", "healthy", "completed"]},
+        },
+    ]
+}
+
+_SIGNAL: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^(SIG)?[A-Z0-9+]+$"},
+        {"type": "integer", "minimum": 1, "maximum": 64},
+    ]
+}
+
+#: keys every process accepts, whatever its backend
+COMMON_OPTIONS: tuple[Option, ...] = (
+    Option("backend", "string", "Which server or worker runs this process.", default="command"),
+    Option("description", "string", "What this process is for (shown by `config`)."),
+    Option(
+        "enabled",
+        "boolean",
+        "Set to false to drop the process from a profile (or from the root).",
+        default=True,
+    ),
+    Option(
+        "args",
+        "argv",
+        "Extra arguments appended to the backend's argv: flags it does not model.",
+        examples=('["--timeout", "120"]',),
+    ),
+    Option(
+        "shell",
+        "boolean",
+        "Run `command` through `/bin/sh -c`. Opt-in only; prodserver then leaves `$VAR` "
+        "expansion in `command` to the shell (no double expansion).",
+        default=False,
+    ),
+    Option("cwd", "string", "Working directory, relative to the project root.", default="."),
+    Option("env", "table", "Environment of this process (the highest layer).", schema=_STR_MAP),
+    Option("scale", "integer", "How many instances to run.", default=1, minimum=0, maximum=1000),
+    Option(
+        "port",
+        "integer",
+        "The port of instance 1 (instance N gets port + N - 1). Default: assigned like foreman "
+        "does, base + 100 x position.",
+        minimum=1,
+        maximum=65535,
+    ),
+    Option(
+        "depends_on",
+        "table",
+        "Processes to wait for: a list of names (`started`), or a table of name -> "
+        "`started` | `healthy` | `completed`.",
+        schema=_DEPENDS_ON,
+        examples=('{ migrate = "completed" }', '["redis"]'),
+    ),
+    Option(
+        "healthcheck",
+        "table",
+        "A probe: one of `http` (URL), `tcp` (host:port) or `cmd`, with `interval`, `timeout`, "
+        "`retries`, `start_period`; `false` disables the backend's default.",
+        schema=_HEALTHCHECK,
+        examples=('{ http = "http://127.0.0.1:${PORT}/healthz", interval = "5s" }',),
+    ),
+    Option(
+        "restart",
+        "table",
+        "`no`, `on-failure` or `always`, or a table with `policy`, `max_restarts`, `backoff`, "
+        "`backoff_max`, `window`.",
+        schema=_RESTART,
+        default="no",
+    ),
+    Option(
+        "max_restarts",
+        "integer",
+        "Give up after this many restarts within `window` (0 = never give up).",
+        default=5,
+        minimum=0,
+    ),
+    Option(
+        "backoff", "duration", "Delay before the first restart; doubles each time.", default=1.0
+    ),
+    Option(
+        "oneshot",
+        "boolean",
+        "The process is expected to finish; exit 0 does not stop the others.",
+        default=False,
+    ),
+    Option(
+        "stop_signal",
+        "string",
+        "Signal that asks for a graceful stop (default per backend).",
+        schema=_SIGNAL,
+    ),
+    Option(
+        "kill_mode",
+        "enum",
+        "Send the stop signal to the `main` process only or to its whole process `group`.",
+        choices=("group", "main"),
+    ),
+    Option(
+        "stop_timeout",
+        "duration",
+        "Grace period between the stop signal and SIGKILL.",
+        default=10.0,
+    ),
+    Option("user", "string", "Run as this user (needs root)."),
+    Option("labels", "table", "Free-form labels, passed to exports.", schema=_STR_MAP),
+    Option(
+        "max_memory",
+        "size",
+        "Restart the process gracefully when its process tree uses more memory than this.",
+    ),
+    Option(
+        "autoscale",
+        "table",
+        "Horizontal autoscaling for exports that support it: `{ min, max, cpu }`.",
+        schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["max"],
+            "properties": {
+                "min": {"$ref": "#/$defs/integer", "minimum": 1},
+                "max": {"$ref": "#/$defs/integer", "minimum": 1},
+                "cpu": {"$ref": "#/$defs/integer", "minimum": 1, "maximum": 100},
+            },
+        },
+    ),
+    Option(
+        "export",
+        "table",
+        "Per-format settings passed to that exporter: `export.compose`, `export.kubernetes`, ...",
+        schema={"type": "object", "additionalProperties": {"type": "object"}},
+    ),
+)
+
+COMMON_NAMES: frozenset[str] = frozenset(o.name for o in COMMON_OPTIONS)
+
+#: keys of [project]
+PROJECT_KEYS: tuple[Option, ...] = (
+    Option(
+        "name",
+        "string",
+        "Project name: the Compose project, systemd unit prefix, Kubernetes labels.",
+        pattern=_NAME_PATTERN,
+    ),
+    Option("description", "string", "What the project is."),
+    Option("default_profile", "string", "Profile used when none is chosen."),
+    Option(
+        "env_files",
+        "list",
+        "`.env` files loaded in order (relative to the project root); `?name` is optional.",
+        default=[".env"],
+    ),
+    Option(
+        "base_port",
+        "integer",
+        "First port for automatic PORT assignment.",
+        default=5000,
+        minimum=1,
+        maximum=65535,
+    ),
+    Option(
+        "secrets",
+        "list",
+        "Extra variable name patterns (globs) whose values are secret, besides the built-in "
+        "ones (*SECRET*, *PASSWORD*, *TOKEN*, *_KEY, ...).",
+        examples=('["STRIPE_*"]',),
+    ),
+)
+
+#: keys of [profiles.NAME]
+PROFILE_KEYS: tuple[Option, ...] = (
+    Option(
+        "extends",
+        "list",
+        "The profile(s) this one builds on, merged left to right (default: the root).",
+        schema={
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+            ]
+        },
+    ),
+    Option("description", "string", "What this profile is for."),
+    Option("env_files", "list", "More `.env` files, read after the project's."),
+    Option("env", "table", "Environment for every process of this profile.", schema=_STR_MAP),
+    Option("processes", "table", "Process overrides and additions for this profile."),
+)

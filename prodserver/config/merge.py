@@ -1,0 +1,213 @@
+"""Step 2 of resolution: the profile chain and how its layers merge.
+
+The merge rules, in one place (each has a test in ``tests/config/test_merge.py``):
+
+==========================  =============================================================
+what                        rule
+==========================  =============================================================
+table (``env``, process)    merged key by key, recursively; the higher layer wins per key
+array (``queues``, ``args``) replaced as a whole by the higher layer
+scalar                      replaced by the higher layer
+``backend`` changed         the process keeps only backend-independent keys from below
+``enabled = false``         the process is dropped after merging (a higher layer may
+                            set ``enabled = true`` again)
+``env_files``               concatenated along the chain: project, then each profile
+``extends``                 never inherited: it only describes the chain
+==========================  =============================================================
+
+Merging never changes its inputs: the parent layers stay as they were read.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prodserver.config.keys import COMMON_NAMES
+from prodserver.config.sources import KeyPath, RawSource
+from prodserver.errors import ConfigError
+
+#: the pseudo-profile name of the root layer (top-level [env] and [processes])
+ROOT = "(root)"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the chain: its name and the key path of its data in the file."""
+
+    name: str
+    path: KeyPath
+    data: Mapping[str, Any]
+
+
+def profile_names(source: RawSource) -> list[str]:
+    profiles = source.data.get("profiles", {})
+    return list(profiles) if isinstance(profiles, dict) else []
+
+
+def _extends(source: RawSource, name: str) -> list[str]:
+    table = source.data["profiles"][name]
+    raw = table.get("extends") if isinstance(table, dict) else None
+    if raw is None:
+        return []
+    return [raw] if isinstance(raw, str) else [str(x) for x in raw]
+
+
+def unknown_profile(name: str, known: Sequence[str], *, what: str = "profile") -> str:
+    guess = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    text = f"known profiles: {', '.join(known)}" if known else "the file defines no profiles"
+    if guess:
+        text = f"did you mean {guess[0]!r}? ({text})"
+    return text
+
+
+def chain(source: RawSource, profile: str | None) -> list[str]:
+    """The profiles to merge, lowest first, ending with ``profile`` (root not included).
+
+    ``extends = ["a", "b"]`` merges ``a`` then ``b``: each parent's own chain comes before it,
+    and a profile reached twice is merged once, at its first place.
+    """
+    if profile is None:
+        return []
+    known = profile_names(source)
+    order: list[str] = []
+    stack: list[str] = []
+
+    def visit(name: str, referrer: str | None) -> None:
+        if name in stack:
+            cycle = [*stack[stack.index(name) :], name]
+            raise ConfigError(
+                f"profile inheritance cycle: {' -> '.join(cycle)}",
+                hint="remove one of these `extends`",
+                location=source.location(("profiles", stack[-1], "extends")),
+                code="PS111",
+            )
+        if name not in known:
+            if referrer is None:
+                raise ConfigError(
+                    f"unknown profile {name!r}",
+                    hint=unknown_profile(name, known),
+                    location=source.location(()),
+                    code="PS110",
+                )
+            raise ConfigError(
+                f"profile {referrer!r} extends unknown profile {name!r}",
+                hint=unknown_profile(name, known),
+                location=source.location(("profiles", referrer, "extends")),
+                code="PS110",
+            )
+        if name in order:
+            return
+        stack.append(name)
+        for parent in _extends(source, name):
+            visit(parent, name)
+        stack.pop()
+        order.append(name)
+
+    visit(profile, None)
+    return order
+
+
+def layers(source: RawSource, profile: str | None) -> list[Layer]:
+    """The root layer, then each profile of the chain."""
+    data = source.data
+    out = [
+        Layer(
+            ROOT,
+            (),
+            {"env": data.get("env", {}), "processes": data.get("processes", {})},
+        )
+    ]
+    for name in chain(source, profile):
+        out.append(Layer(name, ("profiles", name), data["profiles"][name]))
+    return out
+
+
+@dataclass
+class Merged:
+    """Processes after merging, with the file key path that set each merged key path."""
+
+    processes: dict[str, dict[str, Any]]
+    #: (process, key, ...) -> the key path in the file that set it
+    origins: dict[KeyPath, KeyPath]
+    #: process name -> key path of the table that defined it first
+    defined_at: dict[str, KeyPath]
+
+
+def _merge_into(
+    target: dict[str, Any],
+    over: Mapping[str, Any],
+    origins: dict[KeyPath, KeyPath],
+    at: KeyPath,
+    src: KeyPath,
+) -> None:
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            child = dict(target[key])
+            _merge_into(child, value, origins, (*at, key), (*src, key))
+            target[key] = child
+        else:
+            for stale in [p for p in origins if p[: len(at) + 1] == (*at, key)]:
+                del origins[stale]
+            target[key] = _copy(value)
+            _record(value, origins, (*at, key), (*src, key))
+
+
+def _record(value: Any, origins: dict[KeyPath, KeyPath], at: KeyPath, src: KeyPath) -> None:
+    origins[at] = src
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _record(v, origins, (*at, k), (*src, k))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def merge_processes(chain_layers: Sequence[Layer]) -> Merged:
+    """Merge the ``processes`` of every layer by the rules above."""
+    processes: dict[str, dict[str, Any]] = {}
+    origins: dict[KeyPath, KeyPath] = {}
+    defined_at: dict[str, KeyPath] = {}
+    for layer in chain_layers:
+        tables = layer.data.get("processes", {})
+        if not isinstance(tables, dict):
+            continue
+        for name, table in tables.items():
+            if not isinstance(table, dict):
+                continue
+            src = (*layer.path, "processes", name)
+            current = processes.get(name)
+            if current is None:
+                current = {}
+                defined_at[name] = src
+            else:
+                current = dict(current)
+                new_backend = table.get("backend")
+                if new_backend is not None and new_backend != current.get("backend", "command"):
+                    # A different backend inherits only keys that mean the same for every
+                    # backend (cwd, env, depends_on, ...), never the old backend's options.
+                    for key in [k for k in current if k not in COMMON_NAMES]:
+                        del current[key]
+                        for stale in [p for p in origins if p[:2] == (name, key)]:
+                            del origins[stale]
+            origins.setdefault((name,), src)
+            _merge_into(current, table, origins, (name,), src)
+            processes[name] = current
+    return Merged(processes, origins, defined_at)
+
+
+def merge_env(chain_layers: Sequence[Layer]) -> list[tuple[Layer, dict[str, Any]]]:
+    """Each layer's ``env`` table (root first), for the environment layering step."""
+    out: list[tuple[Layer, dict[str, Any]]] = []
+    for layer in chain_layers:
+        env = layer.data.get("env", {})
+        if isinstance(env, dict) and env:
+            out.append((layer, dict(env)))
+    return out

@@ -1,0 +1,1059 @@
+"""Resolution as a pipeline of named steps, ending in one frozen :class:`ResolvedProject`.
+
+1. ``discover`` and ``read_source`` (sources.py): the file, with line numbers;
+2. ``validate_file`` (schema/validate.py): the file's structure, every problem at once;
+3. ``chain``/``merge_processes`` (merge.py): profile chain, merge rules;
+4. ``layer_environment``: env_files < shell < [env] < profile env(s) < process env;
+5. per process: substitute, coerce, validate strictly, build argv and instances.
+
+Every problem found in steps 4 and 5 is collected, and all are reported together.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from prodserver.backends.base import Backend, BackendContext, Option
+from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS, PROJECT_KEYS
+from prodserver.config.merge import ROOT, Layer, chain, layers, merge_processes, unknown_profile
+from prodserver.config.model import (
+    Dependency,
+    HealthCheck,
+    Instance,
+    ProcessSpec,
+    ResolvedProject,
+    RestartPolicy,
+    frozen_map,
+)
+from prodserver.config.sources import KeyPath, RawSource, discover, read_source
+from prodserver.errors import ConfigError, Location, Problem
+
+PROFILE_ENV = "PRODSERVER_PROFILE"
+DEFAULT_BASE_PORT = 5000
+RUNTIME_VARIABLES = frozenset({"PORT"})
+_COMMON_BY_NAME = {o.name: o for o in COMMON_OPTIONS}
+_PROJECT_BY_NAME = {o.name: o for o in PROJECT_KEYS}
+
+
+@dataclass
+class EnvOrigin:
+    """Where one environment variable's value came from (for ``config --explain``)."""
+
+    layer: str
+    location: Location
+
+    def render(self) -> str:
+        where = self.location.render()
+        return f"{self.layer} ({where})" if where else self.layer
+
+
+@dataclass
+class Provenance:
+    """Which layer set each resolved value."""
+
+    env: dict[str, EnvOrigin] = field(default_factory=dict)
+    #: process name -> env var -> origin (process env layer and assigned PORT)
+    process_env: dict[str, dict[str, EnvOrigin]] = field(default_factory=dict)
+    #: process name -> key -> location in the file
+    keys: dict[str, dict[str, Location]] = field(default_factory=dict)
+    profile_origin: str = ""
+
+
+@dataclass
+class _Collector:
+    source: RawSource
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def error(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
+        self.problems.append(Problem(code, message, self.source.location(path), hint))
+
+    def warn(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
+        problem = Problem(code, message, self.source.location(path), hint, severity="warning")
+        if problem not in self.warnings:
+            self.warnings.append(problem)
+
+
+# -- the entry point ---------------------------------------------------------------------------
+
+
+def resolve_project(
+    *,
+    file: Path | None = None,
+    cwd: Path | None = None,
+    profile: str | None = None,
+    env_files: Sequence[Path] = (),
+    scale: Mapping[str, int] | None = None,
+    port: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    for_export: bool = False,
+    include_secrets: bool = False,
+) -> ResolvedProject:
+    """Find, read, validate and resolve the configuration for one profile."""
+    project, _ = resolve_with_provenance(
+        file=file,
+        cwd=cwd,
+        profile=profile,
+        env_files=env_files,
+        scale=scale,
+        port=port,
+        environ=environ,
+        for_export=for_export,
+        include_secrets=include_secrets,
+    )
+    return project
+
+
+def load_source(
+    file: Path | None = None, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+) -> RawSource:
+    """Steps 1 and 2: the file, read and structurally validated."""
+    from prodserver.schema.validate import validate_file
+
+    source = read_source(discover(file, cwd, environ))
+    validate_file(source)
+    return source
+
+
+def resolve_with_provenance(
+    *,
+    file: Path | None = None,
+    cwd: Path | None = None,
+    profile: str | None = None,
+    env_files: Sequence[Path] = (),
+    scale: Mapping[str, int] | None = None,
+    port: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    for_export: bool = False,
+    include_secrets: bool = False,
+    source: RawSource | None = None,
+) -> tuple[ResolvedProject, Provenance]:
+    env = dict(os.environ if environ is None else environ)
+    if source is None:
+        source = load_source(file, cwd, env)
+    return Resolver(
+        source,
+        environ=env,
+        cwd=cwd or Path.cwd(),
+        cli_env_files=env_files,
+        scale=dict(scale or {}),
+        port=port,
+        for_export=for_export,
+        include_secrets=include_secrets,
+    ).resolve(profile)
+
+
+# -- the resolver ------------------------------------------------------------------------------
+
+
+class Resolver:
+    """Runs steps 3 to 5 for one source; create one per resolution."""
+
+    def __init__(
+        self,
+        source: RawSource,
+        *,
+        environ: Mapping[str, str],
+        cwd: Path,
+        cli_env_files: Sequence[Path] = (),
+        scale: Mapping[str, int] | None = None,
+        port: int | None = None,
+        for_export: bool = False,
+        include_secrets: bool = False,
+    ) -> None:
+        self.source = source
+        self.environ = environ
+        self.cwd = cwd
+        self.cli_env_files = list(cli_env_files)
+        self.scale = dict(scale or {})
+        self.port = port
+        self.for_export = for_export
+        self.include_secrets = include_secrets
+        self.out = _Collector(source)
+        self.out.warnings.extend(source.warnings)
+        self.prov = Provenance()
+        project = source.data.get("project", {})
+        self.project: Mapping[str, Any] = project if isinstance(project, dict) else {}
+        self.root = source.root.resolve()
+        self.config_names: set[str] = set()
+        self.secret_patterns = [str(s) for s in self.project.get("secrets", []) or []]
+        self.kept_refs: set[str] = set()
+        self.env_files_read: list[Path] = []
+
+    # step 3 ---------------------------------------------------------------------------------
+
+    def choose_profile(self, requested: str | None) -> tuple[str | None, str]:
+        from prodserver.config.merge import profile_names
+
+        known = profile_names(self.source)
+        if requested:
+            return requested, "--profile"
+        if self.environ.get(PROFILE_ENV):
+            return self.environ[PROFILE_ENV], f"${PROFILE_ENV}"
+        default = self.project.get("default_profile")
+        if isinstance(default, str) and default:
+            if default not in known:
+                raise ConfigError(
+                    f"default_profile {default!r} is not a profile of this file",
+                    hint=unknown_profile(default, known),
+                    location=self.source.location(("project", "default_profile")),
+                    code="PS110",
+                )
+            return default, "[project] default_profile"
+        return None, "no profile chosen: the root processes"
+
+    def resolve(self, requested: str | None) -> tuple[ResolvedProject, Provenance]:
+        from prodserver.config.merge import profile_names
+
+        profile, why = self.choose_profile(requested)
+        self.prov.profile_origin = why
+        chain_layers = layers(self.source, profile)
+        merged = merge_processes(chain_layers)
+        shared_env = self.layer_environment(chain_layers, profile)
+        names = list(merged.processes)
+        for name in self.scale:
+            if name not in merged.processes:
+                guess = _guess(name, names)
+                raise ConfigError(
+                    f"--scale names unknown process {name!r}",
+                    hint=guess or f"processes: {', '.join(names)}",
+                    code="PS112",
+                )
+        specs: dict[str, ProcessSpec] = {}
+        position = 0
+        for name, table in merged.processes.items():
+            spec = self.resolve_process(
+                name, table, merged.origins, merged.defined_at[name], position, shared_env
+            )
+            if spec is not None:
+                specs[name] = spec
+                position += 1
+        self.check_dependencies(specs, merged.processes, merged.defined_at)
+        errors = [p for p in self.out.problems if p.severity == "error"]
+        if errors:
+            raise ConfigError(
+                f"the configuration in {self.source.path} is not valid",
+                problems=[*errors],
+                location=Location(self.source.path),
+            )
+        secret_names = self.secret_names(shared_env, specs)
+        name = self.project.get("name")
+        project = ResolvedProject(
+            name=str(name) if name else _default_name(self.root),
+            root=self.root,
+            source=self.source.path,
+            profile=profile or ROOT,
+            profiles=tuple(profile_names(self.source)),
+            processes=frozen_map(specs),
+            env=frozen_map(shared_env),
+            secret_names=frozenset(secret_names),
+            env_files=tuple(self.env_files_read),
+            warnings=tuple(w.render() for w in self.out.warnings),
+            runtime_refs=frozenset(self.kept_refs),
+        )
+        return project, self.prov
+
+    # step 4 ---------------------------------------------------------------------------------
+
+    def env_file_specs(self, profile: str | None) -> list[tuple[str, Location, Path]]:
+        """(spec, where it was named, base directory) for every env file, in load order."""
+        specs: list[tuple[str, Location, Path]] = []
+        files = self.project.get("env_files", ["?.env"])
+        for i, spec in enumerate(files if isinstance(files, list) else []):
+            specs.append(
+                (str(spec), self.source.location(("project", "env_files", str(i))), self.root)
+            )
+        for name in chain(self.source, profile):
+            table = self.source.data["profiles"][name]
+            for i, spec in enumerate(table.get("env_files", []) or []):
+                where = self.source.location(("profiles", name, "env_files", str(i)))
+                specs.append((str(spec), where, self.root))
+        for path in self.cli_env_files:
+            specs.append((str(path), Location(key_path="--env-file"), self.cwd))
+        return specs
+
+    def layer_environment(
+        self, chain_layers: Sequence[Layer], profile: str | None
+    ) -> dict[str, str]:
+        from prodserver.config.envfiles import parse_env_spec, read_env_file
+
+        env: dict[str, str] = {}
+        for spec, where, base in self.env_file_specs(profile):
+            name, optional = parse_env_spec(spec)
+            path = Path(name)
+            if not path.is_absolute():
+                path = base / path
+                if base == self.root and not _inside(path, self.root):
+                    self.out.problems.append(
+                        Problem(
+                            "PS113",
+                            f"env file {name!r} is outside the project root {self.root}",
+                            where,
+                            "name it by an absolute path to load it explicitly",
+                        )
+                    )
+                    continue
+            try:
+                loaded = read_env_file(path, optional=optional)
+            except ConfigError as exc:
+                self.out.problems.extend(exc.problems)
+                continue
+            if loaded is None:
+                continue
+            self.env_files_read.append(path)
+            for key, value in loaded.values.items():
+                env[key] = value
+                self.config_names.add(key)
+                self.prov.env[key] = EnvOrigin(
+                    "env file", Location(file=path, line=loaded.lines.get(key))
+                )
+        if not self.for_export:
+            for key, value in self.environ.items():
+                env[key] = value
+                self.prov.env[key] = EnvOrigin("shell environment", Location())
+        for layer in chain_layers:
+            table = layer.data.get("env", {})
+            if not isinstance(table, dict):
+                continue
+            label = "[env]" if layer.name == ROOT else f"profile {layer.name} env"
+            below = dict(env)
+            for key, raw in table.items():
+                path = (*layer.path, "env", key)
+                value = self.substitute_scalar(raw, below, path)
+                if value is None:
+                    continue
+                env[key] = value
+                self.config_names.add(key)
+                self.prov.env[key] = EnvOrigin(label, self.source.location(path))
+        return env
+
+    # substitution helpers ---------------------------------------------------------------------
+
+    def keep(self) -> Callable[[str], bool] | None:
+        """In an export, which variables stay references instead of local values."""
+        if not self.for_export:
+            return None
+
+        def keep(name: str) -> bool:
+            kept = (
+                name in RUNTIME_VARIABLES
+                or (not self.include_secrets and self.is_secret(name))
+                or name not in self.config_names
+            )
+            if kept:
+                self.kept_refs.add(name)
+            return kept
+
+        return keep
+
+    def is_secret(self, name: str) -> bool:
+        from prodserver.config.secrets import is_secret_name
+
+        return is_secret_name(name, self.secret_patterns)
+
+    def substitute(
+        self, text: str, lookup: Mapping[str, str], path: KeyPath
+    ) -> tuple[str, bool] | None:
+        """(result, was-one-whole-expression) or None after recording the problem."""
+        from prodserver.config.substitute import substitute
+
+        if "$" not in text:
+            return text, False
+        try:
+            result = substitute(text, lookup, keep=self.keep(), where=self.source.location(path))
+        except ConfigError as exc:
+            self.out.problems.extend(exc.problems)
+            return None
+        for name in result.unset:
+            self.out.warn(
+                "PS202",
+                f"variable {name} is not set; substituted an empty string",
+                path,
+                f"set {name} in the environment or an env file, or give a default: "
+                f"${{{name}:-value}}",
+            )
+        return result.text, result.whole and not result.kept
+
+    def substitute_scalar(self, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> str | None:
+        if isinstance(raw, bool):
+            return "true" if raw else "false"
+        if isinstance(raw, (int, float)):
+            return str(raw)
+        if not isinstance(raw, str):
+            self.out.error("PS121", f"expected a string, found {_kind(raw)}", path)
+            return None
+        done = self.substitute(raw, lookup, path)
+        return None if done is None else done[0]
+
+    # step 5 ---------------------------------------------------------------------------------
+
+    def resolve_process(
+        self,
+        name: str,
+        table: Mapping[str, Any],
+        origins: Mapping[KeyPath, KeyPath],
+        defined_at: KeyPath,
+        position: int,
+        shared_env: Mapping[str, str],
+    ) -> ProcessSpec | None:
+        from prodserver.backends.registry import get_backend
+
+        def where(*key: str) -> KeyPath:
+            full = (name, *key)
+            while full:
+                if full in origins:
+                    return (*origins[full], *key[len(full) - 1 :])
+                full = full[:-1]
+            return (*defined_at, *key)
+
+        self.prov.keys[name] = {key: self.source.location(where(key)) for key in table}
+        backend_name = table.get("backend", "command")
+        if not isinstance(backend_name, str):
+            self.out.error("PS121", "backend must be a string", where("backend"))
+            return None
+        try:
+            backend = get_backend(backend_name)
+        except ConfigError as exc:
+            self.out.error("PS120", exc.message, where("backend"), exc.hint)
+            return None
+        options = {o.name: o for o in backend.options}
+        known = {*COMMON_NAMES, *options}
+        for key in table:
+            if key not in known:
+                guess = _guess(key, sorted(known))
+                self.out.error(
+                    "PS122",
+                    f"unknown key {key!r} for a {backend_name} process",
+                    where(key),
+                    guess or f"`prodserver backends {backend_name}` lists its options",
+                )
+        # process env layer and PORT
+        lookup = dict(shared_env)
+        process_env: dict[str, str] = {}
+        env_origin: dict[str, EnvOrigin] = {}
+        enabled = self.typed(
+            _COMMON_BY_NAME["enabled"], table.get("enabled", True), lookup, where("enabled")
+        )
+        if enabled is False:
+            return None
+        scale_value = self.scale.get(name, table.get("scale", 1))
+        scale = self.typed(_COMMON_BY_NAME["scale"], scale_value, lookup, where("scale"))
+        if not isinstance(scale, int) or scale == 0:
+            return None if scale == 0 else None
+        listens = backend.listens or "port" in table or _references_port(table)
+        base_port = self.port_for(name, table, position, lookup, where)
+        env_table = table.get("env", {})
+        if isinstance(env_table, dict):
+            for key, raw in env_table.items():
+                path = where("env", key)
+                below = {
+                    **lookup,
+                    **(
+                        {"PORT": str(base_port)}
+                        if listens and base_port and not self.for_export
+                        else {}
+                    ),
+                }
+                value = self.substitute_scalar(raw, below, path)
+                if value is not None:
+                    process_env[key] = value
+                    self.config_names.add(key)
+                    env_origin[key] = EnvOrigin("process env", self.source.location(path))
+        if listens and base_port is not None:
+            env_origin.setdefault(
+                "PORT",
+                EnvOrigin(
+                    "assigned port" if "port" not in table else "process port",
+                    self.source.location(where("port")),
+                ),
+            )
+        self.prov.process_env[name] = env_origin
+        instances: list[Instance] = []
+        first_values: dict[str, Any] | None = None
+        first_argv: tuple[str, ...] = ()
+        for number in range(1, scale + 1):
+            inst_port = base_port + number - 1 if (listens and base_port is not None) else None
+            inst_lookup = dict(lookup)
+            if inst_port is not None and "PORT" not in process_env:
+                inst_lookup["PORT"] = str(inst_port)
+            inst_lookup.update(process_env)
+            values = self.option_values(
+                table, backend, options, inst_lookup, where, report=number == 1
+            )
+            if values is None:
+                return None
+            argv = self.build_argv(name, backend, values, table, inst_lookup, where)
+            if argv is None:
+                return None
+            child_env = dict(inst_lookup)
+            if not self.for_export:
+                child_env = self.runtime_env(child_env)
+            else:
+                child_env = {**shared_env, **process_env}
+            child_env["PRODSERVER_PROCESS"] = name
+            child_env["PRODSERVER_INSTANCE"] = str(number)
+            health = self.healthcheck(backend, values, inst_lookup, name, where)
+            if number == 1:
+                first_values, first_argv = values, tuple(argv)
+            instances.append(
+                Instance(
+                    process=name,
+                    number=number,
+                    argv=tuple(argv),
+                    env=frozen_map(child_env),
+                    port=inst_port,
+                    healthcheck=health,
+                )
+            )
+        assert first_values is not None
+        values = first_values
+        shell = bool(values.get("shell", False))
+        return ProcessSpec(
+            name=name,
+            backend=backend.name,
+            position=position,
+            options=frozen_map({k: v for k, v in values.items() if k in options}),
+            argv=first_argv,
+            shell=shell,
+            cwd=self.cwd_for(values, where),
+            env=frozen_map(process_env),
+            scale=scale,
+            instances=tuple(instances),
+            listens=listens,
+            depends_on=self.dependencies(values.get("depends_on"), where),
+            healthcheck=instances[0].healthcheck,
+            restart=self.restart_policy(values, where),
+            oneshot=bool(values.get("oneshot", False)),
+            stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
+            kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
+            stop_timeout=float(values.get("stop_timeout", 10.0)),
+            user=values.get("user"),
+            labels=frozen_map({k: str(v) for k, v in (values.get("labels") or {}).items()}),
+            export=frozen_map({k: frozen_map(v) for k, v in (values.get("export") or {}).items()}),
+            max_memory=values.get("max_memory"),
+            autoscale=frozen_map(values["autoscale"]) if values.get("autoscale") else None,
+        )
+
+    def port_for(
+        self,
+        name: str,
+        table: Mapping[str, Any],
+        position: int,
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+    ) -> int | None:
+        if "port" in table:
+            value = self.typed(_COMMON_BY_NAME["port"], table["port"], lookup, where("port"))
+            return value if isinstance(value, int) else None
+        base: Any = self.port
+        if base is None and not self.for_export:
+            shell_port = self.environ.get("PORT")
+            if shell_port:
+                if not shell_port.isdigit():
+                    self.out.error(
+                        "PS123",
+                        f"PORT in the environment is {shell_port!r}, not a port number",
+                        (),
+                        "unset PORT or set it to a number",
+                    )
+                    return None
+                base = int(shell_port)
+        if base is None:
+            base = self.project.get("base_port", DEFAULT_BASE_PORT)
+            base = self.typed(_PROJECT_BY_NAME["base_port"], base, lookup, ("project", "base_port"))
+            if not isinstance(base, int):
+                return None
+        port = int(base) + 100 * position
+        if port > 65535:
+            self.out.error(
+                "PS123",
+                f"the assigned port {port} of {name!r} is above 65535",
+                where(),
+                "lower base_port or set `port` on the process",
+            )
+            return None
+        return port
+
+    def runtime_env(self, env: dict[str, str]) -> dict[str, str]:
+        """The child environment at run time: prodserver's virtualenv first on PATH."""
+        if sys.prefix != sys.base_prefix:
+            bindir = str(Path(sys.executable).parent)
+            path = env.get("PATH", os.defpath)
+            if bindir not in path.split(os.pathsep):
+                env["PATH"] = bindir + os.pathsep + path if path else bindir
+                env.setdefault("VIRTUAL_ENV", sys.prefix)
+        return env
+
+    def typed(self, opt: Option, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> Any:
+        """Substitute and coerce one value to its declared type; None after a problem."""
+        return self._coerce(opt, raw, lookup, path)
+
+    def _coerce(self, opt: Option, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> Any:
+        from prodserver.config import units
+
+        t = opt.type
+        if t == "argv":
+            return self.words(raw, lookup, path)
+        if isinstance(raw, str):
+            done = self.substitute(raw, lookup, path)
+            if done is None:
+                return None
+            text, whole = done
+            if t in ("string", "enum"):
+                return text
+            if t == "list":
+                return [item.strip() for item in text.split(",") if item.strip()]
+            if self.for_export and "$" in text and text != raw.replace("$$", "$"):
+                return text  # a kept reference: the platform fills it in
+            if t in ("integer", "number", "boolean") and not whole:
+                self.out.error(
+                    "PS124",
+                    f"expected {_article(t)}, found the string {raw!r}",
+                    path,
+                    f'write it without quotes, or as one expression such as "${{VAR:-{_example(t)}}}"',
+                )
+                return None
+            raw = text
+            try:
+                if t == "integer":
+                    return int(text.strip())
+                if t == "number":
+                    return float(text.strip())
+                if t == "boolean":
+                    return _boolean(text)
+                if t == "duration":
+                    return units.parse_duration(text, where=self.source.location(path))
+                if t == "size":
+                    return units.parse_size(text, where=self.source.location(path))
+            except ConfigError as exc:
+                self.out.problems.extend(exc.problems)
+                return None
+            except ValueError:
+                shown = f"{text!r} (from {raw!r})" if text != raw else repr(text)
+                self.out.error("PS124", f"expected {_article(t)}, found {shown}", path)
+                return None
+            return text
+        if t == "duration" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            try:
+                return units.parse_duration(raw, where=self.source.location(path))
+            except ConfigError as exc:
+                self.out.problems.extend(exc.problems)
+                return None
+        if t == "size" and isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if t == "list" and isinstance(raw, list):
+            out = []
+            for i, item in enumerate(raw):
+                value = self._coerce(Option(opt.name, "string", ""), item, lookup, (*path, str(i)))
+                out.append(value)
+            return out
+        if t == "table" and isinstance(raw, dict):
+            return self._table(raw, lookup, path)
+        return raw
+
+    def _table(self, raw: Mapping[str, Any], lookup: Mapping[str, str], path: KeyPath) -> Any:
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            if isinstance(value, str):
+                done = self.substitute(value, lookup, (*path, key))
+                out[key] = None if done is None else _auto(done[0], done[1])
+            elif isinstance(value, dict):
+                out[key] = self._table(value, lookup, (*path, key))
+            elif isinstance(value, list):
+                out[key] = [
+                    self._table({"_": v}, lookup, (*path, key, str(i)))["_"]
+                    for i, v in enumerate(value)
+                ]
+            else:
+                out[key] = value
+        return out
+
+    def words(self, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> list[str] | None:
+        """A command: a string is split into words first, then each word is substituted."""
+        if isinstance(raw, str):
+            try:
+                items: list[Any] = shlex.split(raw)
+            except ValueError as exc:
+                self.out.error(
+                    "PS125", f"cannot split the command: {exc}", path, "check the quotes"
+                )
+                return None
+        elif isinstance(raw, list):
+            items = raw
+        else:
+            self.out.error(
+                "PS124", f"expected a string or an array of strings, found {_kind(raw)}", path
+            )
+            return None
+        out: list[str] = []
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                self.out.error("PS124", f"expected a string, found {_kind(item)}", (*path, str(i)))
+                return None
+            done = self.substitute(item, lookup, path)
+            if done is None:
+                return None
+            out.append(done[0])
+        return out
+
+    def option_values(
+        self,
+        table: Mapping[str, Any],
+        backend: Backend,
+        options: Mapping[str, Option],
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+        *,
+        report: bool,
+    ) -> dict[str, Any] | None:
+        from prodserver.schema.validate import validate_process
+
+        before = len(self.out.problems)
+        values: dict[str, Any] = {}
+        shell = table.get("shell") is True
+        for key, raw in table.items():
+            opt = options.get(key) or _COMMON_BY_NAME.get(key)
+            if opt is None:
+                continue
+            if key == "command" and shell:
+                if isinstance(raw, list):
+                    raw = shlex.join(str(x) for x in raw)
+                values[key] = raw  # the shell expands it: no substitution by prodserver
+                continue
+            value = self._coerce(opt, raw, lookup, where(key))
+            if value is not None:
+                values[key] = value
+        for opt in (*COMMON_OPTIONS, *backend.options):
+            if opt.name not in values and opt.default is not None and opt.name not in table:
+                values[opt.name] = opt.default
+        if len(self.out.problems) > before:
+            return None
+        if report:
+            problems = validate_process(values, backend, self.source, where)
+            self.out.problems.extend(problems)
+            if problems:
+                return None
+        return values
+
+    def build_argv(
+        self,
+        name: str,
+        backend: Backend,
+        values: Mapping[str, Any],
+        table: Mapping[str, Any],
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+    ) -> list[str] | None:
+        args = [str(a) for a in values.get("args") or []]
+        if values.get("shell"):
+            command = values.get("command")
+            if not isinstance(command, str):
+                self.out.error(
+                    "PS126",
+                    "`shell = true` needs a `command`",
+                    where("shell"),
+                    'add command = "..." or remove shell',
+                )
+                return None
+            script = command + ("" if not args else " " + shlex.join(args))
+            return ["/bin/sh", "-c", script]
+        python = "python" if self.for_export else (sys.executable or "python3")
+        ctx = BackendContext(
+            root=self.root,
+            env=dict(lookup),
+            port=_int_or_none(lookup.get("PORT")),
+            process=name,
+            python=python,
+        )
+        try:
+            argv = list(backend.argv(values, ctx))
+        except ConfigError as exc:
+            self.out.error(exc.code, exc.message, where(), exc.hint)
+            return None
+        if not argv or not argv[0]:
+            self.out.error("PS126", "the command is empty", where("command"))
+            return None
+        return argv + args
+
+    def healthcheck(
+        self,
+        backend: Backend,
+        values: Mapping[str, Any],
+        lookup: Mapping[str, str],
+        name: str,
+        where: Callable[..., KeyPath],
+    ) -> HealthCheck | None:
+        raw = values.get("healthcheck")
+        if raw is False:
+            return None
+        if raw is None:
+            ctx = BackendContext(
+                root=self.root,
+                env=dict(lookup),
+                port=_int_or_none(lookup.get("PORT")),
+                process=name,
+            )
+            default = backend.default_healthcheck(values, ctx)
+            if default is None:
+                return None
+            return HealthCheck(
+                kind=default.kind, target=default.target, start_period=default.start_period
+            )
+        table = cast(Mapping[str, Any], raw)
+        kind = "http" if "http" in table else "tcp" if "tcp" in table else "cmd"
+        target: str | tuple[str, ...]
+        if kind == "cmd":
+            words = self.words(table["cmd"], lookup, where("healthcheck", "cmd"))
+            if words is None:
+                return None
+            target = tuple(words)
+        else:
+            target = str(table[kind])
+        status = table.get("status", (200, 399))
+        if isinstance(status, int):
+            status = (status, status)
+        probe: dict[str, Any] = {}
+        for key, default_value in (("interval", 5.0), ("timeout", 3.0), ("start_period", 0.0)):
+            probe[key] = self._coerce(
+                Option(key, "duration", ""),
+                table.get(key, default_value),
+                lookup,
+                where("healthcheck", key),
+            )
+        retries = self._coerce(
+            Option("retries", "integer", ""),
+            table.get("retries", 3),
+            lookup,
+            where("healthcheck", "retries"),
+        )
+        if None in probe.values() or retries is None:
+            return None
+        return HealthCheck(
+            kind=kind,
+            target=target,
+            interval=probe["interval"],
+            timeout=probe["timeout"],
+            retries=int(retries),
+            start_period=probe["start_period"],
+            status=(int(status[0]), int(status[1])),
+            expect=table.get("expect"),
+            role=table.get("role", "both"),
+        )
+
+    def restart_policy(
+        self, values: Mapping[str, Any], where: Callable[..., KeyPath]
+    ) -> RestartPolicy:
+        from prodserver.config import units
+
+        raw = values.get("restart", "no")
+        fields: dict[str, Any] = {
+            "max_restarts": values.get("max_restarts", 5),
+            "backoff": values.get("backoff", 1.0),
+        }
+        if isinstance(raw, dict):
+            mode = raw.get("policy", "on-failure")
+            for key in ("max_restarts", "backoff", "backoff_max", "window"):
+                if key in raw:
+                    value = raw[key]
+                    if key != "max_restarts":
+                        value = units.parse_duration(
+                            value, where=self.source.location(where("restart", key))
+                        )
+                    fields[key] = value
+        else:
+            mode = raw
+        return RestartPolicy(mode=mode, **{k: v for k, v in fields.items()})
+
+    def stop_signal(
+        self, raw: Any, backend: Backend, where: Callable[..., KeyPath]
+    ) -> signal.Signals:
+        if raw is None:
+            return backend.stop_signal
+        try:
+            if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()):
+                return signal.Signals(int(raw))
+            name = str(raw).upper()
+            return signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+        except (KeyError, ValueError):
+            self.out.error(
+                "PS127",
+                f"unknown signal {raw!r}",
+                where("stop_signal"),
+                "use a name such as SIGTERM, SIGINT, SIGQUIT or SIGHUP",
+            )
+            return backend.stop_signal
+
+    def dependencies(self, raw: Any, where: Callable[..., KeyPath]) -> tuple[Dependency, ...]:
+        if not raw:
+            return ()
+        if isinstance(raw, list):
+            return tuple(Dependency(str(n)) for n in raw)
+        return tuple(Dependency(str(n), c) for n, c in raw.items())
+
+    def cwd_for(self, values: Mapping[str, Any], where: Callable[..., KeyPath]) -> Path:
+        raw = str(values.get("cwd", ".") or ".")
+        path = Path(raw)
+        return path if path.is_absolute() else (self.root / path)
+
+    def check_dependencies(
+        self,
+        specs: dict[str, ProcessSpec],
+        merged: Mapping[str, Any],
+        defined_at: Mapping[str, KeyPath],
+    ) -> None:
+        for name, spec in list(specs.items()):
+            kept: list[Dependency] = []
+            for dep in spec.depends_on:
+                path = (*defined_at[name], "depends_on")
+                if dep.name == name:
+                    self.out.error("PS128", f"{name!r} depends on itself", path)
+                elif dep.name in specs:
+                    kept.append(dep)
+                elif dep.name in merged:
+                    self.out.warn(
+                        "PS203",
+                        f"{name!r} depends on {dep.name!r}, which is disabled in this profile; "
+                        "the dependency is ignored",
+                        path,
+                    )
+                else:
+                    self.out.error(
+                        "PS128",
+                        f"{name!r} depends on unknown process {dep.name!r}",
+                        path,
+                        _guess(dep.name, list(specs)) or f"processes: {', '.join(specs)}",
+                    )
+            if len(kept) != len(spec.depends_on):
+                specs[name] = _replace(spec, depends_on=tuple(kept))
+        # cycles
+        state: dict[str, int] = {}
+        stack: list[str] = []
+
+        def visit(n: str) -> None:
+            state[n] = 1
+            stack.append(n)
+            for dep in specs[n].depends_on:
+                if state.get(dep.name) == 1:
+                    cycle = [*stack[stack.index(dep.name) :], dep.name]
+                    self.out.error(
+                        "PS129",
+                        f"dependency cycle: {' -> '.join(cycle)}",
+                        (*defined_at[n], "depends_on"),
+                        "remove one of these depends_on entries",
+                    )
+                elif dep.name not in state:
+                    visit(dep.name)
+            stack.pop()
+            state[n] = 2
+
+        for n in specs:
+            if n not in state:
+                visit(n)
+
+    def secret_names(self, env: Mapping[str, str], specs: Mapping[str, ProcessSpec]) -> set[str]:
+        names = set(env)
+        for spec in specs.values():
+            names.update(spec.env)
+        return {n for n in names if self.is_secret(n)}
+
+
+def _replace(spec: ProcessSpec, **changes: Any) -> ProcessSpec:
+    import dataclasses
+
+    return dataclasses.replace(spec, **changes)
+
+
+def _references_port(table: Mapping[str, Any]) -> bool:
+    from prodserver.config.substitute import references
+
+    def walk(value: Any) -> bool:
+        if isinstance(value, str):
+            return "PORT" in value and "PORT" in references(value)
+        if isinstance(value, dict):
+            return any(walk(v) for v in value.values())
+        if isinstance(value, list):
+            return any(walk(v) for v in value)
+        return False
+
+    return any(walk(v) for k, v in table.items() if k not in ("env",))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _guess(name: str, candidates: Iterable[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _article(t: str) -> str:
+    return {
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "a boolean",
+        "duration": "a duration",
+        "size": "a size",
+    }.get(t, t)
+
+
+def _example(t: str) -> str:
+    return {"integer": "2", "number": "1.5", "boolean": "true"}.get(t, "value")
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _auto(text: str, whole: bool) -> Any:
+    """A whole expression inside a free-form table becomes a number where it looks like one."""
+    if whole:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _default_name(root: Path) -> str:
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", root.name).strip("-")
+    return name or "app"

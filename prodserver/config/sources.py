@@ -1,0 +1,323 @@
+"""Step 1 of resolution: find the configuration and read it into plain data with line numbers.
+
+A source is one of ``prodserver.toml``, ``[tool.prodserver]`` in ``pyproject.toml``, or a
+``Procfile`` (read strictly, with its ``.env``). Reading never executes anything and turns every
+failure of the file or the parser into a :class:`ConfigError` with file, line and column.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from prodserver.errors import ConfigError, Location, Problem
+
+CONFIG_NAME = "prodserver.toml"
+PYPROJECT_NAME = "pyproject.toml"
+PROCFILE_NAME = "Procfile"
+FILE_ENV = "PRODSERVER_FILE"
+#: a configuration larger than this is refused before parsing (a real one is a few KiB)
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+SourceKind = Literal["toml", "pyproject", "procfile"]
+KeyPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LineIndex:
+    """Which line of a TOML file defines each key path (best effort, for messages)."""
+
+    lines: Mapping[KeyPath, int] = field(default_factory=dict)
+    prefix: KeyPath = ()
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that has one."""
+        full = self.prefix + tuple(path)
+        while full:
+            line = self.lines.get(full)
+            if line is not None:
+                return line
+            full = full[:-1]
+        return None
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """A configuration read into plain data, before any resolution."""
+
+    path: Path
+    kind: SourceKind
+    data: Mapping[str, Any]
+    index: LineIndex
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def location(self, path: KeyPath) -> Location:
+        dotted = ".".join(path)
+        return Location(file=self.path, line=self.index.line_of(path), key_path=dotted or None)
+
+
+# -- discovery -------------------------------------------------------------------------------
+
+
+def discover(
+    file: Path | None = None, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The configuration file to use: ``file``, else ``$PRODSERVER_FILE``, else walk up."""
+    env = os.environ if environ is None else environ
+    base = Path.cwd() if cwd is None else cwd
+    explicit = file if file is not None else (Path(env[FILE_ENV]) if env.get(FILE_ENV) else None)
+    if explicit is not None:
+        path = explicit if explicit.is_absolute() else base / explicit
+        origin = "--file" if file is not None else FILE_ENV
+        if path.is_dir():
+            raise ConfigError(
+                f"{path} is a directory, not a configuration file ({origin})",
+                hint=f"name the file itself, e.g. {path / CONFIG_NAME}",
+                location=Location(file=path),
+                code="PS101",
+            )
+        if not path.exists():
+            raise ConfigError(
+                f"configuration file {path} does not exist ({origin})",
+                location=Location(file=path),
+                code="PS101",
+            )
+        return path
+    for directory in (base.resolve(), *base.resolve().parents):
+        candidate = directory / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / PYPROJECT_NAME
+        if pyproject.is_file() and _has_tool_table(pyproject):
+            return pyproject
+        procfile = directory / PROCFILE_NAME
+        if procfile.is_file():
+            return procfile
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {base} or any parent directory",
+        hint="create one with `prodserver init`, or name it with -f/--file or $PRODSERVER_FILE",
+        code="PS101",
+    )
+
+
+def _has_tool_table(pyproject: Path) -> bool:
+    try:
+        text = pyproject.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^\s*\[\s*tool\s*\.\s*prodserver\s*[\].]", text, re.MULTILINE) is not None
+
+
+def kind_of(path: Path) -> SourceKind:
+    if path.name == PYPROJECT_NAME:
+        return "pyproject"
+    if path.suffix == ".toml":
+        return "toml"
+    return "procfile"
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read_text(path: Path, *, what: str = "configuration file") -> str:
+    """The file's text, with every way that can fail turned into a clear ConfigError."""
+    loc = Location(file=path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{what} {path} is {size} bytes; the limit is {MAX_CONFIG_BYTES}",
+                hint="is this really a prodserver configuration?",
+                location=loc,
+                code="PS102",
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist", location=loc, code="PS101") from None
+    except PermissionError:
+        raise ConfigError(
+            f"cannot read {what} {path}: permission denied", location=loc, code="PS101"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {what} {path}: {exc.strerror}", location=loc, code="PS101"
+        ) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise ConfigError(
+            f"{what} contains a NUL byte", location=Location(path, line), code="PS102"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{what} is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            hint="save the file as UTF-8",
+            location=Location(path, line, col),
+            code="PS102",
+        ) from None
+
+
+_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """Parse TOML with :mod:`tomllib`; failures become ConfigError with line and column."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        line = col = None
+        m = _TOML_POS.search(message)
+        if m:
+            line, col = int(m.group(1)), int(m.group(2))
+            message = message[: m.start()]
+        elif "end of document" in message:
+            line = text.count("\n") + 1
+        raise ConfigError(
+            f"invalid TOML: {message[0].lower() + message[1:] if message else 'syntax error'}",
+            hint="see https://toml.io for the syntax",
+            location=Location(path, line, col),
+            code="PS103",
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            "invalid TOML: nested too deeply",
+            hint="flatten the nested arrays or tables",
+            location=Location(path),
+            code="PS103",
+        ) from None
+
+
+_HEADER = re.compile(r"^\s*\[(\[)?\s*(?P<key>[^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEYLINE = re.compile(
+    r"""^\s*(?P<key>(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+    r"""(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'))*)\s*="""
+)
+_KEYPART = re.compile(r"""[A-Za-z0-9_-]+|"((?:[^"\\]|\\.)*)"|'([^']*)'""")
+
+
+def _split_key(key: str) -> KeyPath:
+    parts: list[str] = []
+    for m in _KEYPART.finditer(key):
+        if m.group(1) is not None:
+            parts.append(m.group(1))
+        elif m.group(2) is not None:
+            parts.append(m.group(2))
+        else:
+            parts.append(m.group(0))
+    return tuple(parts)
+
+
+def index_lines(text: str) -> LineIndex:
+    """Map key paths to the line that defines them (tables, keys, and inline-table members)."""
+    lines: dict[KeyPath, int] = {}
+    table: KeyPath = ()
+    in_multiline: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline is not None:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        header = _HEADER.match(line)
+        if header and not _KEYLINE.match(line):
+            table = _split_key(header.group("key"))
+            lines.setdefault(table, number)
+            continue
+        m = _KEYLINE.match(line)
+        if not m:
+            continue
+        path = table + _split_key(m.group("key"))
+        lines.setdefault(path, number)
+        rest = line[m.end() :]
+        for quote in ('"""', "'''"):
+            if rest.count(quote) % 2 == 1:
+                in_multiline = quote
+        if "{" in rest:
+            # members of an inline table on the same line: `healthcheck = { http = "..." }`
+            for inner in re.finditer(r"([A-Za-z0-9_-]+)\s*=", rest):
+                lines.setdefault((*path, inner.group(1)), number)
+    return LineIndex(lines)
+
+
+def read_source(path: Path) -> RawSource:
+    """Read ``path`` (of any supported kind) into a :class:`RawSource`."""
+    kind = kind_of(path)
+    if kind == "procfile":
+        return _read_procfile(path)
+    text = read_text(path)
+    data = parse_toml(text, path)
+    index = index_lines(text)
+    if kind == "pyproject":
+        tool = data.get("tool", {})
+        section = tool.get("prodserver") if isinstance(tool, dict) else None
+        if not isinstance(section, dict):
+            raise ConfigError(
+                f"{path} has no [tool.prodserver] table",
+                hint="add [tool.prodserver] or use a prodserver.toml",
+                location=Location(path),
+                code="PS101",
+            )
+        return RawSource(path, kind, section, LineIndex(index.lines, ("tool", "prodserver")))
+    return RawSource(path, kind, data, index)
+
+
+_SHELL_SYNTAX = re.compile(r"&&|\|\||[|;<>`]|\$\(|^\s*cd\s|\s&\s*$")
+
+
+def _read_procfile(path: Path) -> RawSource:
+    """A Procfile as a source: each line a ``command`` process; ``.env`` beside it is loaded."""
+    from prodserver.config.procfile import read_procfile
+
+    parsed = read_procfile(path)
+    processes: dict[str, Any] = {}
+    lines: dict[KeyPath, int] = {}
+    warnings: list[Problem] = list(parsed.warnings)
+    for entry in parsed.entries:
+        # A Procfile line is a shell command line by definition (foreman runs it with sh -c).
+        # Plain lines are split and run without a shell; lines that use shell syntax keep it.
+        if _SHELL_SYNTAX.search(entry.command):
+            processes[entry.name] = {"command": entry.command, "shell": True}
+            warnings.append(
+                Problem(
+                    "PS201",
+                    f"{entry.name!r} uses shell syntax, so it runs through /bin/sh -c",
+                    Location(path, entry.line),
+                    severity="warning",
+                )
+            )
+        else:
+            try:
+                shlex.split(entry.command)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"cannot split the command of {entry.name!r}: {exc}",
+                    hint="check the quotes on this line",
+                    location=Location(path, entry.line),
+                    code="PS104",
+                ) from None
+            processes[entry.name] = {"command": entry.command}
+        lines[("processes", entry.name)] = entry.line
+        lines[("processes", entry.name, "command")] = entry.line
+    data: dict[str, Any] = {"processes": processes}
+    if (path.parent / ".env").exists():
+        data["project"] = {"env_files": [".env"]}
+    return RawSource(path, "procfile", data, LineIndex(lines), tuple(warnings))

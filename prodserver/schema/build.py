@@ -1,0 +1,257 @@
+"""The JSON schema of ``prodserver.toml``, generated from the option declarations.
+
+Two flavours come from the same declarations:
+
+* the *file* schema (``schema/prodserver.schema.json``, what editors use): a value may also be a
+  string holding a ``$VAR`` expression wherever a number, boolean or duration is expected,
+  because substitution happens later;
+* the *strict* schema of one resolved process (after substitution and coercion), which the
+  resolver validates every process against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prodserver.backends.base import Backend, Option
+
+SCHEMA_ID = "https://prodserver.dev/schema/prodserver.schema.json"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$|^\s*\d+(\.\d+)?\s*$"
+SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?\s*$"
+
+_INTERPOLATED = {"type": "string", "pattern": r"\$", "description": "a ${VAR} expression"}
+
+
+def _base_type(opt: Option, *, strict: bool) -> dict[str, Any]:
+    t = opt.type
+    schema: dict[str, Any]
+    if t == "string":
+        schema = {"type": "string"}
+        if opt.pattern:
+            schema["pattern"] = opt.pattern
+    elif t in ("integer", "number"):
+        schema = {"type": t}
+        if opt.minimum is not None:
+            schema["minimum"] = opt.minimum
+        if opt.maximum is not None:
+            schema["maximum"] = opt.maximum
+    elif t == "boolean":
+        schema = {"type": "boolean"}
+    elif t == "duration":
+        schema = (
+            {"type": "number", "minimum": 0}
+            if strict
+            else {
+                "anyOf": [
+                    {"type": "number", "minimum": 0},
+                    {"type": "string", "pattern": DURATION_PATTERN},
+                ]
+            }
+        )
+    elif t == "size":
+        schema = (
+            {"type": "integer", "minimum": 0}
+            if strict
+            else {
+                "anyOf": [
+                    {"type": "integer", "minimum": 0},
+                    {"type": "string", "pattern": SIZE_PATTERN},
+                ]
+            }
+        )
+    elif t == "list":
+        item: dict[str, Any] = {"type": "string"}
+        if opt.pattern:
+            item["pattern"] = opt.pattern
+        schema = {"type": "array", "items": item}
+        if not strict:
+            schema = {"anyOf": [schema, {"type": "string"}]}
+    elif t == "argv":
+        words: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+        schema = words if strict else {"anyOf": [{"type": "string"}, words]}
+        if opt.required:
+            words["minItems"] = 1
+    elif t == "enum":
+        schema = {"enum": list(opt.choices)}
+    elif t == "table":
+        schema = {"type": "object"}
+    else:  # pragma: no cover - guarded by the OptionType literal
+        raise ValueError(f"unknown option type {t!r}")
+    if opt.schema is not None and not (strict and t in ("argv", "list")):
+        schema = dict(opt.schema)
+    if not strict and t in ("integer", "number", "boolean", "duration", "size", "enum"):
+        schema = {"anyOf": [schema, dict(_INTERPOLATED)]}
+    return schema
+
+
+def option_schema(opt: Option, *, strict: bool = False) -> dict[str, Any]:
+    """The JSON schema of one option's value."""
+    schema = _base_type(opt, strict=strict)
+    schema["description"] = opt.doc
+    if opt.default is not None and not isinstance(opt.default, (list, dict)):
+        schema["default"] = opt.default
+    if opt.examples:
+        schema["examples"] = list(opt.examples)
+    return schema
+
+
+def options_properties(options: Iterable[Option], *, strict: bool = False) -> dict[str, Any]:
+    return {opt.name: option_schema(opt, strict=strict) for opt in options}
+
+
+def process_schema(backend: Backend, common: Iterable[Option], *, strict: bool) -> dict[str, Any]:
+    """The schema of a process using ``backend`` (common keys + its options)."""
+    props = options_properties(common, strict=strict)
+    props.update(options_properties(backend.options, strict=strict))
+    props["backend"] = {"const": backend.name, "description": "Which server or worker runs this."}
+    required = [o.name for o in backend.options if o.required]
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": props,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any]:
+    """The file schema. ``backends`` defaults to the built-ins (what is committed)."""
+    from prodserver.backends.registry import BUILTINS, get_backend
+    from prodserver.config.keys import COMMON_OPTIONS, PROFILE_KEYS, PROJECT_KEYS
+
+    if backends is None:
+        backends = {name: get_backend(name) for name in BUILTINS}
+    names = list(backends)
+    common = [o for o in COMMON_OPTIONS if o.name != "backend"]
+
+    # A process table is a common part plus, selected by `backend`, that backend's options.
+    common_props = options_properties(common)
+    union: dict[str, Any] = {}
+    for backend in backends.values():
+        for opt in backend.options:
+            union.setdefault(opt.name, {"anyOf": []})["anyOf"].append(option_schema(opt))
+    selectors: list[dict[str, Any]] = []
+    for name, backend in backends.items():
+        selectors.append(
+            {
+                "if": {"properties": {"backend": {"const": name}}, "required": ["backend"]},
+                "then": {"properties": options_properties(backend.options)},
+            }
+        )
+    backend_prop = {
+        "description": "Which server or worker runs this process (default: command).",
+        "anyOf": [
+            {"enum": names},
+            {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]*$", "description": "a plugin"},
+        ],
+    }
+
+    def process_def(*, root: bool) -> dict[str, Any]:
+        props = {"backend": backend_prop, **common_props}
+        extra: list[dict[str, Any]] = list(selectors)
+        if root:
+            command = backends.get("command")
+            if command is not None:
+                extra.append(
+                    {
+                        "if": {"not": {"required": ["backend"]}},
+                        "then": {"properties": options_properties(command.options)},
+                    }
+                )
+        else:
+            # an override in a profile may change any option without naming the backend
+            extra.append(
+                {
+                    "if": {"not": {"required": ["backend"]}},
+                    "then": {"properties": {k: v for k, v in union.items()}},
+                }
+            )
+        return {
+            "type": "object",
+            "properties": props,
+            "allOf": extra,
+            "unevaluatedProperties": False,
+        }
+
+    project = {
+        "type": "object",
+        "description": "Project-wide settings.",
+        "properties": options_properties(PROJECT_KEYS),
+        "additionalProperties": False,
+    }
+    profile_props = options_properties(PROFILE_KEYS)
+    profile_props["processes"] = {
+        "type": "object",
+        "description": "Overrides and additions for this profile.",
+        "propertyNames": {"pattern": NAME_PATTERN},
+        "additionalProperties": {"$ref": "#/$defs/process_override"},
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": SCHEMA_ID,
+        "title": "prodserver.toml",
+        "description": "Every process a Python or Django app runs, per environment profile.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "project": project,
+            "env": {
+                "description": "Environment for every process of every profile.",
+                "type": "object",
+                "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
+            },
+            "processes": {
+                "type": "object",
+                "description": "The processes; every profile inherits them.",
+                "propertyNames": {"pattern": NAME_PATTERN},
+                "additionalProperties": {"$ref": "#/$defs/process"},
+            },
+            "profiles": {
+                "type": "object",
+                "description": "Environment profiles (dev, staging, prod, ...).",
+                "propertyNames": {"pattern": NAME_PATTERN},
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": profile_props,
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "$defs": {
+            "duration": {
+                "description": 'A duration: "500ms", "10s", "2m", "1h" or a number of seconds.',
+                "anyOf": [
+                    {"type": "number", "minimum": 0},
+                    {"type": "string", "pattern": DURATION_PATTERN},
+                    _INTERPOLATED,
+                ],
+            },
+            "integer": {"anyOf": [{"type": "integer"}, _INTERPOLATED]},
+            "process": process_def(root=True),
+            "process_override": process_def(root=False),
+        },
+    }
+
+
+def strict_process_schema(backend: Backend) -> dict[str, Any]:
+    """The schema one resolved process (after substitution and coercion) must satisfy."""
+    from prodserver.config.keys import COMMON_OPTIONS
+
+    schema = process_schema(
+        backend, [o for o in COMMON_OPTIONS if o.name != "backend"], strict=True
+    )
+    schema["$defs"] = {
+        "duration": {"type": "number", "minimum": 0},
+        "integer": {"type": "integer"},
+    }
+    return schema
+
+
+def render_schema(schema: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

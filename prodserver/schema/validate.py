@@ -1,0 +1,276 @@
+"""Validation against the JSON schema, every problem at once, each with its key path.
+
+``validate_file`` checks the file's structure (every profile, not just the chosen one) with
+the file schema; ``validate_process`` checks one resolved process, after substitution and
+coercion, with the strict schema of its backend. Both turn jsonschema's errors into
+:class:`~prodserver.errors.Problem` objects with a stable code, the key path, the file and line,
+what was expected and found, and "did you mean" for unknown keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from prodserver.backends.base import Backend
+from prodserver.config.sources import KeyPath, RawSource
+from prodserver.errors import ConfigError, Location, Problem
+
+_UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected|\('([^']+)'")
+
+
+@cache
+def _file_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    from prodserver.backends.registry import registry
+    from prodserver.schema.build import build_schema
+
+    backends = {name: info.backend for name, info in registry().items()}
+    return Draft202012Validator(build_schema(backends))
+
+
+_strict_cache: dict[str, Any] = {}
+
+
+def _strict_validator(backend: Backend) -> Any:
+    validator = _strict_cache.get(backend.name)
+    if validator is None:
+        from jsonschema import Draft202012Validator
+
+        from prodserver.schema.build import strict_process_schema
+
+        validator = Draft202012Validator(strict_process_schema(backend))
+        _strict_cache[backend.name] = validator
+    return validator
+
+
+def validate_file(source: RawSource) -> None:
+    """Raise one ConfigError listing every structural problem of the file."""
+    problems = file_problems(source)
+    if problems:
+        raise ConfigError(
+            f"the configuration in {source.path} is not valid",
+            problems=problems,
+            location=Location(source.path),
+        )
+
+
+def file_problems(source: RawSource) -> list[Problem]:
+    validator = _file_validator()
+    problems: list[Problem] = []
+    for error in sorted(validator.iter_errors(dict(source.data)), key=_error_key):
+        problems.extend(_render(error, source.data, lambda p: p, source))
+    return _dedupe(problems)
+
+
+def validate_process(
+    values: Mapping[str, Any],
+    backend: Backend,
+    source: RawSource,
+    where: Callable[..., KeyPath],
+) -> list[Problem]:
+    """Problems of one resolved process (values already coerced)."""
+    validator = _strict_validator(backend)
+    problems: list[Problem] = []
+    data = {"backend": backend.name, **values}
+    for error in sorted(validator.iter_errors(data), key=_error_key):
+        problems.extend(
+            _render(error, data, lambda p: where(*p) if p else where(), source, resolved=True)
+        )
+    return _dedupe(problems)
+
+
+def _error_key(error: Any) -> tuple[str, ...]:
+    return tuple(str(p) for p in error.absolute_path)
+
+
+def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
+    out: list[Problem] = []
+    for p in problems:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def _allowed_keys(schema: Mapping[str, Any], instance: Any) -> list[str]:
+    """Names a table may have, for "did you mean" (best effort over our schema's shapes)."""
+    names: set[str] = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        cond = part.get("if", {})
+        backend = cond.get("properties", {}).get("backend", {}).get("const")
+        if (
+            backend is not None
+            and isinstance(instance, dict)
+            and instance.get("backend") == backend
+        ):
+            names.update(part.get("then", {}).get("properties", {}))
+        elif backend is None and isinstance(instance, dict) and "backend" not in instance:
+            names.update(part.get("then", {}).get("properties", {}))
+    return sorted(names)
+
+
+def _render(
+    error: Any,
+    root: Any,
+    locate: Callable[[KeyPath], KeyPath],
+    source: RawSource,
+    *,
+    resolved: bool = False,
+) -> list[Problem]:
+    path: KeyPath = tuple(str(p) for p in error.absolute_path)
+    validator = error.validator
+    if validator in ("additionalProperties", "unevaluatedProperties"):
+        instance = error.instance
+        allowed = _allowed_keys(error.schema, instance)
+        if not allowed and validator == "unevaluatedProperties":
+            allowed = sorted(error.schema.get("properties", {}))
+        names = _unexpected_names(error.message, instance, allowed)
+        out = []
+        for name in names:
+            guess = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean {guess[0]!r}?" if guess else _known_hint(allowed)
+            out.append(
+                Problem(
+                    "PS122",
+                    f"unknown key {name!r}{_in(path)}",
+                    source.location(locate((*path, name))),
+                    hint,
+                )
+            )
+        return out
+    if validator == "propertyNames":
+        return [
+            Problem(
+                "PS131",
+                f"invalid name {error.instance!r}{_in(path)}: use letters, digits, '_' and '-'",
+                source.location(locate(path)),
+            )
+        ]
+    if validator in ("anyOf", "oneOf") and error.context:
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context)
+        if best is not None and best.validator not in ("anyOf", "oneOf", "pattern"):
+            return _render(best, root, locate, source, resolved=resolved)
+        expected = _describe_alternatives(error.schema)
+        return [
+            Problem(
+                "PS124",
+                f"expected {expected}, found {_show(error.instance)}",
+                source.location(locate(path)),
+            )
+        ]
+    if validator == "type":
+        return [
+            Problem(
+                "PS124",
+                f"expected {_type_name(error.validator_value)}, found {_show(error.instance)}",
+                source.location(locate(path)),
+            )
+        ]
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        word = "at least" if "inimum" in validator else "at most"
+        return [
+            Problem(
+                "PS132",
+                f"{_show(error.instance)} is out of range: must be {word} {error.validator_value}",
+                source.location(locate(path)),
+            )
+        ]
+    if validator == "enum":
+        choices = ", ".join(repr(c) for c in error.validator_value)
+        guess = None
+        if isinstance(error.instance, str):
+            close = difflib.get_close_matches(
+                error.instance, [str(c) for c in error.validator_value], n=1, cutoff=0.6
+            )
+            guess = f"did you mean {close[0]!r}?" if close else None
+        return [
+            Problem(
+                "PS133",
+                f"{_show(error.instance)} is not one of {choices}",
+                source.location(locate(path)),
+                guess,
+            )
+        ]
+    if validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        return [
+            Problem(
+                "PS134",
+                f"missing required key {name!r}{_in(path)}",
+                source.location(locate(path)),
+            )
+            for name in missing or [str(error.message)]
+        ]
+    if validator == "const" and path and path[-1] == "backend":
+        return []  # reported by the resolver with a suggestion
+    return [Problem("PS130", f"{error.message}{_in(path)}", source.location(locate(path)))]
+
+
+def _unexpected_names(message: str, instance: Any, allowed: list[str]) -> list[str]:
+    if isinstance(instance, dict):
+        return [k for k in instance if k not in allowed]
+    return [m.group(1) or m.group(2) for m in _UNEXPECTED.finditer(message)]
+
+
+def _known_hint(allowed: list[str]) -> str | None:
+    if not allowed:
+        return None
+    shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+    return f"known keys: {shown}"
+
+
+def _in(path: KeyPath) -> str:
+    return f" in {'.'.join(path)}" if path else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: Any) -> str:
+    names = {
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "a boolean",
+        "array": "an array",
+        "object": "a table",
+    }
+    if isinstance(value, list):
+        return " or ".join(names.get(v, v) for v in value)
+    return names.get(value, str(value))
+
+
+def _describe_alternatives(schema: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    for alt in schema.get("anyOf", schema.get("oneOf", [])):
+        if "$ref" in alt:
+            ref = alt["$ref"].rsplit("/", 1)[-1]
+            parts.append({"duration": 'a duration ("10s")', "integer": "an integer"}.get(ref, ref))
+        elif "type" in alt:
+            if alt.get("pattern") == r"\$":
+                parts.append("a ${VAR} expression")
+            elif alt.get("pattern"):
+                parts.append(_type_name(alt["type"]) + " in the documented form")
+            else:
+                parts.append(_type_name(alt["type"]))
+        elif "enum" in alt:
+            parts.append("one of " + ", ".join(repr(c) for c in alt["enum"]))
+        elif "const" in alt:
+            parts.append(repr(alt["const"]))
+        elif "anyOf" in alt:
+            parts.append(_describe_alternatives(alt))
+    return " or ".join(dict.fromkeys(parts)) or "a different value"

@@ -1,0 +1,471 @@
+"""Resolution rules: profiles, merge, environment layers, substitution, coercion, ports."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from prodserver.config.merge import ROOT
+from prodserver.config.resolve import resolve_project, resolve_with_provenance
+from prodserver.errors import ConfigError
+from tests.conftest import BASE_ENV
+
+BASIC = """
+[project]
+name = "shop"
+default_profile = "dev"
+
+[env]
+DJANGO_SETTINGS_MODULE = "shop.settings"
+SHARED = "root"
+
+[processes.web]
+command = "python -m http.server ${PORT}"
+
+[processes.worker]
+command = ["python", "worker.py", "--queue", "default"]
+depends_on = { migrate = "completed" }
+env = { QUEUE = "default" }
+
+[processes.migrate]
+command = "python manage.py migrate --noinput"
+oneshot = true
+
+[profiles.dev]
+[profiles.dev.env]
+SHARED = "dev"
+
+[profiles.prod]
+[profiles.prod.env]
+DJANGO_DEBUG = "0"
+[profiles.prod.processes.worker]
+command = ["python", "worker.py", "--queue", "high"]
+scale = 2
+
+[profiles.staging]
+extends = "prod"
+[profiles.staging.env]
+SHARED = "staging"
+"""
+
+
+def resolve(root: Path, **kw: object) -> object:
+    env = dict(BASE_ENV)
+    env.update(kw.pop("env", {}))  # type: ignore[arg-type]
+    return resolve_project(cwd=root, environ=env, **kw)  # type: ignore[arg-type]
+
+
+def errors_of(exc: pytest.ExceptionInfo[ConfigError]) -> str:
+    return exc.value.render()
+
+
+class TestProfiles:
+    def test_default_profile_from_project(self, project):
+        p = resolve(project(BASIC))
+        assert p.profile == "dev"
+        assert p.env["SHARED"] == "dev"
+
+    def test_profile_env_variable_chooses(self, project):
+        p = resolve(project(BASIC), env={"PRODSERVER_PROFILE": "prod"})
+        assert p.profile == "prod"
+
+    def test_cli_profile_beats_env_variable(self, project):
+        p = resolve(project(BASIC), profile="staging", env={"PRODSERVER_PROFILE": "prod"})
+        assert p.profile == "staging"
+
+    def test_root_inherited_and_overridden(self, project):
+        p = resolve(project(BASIC), profile="prod")
+        assert p.processes["worker"].argv == ("python", "worker.py", "--queue", "high")
+        assert p.processes["worker"].scale == 2
+        assert p.processes["web"].argv[:3] == ("python", "-m", "http.server")
+        assert p.env["DJANGO_SETTINGS_MODULE"] == "shop.settings"
+
+    def test_extends_chain(self, project):
+        p = resolve(project(BASIC), profile="staging")
+        assert p.env["DJANGO_DEBUG"] == "0"  # from prod
+        assert p.env["SHARED"] == "staging"  # staging wins over root
+        assert p.processes["worker"].scale == 2
+
+    def test_extends_list_merged_left_to_right(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            [profiles.x.env]
+            V = "x"
+            ONLY_X = "1"
+            [profiles.y.env]
+            V = "y"
+            [profiles.z]
+            extends = ["x", "y"]
+            """
+        )
+        p = resolve(root, profile="z")
+        assert p.env["V"] == "y"
+        assert p.env["ONLY_X"] == "1"
+
+    def test_second_parent_does_not_reset_first_parents_override(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            scale = 1
+            [profiles.x.processes.a]
+            scale = 3
+            [profiles.y.env]
+            V = "y"
+            [profiles.z]
+            extends = ["x", "y"]
+            """
+        )
+        assert resolve(root, profile="z").processes["a"].scale == 3
+
+    def test_cycle_is_named(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            [profiles.prod]
+            extends = "staging"
+            [profiles.staging]
+            extends = "prod"
+            """
+        )
+        with pytest.raises(ConfigError) as exc:
+            resolve(root, profile="staging")
+        assert "staging -> prod -> staging" in errors_of(exc)
+
+    def test_self_extension(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            [profiles.a]
+            extends = "a"
+            """
+        )
+        with pytest.raises(ConfigError) as exc:
+            resolve(root, profile="a")
+        assert "a -> a" in errors_of(exc)
+
+    def test_unknown_profile_lists_known_and_suggests(self, project):
+        with pytest.raises(ConfigError) as exc:
+            resolve(project(BASIC), profile="prd")
+        text = errors_of(exc)
+        assert "unknown profile 'prd'" in text
+        assert "did you mean 'prod'" in text
+        assert "dev, prod, staging" in text
+
+    def test_unknown_parent(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            [profiles.x]
+            extends = "nope"
+            """
+        )
+        with pytest.raises(ConfigError) as exc:
+            resolve(root, profile="x")
+        assert "extends unknown profile 'nope'" in errors_of(exc)
+        assert exc.value.problems[0].location.line == 5
+
+    def test_enabled_false_drops_and_can_be_reenabled(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            [processes.b]
+            command = "true"
+            enabled = false
+            [profiles.x.processes.b]
+            enabled = true
+            [profiles.y.processes.a]
+            enabled = false
+            """
+        )
+        assert list(resolve(root).processes) == ["a"]
+        assert list(resolve(root, profile="x").processes) == ["a", "b"]
+        assert list(resolve(root, profile="y").processes) == []
+
+    def test_no_profile_means_root(self, project):
+        root = project('[processes.a]\ncommand = "true"\n[profiles.x]\n')
+        assert resolve(root).profile == ROOT
+
+
+class TestMergeRules:
+    def test_tables_merge_arrays_replace(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = ["python", "a.py"]
+            args = ["--one"]
+            env = { A = "1", B = "1" }
+            [profiles.x.processes.a]
+            args = ["--two"]
+            env = { B = "2" }
+            """
+        )
+        spec = resolve(root, profile="x").processes["a"]
+        assert spec.argv == ("python", "a.py", "--two")
+        assert dict(spec.env) == {"A": "1", "B": "2"}
+
+    def test_backend_change_keeps_only_common_keys(self, project):
+        root = project(
+            """
+            [processes.web]
+            backend = "command"
+            command = "python serve.py"
+            cwd = "sub"
+            stop_timeout = "3s"
+            [profiles.dev.processes.web]
+            backend = "runserver"
+            """,
+            sub__manage_py="",
+        )
+        (root / "sub").mkdir(exist_ok=True)
+        spec = resolve(root, profile="dev").processes["web"]
+        assert spec.backend == "runserver"
+        assert "command" not in spec.options
+        assert spec.stop_timeout == 3.0  # common key inherited
+        assert spec.cwd == root / "sub"
+
+    def test_parent_is_not_mutated(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            env = { A = "root" }
+            [profiles.x.processes.a]
+            env = { A = "x" }
+            """
+        )
+        assert resolve(root, profile="x").processes["a"].env["A"] == "x"
+        assert resolve(root).processes["a"].env["A"] == "root"
+
+    def test_env_files_accumulate_along_the_chain(self, project):
+        root = project(
+            """
+            [project]
+            env_files = [".env"]
+            [processes.a]
+            command = "true"
+            [profiles.dev]
+            env_files = ["?.env.dev"]
+            """,
+            **{".env": "A=base\nB=base\n", ".env.dev": "B=dev\n"},
+        )
+        p = resolve(root, profile="dev")
+        assert (p.env["A"], p.env["B"]) == ("base", "dev")
+
+
+class TestEnvironmentLayers:
+    """One test per adjacent pair: env_files < shell < [env] < profile env < process env."""
+
+    def layered(self, project, **env_text: str) -> Path:
+        return project(
+            f"""
+            [project]
+            env_files = [".env"]
+            [env]
+            {env_text.get("root", "")}
+            [processes.a]
+            command = "true"
+            env = {{ {env_text.get("process", "")} }}
+            [profiles.p.env]
+            {env_text.get("profile", "")}
+            """,
+            **{".env": "V=file\n"},
+        )
+
+    def test_shell_beats_env_files(self, project):
+        p = resolve(self.layered(project), profile="p", env={"V": "shell"})
+        assert p.env["V"] == "shell"
+
+    def test_env_files_used_without_shell(self, project):
+        assert resolve(self.layered(project), profile="p").env["V"] == "file"
+
+    def test_env_table_beats_shell(self, project):
+        p = resolve(self.layered(project, root='V = "env"'), profile="p", env={"V": "shell"})
+        assert p.env["V"] == "env"
+
+    def test_profile_env_beats_env_table(self, project):
+        root = self.layered(project, root='V = "env"', profile='V = "profile"')
+        assert resolve(root, profile="p").env["V"] == "profile"
+
+    def test_process_env_beats_profile_env(self, project):
+        root = self.layered(project, profile='V = "profile"', process='V = "process"')
+        inst = resolve(root, profile="p").processes["a"].instances[0]
+        assert inst.env["V"] == "process"
+
+    def test_explain_names_each_layer(self, project):
+        root = self.layered(project, root='W = "env"')
+        _, prov = resolve_with_provenance(
+            cwd=root, environ={**BASE_ENV, "S": "1"}, profile="p"
+        )
+        assert prov.env["V"].layer == "env file"
+        assert prov.env["V"].location.line == 1
+        assert prov.env["W"].layer == "[env]"
+        assert prov.env["S"].layer == "shell environment"
+
+    def test_env_value_refers_to_lower_layer(self, project):
+        root = project(
+            """
+            [env]
+            SECRET_KEY = "${SECRET_KEY:?set SECRET_KEY in the environment}"
+            [processes.a]
+            command = "true"
+            """
+        )
+        assert resolve(root, env={"SECRET_KEY": "s3"}).env["SECRET_KEY"] == "s3"
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        text = errors_of(exc)
+        assert "SECRET_KEY" in text
+        assert "set SECRET_KEY in the environment" in text
+        assert "env.SECRET_KEY" in text
+
+    def test_missing_required_env_file(self, project):
+        root = project('[project]\nenv_files = [".env.missing"]\n[processes.a]\ncommand = "true"\n')
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        assert ".env.missing" in errors_of(exc)
+
+    def test_env_file_outside_root_refused(self, project):
+        root = project('[project]\nenv_files = ["../outside.env"]\n[processes.a]\ncommand = "true"\n')
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        assert "outside the project root" in errors_of(exc)
+
+
+class TestSubstitutionAndTypes:
+    def test_command_string_split_before_substitution(self, project):
+        root = project('[processes.a]\ncommand = "echo ${MSG}"\n')
+        spec = resolve(root, env={"MSG": "two words; rm -rf /"}).processes["a"]
+        assert spec.argv == ("echo", "two words; rm -rf /")
+
+    def test_whole_expression_coerced_to_integer(self, project):
+        root = project('[processes.a]\ncommand = "true"\nscale = "${N:-3}"\n')
+        assert resolve(root).processes["a"].scale == 3
+        assert resolve(root, env={"N": "2"}).processes["a"].scale == 2
+
+    def test_non_integer_after_substitution_is_an_error_with_key_path(self, project):
+        root = project('[processes.a]\ncommand = "true"\nscale = "${N}"\n')
+        with pytest.raises(ConfigError) as exc:
+            resolve(root, env={"N": "many"})
+        text = errors_of(exc)
+        assert "processes.a.scale" in text
+        assert "'many'" in text
+
+    def test_duration_forms(self, project):
+        root = project('[processes.a]\ncommand = "true"\nstop_timeout = "1m30s"\n')
+        assert resolve(root).processes["a"].stop_timeout == 90.0
+
+    def test_unset_variable_warns(self, project):
+        root = project('[processes.a]\ncommand = "echo ${NOPE}"\n')
+        p = resolve(root)
+        assert p.processes["a"].argv == ("echo", "")
+        assert any("NOPE" in w for w in p.warnings)
+
+    def test_shell_command_left_to_the_shell(self, project):
+        root = project('[processes.a]\ncommand = "echo $HOME && true"\nshell = true\n')
+        spec = resolve(root).processes["a"]
+        assert spec.argv == ("/bin/sh", "-c", "echo $HOME && true")
+        assert spec.kill_mode == "group"
+
+    def test_stop_signal_names(self, project):
+        root = project('[processes.a]\ncommand = "true"\nstop_signal = "INT"\n')
+        assert resolve(root).processes["a"].stop_signal == signal.SIGINT
+
+    def test_bad_signal(self, project):
+        root = project('[processes.a]\ncommand = "true"\nstop_signal = "SIGNOPE"\n')
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        assert "SIGNOPE" in errors_of(exc)
+
+
+class TestPorts:
+    def test_foreman_assignment(self, project):
+        root = project(
+            """
+            [processes.web]
+            command = "serve ${PORT}"
+            scale = 2
+            [processes.worker]
+            command = "work"
+            [processes.api]
+            command = "serve $PORT"
+            """
+        )
+        p = resolve(root)
+        assert [i.port for i in p.processes["web"].instances] == [5000, 5001]
+        assert p.processes["web"].instances[1].argv == ("serve", "5001")
+        assert p.processes["worker"].instances[0].port is None
+        assert p.processes["api"].instances[0].port == 5200
+
+    def test_base_port_precedence(self, project):
+        root = project('[project]\nbase_port = 7000\n[processes.web]\ncommand = "s $PORT"\n')
+        assert resolve(root).processes["web"].instances[0].port == 7000
+        assert resolve(root, env={"PORT": "6000"}).processes["web"].instances[0].port == 6000
+        assert resolve(root, port=9000, env={"PORT": "6000"}).processes["web"].instances[0].port == 9000
+
+    def test_explicit_port(self, project):
+        root = project('[processes.web]\ncommand = "s $PORT"\nport = 8123\n')
+        inst = resolve(root).processes["web"].instances[0]
+        assert inst.port == 8123
+        assert inst.env["PORT"] == "8123"
+
+    def test_instance_env(self, project):
+        root = project('[processes.web]\ncommand = "s $PORT"\nscale = 2\n')
+        inst = resolve(root).processes["web"].instances[1]
+        assert inst.env["PRODSERVER_PROCESS"] == "web"
+        assert inst.env["PRODSERVER_INSTANCE"] == "2"
+        assert inst.label == "web.2"
+
+
+class TestDependencies:
+    def test_unknown_dependency_suggests(self, project):
+        root = project('[processes.a]\ncommand = "true"\ndepends_on = ["migrat"]\n[processes.migrate]\ncommand = "true"\n')
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        assert "did you mean 'migrate'" in errors_of(exc)
+
+    def test_cycle(self, project):
+        root = project(
+            '[processes.a]\ncommand = "true"\ndepends_on = ["b"]\n'
+            '[processes.b]\ncommand = "true"\ndepends_on = ["a"]\n'
+        )
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        assert "a -> b -> a" in errors_of(exc)
+
+    def test_start_order(self, project):
+        p = resolve(project(BASIC))
+        order = p.start_order()
+        assert order.index("migrate") < order.index("worker")
+
+
+class TestReportsEverythingAtOnce:
+    def test_several_errors(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            scael = 2
+            [processes.b]
+            backend = "gunicron"
+            [processes.c]
+            command = "true"
+            stop_timeout = "soon"
+            """
+        )
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        text = errors_of(exc)
+        assert "unknown key 'scael'" in text and "did you mean 'scale'" in text
+        assert "gunicron" in text and "did you mean 'gunicorn'" in text
+        assert "stop_timeout" in text
+        lines = {p.location.line for p in exc.value.problems}
+        assert 4 in lines
