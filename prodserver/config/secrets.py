@@ -1,0 +1,129 @@
+"""Which values are secret, and how to print them without revealing them.
+
+A variable is secret when its name matches one of :data:`SECRET_PATTERNS` (case-insensitive
+globs) or one of the user's own globs (``secrets = ["STRIPE_*"]``). Its value is printed as
+:data:`MASK`, which reveals neither its length nor any prefix. Independently of names, the
+password of every URL in any printed value (``postgres://user:PASSWORD@host/db``) is masked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from fnmatch import fnmatchcase
+
+__all__ = [
+    "MASK",
+    "SECRET_PATTERNS",
+    "is_secret_name",
+    "mask_env",
+    "mask_url_passwords",
+    "mask_value",
+]
+
+MASK = "********"
+
+#: Case-insensitive globs of variable names whose values are secret. Chosen to catch the usual
+#: spellings (``SECRET_KEY``, ``DB_PASSWORD``, ``GITHUB_TOKEN``, ``STRIPE_API_KEY``,
+#: ``SENTRY_DSN``, ``AWS_SECRET_ACCESS_KEY``, ``BASIC_AUTH``) without masking ordinary settings:
+#: ``AUTH`` and ``PASS`` only count as a whole word, so ``AUTHOR`` or ``PASSTHROUGH`` are not
+#: secret, and ``PWD`` (the shell's working directory) is not either.
+SECRET_PATTERNS: tuple[str, ...] = (
+    "*SECRET*",
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*PASSPHRASE*",
+    "*TOKEN*",
+    "*APIKEY*",
+    "*API_KEY*",
+    "*PRIVATE*",
+    "*CREDENTIAL*",
+    "*_KEY",
+    "KEY",
+    "*_DSN",
+    "DSN",
+    "*_PASS",
+    "*_PWD",
+    "AUTH",
+    "AUTH_*",
+    "*_AUTH",
+    "*_AUTH_*",
+)
+
+# The start of a URL. A scheme is short; bounding it keeps the search linear on any input.
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}://")
+_TOKEN_END = re.compile(r"[\s'\"<>]")
+
+
+def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
+    """True when ``name`` matches a built-in pattern or one of the ``extra`` globs (any case)."""
+    upper = name.upper()
+    return any(fnmatchcase(upper, pattern) for pattern in SECRET_PATTERNS) or any(
+        fnmatchcase(upper, glob.upper()) for glob in extra
+    )
+
+
+def mask_value(value: str) -> str:
+    """The printable form of a secret value: always :data:`MASK`, whatever the value."""
+    del value  # deliberately unused: nothing about the value may leak, not even its length
+    return MASK
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` URL masked.
+
+    The userinfo ends at the last ``@`` before the path, as urllib reads it, so a password
+    holding ``@`` is masked whole. A password holding an unencoded ``/``, ``?`` or ``#`` is
+    masked up to the last ``@`` (``postgres://u:ab/cd@host`` masks ``ab/cd``). Masking a little
+    too much beats a leak: ``http://host:80/users/@me`` prints as ``http://host:********@me``
+    and ``http://host:80/?to=a@b.org`` as ``http://host:********@b.org``.
+    Only a password holding whitespace or a quote, which no valid URL has, can escape.
+    """
+    if "://" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    while (match := _URL_START.search(text, pos)) is not None:
+        span = _password_span(text, match.end())
+        if span is None:
+            out.append(text[pos : match.end()])
+            pos = match.end()
+            continue
+        start, end = span
+        out.append(text[pos:start])
+        out.append(MASK)
+        pos = end  # continue at the "@": more URLs may follow in the same token
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _password_span(text: str, start: int) -> tuple[int, int] | None:
+    """Where the password is in the URL whose authority starts at ``start``, if it has one."""
+    token_end = _TOKEN_END.search(text, start)
+    rest = text[start : token_end.start() if token_end else len(text)]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    at = authority.rfind("@")
+    if at < 0:
+        colon = authority.find(":")
+        if colon < 0:
+            return None
+        # "host:8080/x@y" cannot be told from "user:8080/secret@host": assume a password.
+        at = rest.rfind("@")
+        if at < 0:
+            return None
+    colon = rest.find(":", 0, at)
+    if colon < 0:
+        return None  # a user name alone (https://user@host) is not a secret by itself
+    return start + colon + 1, start + at
+
+
+def mask_env(env: Mapping[str, str], secret_names: Collection[str]) -> dict[str, str]:
+    """A copy of ``env`` fit to print.
+
+    A value is masked whole when its name is in ``secret_names`` (names or globs, any case) or
+    matches :data:`SECRET_PATTERNS`; every other value has its URL passwords masked.
+    """
+    return {
+        name: mask_value(value) if is_secret_name(name, secret_names) else mask_url_passwords(value)
+        for name, value in env.items()
+    }
