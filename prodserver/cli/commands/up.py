@@ -1,0 +1,72 @@
+"""``prodserver up``: run the profile's processes (or the named ones) in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from prodserver.errors import UsageError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+
+
+def parse_seconds(text: str) -> float:
+    """``"10"``, ``"10s"``, ``"500ms"``, ``"2m"`` -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration like 10s or 500ms, got {text!r}")
+    value = float(match.group(1))
+    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="processes to run (with what they depend on)"
+    )
+    parser.add_argument(
+        "--scale",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="number of instances of a process (repeatable)",
+    )
+    parser.add_argument("--port", type=int, default=None, help="base port (default: $PORT or 5000)")
+    parser.add_argument("--no-color", action="store_true", help="no colours, even on a terminal")
+    parser.add_argument(
+        "--timestamps",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="prefix lines with the time (default: on a terminal only)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per line (time, process, instance, stream, line)",
+    )
+    parser.add_argument(
+        "--stop-timeout",
+        type=parse_seconds,
+        default=None,
+        metavar="S",
+        help="grace period before SIGKILL, for every process (default: each one's stop_timeout)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from prodserver.cli.common import load_project, parse_scale
+    from prodserver.runtime.up import UpOptions, run_up
+
+    scale = parse_scale(args.scale)
+    for name, count in scale.items():
+        if count < 0:
+            raise UsageError(f"--scale {name}={count}: the count cannot be negative")
+    project = load_project(args, scale=scale or None, port=args.port)
+    options = UpOptions(
+        names=tuple(args.names),
+        no_color=args.no_color,
+        timestamps=args.timestamps,
+        log_format=args.log_format,
+        stop_timeout=args.stop_timeout,
+    )
+    return run_up(project, options)

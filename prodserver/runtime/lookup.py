@@ -1,0 +1,66 @@
+"""Finding the program of a process on the *child's* ``PATH``.
+
+The child's environment is what the configuration says, not prodserver's own: a virtualenv's
+``bin`` put on ``PATH`` by an env file must be honoured, and a missing program must be reported
+before anything is forked, with the process, the program and the directories searched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+#: exit code a shell reports for "command not found"; a missing program counts as this
+NOT_FOUND_CODE = 127
+#: exit code a shell reports for "found but not executable"
+NOT_EXECUTABLE_CODE = 126
+
+_PYTHON_NAMES = frozenset({"python", "python3"})
+
+
+class ExecutableNotFound(Exception):
+    """The program of a process does not exist or cannot be executed."""
+
+    def __init__(self, program: str, message: str, code: int = NOT_FOUND_CODE) -> None:
+        super().__init__(message)
+        self.program = program
+        self.message = message
+        self.code = code
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def find_executable(program: str, env: Mapping[str, str], cwd: Path) -> str:
+    """The path to exec for ``program`` as the child would find it.
+
+    A name with a slash is taken relative to the child's ``cwd``. A bare name is looked up on
+    the child's ``PATH``; ``python``/``python3`` fall back to the interpreter running
+    prodserver when the child's ``PATH`` has none (a virtualenv that was never activated).
+    """
+    if not program:
+        raise ExecutableNotFound(program, "the command is empty")
+    if "/" in program or (os.altsep is not None and os.altsep in program):
+        path = program if os.path.isabs(program) else os.path.join(cwd, program)
+        if not os.path.exists(path):
+            raise ExecutableNotFound(program, f"{program!r} does not exist (in {cwd})")
+        if not _is_executable(path):
+            raise ExecutableNotFound(
+                program, f"{program!r} is not an executable file", NOT_EXECUTABLE_CODE
+            )
+        return path
+    search = env.get("PATH", os.defpath)
+    for directory in search.split(os.pathsep):
+        if not directory:
+            continue
+        candidate = os.path.join(
+            directory if os.path.isabs(directory) else cwd / directory, program
+        )
+        if _is_executable(candidate):
+            return candidate
+    if program in _PYTHON_NAMES and sys.executable:
+        return sys.executable
+    raise ExecutableNotFound(program, f"program {program!r} not found on PATH={search}")

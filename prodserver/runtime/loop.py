@@ -1,0 +1,215 @@
+"""The event loop: one thread, one epoll set, signals through a wake-up pipe.
+
+Signal handlers only append the signal number to a queue; ``signal.set_wakeup_fd`` makes the
+same signal wake the poll, and the loop hands each queued signal to the supervisor. Child
+output is read in large chunks from non-blocking pipes and passed to the
+:class:`~prodserver.runtime.output.OutputMux`, which writes once per turn of the loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import select
+import signal
+from collections.abc import Callable
+from types import FrameType
+
+from prodserver.runtime.output import READ_SIZE, OutputMux, Stream
+from prodserver.runtime.process import Unit
+from prodserver.runtime.supervisor import Supervisor
+
+#: the signals the loop takes over while it runs
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+
+
+class EventLoop:
+    """Connects a :class:`Supervisor` to real pipes, signals and an :class:`OutputMux`."""
+
+    def __init__(self, mux: OutputMux) -> None:
+        self.mux = mux
+        self.supervisor: Supervisor | None = None
+        self._poll = select.epoll()
+        self._fds: dict[int, Stream] = {}
+        self._unit_fds: dict[int, list[int]] = {}
+        self._signals: collections.deque[int] = collections.deque()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poll.register(self._wake_r, select.EPOLLIN)
+        self._global = mux.stream("prodserver", "prodserver", None, "prodserver", 0)
+        self._streams: dict[int, Stream] = {}
+        #: called with the process group of every spawned child (the guardian watches them)
+        self.on_attach: Callable[[int], None] | None = None
+        #: called with a process group once it is empty
+        self.on_release: Callable[[int], None] | None = None
+
+    # -- Hooks -----------------------------------------------------------------------------
+
+    def attached(self, unit: Unit) -> None:
+        handle = unit.handle
+        assert handle is not None
+        fds = []
+        for fd, name in ((handle.stdout, "stdout"), (handle.stderr, "stderr")):
+            if fd is None:
+                continue
+            st = self.mux.stream(unit.label, unit.name, unit.instance.number, name, unit.color)
+            self._fds[fd] = st
+            self._poll.register(fd, select.EPOLLIN)
+            fds.append(fd)
+        self._unit_fds[id(unit)] = fds
+        if self.on_attach is not None:
+            self.on_attach(handle.pgid)
+
+    def released(self, unit: Unit, pgid: int) -> None:
+        if self.on_release is not None:
+            self.on_release(pgid)
+
+    def exited(self, unit: Unit) -> None:
+        # Everything the dead process wrote is in its pipes now: show it before the message.
+        for fd in self._unit_fds.get(id(unit), ()):
+            st = self._fds.get(fd)
+            if st is None:
+                continue
+            while self._read(fd, st):
+                pass
+            if fd in self._fds:
+                self.mux.end(st)
+
+    def say(self, unit: Unit | None, text: str) -> None:
+        st = self._global if unit is None else self._status_stream(unit)
+        self.mux.message(st, text)
+
+    def _status_stream(self, unit: Unit) -> Stream:
+        st = self._streams.get(id(unit))
+        if st is None:
+            st = self.mux.stream(
+                unit.label, unit.name, unit.instance.number, "prodserver", unit.color
+            )
+            self._streams[id(unit)] = st
+        return st
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self, fd: int, st: Stream) -> bool:
+        """Read once from ``fd``; False when nothing more is there for now (or ever)."""
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return False
+        except InterruptedError:
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self.mux.end(st)
+            self._close(fd)
+            return False
+        self.mux.feed(st, data)
+        return True
+
+    def _close(self, fd: int) -> None:
+        self._fds.pop(fd, None)
+        with contextlib.suppress(OSError, ValueError):
+            self._poll.unregister(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def _enqueue(self, signum: int, frame: FrameType | None) -> None:
+        # Only record it: everything else happens in the loop, outside the handler.
+        self._signals.append(signum)
+
+    def _install(self) -> dict[int, object]:
+        previous: dict[int, object] = {}
+        for sig in HANDLED:
+            previous[sig] = signal.signal(sig, self._enqueue)
+            # a signal must not break a blocking write or read half-way
+            signal.siginterrupt(sig, False)
+        previous[-1] = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        return previous
+
+    def _restore(self, previous: dict[int, object]) -> None:
+        signal.set_wakeup_fd(int(previous.pop(-1)))  # type: ignore[call-overload]
+        for sig, handler in previous.items():
+            with contextlib.suppress(TypeError, ValueError):
+                signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self, supervisor: Supervisor) -> int:
+        """Run until the supervisor is done; returns its exit code."""
+        self.supervisor = supervisor
+        previous = self._install()
+        try:
+            supervisor.start()
+            self.mux.flush()
+            return self._loop(supervisor)
+        finally:
+            self._restore(previous)
+            for fd in list(self._fds):
+                self._close(fd)
+            self.mux.flush()
+            self._poll.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def _loop(self, sup: Supervisor) -> int:
+        mux = self.mux
+        clock = sup.clock
+        fds = self._fds
+        read = os.read
+        wake = self._wake_r
+        poll = self._poll.poll
+        feed = mux.feed
+        partial_due: float | None = None
+        while not sup.done:
+            deadline = sup.next_deadline()
+            if partial_due is not None and (deadline is None or partial_due < deadline):
+                deadline = partial_due
+            timeout = -1.0 if deadline is None else max(0.0, deadline - clock.monotonic())
+            events = poll(timeout)
+            reap = False
+            for fd, _mask in events:
+                if fd == wake:
+                    with contextlib.suppress(BlockingIOError):
+                        while read(wake, 512):
+                            pass
+                    continue
+                st = fds.get(fd)
+                if st is None:
+                    continue
+                try:
+                    data = read(fd, READ_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    feed(st, data)
+                else:
+                    mux.end(st)
+                    self._close(fd)
+            while self._signals:
+                signum = self._signals.popleft()
+                if signum == signal.SIGCHLD:
+                    reap = True
+                else:
+                    sup.handle_signal(signum)
+            if reap:
+                sup.handle_children()
+            elif deadline is not None and clock.monotonic() >= deadline:
+                sup.tick()
+            partial_due = mux.flush_partial(clock.monotonic())
+            mux.flush()
+            if mux.broken and not sup.stopping:
+                # nobody reads our output any more (``| head``): stop as if asked to
+                sup.begin_stop()
+        # Output of processes that left something in their pipes after the group emptied.
+        for fd, st in list(fds.items()):
+            while self._read(fd, st):
+                pass
+        mux.flush()
+        return sup.exit_code()

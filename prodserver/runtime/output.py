@@ -1,0 +1,343 @@
+"""The output multiplexer: many children's pipes in, one stream of whole, prefixed lines out.
+
+This is the hot path. It works on whole buffers with ``bytes`` methods (``rfind``,
+``replace``, ``translate``, ``join``) so that the per-byte work happens in C; Python code runs
+once per chunk read (up to 64 KiB), not once per line, except in JSON mode where each line
+becomes an object.
+
+Guarantees (each has a test):
+
+- a complete line is written whole, in order per stream, never merged with another line;
+- a last line without a newline is written when its stream ends (before the exit message);
+- a partial line (a prompt) is held only for that stream and shown after :data:`PARTIAL_IDLE`
+  seconds without more data; it never holds up other streams;
+- invalid UTF-8 is replaced by U+FFFD;
+- a line longer than :data:`MAX_LINE` is cut into pieces, so memory stays flat;
+- when the output is not a terminal, control characters (ESC, CR, line separators that
+  ``str.splitlines`` would honour) are shown as visible escapes so that no child can forge
+  another process's prefix or overwrite its own;
+- a closed output (``| head``) sets :attr:`OutputMux.broken` instead of raising.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import select
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+LogFormat = Literal["text", "json"]
+
+#: bytes read from a pipe at once
+READ_SIZE = 64 * 1024
+#: a line longer than this is cut into pieces of at most this size plus one read
+MAX_LINE = 32 * 1024
+#: seconds a partial line waits for the rest of it before it is shown anyway
+PARTIAL_IDLE = 0.5
+
+# Control bytes that would let a child move the cursor, overwrite a prefix or start a line
+# on its own when the output is later shown in a terminal or split by a tool. Tab stays.
+_CONTROL = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F])
+_CONTROL_NO_NL = _CONTROL.replace(b"\n", b"")
+_CONTROL_RE = re.compile(b"[" + re.escape(_CONTROL_NO_NL) + b"]")
+# Unicode line separators that ``str.splitlines`` treats as line breaks (NEL, LS, PS).
+_UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+_RESET = b"\x1b[0m"
+_BOLD = b"\x1b[1m"
+# Foreground colours that read well on dark and light backgrounds.
+_PALETTE = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91)
+
+_encode_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
+
+
+def _caret(match: re.Match[bytes]) -> bytes:
+    byte = match.group()[0]
+    return b"^?" if byte == 0x7F else b"^" + bytes([byte + 64])
+
+
+def neutralise(data: bytes) -> bytes:
+    """``data`` with control characters shown as ``^X`` (caret notation), newlines kept."""
+    if len(data.translate(None, _CONTROL_NO_NL)) != len(data):
+        data = _CONTROL_RE.sub(_caret, data)
+    return data
+
+
+def _utf8(data: bytes) -> bytes:
+    """``data`` as valid UTF-8: malformed sequences become U+FFFD."""
+    if data.isascii():
+        return data
+    return data.decode("utf-8", "replace").encode("utf-8")
+
+
+def _cut_utf8(data: bytes, limit: int) -> int:
+    """An index near ``limit`` that does not split a UTF-8 sequence."""
+    cut = limit
+    # step back over at most 3 continuation bytes (0b10xxxxxx)
+    while cut > limit - 3 and cut > 0 and (data[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return cut if cut > 0 else limit
+
+
+@dataclass(frozen=True)
+class Style:
+    """How lines are rendered."""
+
+    color: bool = False
+    timestamps: bool = False
+    fmt: LogFormat = "text"
+    #: neutralise control characters (when the output is not a terminal)
+    sanitize: bool = True
+    #: width the labels are padded to
+    width: int = 0
+
+
+class Stream:
+    """One pipe of one child: where its bytes are buffered and how its lines are prefixed."""
+
+    __slots__ = (
+        "_json_head",
+        "_json_head_ts",
+        "_prefix",
+        "_prefix_ts",
+        "color",
+        "instance",
+        "label",
+        "pending",
+        "pending_since",
+        "process",
+        "stream",
+    )
+
+    def __init__(self, label: str, process: str, instance: int | None, stream: str, color: int):
+        self.label = label
+        self.process = process
+        self.instance = instance
+        self.stream = stream
+        self.color = color
+        self.pending = b""
+        self.pending_since = 0.0
+        self._prefix = b""
+        self._prefix_ts = ""
+        self._json_head = ""
+        self._json_head_ts = ""
+
+
+class OutputMux:
+    """Frames, prefixes and writes the output of every child and prodserver's own messages.
+
+    Output is collected with :meth:`feed` and :meth:`message` and written by :meth:`flush` in
+    one large write, once per turn of the event loop.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        style: Style,
+        *,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fd = fd
+        self.style = style
+        self.broken = False
+        self._wall = wall
+        self._monotonic = monotonic
+        self._out: list[bytes] = []
+        self._partial: set[Stream] = set()
+        self._ts_second = -1
+        self._ts_text = ""
+
+    # -- streams -----------------------------------------------------------------------
+
+    def stream(
+        self, label: str, process: str, instance: int | None, stream: str, color: int = 0
+    ) -> Stream:
+        """A new stream to :meth:`feed`."""
+        return Stream(label, process, instance, stream, color)
+
+    def _clock_text(self) -> str:
+        now = self._wall()
+        second = int(now)
+        if second != self._ts_second:
+            self._ts_second = second
+            self._ts_text = time.strftime("%H:%M:%S", time.localtime(now))
+        return self._ts_text
+
+    def _prefix(self, st: Stream, sep: str = "|") -> bytes:
+        style = self.style
+        ts = self._clock_text() if style.timestamps else ""
+        if sep == "|" and st._prefix and st._prefix_ts == ts:
+            return st._prefix
+        label = st.label.ljust(style.width).encode()
+        head = (ts + " ").encode() if ts else b""
+        if style.color:
+            code = b"\x1b[%dm" % _PALETTE[st.color % len(_PALETTE)]
+            if sep == "|":
+                prefix = head + code + label + b" |" + _RESET + b" "
+            else:
+                prefix = head + code + _BOLD + label + b" " + sep.encode() + b" "
+        else:
+            prefix = head + label + b" " + sep.encode() + b" "
+        if sep == "|":
+            st._prefix, st._prefix_ts = prefix, ts
+        return prefix
+
+    def _json_head(self, st: Stream, stream: str | None = None) -> str:
+        now = self._wall()
+        ts = _iso(now)
+        if stream is None and st._json_head_ts == ts:
+            return st._json_head
+        instance = "null" if st.instance is None else str(st.instance)
+        head = (
+            '{"time": "'
+            + ts
+            + '", "process": '
+            + _encode_json_str(st.process)
+            + ', "instance": '
+            + instance
+            + ', "stream": '
+            + _encode_json_str(stream or st.stream)
+            + ', "line": '
+        )
+        if stream is None:
+            st._json_head, st._json_head_ts = head, ts
+        return head
+
+    # -- the hot path --------------------------------------------------------------------
+
+    def feed(self, st: Stream, data: bytes) -> None:
+        """Take bytes read from ``st``'s pipe; queue every complete line."""
+        if st.pending:
+            data = st.pending + data
+        nl = data.rfind(b"\n")
+        if nl < 0:
+            if not st.pending:
+                st.pending_since = self._monotonic()
+                self._partial.add(st)
+            st.pending = data
+            while len(st.pending) > MAX_LINE:
+                cut = _cut_utf8(st.pending, MAX_LINE)
+                self._emit(st, st.pending[:cut])
+                st.pending = st.pending[cut:]
+            return
+        if nl == len(data) - 1:
+            if st.pending:
+                self._partial.discard(st)
+                st.pending = b""
+            self._emit(st, data[:nl])
+            return
+        self._emit(st, data[:nl])
+        self._partial.add(st)
+        st.pending = data[nl + 1 :]
+        st.pending_since = self._monotonic()
+        while len(st.pending) > MAX_LINE:
+            cut = _cut_utf8(st.pending, MAX_LINE)
+            self._emit(st, st.pending[:cut])
+            st.pending = st.pending[cut:]
+
+    def _emit(self, st: Stream, lines: bytes) -> None:
+        """Queue ``lines`` (one or more lines joined by ``\\n``, no final newline)."""
+        if b"\r" in lines:
+            lines = lines.replace(b"\r\n", b"\n")
+            if lines.endswith(b"\r"):
+                lines = lines[:-1]
+        if self.style.fmt == "json":
+            self._emit_json(st, lines)
+            return
+        if not lines.isascii():
+            text = lines.decode("utf-8", "replace")
+            if self.style.sanitize:
+                for brk in _UNICODE_BREAKS:
+                    if brk in text:
+                        text = text.replace(brk, f"<U+{ord(brk):04X}>")
+            lines = text.encode("utf-8")
+        if self.style.sanitize:
+            lines = neutralise(lines)
+        prefix = self._prefix(st)
+        self._out.append(prefix)
+        self._out.append(lines.replace(b"\n", b"\n" + prefix))
+        self._out.append(b"\n")
+
+    def _emit_json(self, st: Stream, lines: bytes) -> None:
+        head = self._json_head(st)
+        text = lines.decode("utf-8", "replace")
+        sep = "}\n" + head
+        self._out.append(
+            (head + sep.join(map(_encode_json_str, text.split("\n"))) + "}\n").encode("ascii")
+        )
+
+    def end(self, st: Stream) -> None:
+        """The stream closed (or its process exited): write what is left of its last line."""
+        if st.pending:
+            self._emit(st, st.pending)
+            st.pending = b""
+        self._partial.discard(st)
+
+    def flush_partial(self, now: float) -> float | None:
+        """Show partial lines idle for :data:`PARTIAL_IDLE`; the next time to call again."""
+        if not self._partial:
+            return None
+        nxt: float | None = None
+        for st in list(self._partial):
+            due = st.pending_since + PARTIAL_IDLE
+            if due <= now:
+                self.end(st)
+            elif nxt is None or due < nxt:
+                nxt = due
+        return nxt
+
+    # -- prodserver's own messages --------------------------------------------------------
+
+    def message(self, st: Stream, text: str) -> None:
+        """A message from prodserver about ``st``'s process, marked so it stands out."""
+        if self.style.fmt == "json":
+            head = self._json_head(st, stream="prodserver")
+            self._out.append((head + _encode_json_str(text) + "}\n").encode("ascii"))
+            return
+        body = text.encode("utf-8", "replace")
+        prefix = self._prefix(st, sep="*")
+        if self.style.color:
+            self._out.append(prefix + body + _RESET + b"\n")
+        else:
+            self._out.append(prefix + body + b"\n")
+
+    # -- writing -----------------------------------------------------------------------
+
+    def pending_output(self) -> bool:
+        return bool(self._out)
+
+    def flush(self) -> None:
+        """Write everything queued, in one write where the pipe takes it."""
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        if self.broken:
+            return
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except BlockingIOError:
+                select.select([], [self.fd], [])
+                continue
+            except InterruptedError:
+                continue
+            except OSError as exc:
+                if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL):
+                    self.broken = True
+                    return
+                raise
+            view = view[written:]
+
+
+def _iso(now: float) -> str:
+    seconds = int(now)
+    millis = int((now - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"

@@ -1,0 +1,47 @@
+"""Restart policies: whether a process that exited runs again, after how long, or never.
+
+A *streak* counts the restarts of runs that were short: a run that lasted at least the policy's
+``window`` resets it. The delay before the next start is ``backoff * 2**streak`` capped at
+``backoff_max``; once the streak reaches ``max_restarts`` the process is given up on.
+
+Counting short runs rather than restarts inside a sliding window matters: with a growing
+backoff, a process that crashes right after starting would otherwise spread its restarts so
+far apart that the window never holds ``max_restarts`` of them, and it would crash-loop forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prodserver.config.model import RestartPolicy
+
+
+@dataclass
+class RestartTracker:
+    """The restart bookkeeping of one process instance."""
+
+    policy: RestartPolicy
+    #: consecutive short runs that were restarted
+    streak: int = 0
+    #: restarts so far in this run of prodserver
+    total: int = 0
+
+    def wants_restart(self, code: int) -> bool:
+        """Whether the policy restarts a process that exited with ``code``."""
+        mode = self.policy.mode
+        return mode == "always" or (mode == "on-failure" and code != 0)
+
+    def next_delay(self, uptime: float) -> float | None:
+        """Seconds to wait before the next start, or None to give up.
+
+        ``uptime`` is how long the run that just ended lasted.
+        """
+        policy = self.policy
+        if uptime >= policy.window:
+            self.streak = 0
+        if policy.max_restarts and self.streak >= policy.max_restarts:
+            return None
+        delay = min(policy.backoff * (2.0**self.streak), policy.backoff_max)
+        self.streak += 1
+        self.total += 1
+        return delay

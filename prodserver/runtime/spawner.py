@@ -1,0 +1,338 @@
+"""The seam between the supervisor and the operating system: starting, signalling, reaping.
+
+The supervisor only talks to a :class:`Spawner`; tests replace it with a fake that records
+signals and exits on command. :class:`PosixSpawner` is the real one on Linux and macOS,
+:class:`WindowsSpawner` keeps the same shape on Windows.
+
+On POSIX every child gets, between fork and exec:
+
+- its own session and process group (``setsid``), so that a terminal's Ctrl-C reaches only
+  prodserver, which forwards it exactly once, and so that the whole group can be stopped;
+- an empty signal mask and default dispositions: Python ignores ``SIGPIPE`` and ``SIGXFSZ``,
+  and a shell may have started prodserver with ``SIGINT`` ignored; children must inherit none
+  of that;
+- on Linux, a parent-death signal (``SIGKILL``) so that it dies with prodserver even when
+  prodserver is killed with ``SIGKILL``. The kernel sends it when the *thread* that forked the
+  child exits, so children are always spawned from the supervisor's main thread.
+
+prodserver itself becomes a child subreaper on Linux: a daemon that double-forks out of its
+group is re-parented to prodserver instead of init, so it is still found and stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+#: a bigger pipe means fewer wake-ups per megabyte of log (the default is 64 KiB)
+_PIPE_SIZE = 1 << 20
+
+
+class SpawnFailed(Exception):
+    """A process could not be started; ``code`` is what it counts as (127: not found)."""
+
+    def __init__(self, message: str, code: int = 127) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(eq=False)
+class ChildHandle:
+    """A started child: its pid, its process group and the read ends of its output pipes."""
+
+    pid: int
+    pgid: int
+    stdout: int | None = None
+    stderr: int | None = None
+    #: the platform object behind it (a ``subprocess.Popen``), if any
+    native: Any = field(default=None, repr=False)
+
+
+class Spawner(Protocol):
+    """What the supervisor needs from the operating system."""
+
+    def prepare(self) -> None:
+        """Once, before the first spawn (Linux: become a child subreaper)."""
+        ...
+
+    def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
+        """Start ``argv`` (``argv[0]`` already resolved to a path); raises SpawnFailed."""
+        ...
+
+    def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        """Send ``sig`` to the main process, or to its whole process group."""
+        ...
+
+    def kill(self, handle: ChildHandle) -> None:
+        """Kill the whole group (and, where groups do not exist, the whole tree) at once."""
+        ...
+
+    def group_alive(self, handle: ChildHandle) -> bool:
+        """Whether any process of the child's group is still there."""
+        ...
+
+    def reap(self) -> list[tuple[int, int]]:
+        """Collect every exited child: ``(pid, returncode)``, negative for a signal."""
+        ...
+
+    def strays(self, known: Iterable[int]) -> list[int]:
+        """Descendants that are not in ``known`` (adopted daemons that left their group)."""
+        ...
+
+    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
+        """Signal individual processes (strays), ignoring those already gone."""
+        ...
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl: Callable[..., int] = libc.prctl
+        prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4  # type: ignore[attr-defined]
+        prctl.restype = ctypes.c_int  # type: ignore[attr-defined]
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+class PosixSpawner:
+    """Real processes on Linux and other POSIX systems."""
+
+    def __init__(self, *, die_with_parent: bool = True) -> None:
+        self._prctl = _load_prctl() if die_with_parent else None
+        self._parent = os.getpid()
+        self._popens: dict[int, subprocess.Popen[bytes]] = {}
+        self._reset: list[int] = []
+        self.subreaper = False
+
+    def prepare(self) -> None:
+        prctl = self._prctl or _load_prctl()
+        if prctl is not None:
+            self.subreaper = prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        self._parent = os.getpid()
+
+    def _child_setup(self) -> None:
+        # Runs in the child between fork and exec: keep it to a few system calls.
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        for sig in self._reset:
+            signal.signal(sig, signal.SIG_DFL)
+        if self._prctl is not None:
+            self._prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != self._parent:
+                # prodserver died between fork and prctl: do not outlive it
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
+        # Dispositions a child must not inherit: everything prodserver ignores (Python's
+        # SIGPIPE/SIGXFSZ, and whatever our own parent left ignored). Caught signals are reset
+        # by exec anyway.
+        self._reset = [
+            s
+            for s in signal.valid_signals()
+            if s not in (signal.SIGKILL, signal.SIGSTOP)
+            and _getsignal(s) is signal.Handlers.SIG_IGN
+        ]
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        for fd in (out_w, err_w):
+            with contextlib.suppress(OSError, AttributeError):
+                import fcntl
+
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                executable=argv[0],
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                close_fds=True,
+                start_new_session=True,
+                restore_signals=True,
+                preexec_fn=self._child_setup,  # noqa: PLW1509 - single-threaded supervisor; needed for prctl
+            )
+        except OSError as exc:
+            os.close(out_r)
+            os.close(err_r)
+            code = 126 if isinstance(exc, PermissionError) else 127
+            what = exc.strerror or str(exc)
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise SpawnFailed(f"cannot start {argv[0]}: {what}{where}", code) from exc
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        os.set_blocking(out_r, False)
+        os.set_blocking(err_r, False)
+        self._popens[popen.pid] = popen
+        return ChildHandle(popen.pid, popen.pid, out_r, err_r, popen)
+
+    def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if group:
+                os.killpg(handle.pgid, sig)
+            else:
+                os.kill(handle.pid, sig)
+
+    def kill(self, handle: ChildHandle) -> None:
+        self.send(handle, signal.SIGKILL, group=True)
+
+    def group_alive(self, handle: ChildHandle) -> bool:
+        try:
+            os.killpg(handle.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def reap(self) -> list[tuple[int, int]]:
+        done: list[tuple[int, int]] = []
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            code = os.waitstatus_to_exitcode(status)
+            popen = self._popens.pop(pid, None)
+            if popen is not None:
+                # we reaped it ourselves: tell Popen so it does not warn or wait again
+                popen.returncode = code
+            done.append((pid, code))
+        return done
+
+    def strays(self, known: Iterable[int]) -> list[int]:
+        import psutil
+
+        skip = set(known)
+        found: list[int] = []
+        try:
+            children = psutil.Process().children(recursive=False)
+        except psutil.Error:
+            return found
+        for child in children:
+            if child.pid in skip:
+                continue
+            found.append(child.pid)
+            with contextlib.suppress(psutil.Error):
+                found.extend(p.pid for p in child.children(recursive=True))
+        return found
+
+    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+
+def _getsignal(sig: int) -> Any:
+    try:
+        return signal.getsignal(sig)
+    except (ValueError, OSError):
+        return None
+
+
+class WindowsSpawner:
+    """Windows: a new process group per child, CTRL_BREAK to stop, psutil to kill the tree.
+
+    Windows has no process groups in the POSIX sense and no signals beyond console events:
+    the stop signal becomes ``CTRL_BREAK_EVENT`` to the child's console process group, and a
+    forced stop kills the whole process tree found through psutil.
+    """
+
+    def __init__(self) -> None:
+        self._popens: dict[int, subprocess.Popen[bytes]] = {}
+        self._trees: dict[int, set[int]] = {}
+
+    def prepare(self) -> None:
+        return None
+
+    def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
+        flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                creationflags=flags,
+            )
+        except OSError as exc:
+            raise SpawnFailed(f"cannot start {argv[0]}: {exc}") from exc
+        self._popens[popen.pid] = popen
+        self._trees[popen.pid] = {popen.pid}
+        out = popen.stdout.fileno() if popen.stdout else None
+        err = popen.stderr.fileno() if popen.stderr else None
+        return ChildHandle(popen.pid, popen.pid, out, err, popen)
+
+    def _tree(self, pid: int) -> set[int]:
+        import psutil
+
+        tree = self._trees.setdefault(pid, {pid})
+        with contextlib.suppress(psutil.Error):
+            tree.update(p.pid for p in psutil.Process(pid).children(recursive=True))
+        return tree
+
+    def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        event = getattr(signal, "CTRL_BREAK_EVENT", sig)
+        self._tree(handle.pid)
+        with contextlib.suppress(OSError):
+            os.kill(handle.pid, event)
+
+    def kill(self, handle: ChildHandle) -> None:
+        import psutil
+
+        for pid in self._tree(handle.pid):
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+
+    def group_alive(self, handle: ChildHandle) -> bool:
+        import psutil
+
+        alive = {p for p in self._tree(handle.pid) if psutil.pid_exists(p)}
+        self._trees[handle.pid] = alive
+        return bool(alive)
+
+    def reap(self) -> list[tuple[int, int]]:
+        done = []
+        for pid, popen in list(self._popens.items()):
+            code = popen.poll()
+            if code is not None:
+                del self._popens[pid]
+                done.append((pid, code))
+        return done
+
+    def strays(self, known: Iterable[int]) -> list[int]:
+        return []
+
+    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
+        import psutil
+
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+
+
+def default_spawner() -> Spawner:
+    """The spawner for this platform."""
+    if sys.platform == "win32":
+        return WindowsSpawner()
+    return PosixSpawner()

@@ -1,0 +1,118 @@
+"""``prodserver up``: run the selected processes in the foreground until the run ends."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prodserver.config.model import ResolvedProject
+from prodserver.errors import ProdserverError, UsageError
+from prodserver.runtime.output import LogFormat, OutputMux, Style
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """What ``prodserver up`` was asked for on the command line."""
+
+    #: processes to run (plus what they depend on); empty for all
+    names: tuple[str, ...] = ()
+    no_color: bool = False
+    #: None: timestamps on a terminal, none otherwise
+    timestamps: bool | None = None
+    log_format: LogFormat = "text"
+    #: overrides every process's ``stop_timeout`` (seconds)
+    stop_timeout: float | None = None
+    #: file descriptor to write to; None for standard output
+    output_fd: int | None = None
+
+
+def use_color(tty: bool, no_color: bool, environ: Mapping[str, str]) -> bool:
+    """Colour decision: ``--no-color`` > ``NO_COLOR`` > ``FORCE_COLOR`` > is it a terminal."""
+    if no_color or environ.get("NO_COLOR"):
+        return False
+    force = environ.get("FORCE_COLOR")
+    if force is not None and force not in ("", "0", "false"):
+        return True
+    return tty
+
+
+def _check_names(project: ResolvedProject, names: tuple[str, ...]) -> None:
+    known = list(project.processes)
+    for name in names:
+        if name not in project.processes:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+            raise UsageError(f"no process named {name!r} in profile {project.profile!r}", hint=hint)
+
+
+def run_up(project: ResolvedProject, options: UpOptions) -> int:
+    """Run the processes of ``project``; returns the exit code of ``prodserver up``."""
+    from prodserver.runtime.clock import SystemClock
+    from prodserver.runtime.guardian import start_guardian
+    from prodserver.runtime.loop import EventLoop
+    from prodserver.runtime.spawner import default_spawner
+    from prodserver.runtime.supervisor import Supervisor, select_processes
+
+    _check_names(project, options.names)
+    selected = select_processes(project, options.names)
+    if not selected:
+        raise ProdserverError(
+            f"profile {project.profile!r} has no processes to run",
+            hint="add a [processes.NAME] table to the configuration",
+        )
+    if options.output_fd is None:
+        sys.stdout.flush()
+        fd = sys.stdout.fileno()
+    else:
+        fd = options.output_fd
+    tty = os.isatty(fd)
+    labels = [inst.label for name in selected for inst in project.processes[name].instances]
+    style = Style(
+        color=use_color(tty, options.no_color, os.environ),
+        timestamps=tty if options.timestamps is None else options.timestamps,
+        fmt=options.log_format,
+        sanitize=not tty,
+        width=max(len(label) for label in labels),
+    )
+    # The guardian forks first, before the loop opens its pipes and epoll set.
+    guardian = start_guardian()
+    mux = OutputMux(fd, style)
+    loop = EventLoop(mux)
+    spawner = default_spawner()
+    supervisor = Supervisor(
+        project,
+        spawner=spawner,
+        clock=SystemClock(),
+        hooks=loop,
+        names=selected,
+        stop_timeout=options.stop_timeout,
+        extra_env=guardian.env if guardian else None,
+    )
+    if guardian is not None:
+        supervisor.helpers.add(guardian.pid)
+        loop.on_attach = guardian.watch
+        loop.on_release = guardian.forget
+    for warning in project.warnings:
+        loop.say(None, f"warning: {warning}")
+    try:
+        code = loop.run(supervisor)
+    finally:
+        if guardian is not None:
+            guardian.close()
+    if mux.broken and options.output_fd is None:
+        _silence_stdout()
+    return code
+
+
+def _silence_stdout() -> None:
+    # The reader of our output went away: point stdout at /dev/null so that the
+    # interpreter's final flush does not print an error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
