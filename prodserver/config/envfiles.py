@@ -1,0 +1,156 @@
+"""``.env`` files: the lowest environment layer, read with python-dotenv's parser.
+
+The syntax is python-dotenv's: ``KEY=value``, an optional ``export`` prefix, single or double
+quotes (double quotes understand ``\\n``, ``\\t``, ``\\"``, ``\\\\`` and the other C escapes),
+quoted values spanning several lines, ``#`` comments (after whitespace, for unquoted values),
+empty values (``KEY=``), CRLF line endings and a UTF-8 BOM.
+
+Values are literal, as in honcho: ``${OTHER}`` inside a ``.env`` value is kept as text and
+never expanded while reading (python-dotenv's own interpolation is not used), so a password
+holding ``$`` arrives intact.
+
+Reading is stricter than python-dotenv, which skips what it cannot parse: a line that cannot be
+parsed, a name without ``=`` and a name that is not a valid variable name are errors naming the
+file and line and showing the line (truncated, a secret value masked). All of a file's errors
+are reported at once. When a name appears twice, the last one wins (as with python-dotenv) and
+``lines`` points at it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from prodserver.config.secrets import MASK, is_secret_name, mask_url_passwords
+from prodserver.config.sources import read_text
+from prodserver.errors import ConfigError, Location, Problem
+
+__all__ = ["EnvFile", "parse_env", "parse_env_spec", "read_env_file"]
+
+#: names a .env file may set; only ``[A-Za-z_][A-Za-z0-9_]*`` can be used in ``${...}``
+_VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_SHOW = 60  # characters of an offending line shown in a message
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """The bindings of one ``.env`` file and the line that set each."""
+
+    path: Path
+    values: Mapping[str, str]
+    lines: Mapping[str, int]
+
+
+def parse_env_spec(spec: str) -> tuple[str, bool]:
+    """Split an ``env_files`` entry into its name and whether it is optional.
+
+    ``"?.env.local"`` is ``(".env.local", True)``; ``".env"`` is ``(".env", False)``.
+    """
+    optional = spec.startswith("?")
+    name = spec[1:] if optional else spec
+    if not name.strip():
+        raise ConfigError(
+            f"empty env file name {spec!r}",
+            hint='name a file, e.g. ".env", or "?.env.local" for an optional one',
+            code="PS140",
+        )
+    return name, optional
+
+
+def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
+    """Read and parse the ``.env`` file ``path``; ``None`` when it is optional and missing."""
+    if not path.exists() and not path.is_symlink():
+        if optional:
+            return None
+        raise ConfigError(
+            f".env file {path} does not exist",
+            hint=f'create it, or prefix its name with "?" (e.g. "?{path.name}") '
+            "to make it optional",
+            location=Location(file=path),
+            code="PS101",
+        )
+    return parse_env(read_text(path, what=".env file"), path=path)
+
+
+def parse_env(text: str, *, path: Path) -> EnvFile:
+    """Parse the text of a ``.env`` file; ``path`` is used in messages and the result."""
+    from dotenv.parser import parse_stream
+
+    # python-dotenv strips a BOM itself; CRLF is folded so multi-line values get plain "\n".
+    text = text.replace("\r\n", "\n")
+    values: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    problems: list[Problem] = []
+    for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.line
+        where = Location(file=path, line=line)
+        shown = _show(binding.original.string)
+        if binding.error:
+            span = binding.original.string.rstrip("\n").count("\n")
+            at = f"lines {line}-{line + span}" if span else f"line {line}"
+            problems.append(
+                Problem(
+                    "PS141",
+                    f"cannot parse {at}: {shown}",
+                    where,
+                    "write NAME=value; quote values with spaces or '#', "
+                    "and close every quote (a quoted value may span lines)",
+                )
+            )
+            continue
+        key = binding.key
+        if key is None:  # a blank line or a comment
+            continue
+        if binding.value is None:
+            problems.append(
+                Problem(
+                    "PS142",
+                    f"{key!r} has no '=' and no value: {shown}",
+                    where,
+                    f"write {key}= for an empty value, or remove the line "
+                    "(the shell's environment reaches every process anyway)",
+                )
+            )
+            continue
+        if not _VALID_NAME.fullmatch(key):
+            problems.append(
+                Problem(
+                    "PS143",
+                    f"{key!r} is not a valid variable name",
+                    where,
+                    "names start with a letter or '_' and hold letters, digits, '_', '.' or '-'",
+                )
+            )
+            continue
+        values[key] = binding.value
+        lines[key] = line
+    if len(problems) == 1:
+        only = problems[0]
+        raise ConfigError(only.message, location=only.location, hint=only.hint, code=only.code)
+    if problems:
+        count = len(problems)
+        raise ConfigError(
+            f"{path}: {count} invalid lines in .env file",
+            location=problems[0].location,
+            hint=problems[0].hint,
+            code=problems[0].code,
+            problems=problems,
+        )
+    return EnvFile(path=path, values=values, lines=lines)
+
+
+def _show(original: str) -> str:
+    """The first line of an offending binding, truncated, with any secret in it masked."""
+    first = original.split("\n", 1)[0].strip()
+    name, eq, _value = first.partition("=")
+    name = name.removeprefix("export").strip().strip("'")
+    if eq and is_secret_name(name):
+        first = f"{first[: len(first) - len(_value)]}{MASK}"
+    else:
+        first = mask_url_passwords(first)
+    if len(first) > _SHOW:
+        first = first[:_SHOW] + "..."
+    return repr(first)
