@@ -27,6 +27,7 @@ from prodserver.config.model import (
     Dependency,
     HealthCheck,
     Instance,
+    ProbeKind,
     ProcessSpec,
     ResolvedProject,
     RestartPolicy,
@@ -244,9 +245,9 @@ class Resolver:
                 location=Location(self.source.path),
             )
         secret_names = self.secret_names(shared_env, specs)
-        name = self.project.get("name")
+        project_name = self.project.get("name")
         project = ResolvedProject(
-            name=str(name) if name else _default_name(self.root),
+            name=str(project_name) if project_name else _default_name(self.root),
             root=self.root,
             source=self.source.path,
             profile=profile or ROOT,
@@ -325,13 +326,13 @@ class Resolver:
             label = "[env]" if layer.name == ROOT else f"profile {layer.name} env"
             below = dict(env)
             for key, raw in table.items():
-                path = (*layer.path, "env", key)
-                value = self.substitute_scalar(raw, below, path)
-                if value is None:
+                key_path = (*layer.path, "env", key)
+                text = self.substitute_scalar(raw, below, key_path)
+                if text is None:
                     continue
-                env[key] = value
+                env[key] = text
                 self.config_names.add(key)
-                self.prov.env[key] = EnvOrigin(label, self.source.location(path))
+                self.prov.env[key] = EnvOrigin(label, self.source.location(key_path))
         return env
 
     # substitution helpers ---------------------------------------------------------------------
@@ -446,7 +447,7 @@ class Resolver:
         scale_value = self.scale.get(name, table.get("scale", 1))
         scale = self.typed(_COMMON_BY_NAME["scale"], scale_value, lookup, where("scale"))
         if not isinstance(scale, int) or scale == 0:
-            return None if scale == 0 else None
+            return None  # scale 0 runs nothing; a bad scale was reported
         listens = backend.listens or "port" in table or _references_port(table)
         base_port = self.port_for(name, table, position, lookup, where)
         env_table = table.get("env", {})
@@ -596,8 +597,6 @@ class Resolver:
         return self._coerce(opt, raw, lookup, path)
 
     def _coerce(self, opt: Option, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> Any:
-        from prodserver.config import units
-
         t = opt.type
         if t == "argv":
             return self.words(raw, lookup, path)
@@ -617,11 +616,14 @@ class Resolver:
                     "PS124",
                     f"expected {_article(t)}, found the string {raw!r}",
                     path,
-                    f'write it without quotes, or as one expression such as "${{VAR:-{_example(t)}}}"',
+                    "write it without quotes, or as one expression such as "
+                    f'"${{VAR:-{_example(t)}}}"',
                 )
                 return None
             raw = text
             try:
+                from prodserver.config import units
+
                 if t == "integer":
                     return int(text.strip())
                 if t == "number":
@@ -641,6 +643,8 @@ class Resolver:
                 return None
             return text
         if t == "duration" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            from prodserver.config import units
+
             try:
                 return units.parse_duration(raw, where=self.source.location(path))
             except ConfigError as exc:
@@ -723,9 +727,8 @@ class Resolver:
             if opt is None:
                 continue
             if key == "command" and shell:
-                if isinstance(raw, list):
-                    raw = shlex.join(str(x) for x in raw)
-                values[key] = raw  # the shell expands it: no substitution by prodserver
+                # the shell expands it: no substitution by prodserver (no double expansion)
+                values[key] = shlex.join(str(x) for x in raw) if isinstance(raw, list) else raw
                 continue
             value = self._coerce(opt, raw, lookup, where(key))
             if value is not None:
@@ -807,7 +810,7 @@ class Resolver:
                 kind=default.kind, target=default.target, start_period=default.start_period
             )
         table = cast(Mapping[str, Any], raw)
-        kind = "http" if "http" in table else "tcp" if "tcp" in table else "cmd"
+        kind: ProbeKind = "http" if "http" in table else "tcp" if "tcp" in table else "cmd"
         target: str | tuple[str, ...]
         if kind == "cmd":
             words = self.words(table["cmd"], lookup, where("healthcheck", "cmd"))
@@ -850,14 +853,14 @@ class Resolver:
     def restart_policy(
         self, values: Mapping[str, Any], where: Callable[..., KeyPath]
     ) -> RestartPolicy:
-        from prodserver.config import units
-
         raw = values.get("restart", "no")
         fields: dict[str, Any] = {
             "max_restarts": values.get("max_restarts", 5),
             "backoff": values.get("backoff", 1.0),
         }
         if isinstance(raw, dict):
+            from prodserver.config import units
+
             mode = raw.get("policy", "on-failure")
             for key in ("max_restarts", "backoff", "backoff_max", "window"):
                 if key in raw:
@@ -869,7 +872,7 @@ class Resolver:
                     fields[key] = value
         else:
             mode = raw
-        return RestartPolicy(mode=mode, **{k: v for k, v in fields.items()})
+        return RestartPolicy(mode=mode, **fields)
 
     def stop_signal(
         self, raw: Any, backend: Backend, where: Callable[..., KeyPath]

@@ -70,10 +70,11 @@ def _base_type(opt: Option, *, strict: bool) -> dict[str, Any]:
         if not strict:
             schema = {"anyOf": [schema, {"type": "string"}]}
     elif t == "argv":
+        # strict: split into words already, except a `shell = true` command (one script)
         words: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
-        schema = words if strict else {"anyOf": [{"type": "string"}, words]}
         if opt.required:
             words["minItems"] = 1
+        schema = {"anyOf": [{"type": "string"}, words]}
     elif t == "enum":
         schema = {"enum": list(opt.choices)}
     elif t == "table":
@@ -129,45 +130,42 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
     common = [o for o in COMMON_OPTIONS if o.name != "backend"]
 
     # A process table is a common part plus, selected by `backend`, that backend's options.
+    # Each backend's options are written once, under $defs, and referenced.
     common_props = options_properties(common)
-    union: dict[str, Any] = {}
-    for backend in backends.values():
-        for opt in backend.options:
-            union.setdefault(opt.name, {"anyOf": []})["anyOf"].append(option_schema(opt))
-    selectors: list[dict[str, Any]] = []
-    for name, backend in backends.items():
-        selectors.append(
-            {
-                "if": {"properties": {"backend": {"const": name}}, "required": ["backend"]},
-                "then": {"properties": options_properties(backend.options)},
-            }
-        )
+    backend_defs = {
+        f"backend.{name}": {"properties": options_properties(backend.options)}
+        for name, backend in backends.items()
+    }
+    selectors: list[dict[str, Any]] = [
+        {
+            "if": {"properties": {"backend": {"const": name}}, "required": ["backend"]},
+            "then": {"$ref": f"#/$defs/backend.{name}"},
+        }
+        for name in backends
+    ]
+    # Only registered backends are valid: `prodserver schema --with-plugins` adds plugins.
     backend_prop = {
         "description": "Which server or worker runs this process (default: command).",
-        "anyOf": [
-            {"enum": names},
-            {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]*$", "description": "a plugin"},
-        ],
+        "enum": names,
     }
 
     def process_def(*, root: bool) -> dict[str, Any]:
         props = {"backend": backend_prop, **common_props}
         extra: list[dict[str, Any]] = list(selectors)
         if root:
-            command = backends.get("command")
-            if command is not None:
+            if "command" in backends:
                 extra.append(
                     {
                         "if": {"not": {"required": ["backend"]}},
-                        "then": {"properties": options_properties(command.options)},
+                        "then": {"$ref": "#/$defs/backend.command"},
                     }
                 )
         else:
-            # an override in a profile may change any option without naming the backend
+            # an override in a profile may change any backend's option without naming it
             extra.append(
                 {
                     "if": {"not": {"required": ["backend"]}},
-                    "then": {"properties": {k: v for k, v in union.items()}},
+                    "then": {"anyOf": [{"$ref": f"#/$defs/backend.{n}"} for n in backends]},
                 }
             )
         return {
@@ -233,6 +231,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
             "integer": {"anyOf": [{"type": "integer"}, _INTERPOLATED]},
             "process": process_def(root=True),
             "process_override": process_def(root=False),
+            **backend_defs,
         },
     }
 

@@ -56,7 +56,8 @@ def configuration_reference() -> str:
         "# Configuration reference\n\n",
         "`prodserver.toml` (or `[tool.prodserver]` in `pyproject.toml`). The JSON schema is\n"
         "`schema/prodserver.schema.json`; put `#:schema ./schema/prodserver.schema.json` (or the\n"
-        "published URL) on the first line so that Taplo / Even Better TOML validate as you type.\n\n",
+        "published URL) on the first line so that Taplo / Even Better TOML validate as you\n"
+        "type.\n\n",
         "Wherever a number, boolean, duration or size is expected, a string that is one `${VAR}`\n"
         "expression is accepted and converted after substitution.\n\n",
         "## `[project]`\n\n",

@@ -18,6 +18,7 @@ from typing import Any
 from prodserver.backends.base import Backend
 from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError, Location, Problem
+from prodserver.schema.build import DURATION_PATTERN, SIZE_PATTERN
 
 _UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected|\('([^']+)'")
 
@@ -63,7 +64,7 @@ def file_problems(source: RawSource) -> list[Problem]:
     validator = _file_validator()
     problems: list[Problem] = []
     for error in sorted(validator.iter_errors(dict(source.data)), key=_error_key):
-        problems.extend(_render(error, source.data, lambda p: p, source))
+        problems.extend(_render(error, validator.schema.get("$defs", {}), lambda p: p, source))
     return _dedupe(problems)
 
 
@@ -79,7 +80,12 @@ def validate_process(
     data = {"backend": backend.name, **values}
     for error in sorted(validator.iter_errors(data), key=_error_key):
         problems.extend(
-            _render(error, data, lambda p: where(*p) if p else where(), source, resolved=True)
+            _render(
+                error,
+                validator.schema.get("$defs", {}),
+                lambda p: where(*p) if p else where(),
+                source,
+            )
         )
     return _dedupe(problems)
 
@@ -96,36 +102,42 @@ def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
     return out
 
 
-def _allowed_keys(schema: Mapping[str, Any], instance: Any) -> list[str]:
+def _then_properties(then: Mapping[str, Any], defs: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set(then.get("properties", {}))
+    ref = then.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        names.update(defs.get(ref[len("#/$defs/") :], {}).get("properties", {}))
+    for alt in then.get("anyOf", []):
+        names.update(_then_properties(alt, defs))
+    return names
+
+
+def _allowed_keys(schema: Mapping[str, Any], instance: Any, defs: Mapping[str, Any]) -> list[str]:
     """Names a table may have, for "did you mean" (best effort over our schema's shapes)."""
     names: set[str] = set(schema.get("properties", {}))
+    if not isinstance(instance, dict):
+        return sorted(names)
     for part in schema.get("allOf", []):
         cond = part.get("if", {})
         backend = cond.get("properties", {}).get("backend", {}).get("const")
-        if (
-            backend is not None
-            and isinstance(instance, dict)
-            and instance.get("backend") == backend
+        if (backend is not None and instance.get("backend") == backend) or (
+            backend is None and "backend" not in instance
         ):
-            names.update(part.get("then", {}).get("properties", {}))
-        elif backend is None and isinstance(instance, dict) and "backend" not in instance:
-            names.update(part.get("then", {}).get("properties", {}))
+            names.update(_then_properties(part.get("then", {}), defs))
     return sorted(names)
 
 
 def _render(
     error: Any,
-    root: Any,
+    defs: Mapping[str, Any],
     locate: Callable[[KeyPath], KeyPath],
     source: RawSource,
-    *,
-    resolved: bool = False,
 ) -> list[Problem]:
     path: KeyPath = tuple(str(p) for p in error.absolute_path)
     validator = error.validator
     if validator in ("additionalProperties", "unevaluatedProperties"):
         instance = error.instance
-        allowed = _allowed_keys(error.schema, instance)
+        allowed = _allowed_keys(error.schema, instance, defs)
         if not allowed and validator == "unevaluatedProperties":
             allowed = sorted(error.schema.get("properties", {}))
         names = _unexpected_names(error.message, instance, allowed)
@@ -153,9 +165,12 @@ def _render(
     if validator in ("anyOf", "oneOf") and error.context:
         from jsonschema.exceptions import best_match
 
-        best = best_match(error.context)
-        if best is not None and best.validator not in ("anyOf", "oneOf", "pattern"):
-            return _render(best, root, locate, source, resolved=resolved)
+        # The alternative meant is the one whose type matches the value: report why that
+        # one failed (a range, an enum) rather than "expected a string".
+        relevant = [e for e in error.context if e.validator not in ("type", "pattern")]
+        best = best_match(relevant) if relevant else None
+        if best is not None and best.validator not in ("anyOf", "oneOf"):
+            return _render(best, defs, locate, source)
         expected = _describe_alternatives(error.schema)
         return [
             Problem(
@@ -183,18 +198,18 @@ def _render(
         ]
     if validator == "enum":
         choices = ", ".join(repr(c) for c in error.validator_value)
-        guess = None
+        suggestion: str | None = None
         if isinstance(error.instance, str):
             close = difflib.get_close_matches(
                 error.instance, [str(c) for c in error.validator_value], n=1, cutoff=0.6
             )
-            guess = f"did you mean {close[0]!r}?" if close else None
+            suggestion = f"did you mean {close[0]!r}?" if close else None
         return [
             Problem(
                 "PS133",
                 f"{_show(error.instance)} is not one of {choices}",
                 source.location(locate(path)),
-                guess,
+                suggestion,
             )
         ]
     if validator == "required":
@@ -250,7 +265,7 @@ def _type_name(value: Any) -> str:
         "object": "a table",
     }
     if isinstance(value, list):
-        return " or ".join(names.get(v, v) for v in value)
+        return " or ".join(names.get(str(v), str(v)) for v in value)
     return names.get(value, str(value))
 
 
@@ -260,6 +275,10 @@ def _describe_alternatives(schema: Mapping[str, Any]) -> str:
         if "$ref" in alt:
             ref = alt["$ref"].rsplit("/", 1)[-1]
             parts.append({"duration": 'a duration ("10s")', "integer": "an integer"}.get(ref, ref))
+        elif alt.get("pattern") == DURATION_PATTERN:
+            parts.append('a duration such as "10s", "500ms" or "2m"')
+        elif alt.get("pattern") == SIZE_PATTERN:
+            parts.append('a size such as "512MB" or "1GiB"')
         elif "type" in alt:
             if alt.get("pattern") == r"\$":
                 parts.append("a ${VAR} expression")

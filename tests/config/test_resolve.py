@@ -302,9 +302,7 @@ class TestEnvironmentLayers:
 
     def test_explain_names_each_layer(self, project):
         root = self.layered(project, root='W = "env"')
-        _, prov = resolve_with_provenance(
-            cwd=root, environ={**BASE_ENV, "S": "1"}, profile="p"
-        )
+        _, prov = resolve_with_provenance(cwd=root, environ={**BASE_ENV, "S": "1"}, profile="p")
         assert prov.env["V"].layer == "env file"
         assert prov.env["V"].location.line == 1
         assert prov.env["W"].layer == "[env]"
@@ -334,7 +332,9 @@ class TestEnvironmentLayers:
         assert ".env.missing" in errors_of(exc)
 
     def test_env_file_outside_root_refused(self, project):
-        root = project('[project]\nenv_files = ["../outside.env"]\n[processes.a]\ncommand = "true"\n')
+        root = project(
+            '[project]\nenv_files = ["../outside.env"]\n[processes.a]\ncommand = "true"\n'
+        )
         with pytest.raises(ConfigError) as exc:
             resolve(root)
         assert "outside the project root" in errors_of(exc)
@@ -409,7 +409,10 @@ class TestPorts:
         root = project('[project]\nbase_port = 7000\n[processes.web]\ncommand = "s $PORT"\n')
         assert resolve(root).processes["web"].instances[0].port == 7000
         assert resolve(root, env={"PORT": "6000"}).processes["web"].instances[0].port == 6000
-        assert resolve(root, port=9000, env={"PORT": "6000"}).processes["web"].instances[0].port == 9000
+        assert (
+            resolve(root, port=9000, env={"PORT": "6000"}).processes["web"].instances[0].port
+            == 9000
+        )
 
     def test_explicit_port(self, project):
         root = project('[processes.web]\ncommand = "s $PORT"\nport = 8123\n')
@@ -427,7 +430,10 @@ class TestPorts:
 
 class TestDependencies:
     def test_unknown_dependency_suggests(self, project):
-        root = project('[processes.a]\ncommand = "true"\ndepends_on = ["migrat"]\n[processes.migrate]\ncommand = "true"\n')
+        root = project(
+            '[processes.a]\ncommand = "true"\ndepends_on = ["migrat"]\n'
+            '[processes.migrate]\ncommand = "true"\n'
+        )
         with pytest.raises(ConfigError) as exc:
             resolve(root)
         assert "did you mean 'migrate'" in errors_of(exc)

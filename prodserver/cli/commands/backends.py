@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return 0
-    width = max(len(r["name"]) for r in rows)
+    width = max(len(str(r["name"])) for r in rows)
     lines = []
     for r in rows:
         mark = "" if r["installed"] else f"  (install: pip install 'prodserver[{r['extra']}]')"

@@ -1,0 +1,200 @@
+"""The configuration commands as a user runs them: output, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prodserver.exitcodes import ExitCode
+from tests.conftest import REPO, run_script
+
+CANARY = "CANARY-7d41e0b2"
+
+APP = """
+[project]
+name = "shop"
+default_profile = "dev"
+
+[env]
+DJANGO_SETTINGS_MODULE = "shop.settings"
+DATABASE_URL = "postgres://shop:${DB_PASSWORD:-pw}@db:5432/shop"
+
+[processes.web]
+command = "python -m http.server ${PORT}"
+
+[processes.worker]
+command = ["python", "-c", "print('working')"]
+
+[profiles.dev]
+
+[profiles.prod.env]
+SECRET_KEY = "${SECRET_KEY:?set SECRET_KEY in the environment}"
+"""
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.code == 0
+    assert result.out.startswith("prodserver ")
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = (
+        "import sys; from prodserver.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('jsonschema', 'django', 'gunicorn', 'tomlkit', 'dotenv', 'psutil',"
+        " 'prodserver.config.resolve') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert "HEAVY []" in proc.stdout
+    assert "up" in proc.stdout and "export" in proc.stdout
+
+
+def test_usage_error_exit_code(cli):
+    assert cli("check", "--no-such-option").code == ExitCode.USAGE
+    assert cli("frobnicate").code == ExitCode.USAGE
+
+
+def test_check_ok(cli, project):
+    root = project(APP)
+    result = cli("check", cwd=root)
+    assert result.code == 0, result.err
+    assert "ok: profile dev: 2 processes (web, worker)" in result.out
+
+
+def test_check_all_profiles_reports_each(cli, project):
+    root = project(APP)
+    result = cli("check", "--all-profiles", cwd=root)
+    assert result.code == ExitCode.CONFIG
+    assert "ok: profile dev" in result.out
+    assert "SECRET_KEY" in result.err  # prod needs it
+
+
+def test_check_config_error_has_no_traceback(cli, project):
+    root = project('[processes.web]\ncommand = "true"\nworkerz = 2\n')
+    result = cli("check", cwd=root)
+    assert result.code == ExitCode.CONFIG
+    assert "Traceback" not in result.err
+    assert "prodserver.toml:3" in result.err
+    assert "processes.web.workerz" in result.err
+
+
+def test_debug_shows_traceback(project):
+    root = project('[processes.web]\ncommand = "true"\nworkerz = 2\n')
+    result = run_script("check", "--debug", cwd=root)
+    assert result.code == ExitCode.CONFIG
+    assert "Traceback" in result.err
+
+
+def test_config_masks_secrets_everywhere(cli, project):
+    root = project(
+        APP
+        + """
+[processes.api]
+command = ["python", "api.py", "--token", "${API_TOKEN}"]
+env = { STRIPE_SECRET = "${STRIPE_SECRET}" }
+""",
+    )
+    env = {
+        "SECRET_KEY": CANARY,
+        "DB_PASSWORD": CANARY,
+        "API_TOKEN": CANARY,
+        "STRIPE_SECRET": CANARY,
+    }
+    for fmt in ("toml", "json"):
+        result = cli("config", "--profile", "prod", "--format", fmt, "--explain", cwd=root, env=env)
+        assert result.code == 0, result.err
+        assert CANARY not in result.out + result.err
+        assert "********" in result.out
+    shown = cli("config", "--profile", "prod", "--show-secrets", cwd=root, env=env)
+    assert CANARY in shown.out
+
+
+def test_config_json_parses_and_explains(cli, project):
+    root = project(APP, **{".env": "FROM_FILE=1\n"})
+    result = cli("config", "--format", "json", "--explain", cwd=root, env={"FROM_SHELL": "x"})
+    data = json.loads(result.out)
+    assert data["project"]["profile"] == "dev"
+    assert data["processes"]["web"]["command"] == ["python", "-m", "http.server", "5000"]
+    assert "FROM_SHELL" not in data["env"]  # the shell is not repeated
+    explain = data["explain"]
+    assert explain["env"]["FROM_FILE"].startswith("env file")
+    assert "prodserver.toml:8" in explain["env"]["DJANGO_SETTINGS_MODULE"]
+    assert explain["profile"] == "dev ([project] default_profile)"
+
+
+def test_config_toml_is_valid_toml(cli, project):
+    import tomllib
+
+    root = project(APP)
+    result = cli("config", cwd=root)
+    assert tomllib.loads(result.out)["processes"]["worker"]["backend"] == "command"
+
+
+def test_schema_matches_committed_file(cli):
+    result = cli("schema")
+    committed = (REPO / "schema" / "prodserver.schema.json").read_text(encoding="utf-8")
+    assert result.out == committed, "run: python tools/generate.py"
+
+
+def test_generated_docs_are_current():
+    proc = subprocess.run(
+        [sys.executable, "tools/generate.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_committed_schema_is_a_valid_2020_12_schema():
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((REPO / "schema" / "prodserver.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+
+
+def test_demo_file_validates_against_committed_schema():
+    import tomllib
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((REPO / "schema" / "prodserver.schema.json").read_text())
+    data = tomllib.loads((REPO / "prodserver.toml").read_text())
+    errors = list(Draft202012Validator(schema).iter_errors(data))
+    assert not errors, [e.message for e in errors]
+
+
+def test_backends_list_and_detail(cli):
+    result = cli("backends")
+    assert result.code == 0
+    assert "command" in result.out
+    detail = cli("backends", "command")
+    assert "command" in detail.out and "argv" in detail.out
+    unknown = cli("backends", "gunicron")
+    assert unknown.code == ExitCode.CONFIG
+    assert "did you mean 'gunicorn'" in unknown.err
+
+
+def test_backends_json(cli):
+    data = json.loads(cli("backends", "--json").out)
+    assert any(row["name"] == "command" for row in data)
+
+
+def test_env_file_option(cli, project, tmp_path: Path):
+    root = project('[env]\nA = "${FROM_CLI:-no}"\n[processes.a]\ncommand = "true"\n')
+    extra = root / "extra.env"
+    extra.write_text("FROM_CLI=yes\n")
+    result = cli("config", "--format", "json", "--env-file", "extra.env", cwd=root)
+    assert json.loads(result.out)["env"]["A"] == "yes"
+
+
+@pytest.mark.parametrize("argv", [["check"], ["config"]])
+def test_no_configuration_found(cli, tmp_path, argv):
+    result = cli(*argv, cwd=tmp_path)
+    assert result.code == ExitCode.CONFIG
+    assert "no prodserver.toml found" in result.err

@@ -1,0 +1,182 @@
+"""Finding and reading the configuration: every bad file gets a clean ConfigError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prodserver.config.resolve import resolve_project
+from prodserver.config.sources import discover, index_lines, read_source
+from prodserver.errors import ConfigError
+from tests.conftest import BASE_ENV
+
+MINIMAL = '[processes.web]\ncommand = "python -m http.server"\n'
+
+
+def read_error(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as exc:
+        resolve_project(file=path, environ=BASE_ENV, cwd=path.parent)
+    return exc.value
+
+
+class TestDiscovery:
+    def test_walks_up(self, project):
+        root = project(MINIMAL)
+        deep = root / "a" / "b"
+        deep.mkdir(parents=True)
+        assert discover(cwd=deep, environ={}) == root / "prodserver.toml"
+
+    def test_env_variable_overrides(self, tmp_path):
+        other = tmp_path / "other.toml"
+        other.write_text(MINIMAL)
+        assert discover(cwd=tmp_path, environ={"PRODSERVER_FILE": str(other)}) == other
+
+    def test_file_argument_beats_env_variable(self, tmp_path):
+        a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+        a.write_text(MINIMAL)
+        b.write_text(MINIMAL)
+        assert discover(a, cwd=tmp_path, environ={"PRODSERVER_FILE": str(b)}) == a
+
+    def test_pyproject_tool_table(self, tmp_path):
+        (tmp_path / "pyproject.toml").write_text(
+            '[project]\nname = "x"\n\n[tool.prodserver.processes.web]\ncommand = "true"\n'
+        )
+        found = discover(cwd=tmp_path, environ={})
+        assert found.name == "pyproject.toml"
+        project = resolve_project(cwd=tmp_path, environ=BASE_ENV)
+        assert list(project.processes) == ["web"]
+
+    def test_pyproject_error_lines_point_into_the_tool_table(self, tmp_path):
+        (tmp_path / "pyproject.toml").write_text(
+            '[project]\nname = "x"\n\n[tool.prodserver.processes.web]\n'
+            'command = "true"\nscael = 1\n'
+        )
+        err = read_error(tmp_path / "pyproject.toml")
+        assert err.problems[0].location.line == 6
+
+    def test_pyproject_without_table_is_skipped(self, tmp_path):
+        (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+        (tmp_path / "Procfile").write_text("web: python -m http.server\n")
+        assert discover(cwd=tmp_path, environ={}).name == "Procfile"
+
+    def test_nothing_found(self, tmp_path):
+        with pytest.raises(ConfigError) as exc:
+            discover(cwd=tmp_path, environ={})
+        assert "prodserver init" in exc.value.render()
+
+    def test_directory_instead_of_file(self, tmp_path):
+        with pytest.raises(ConfigError) as exc:
+            discover(tmp_path, environ={})
+        assert "is a directory" in exc.value.render()
+
+
+class TestBadFiles:
+    def test_malformed_toml_has_line_and_column(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text('[processes.web]\ncommand = "unterminated\n')
+        err = read_error(path)
+        assert err.problems[0].location.line == 2
+        assert err.problems[0].location.column is not None
+        assert "invalid TOML" in err.render()
+
+    def test_duplicate_table(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text(MINIMAL + "\n" + MINIMAL)
+        err = read_error(path)
+        assert "invalid TOML" in err.render()
+        assert err.problems[0].location.line == 4
+
+    def test_empty_file_is_valid_but_has_no_processes(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text("")
+        assert resolve_project(file=path, environ=BASE_ENV).processes == {}
+
+    def test_not_utf8(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_bytes(b'[env]\nA = "caf\xe9"\n')
+        err = read_error(path)
+        assert "not valid UTF-8" in err.render()
+        assert err.problems[0].location.line == 2
+
+    def test_nul_byte(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_bytes(b"[env]\nA = 1\x00\n")
+        assert "NUL" in read_error(path).render()
+
+    def test_deep_nesting_is_a_clean_error(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+        err = read_error(path)
+        assert "TOML" in err.render()
+
+    def test_huge_file_refused_before_parsing(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text("# " + "x" * (5 * 1024 * 1024) + "\n")
+        assert "limit" in read_error(path).render()
+
+    def test_bom_accepted(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+        assert list(read_source(path).data["processes"]) == ["web"]
+
+    def test_unknown_top_level_key(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text('[proceses.web]\ncommand = "true"\n')
+        text = read_error(path).render()
+        assert "unknown key 'proceses'" in text
+        assert "did you mean 'processes'" in text
+
+    def test_wrong_type_names_path_and_line(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text('[processes.web]\ncommand = "true"\nscale = [1]\n')
+        err = read_error(path)
+        problem = err.problems[0]
+        assert problem.location.key_path == "processes.web.scale"
+        assert problem.location.line == 3
+        assert "expected" in problem.message
+
+    def test_out_of_range(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text('[processes.web]\ncommand = "true"\nport = 70000\n')
+        assert "out of range" in read_error(path).render()
+
+    def test_unknown_key_in_a_profile_process(self, tmp_path):
+        path = tmp_path / "prodserver.toml"
+        path.write_text(MINIMAL + '[profiles.prod.processes.web]\nstop_timout = "5s"\n')
+        text = read_error(path).render()
+        assert "profiles.prod.processes.web.stop_timout" in text
+        assert "did you mean 'stop_timeout'" in text
+
+
+class TestProcfileSource:
+    def test_procfile_and_its_env(self, tmp_path):
+        (tmp_path / "Procfile").write_text(
+            "web: python -m http.server $PORT\r\nworker: python worker.py\r\n"
+        )
+        (tmp_path / ".env").write_text("GREETING=hello\n")
+        project = resolve_project(cwd=tmp_path, environ=BASE_ENV)
+        assert list(project.processes) == ["web", "worker"]
+        assert project.processes["web"].instances[0].argv[-1] == "5000"
+        assert project.env["GREETING"] == "hello"
+
+    def test_shell_syntax_runs_through_sh_with_a_warning(self, tmp_path):
+        (tmp_path / "Procfile").write_text("web: cd app && python serve.py\n")
+        project = resolve_project(cwd=tmp_path, environ=BASE_ENV)
+        assert project.processes["web"].argv[:2] == ("/bin/sh", "-c")
+        assert any("shell syntax" in w for w in project.warnings)
+
+    def test_duplicate_name(self, tmp_path):
+        (tmp_path / "Procfile").write_text("web: a\nweb: b\n")
+        with pytest.raises(ConfigError) as exc:
+            resolve_project(cwd=tmp_path, environ=BASE_ENV)
+        assert "web" in exc.value.render()
+
+
+def test_line_index_handles_inline_tables_and_quoted_keys():
+    index = index_lines(
+        '[processes."my-web"]\nhealthcheck = { http = "x", interval = "5s" }\n'
+        '[profiles.prod.env]\nA = "1"\n'
+    )
+    assert index.line_of(("processes", "my-web", "healthcheck", "interval")) == 2
+    assert index.line_of(("profiles", "prod", "env", "A")) == 4
