@@ -1,0 +1,182 @@
+"""The multiplexer's framing and rendering, fed by hand (the real pipes are in integration)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import pytest
+
+from prodserver.runtime.output import MAX_LINE, PARTIAL_IDLE, READ_SIZE, OutputMux, Style
+
+
+class Sink:
+    """An OutputMux writing to a temporary file, with a hand-moved monotonic clock."""
+
+    def __init__(self, **style) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.now = 0.0
+        style.setdefault("width", 6)
+        self.mux = OutputMux(
+            self.file.fileno(), Style(**style), wall=lambda: 1_700_000_000.5,
+            monotonic=lambda: self.now,
+        )
+
+    def stream(self, label="web.1", stream="stdout", color=0):
+        process, _, number = label.partition(".")
+        return self.mux.stream(label, process, int(number), stream, color)
+
+    def text(self) -> bytes:
+        self.mux.flush()
+        self.file.seek(0)
+        return self.file.read()
+
+    def lines(self) -> list[str]:
+        return self.text().decode().splitlines()
+
+    def close(self):
+        self.file.close()
+
+
+@pytest.fixture
+def sink():
+    s = Sink()
+    yield s
+    s.close()
+
+
+def test_lines_are_prefixed_and_aligned(sink):
+    web, worker = sink.stream("web.1"), sink.stream("worker.1")
+    sink.mux.feed(web, b"a\nb\n")
+    sink.mux.feed(worker, b"c\n")
+    assert sink.lines() == ["web.1  | a", "web.1  | b", "worker.1 | c"]
+
+
+def test_a_line_split_across_reads_is_written_whole(sink):
+    web, worker = sink.stream("web.1"), sink.stream("worker.1")
+    sink.mux.feed(web, b"hel")
+    sink.mux.feed(worker, b"other\n")
+    sink.mux.feed(web, b"lo\n")
+    assert sink.lines() == ["worker.1 | other", "web.1  | hello"]
+
+
+def test_partial_line_is_shown_after_idle_and_does_not_hold_others(sink):
+    web, worker = sink.stream("web.1"), sink.stream("worker.1")
+    sink.mux.feed(web, b"Password: ")
+    sink.mux.feed(worker, b"tick\n")
+    assert sink.mux.flush_partial(sink.now) == PARTIAL_IDLE
+    assert sink.lines() == ["worker.1 | tick"]
+    sink.now += PARTIAL_IDLE
+    assert sink.mux.flush_partial(sink.now) is None
+    assert sink.lines() == ["worker.1 | tick", "web.1  | Password: "]
+
+
+def test_last_line_without_newline_is_flushed_at_end(sink):
+    web = sink.stream()
+    sink.mux.feed(web, b"one\ntwo")
+    sink.mux.end(web)
+    sink.mux.message(web, "exited with code 0")
+    assert sink.lines() == ["web.1  | one", "web.1  | two", "web.1  * exited with code 0"]
+
+
+def test_invalid_utf8_is_replaced(sink):
+    web = sink.stream()
+    sink.mux.feed(web, b"bad \xff\xfe byte\n")
+    assert sink.lines() == ["web.1  | bad \ufffd\ufffd byte"]
+
+
+def test_enormous_line_is_cut_into_bounded_pieces(sink):
+    web = sink.stream()
+    chunk = b"x" * READ_SIZE
+    total = 10 * 1024 * 1024
+    for _ in range(total // READ_SIZE):
+        sink.mux.feed(web, chunk)
+        assert len(web.pending) <= MAX_LINE
+        sink.mux.flush()
+    sink.mux.feed(web, b"\n")
+    pieces = sink.lines()
+    assert all(len(piece) <= MAX_LINE + READ_SIZE + 10 for piece in pieces)
+    assert sum(len(piece) - len("web.1  | ") for piece in pieces) == total
+
+
+def test_cut_never_splits_a_utf8_character(sink):
+    web = sink.stream()
+    sink.mux.feed(web, "é".encode() * MAX_LINE)
+    sink.mux.end(web)
+    assert "\ufffd" not in sink.text().decode()
+
+
+def test_control_sequences_cannot_forge_a_prefix_when_not_a_tty(sink):
+    web = sink.stream("web.1")
+    sink.mux.feed(web, b"\rworker.1 | forged\x1b[2K\n")
+    sink.mux.feed(web, "x\u2028worker.1 | forged too\n".encode())
+    sink.mux.feed(web, b"a\x0bworker.1 | vt\x0cff\n")
+    text = sink.text().decode()
+    assert "\r" not in text and "\x1b" not in text and "\x0b" not in text
+    lines = text.splitlines()  # splits on every Unicode line break
+    assert all(line.startswith("web.1  | ") for line in lines), lines
+    assert lines[0] == "web.1  | ^Mworker.1 | forged^[[2K"
+
+
+def test_crlf_line_endings_lose_the_cr(sink):
+    web = sink.stream()
+    sink.mux.feed(web, b"dos\r\nline\r\n")
+    assert sink.lines() == ["web.1  | dos", "web.1  | line"]
+
+
+def test_tty_style_keeps_control_sequences_and_colours_the_prefix():
+    s = Sink(color=True, sanitize=False)
+    web = s.stream()
+    s.mux.feed(web, b"\x1b[31mred\x1b[0m\n")
+    out = s.text()
+    assert out.startswith(b"\x1b[36mweb.1  |\x1b[0m ")
+    assert b"\x1b[31mred" in out
+    s.close()
+
+
+def test_own_messages_stand_out_from_child_lines(sink):
+    web = sink.stream()
+    sink.mux.feed(web, b"started with pid 1\n")
+    sink.mux.message(web, "started with pid 1")
+    child, own = sink.lines()
+    assert child != own
+    assert own == "web.1  * started with pid 1"
+
+
+def test_timestamps_prefix_every_line():
+    s = Sink(timestamps=True)
+    web = s.stream()
+    s.mux.feed(web, b"a\nb\n")
+    lines = s.lines()
+    assert all(line[:2].isdigit() and line[2] == ":" and line[8:] .startswith(" web.1") for line in lines)
+    s.close()
+
+
+def test_json_lines_always_parse():
+    s = Sink(fmt="json")
+    web, err = s.stream("web.2"), s.stream("web.2", stream="stderr")
+    s.mux.feed(web, b'quote " backslash \\ ctrl \x1b\x00 bad \xff\n')
+    s.mux.feed(err, b"oops\n")
+    s.mux.message(web, "exited with code 0")
+    records = [json.loads(line) for line in s.lines()]
+    assert records[0]["line"] == 'quote " backslash \\ ctrl \x1b\x00 bad \ufffd'
+    assert records[0]["process"] == "web" and records[0]["instance"] == 2
+    assert records[0]["stream"] == "stdout"
+    assert records[0]["time"].startswith("2023-11-14T22:13:20.500")
+    assert records[1]["stream"] == "stderr"
+    assert records[2] == {**records[2], "stream": "prodserver", "line": "exited with code 0"}
+    s.close()
+
+
+def test_closed_output_sets_broken_without_raising():
+    r, w = os.pipe()
+    os.close(r)
+    mux = OutputMux(w, Style())
+    st = mux.stream("web.1", "web", 1, "stdout")
+    mux.feed(st, b"hello\n")
+    mux.flush()
+    assert mux.broken
+    mux.feed(st, b"more\n")
+    mux.flush()  # still no exception
+    os.close(w)
