@@ -1,0 +1,227 @@
+"""Docker Compose: one service per process, sharing one image, environment and init.
+
+Everything common to the services sits under ``x-prodserver`` (an extension field Compose
+ignores) with a YAML anchor that every service merges. Compose interpolates ``$`` in the
+whole file when it loads it, so the export keeps the resolver's interpolation text as it is:
+``$$`` for a literal dollar and ``${NAME}`` for a variable the user provides where Compose
+runs (a secret is passed through from that environment by name, its value never written).
+``PORT`` is the one variable fixed here: inside its own container a process always listens on
+the same port, so the container's ``PORT`` is set and the command says it literally.
+"""
+
+from __future__ import annotations
+
+import copy
+import signal
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
+from prodserver.exporters import interp, yamlout
+from prodserver.exporters.base import (
+    MODE_PUBLIC,
+    MODE_SECRET,
+    ExportFile,
+    ExportOptions,
+    ExportResult,
+    Lost,
+    default_port,
+    duration,
+    header,
+    restart_tuned,
+    secret_env,
+)
+
+CONDITIONS = {
+    "started": "service_started",
+    "healthy": "service_healthy",
+    "completed": "service_completed_successfully",
+}
+RESTART = {"no": "no", "always": "always", "on-failure": "on-failure"}
+
+# The probes run inside the application's image, where Python is certain and curl is not.
+_HTTP_PROBE = (
+    "import sys, urllib.request\n"
+    "lo, hi, expect = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]\n"
+    "try:\n"
+    "    r = urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[5]))\n"
+    "    code, body = r.status, r.read(65536)\n"
+    "except urllib.error.HTTPError as e:\n"
+    "    code, body = e.code, b''\n"
+    "sys.exit(0 if lo <= code <= hi and expect.encode() in body else 1)\n"
+)
+_TCP_PROBE = (
+    "import socket, sys\n"
+    "host, _, port = sys.argv[1].rpartition(':')\n"
+    "socket.create_connection((host.strip('[]') or '127.0.0.1', int(port)), float(sys.argv[2]))"
+    ".close()\n"
+)
+
+
+def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+    """The ``compose.yaml`` of ``project``."""
+    lost = Lost("compose")
+    env, secrets = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    environment: dict[str, str | None] = dict(env)
+    for name in secrets:
+        # A name without a value: Compose passes the variable through from where it runs.
+        environment[name] = None
+    common: dict[str, Any] = {
+        "image": f"{project.name.lower()}:latest",
+        "build": {"context": "."},
+        "init": True,
+    }
+    if project.env_files:
+        # Referenced, not copied: Compose reads them where it runs, next to compose.yaml.
+        common["env_file"] = [_relative(project, path) for path in project.env_files]
+    if environment:
+        common["environment"] = environment
+    anchor = yamlout.Anchored("prodserver", common)
+
+    services: dict[str, Any] = {}
+    for name, spec in project.processes.items():
+        services[name] = _service(project, spec, anchor, options, lost)
+
+    document: dict[str, Any] = {
+        "name": project.name.lower(),
+        "x-prodserver": anchor,
+        "services": services,
+    }
+    has_secret_values = options.include_secrets and any(
+        n in project.secret_names for n in project.env
+    )
+    content = header("compose", project) + yamlout.dump([document])
+    return ExportResult(
+        files=(
+            ExportFile(
+                PurePosixPath("compose.yaml"),
+                content,
+                MODE_SECRET if has_secret_values else MODE_PUBLIC,
+            ),
+        ),
+        warnings=tuple(lost.items),
+    )
+
+
+def _relative(project: ResolvedProject, path: Path) -> str:
+    try:
+        return path.relative_to(project.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _port_text(spec: ProcessSpec) -> dict[str, str]:
+    return {"PORT": str(default_port(spec))} if spec.listens else {}
+
+
+def _text(value: str, fixed: dict[str, str]) -> str:
+    """Interpolation text with ``fixed`` variables replaced, still valid for Compose."""
+    return interp.compose_text(interp.substitute(interp.parse(value), fixed))
+
+
+def _service(
+    project: ResolvedProject,
+    spec: ProcessSpec,
+    anchor: yamlout.Anchored,
+    options: ExportOptions,
+    lost: Lost,
+) -> dict[str, Any]:
+    fixed = _port_text(spec)
+    service: dict[str, Any] = {yamlout.MERGE: anchor}
+    service["command"] = [_text(arg, fixed) for arg in spec.argv]
+    env, secrets = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
+    environment: dict[str, str | None] = {k: _text(v, fixed) for k, v in env.items()}
+    environment.update(dict.fromkeys(secrets))
+    if spec.listens:
+        environment["PORT"] = fixed["PORT"]
+        service["expose"] = [fixed["PORT"]]
+    if environment:
+        # Compose replaces, not merges, a mapping given again: repeat the common variables.
+        service["environment"] = {**anchor.get("environment", {}), **environment}
+    if spec.cwd != project.root:
+        lost.add(
+            spec.name,
+            f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
+            "the container runs in the image's WORKDIR; set export.compose.working_dir",
+        )
+    if spec.depends_on:
+        service["depends_on"] = {
+            dep.name: {"condition": CONDITIONS[dep.condition]} for dep in spec.depends_on
+        }
+    if spec.healthcheck is not None:
+        service["healthcheck"] = _healthcheck(spec.healthcheck, fixed)
+    if spec.stop_signal != signal.SIGTERM:
+        service["stop_signal"] = spec.stop_signal.name
+    service["stop_grace_period"] = duration(spec.stop_timeout)
+    if spec.oneshot:
+        service["restart"] = "no"
+    else:
+        mode = spec.restart.mode
+        service["restart"] = RESTART[mode]
+        if mode == "on-failure" and spec.restart.max_restarts:
+            service["restart"] = f"on-failure:{spec.restart.max_restarts}"
+        if mode != "no" and restart_tuned(spec.restart):
+            lost.add(
+                spec.name,
+                f"restart backoff {spec.restart.backoff:g}s",
+                "Docker doubles the delay from 100ms by itself",
+            )
+    if spec.scale != 1 and not spec.oneshot:
+        service["deploy"] = {"replicas": spec.scale}
+    if spec.scale == 0:
+        # Not started by default; `docker compose --profile manual up` brings it up.
+        service["profiles"] = ["manual"]
+    if spec.max_memory:
+        service.setdefault("deploy", {})["resources"] = {"limits": {"memory": str(spec.max_memory)}}
+    if spec.user:
+        service["user"] = spec.user
+    if spec.labels:
+        service["labels"] = dict(spec.labels)
+    if spec.autoscale:
+        lost.add(spec.name, "autoscale", "Compose has no autoscaler")
+    if spec.kill_mode == "group":
+        # init: true runs tini, which forwards the stop signal to the main process only; the
+        # rest of the container's processes get SIGKILL when it stops.
+        lost.add(spec.name, "kill_mode group", "Docker signals the container's main process")
+    extra = spec.export.get("compose")
+    if extra:
+        _deep_merge(service, copy.deepcopy(dict(extra)))
+    return service
+
+
+def _healthcheck(check: HealthCheck, fixed: dict[str, str]) -> dict[str, Any]:
+    if check.kind == "cmd":
+        target = check.target if isinstance(check.target, tuple) else (check.target,)
+        test = ["CMD", *(_text(str(word), fixed) for word in target)]
+    elif check.kind == "http":
+        test = [
+            "CMD",
+            "python",
+            "-c",
+            _HTTP_PROBE,
+            _text(str(check.target), fixed),
+            str(check.status[0]),
+            str(check.status[1]),
+            (check.expect or "").replace("$", "$$"),
+            f"{check.timeout:g}",
+        ]
+    else:
+        test = ["CMD", "python", "-c", _TCP_PROBE, _text(str(check.target), fixed)]
+        test.append(f"{check.timeout:g}")
+    result: dict[str, Any] = {
+        "test": test,
+        "interval": duration(check.interval),
+        "timeout": duration(check.timeout),
+        "retries": check.retries,
+    }
+    if check.start_period:
+        result["start_period"] = duration(check.start_period)
+    return result
+
+
+def _deep_merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value

@@ -1,0 +1,110 @@
+"""Procfile: one line per process type, for Heroku and every Procfile runner.
+
+The platform runs each line with a shell, so every argv word is quoted for the shell, and a
+reference (``$PORT``, a secret) is expanded by that shell at run time, never replaced by a
+local value. The oneshots become the ``release:`` line (Heroku's release phase runs it to
+completion before the new processes start). Scale is not part of a Procfile: it is printed as
+``heroku ps:scale`` advice.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import PurePosixPath
+
+from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
+from prodserver.errors import ConfigError, Location
+from prodserver.exporters import interp, shell
+from prodserver.exporters.base import ExportFile, ExportOptions, ExportResult, Lost, header
+
+#: Heroku sends SIGTERM and kills what is left after 30 seconds
+HEROKU_GRACE = 30.0
+
+
+def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+    """The Procfile of ``project``."""
+    lost = Lost("procfile")
+    release: list[str] = []
+    lines: list[str] = []
+    scale: list[str] = []
+    for name in project.start_order():
+        spec = project.processes[name]
+        command = _command(project, spec)
+        _report_losses(spec, lost)
+        if spec.oneshot:
+            release.append(command)
+        else:
+            lines.append(f"{name}: {command}")
+            scale.append(f"{name}={spec.scale}")
+    # Keep the file order for the process lines: it is the order the user wrote.
+    order = {n: i for i, n in enumerate(project.processes)}
+    lines.sort(key=lambda line: order[line.split(":", 1)[0]])
+    if release:
+        lines.insert(0, "release: " + " && ".join(release))
+    content = header("procfile", project) + "\n".join(lines) + "\n"
+    advice = []
+    if scale:
+        advice.append("scale the process types with: heroku ps:scale " + " ".join(scale))
+    return ExportResult(
+        files=(ExportFile(PurePosixPath("Procfile"), content),),
+        warnings=tuple(lost.items),
+        advice=tuple(advice),
+    )
+
+
+def _command(project: ResolvedProject, spec: ProcessSpec) -> str:
+    words = [interp.parse(arg) for arg in spec.argv]
+    command = shell.command(words)
+    if spec.cwd != project.root:
+        relative = spec.cwd.relative_to(project.root).as_posix()
+        command = f"cd {shell.word((relative,))} && {command}"
+    if spec.env:
+        # The process's own variables, set for this command only (the rest is config vars).
+        assignments = " ".join(
+            f"{key}={shell.word(interp.parse(value))}" for key, value in spec.env.items()
+        )
+        command = f"env {assignments} {command}"
+    if "\n" in command:
+        # A Procfile line ends at a newline; an argument holding one cannot be written.
+        raise_newline(spec)
+    return command
+
+
+def raise_newline(spec: ProcessSpec) -> None:
+    """A newline inside a command cannot be put on one Procfile line."""
+    raise ConfigError(
+        f"process {spec.name!r}: a command argument holds a newline, which a Procfile line "
+        "cannot carry",
+        location=Location(key_path=f"processes.{spec.name}.command"),
+        hint="pass the value through an environment variable (a config var) instead",
+        code="PS610",
+    )
+
+
+def _report_losses(spec: ProcessSpec, lost: Lost) -> None:
+    name = spec.name
+    if spec.stop_signal != signal.SIGTERM:
+        lost.add(name, f"stop_signal {spec.stop_signal.name}", "the platform always sends SIGTERM")
+    if spec.stop_timeout > HEROKU_GRACE:
+        lost.add(
+            name,
+            f"stop_timeout {spec.stop_timeout:g}s",
+            f"Heroku kills a process {HEROKU_GRACE:g}s after SIGTERM",
+        )
+    if spec.healthcheck is not None:
+        lost.add(name, f"healthcheck ({spec.healthcheck.kind})", "a Procfile has no probes")
+    for dep in spec.depends_on:
+        if dep.condition != "completed":
+            lost.add(
+                name,
+                f"depends_on {dep.name} ({dep.condition})",
+                "process types start together; only the release phase runs first",
+            )
+    if spec.restart != RestartPolicy():
+        lost.add(name, f"restart {spec.restart.mode}", "the platform restarts crashed processes")
+    if spec.user:
+        lost.add(name, f"user {spec.user}", "the platform chooses the user")
+    if spec.max_memory:
+        lost.add(name, "max_memory", "memory is set by the dyno size")
+    if spec.autoscale:
+        lost.add(name, "autoscale", "configure autoscaling on the platform")

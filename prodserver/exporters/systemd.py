@@ -1,0 +1,324 @@
+"""systemd: a target, one templated service per process type, a oneshot unit per release step.
+
+``<project>.target`` wants every instance (``<project>-web@5000.service`` ...): the instance
+name of a listening process is its port, so ``Environment=PORT=%i`` gives each copy its own.
+The shared environment goes to ``<project>.env`` (mode 0600), read through ``EnvironmentFile=``;
+secrets stay out of it unless asked for and come from ``/etc/<project>/secrets.env``, which the
+administrator writes.
+
+Escaping follows systemd.syntax(7) and systemd.service(5): in every value ``%`` starts a
+specifier (written ``%%``); in ``ExecStart=`` a literal ``$`` is ``$$`` while ``${NAME}`` is
+replaced by the variable's value as exactly one argument; words holding spaces, quotes or
+control characters are double-quoted with C escapes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from prodserver.config.model import ProcessSpec, ResolvedProject
+from prodserver.errors import ConfigError, Location
+from prodserver.exporters import interp, shell
+from prodserver.exporters.base import (
+    MODE_PUBLIC,
+    MODE_SECRET,
+    ExportFile,
+    ExportOptions,
+    ExportResult,
+    Lost,
+    default_port,
+    duration,
+    header,
+    secret_env,
+)
+
+RESTART = {"no": "no", "on-failure": "on-failure", "always": "always"}
+KILL_MODE = {"main": "mixed", "group": "control-group"}
+
+# Stands for the instance name (%i, the port of a listening process) until the text is
+# escaped; a private-use character refused in user values so that it cannot be forged.
+_INSTANCE = "\ue000"
+_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+_C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+    """The unit files and environment file of ``project``."""
+    lost = Lost("systemd")
+    prefix = project.name
+    etc = PurePosixPath("/etc") / prefix
+    env, secrets = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    # Variables whose value needs another variable cannot go in an environment file (it does
+    # not expand); the start command's shell sets them instead.
+    file_env = {k: v for k, v in env.items() if interp.is_literal(v)}
+    shell_env = {k: v for k, v in env.items() if not interp.is_literal(v)}
+
+    # Variables only the deploying machine knows (secrets, and anything the configuration
+    # leaves to the environment) are read from a file the administrator writes.
+    provided = sorted(set(secrets) | (set(project.runtime_refs) - {"PORT"}))
+    files: list[ExportFile] = []
+    wants: list[str] = []
+    for name in project.start_order():
+        spec = project.processes[name]
+        unit_name, instances = _names(prefix, spec)
+        wants.extend(instances)
+        sections, holds_secret = _unit(
+            project,
+            spec,
+            etc=etc,
+            has_env_file=bool(file_env),
+            has_secrets=bool(provided),
+            shell_env=shell_env,
+            options=options,
+            lost=lost,
+        )
+        extra = spec.export.get("systemd")
+        if extra:
+            _apply_extra(spec, sections, extra)
+        files.append(
+            ExportFile(
+                PurePosixPath(unit_name),
+                header("systemd", project) + _ini(sections),
+                MODE_SECRET if holds_secret else MODE_PUBLIC,
+            )
+        )
+
+    target = {
+        "Unit": [
+            ("Description", _value(f"{project.name} (prodserver profile {project.profile})")),
+            ("Wants", " ".join(wants)),
+            ("After", " ".join(wants)),
+        ],
+        "Install": [("WantedBy", "multi-user.target")],
+    }
+    files.insert(
+        0, ExportFile(PurePosixPath(f"{prefix}.target"), header("systemd", project) + _ini(target))
+    )
+    if file_env:
+        lines = "".join(f"{k}={_env_file_value(interp.literal(v))}\n" for k, v in file_env.items())
+        files.append(
+            ExportFile(
+                PurePosixPath(f"{prefix}.env"), header("systemd", project) + lines, MODE_SECRET
+            )
+        )
+    advice = [
+        f"install: copy the units to /etc/systemd/system/, {prefix}.env to {etc}/ (mode 0600),"
+        f" then: systemctl daemon-reload && systemctl enable --now {prefix}.target"
+    ]
+    if provided:
+        advice.append(f"write {etc}/secrets.env (mode 0600) setting: " + ", ".join(provided))
+    return ExportResult(
+        files=tuple(files), warnings=tuple(lost.items), advice=tuple(advice), single_file=False
+    )
+
+
+def _names(prefix: str, spec: ProcessSpec) -> tuple[str, list[str]]:
+    if spec.oneshot:
+        unit = f"{prefix}-{spec.name}.service"
+        return unit, [unit] if spec.scale else []
+    instances = [
+        f"{prefix}-{spec.name}@{default_port(spec, n) if spec.listens else n}.service"
+        for n in range(1, spec.scale + 1)
+    ]
+    return f"{prefix}-{spec.name}@.service", instances
+
+
+Section = list[tuple[str, str]]
+
+
+def _unit(
+    project: ResolvedProject,
+    spec: ProcessSpec,
+    *,
+    etc: PurePosixPath,
+    has_env_file: bool,
+    has_secrets: bool,
+    shell_env: Mapping[str, str],
+    options: ExportOptions,
+    lost: Lost,
+) -> tuple[dict[str, Section], bool]:
+    prefix = project.name
+    name = spec.name
+    unit: Section = [
+        ("Description", _value(f"{project.name} {name}" + ("" if spec.oneshot else " %i"))),
+        ("PartOf", f"{prefix}.target"),
+    ]
+    after: list[str] = []
+    requires: list[str] = []
+    for dep in spec.depends_on:
+        other = project.processes.get(dep.name)
+        if other is None:
+            continue
+        dep_units = _names(prefix, other)[1]
+        after.extend(dep_units)
+        if dep.condition == "completed" or other.oneshot:
+            requires.extend(dep_units)
+        if dep.condition == "healthy":
+            lost.add(name, f"depends_on {dep.name} (healthy)", "systemd orders on start only")
+    if after:
+        unit.append(("After", " ".join(after)))
+    if requires:
+        unit.append(("Requires", " ".join(requires)))
+    policy = spec.restart
+    if not spec.oneshot and policy.mode != "no":
+        # systemd reads the start limits from [Unit], not [Service].
+        interval = duration(policy.window) if policy.max_restarts else "0"
+        unit.append(("StartLimitIntervalSec", interval))
+        if policy.max_restarts:
+            unit.append(("StartLimitBurst", str(policy.max_restarts)))
+
+    service: Section = []
+    if spec.oneshot:
+        service += [("Type", "oneshot"), ("RemainAfterExit", "yes")]
+        # A migration may take longer than the default 90s start timeout.
+        service.append(("TimeoutStartSec", "infinity"))
+    else:
+        service.append(("Type", "exec"))
+    service.append(("WorkingDirectory", _value(str(spec.cwd))))
+    if has_env_file:
+        service.append(("EnvironmentFile", str(etc / f"{prefix}.env")))
+    if has_secrets:
+        service.append(("EnvironmentFile", str(etc / "secrets.env")))
+    if spec.listens and not spec.oneshot:
+        service.append(("Environment", "PORT=%i"))
+    env, secrets = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
+    holds_secret = any(key in project.secret_names for key in env)
+    proc_shell_env = dict(shell_env)
+    for key, value in env.items():
+        if interp.is_literal(value):
+            service.append(("Environment", _value(f"{key}={interp.literal(value)}")))
+        else:
+            proc_shell_env[key] = value
+    if secrets and not has_secrets:
+        # A secret named in the process's own env is read from the secrets file like the rest.
+        service.append(("EnvironmentFile", str(etc / "secrets.env")))
+    service.append(("ExecStart", _exec_start(spec, proc_shell_env)))
+    service.append(("KillMode", KILL_MODE[spec.kill_mode]))
+    service.append(("KillSignal", spec.stop_signal.name))
+    service.append(("TimeoutStopSec", duration(spec.stop_timeout)))
+    if not spec.oneshot:
+        service.append(("Restart", RESTART[policy.mode]))
+        service.append(("RestartSec", duration(policy.backoff)))
+        if policy.mode != "no" and policy.backoff_max != policy.backoff:
+            lost.add(
+                name,
+                f"restart backoff_max {policy.backoff_max:g}s",
+                "systemd 252 restarts after a fixed RestartSec",
+            )
+    if spec.user:
+        service.append(("User", _value(spec.user)))
+    if spec.max_memory:
+        service.append(("MemoryMax", str(spec.max_memory)))
+    if spec.healthcheck is not None:
+        lost.add(name, f"healthcheck ({spec.healthcheck.kind})", "systemd has no probes")
+    if spec.labels:
+        lost.add(name, "labels", "units have no labels")
+    if spec.autoscale:
+        lost.add(name, "autoscale", "systemd does not scale")
+    return {"Unit": unit, "Service": service}, holds_secret
+
+
+def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, str]) -> str:
+    if any(_INSTANCE in text for text in (*spec.argv, *shell_env.values())):
+        raise ConfigError(
+            f"process {spec.name!r}: the character U+E000 cannot be exported to systemd",
+            location=Location(key_path=f"processes.{spec.name}"),
+            code="PS611",
+        )
+    # The instance name of a listening process is its port: ${PORT} is %i, even with a
+    # default, so the common case needs no shell.
+    fixed = {"PORT": _INSTANCE} if spec.listens and not spec.oneshot else {}
+    words = [interp.substitute(interp.parse(arg), fixed) for arg in spec.argv]
+    if shell_env or any(interp.has_modifier(w) for w in words):
+        # systemd expands only plain ${NAME}: a default (${X:-d}) or a variable built from
+        # others needs a shell, which gets the script as one argument.
+        exports = "".join(
+            f"export {key}={shell.word(interp.parse(value))}; " for key, value in shell_env.items()
+        )
+        script = exports + "exec " + shell.command(words)
+        return "/bin/sh -c " + exec_word((script,)).replace(_INSTANCE, "%i")
+    first = words[0] if words else ()
+    prog = "".join(p for p in first if isinstance(p, str))
+    rendered = [exec_word(w) for w in words]
+    if not (len(first) == 1 and prog.startswith("/")):
+        # A bare name is looked up in systemd's fixed PATH only; env looks in the unit's.
+        rendered.insert(0, "/usr/bin/env")
+    return " ".join(rendered).replace(_INSTANCE, "%i")
+
+
+def exec_word(pieces: Sequence[interp.Piece]) -> str:
+    """One ``ExecStart=`` argument: specifiers and ``$`` escaped, quoted where needed."""
+    if len(pieces) == 1 and pieces[0] == ";":
+        # A lone ";" separates commands; systemd.service documents "\;" for the argument.
+        return "\\;"
+    text = "".join(
+        _c_escape(p).replace("%", "%%").replace("$", "$$")
+        if isinstance(p, str)
+        else "${" + p.name + "}"
+        for p in pieces
+    )
+    if text and _BARE.fullmatch(text):
+        return text
+    return f'"{text}"'
+
+
+def _c_escape(text: str) -> str:
+    out = []
+    for char in text:
+        if char in _C_ESCAPES:
+            out.append(_C_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _value(text: str) -> str:
+    """A setting's value with specifiers escaped; quoted with C escapes if needed."""
+    escaped = text.replace("%", "%%")
+    if escaped == escaped.strip() and not re.search(r'[\x00-\x1f\x7f"\\]', escaped):
+        return escaped
+    return '"' + _c_escape(escaped) + '"'
+
+
+def _env_file_value(value: str) -> str:
+    """A value for an ``EnvironmentFile=``: double-quoted, shell-like escapes, no specifiers."""
+    return '"' + re.sub(r'([\\"`$])', r"\\\1", value) + '"'
+
+
+def _apply_extra(spec: ProcessSpec, sections: dict[str, Section], extra: Mapping[str, Any]) -> None:
+    """``export.systemd.<Section>.<Key> = value`` replaces or adds a setting, as written."""
+    for section, settings in extra.items():
+        if not isinstance(settings, Mapping):
+            raise ConfigError(
+                f"export.systemd.{section} must be a table of settings",
+                location=Location(key_path=f"processes.{spec.name}.export.systemd.{section}"),
+                code="PS611",
+            )
+        lines = sections.setdefault(section, [])
+        for key, value in settings.items():
+            values = value if isinstance(value, list) else [value]
+            lines[:] = [(k, v) for k, v in lines if k != key]
+            for item in values:
+                text = str(item).lower() if isinstance(item, bool) else str(item)
+                if "\n" in text:
+                    raise ConfigError(
+                        f"export.systemd.{section}.{key} cannot hold a newline",
+                        location=Location(
+                            key_path=f"processes.{spec.name}.export.systemd.{section}.{key}"
+                        ),
+                        code="PS611",
+                    )
+                lines.append((key, text))
+
+
+def _ini(sections: Mapping[str, Section]) -> str:
+    blocks = []
+    for section, lines in sections.items():
+        body = "".join(f"{key}={value}\n" for key, value in lines)
+        blocks.append(f"[{section}]\n{body}")
+    return "\n".join(blocks)
