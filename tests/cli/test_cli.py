@@ -126,7 +126,7 @@ def test_config_json_parses_and_explains(cli, project):
     assert "FROM_SHELL" not in data["env"]  # the shell is not repeated
     explain = data["explain"]
     assert explain["env"]["FROM_FILE"].startswith("env file")
-    assert "prodserver.toml:8" in explain["env"]["DJANGO_SETTINGS_MODULE"]
+    assert "prodserver.toml:7" in explain["env"]["DJANGO_SETTINGS_MODULE"]
     assert explain["profile"] == "dev ([project] default_profile)"
 
 
