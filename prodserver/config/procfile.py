@@ -1,0 +1,182 @@
+"""A ``Procfile`` as a configuration source: foreman and honcho syntax, read strictly.
+
+Each line is ``name: command`` with a name of letters, digits, ``_`` and ``-``; blank lines and
+``#`` comments are ignored; CRLF line endings and a UTF-8 BOM are accepted. Lines are split the way
+honcho splits them (:meth:`str.splitlines`), and an entry line is read exactly as honcho reads it,
+so every Procfile this module accepts means the same to honcho and foreman.
+
+Where foreman and honcho silently skip a line they cannot read (and so silently never start that
+process), this module reports it. Every problem is reported at once, each with its line:
+
+- a line that is not ``name: command`` (an indented entry, ``web : cmd``, stray text) — PS160
+- a name that is not safe as a file name (``web.1``, ``api/v2``, ``-web``), with a suggestion
+  (exports turn names into unit, service and file names) — PS161
+- a name defined twice, naming both lines — PS162
+- no entries at all — PS163
+- an entry without a command (``web:``) — PS164
+
+Names that differ only in case (``web`` and ``Web``) are allowed with a warning (PS165): they
+collide on case-insensitive file systems and in Kubernetes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from prodserver.config.secrets import mask_url_passwords
+from prodserver.config.sources import read_text
+from prodserver.errors import ConfigError, Location, Problem
+
+__all__ = ["ProcfileEntry", "ProcfileParse", "parse_procfile", "read_procfile"]
+
+# The entry syntax of foreman and honcho; the command starts after the whitespace that follows ":".
+_ENTRY = re.compile(r"([A-Za-z0-9_-]+):\s*(.*)", re.DOTALL)
+_SHOW = 60  # characters of an offending line shown in a message
+
+
+@dataclass(frozen=True)
+class ProcfileEntry:
+    """One process of a Procfile: its name, its command as written, and its 1-based line."""
+
+    name: str
+    command: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ProcfileParse:
+    """The entries of a Procfile in file order, and warnings about it."""
+
+    entries: tuple[ProcfileEntry, ...]
+    warnings: tuple[Problem, ...] = ()
+
+    def commands(self) -> dict[str, str]:
+        """The entries as a name -> command mapping, in file order."""
+        return {entry.name: entry.command for entry in self.entries}
+
+
+def read_procfile(path: Path) -> ProcfileParse:
+    """Read and parse the Procfile at ``path``; an unreadable or non-UTF-8 file is an error."""
+    return parse_procfile(read_text(path, what="Procfile"), path=path)
+
+
+def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
+    """Parse the text of a Procfile; ``path`` is used in messages."""
+    entries: list[ProcfileEntry] = []
+    seen: dict[str, int] = {}
+    seen_folded: dict[str, ProcfileEntry] = {}
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        where = Location(file=path, line=number)
+        match = _ENTRY.fullmatch(line)
+        if match is None:
+            problems.append(_unparseable(line, where))
+            continue
+        name, command = match.groups()
+        if not command.strip():
+            problems.append(
+                Problem(
+                    "PS164",
+                    f"process {name!r} has no command",
+                    where,
+                    f"write the command after the colon: {name}: <command>",
+                )
+            )
+            continue
+        if name.startswith("-"):
+            problems.append(_bad_name(name, where))
+            continue
+        if name in seen:
+            problems.append(
+                Problem(
+                    "PS162",
+                    f"process {name!r} is defined twice, on lines {seen[name]} and {number}",
+                    where,
+                    "process names must be unique: rename or remove one of them",
+                )
+            )
+            continue
+        entry = ProcfileEntry(name, command, number)
+        folded = seen_folded.get(name.casefold())
+        if folded is not None:
+            warnings.append(
+                Problem(
+                    "PS165",
+                    f"process names {folded.name!r} (line {folded.line}) and {name!r} "
+                    "differ only in case",
+                    where,
+                    "they collide on case-insensitive file systems and in Kubernetes names",
+                    severity="warning",
+                )
+            )
+        seen[name] = number
+        seen_folded.setdefault(name.casefold(), entry)
+        entries.append(entry)
+    if not problems and not entries:
+        problems.append(
+            Problem(
+                "PS163",
+                "the Procfile defines no processes",
+                Location(file=path),
+                "add one line per process, e.g. `web: gunicorn app.wsgi`",
+            )
+        )
+    if len(problems) == 1:
+        only = problems[0]
+        raise ConfigError(only.message, location=only.location, hint=only.hint, code=only.code)
+    if problems:
+        raise ConfigError(
+            f"{path} has {len(problems)} invalid lines",
+            location=problems[0].location,
+            hint=problems[0].hint,
+            code=problems[0].code,
+            problems=problems,
+        )
+    return ProcfileParse(tuple(entries), tuple(warnings))
+
+
+def _unparseable(line: str, where: Location) -> Problem:
+    """The most helpful description of a line that is not ``name: command``."""
+    shown = mask_url_passwords(line.strip())
+    shown = repr(shown[:_SHOW] + "..." if len(shown) > _SHOW else shown)
+    if _ENTRY.fullmatch(line.strip()):
+        return Problem(
+            "PS160",
+            f"line {where.line} is indented: {shown}",
+            where,
+            "remove the leading whitespace (foreman and honcho would silently skip this process)",
+        )
+    head, colon, _ = line.partition(":")
+    candidate = head.strip()
+    if colon and candidate and not any(c.isspace() for c in candidate):
+        if re.fullmatch(r"[A-Za-z0-9_-]+", candidate):
+            return Problem(
+                "PS160",
+                f"line {where.line} has a space before the colon: {shown}",
+                where,
+                f"write it as `{candidate}: <command>`",
+            )
+        return _bad_name(candidate, where)
+    return Problem(
+        "PS160",
+        f"line {where.line} is not `name: command`: {shown}",
+        where,
+        "each line is `name: command`; comments start with #",
+    )
+
+
+def _bad_name(name: str, where: Location) -> Problem:
+    suggestion = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "web"
+    shown = name if len(name) <= _SHOW else name[:_SHOW] + "..."
+    return Problem(
+        "PS161",
+        f"process name {shown!r} is not safe as a file name",
+        where,
+        f"use letters, digits, '_' and '-', not starting with '-': e.g. {suggestion!r}",
+    )
