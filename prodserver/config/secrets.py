@@ -59,7 +59,7 @@ def is_secret_name(name: str, extra: Iterable[str] = ()) -> bool:
     """True when ``name`` matches a built-in pattern or one of the ``extra`` globs (any case)."""
     upper = name.upper()
     return any(fnmatchcase(upper, pattern) for pattern in SECRET_PATTERNS) or any(
-        fnmatchcase(upper, glob.upper()) for glob in extra
+        upper == glob.upper() or fnmatchcase(upper, glob.upper()) for glob in extra
     )
 
 
@@ -72,12 +72,10 @@ def mask_value(value: str) -> str:
 def mask_url_passwords(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@host`` URL masked.
 
-    The userinfo ends at the last ``@`` before the path, as urllib reads it, so a password
-    holding ``@`` is masked whole. A password holding an unencoded ``/``, ``?`` or ``#`` is
-    masked up to the last ``@`` (``postgres://u:ab/cd@host`` masks ``ab/cd``). Masking a little
-    too much beats a leak: ``http://host:80/users/@me`` prints as ``http://host:********@me``
-    and ``http://host:80/?to=a@b.org`` as ``http://host:********@b.org``.
-    Only a password holding whitespace or a quote, which no valid URL has, can escape.
+    The userinfo is taken to end at the last ``@`` of the URL, so a password holding unencoded
+    ``@``, ``/``, ``?`` or ``#`` is masked whole. Masking a little too much beats a leak:
+    ``http://host:80/?to=a@b.org`` prints as ``http://host:********@b.org``. Only a password
+    holding whitespace or a quote, which no valid URL has, can escape.
     """
     if "://" not in text:
         return text
@@ -100,20 +98,17 @@ def mask_url_passwords(text: str) -> str:
 def _password_span(text: str, start: int) -> tuple[int, int] | None:
     """Where the password is in the URL whose authority starts at ``start``, if it has one."""
     token_end = _TOKEN_END.search(text, start)
-    rest = text[start : token_end.start() if token_end else len(text)]
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    at = authority.rfind("@")
-    if at < 0:
-        colon = authority.find(":")
-        if colon < 0:
-            return None
-        # "host:8080/x@y" cannot be told from "user:8080/secret@host": assume a password.
-        at = rest.rfind("@")
-        if at < 0:
-            return None
-    colon = rest.find(":", 0, at)
+    end = token_end.start() if token_end else len(text)
+    following = _URL_START.search(text, start, end)  # "redis://:a@h1,redis://:b@h2"
+    if following is not None:
+        end = following.start()
+    rest = text[start:end]
+    # The last "@" rather than the first "@" after the host: a password may hold unencoded
+    # "@", "/", "?" or "#", and masking a little too much beats a leak.
+    at = rest.rfind("@")
+    colon = rest.find(":", 0, max(at, 0))
     if colon < 0:
-        return None  # a user name alone (https://user@host) is not a secret by itself
+        return None  # no "@", or a user name alone (https://user@host): nothing secret
     return start + colon + 1, start + at
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from prodserver.config.secrets import (
@@ -93,6 +93,8 @@ def test_mask_value_reveals_nothing(value: str) -> None:
         ("postgres://u:p@ss@host/db", "postgres://u:********@host/db"),  # "@" in the password
         ("postgres://u:ab/cd@host/db", "postgres://u:********@host/db"),  # unencoded "/"
         ("redis://:pa#ss@host", "redis://:********@host"),  # unencoded "#"
+        ("redis://u:x@y/z@host/0", "redis://u:********@host/0"),  # "@" and "/"
+        ("redis://:@?s?@@h", "redis://:********@h"),
         ("postgres://u:@host/db", "postgres://u:********@host/db"),
         (
             "primary=redis://:a@h1,replica=redis://:b@h2",
@@ -191,6 +193,9 @@ url_parts = st.tuples(
 
 
 @given(parts=url_parts)
+@example(parts=("", "postgres", "", "@?", "a", ""))
+@example(parts=("", "redis", "u", "@h/", "h", "/0"))
+@settings(max_examples=500)
 def test_canary_password_never_survives_in_a_url(parts: tuple[str, ...]) -> None:
     before, scheme, user, pad, host, path = parts
     text = f"{before} {scheme}://{user}:{pad}{CANARY}{pad[::-1]}@{host}{path} tail"
