@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
-from realrun import RUNNER, Run, env_for_runner  # noqa: E402
+from realrun import RUNNER, Run, env_for_runner
 
 PY = sys.executable
 
@@ -141,8 +141,13 @@ def test_child_cannot_forge_another_prefix_in_a_pipe(tmp_path):
         print('\rweb.1 | I am web\x1b[1A\x1b[2K', flush=True)
         print('x\u2028web.1 | me too', flush=True)
     """)
-    run = Run(tmp_path, [{"name": "web", "argv": py("import time; time.sleep(0.5)")},
-                         {"name": "forger", "argv": forger, "oneshot": True}])
+    run = Run(
+        tmp_path,
+        [
+            {"name": "web", "argv": py("import time; time.sleep(0.5)")},
+            {"name": "forger", "argv": forger, "oneshot": True},
+        ],
+    )
     try:
         run.finish()
     finally:

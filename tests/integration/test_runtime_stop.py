@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
-from realrun import Run, alive, wait_until  # noqa: E402
+from realrun import Run, alive, wait_until
 
 PY = sys.executable
 
@@ -38,8 +38,13 @@ def test_stubborn_child_is_killed_at_its_grace_and_not_before(tmp_path):
         print('ready', flush=True)
         time.sleep(60)
     """)
-    run = Run(tmp_path, [{"name": "stubborn", "argv": stubborn, "stop_timeout": 1.0},
-                         {"name": "polite", "argv": py(SLEEPER)}])
+    run = Run(
+        tmp_path,
+        [
+            {"name": "stubborn", "argv": stubborn, "stop_timeout": 1.0},
+            {"name": "polite", "argv": py(SLEEPER)},
+        ],
+    )
     try:
         run.wait_for_line("ready", 2)
         sent = time.monotonic()
@@ -105,28 +110,30 @@ def test_grandchildren_and_escapees_are_gone_after_stop(tmp_path):
 
 
 def test_killing_prodserver_with_sigkill_leaves_no_survivor(tmp_path):
-    pidfile = tmp_path / "pids"
     tree = py(f"""
-        import os, subprocess, sys, time
-        sleep = [sys.executable, '-c', 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']
+        import os, signal, subprocess, sys, time
+        code = 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'
+        sleep = [sys.executable, '-c', code]
         kids = [subprocess.Popen(sleep) for _ in range(2)]
         escapee = subprocess.Popen(sleep, start_new_session=True)
-        open({str(pidfile)!r}, 'w').write(' '.join(str(k.pid) for k in kids + [escapee]) + ' ' + str(os.getpid()))
+        pids = [k.pid for k in kids + [escapee]] + [os.getpid()]
+        path = {str(tmp_path)!r} + '/pids.' + os.environ['PRODSERVER_INSTANCE']
+        open(path, 'w').write(' '.join(map(str, pids)))
         print('ready', flush=True)
         time.sleep(60)
     """)
     run = Run(tmp_path, [{"name": "tree", "argv": tree, "scale": 2}])
     try:
         run.wait_for_line("ready", 2)
-        pids = pids_in(pidfile)
-        wait_until(lambda: len(pids_in(pidfile)) == 4, what="pids")
-        all_pids = pids_in(pidfile)
-        for p in tmp_path.glob("pids*"):
-            all_pids += pids_in(p)
+        all_pids = [pid for path in tmp_path.glob("pids.*") for pid in pids_in(path)]
+        assert len(all_pids) == 8 and all(alive(p) for p in all_pids)
         os.kill(run.pid, signal.SIGKILL)
         run.finish()
-        wait_until(lambda: not any(alive(p) for p in set(all_pids)), timeout=5,
-                   what="every child to die with prodserver")
+        wait_until(
+            lambda: not any(alive(p) for p in all_pids),
+            timeout=5,
+            what="every child to die with prodserver",
+        )
     finally:
         run.kill()
 
@@ -163,12 +170,16 @@ def test_ctrl_c_reaches_each_child_exactly_once(tmp_path):
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("import sys; sys.exit(3)", 3), ("import os; os.kill(os.getpid(), 9)", 137),
-     ("pass", 0)],
+    [("import sys; sys.exit(3)", 3), ("import os; os.kill(os.getpid(), 9)", 137), ("pass", 0)],
 )
 def test_exit_code_of_the_process_that_ended_the_run(tmp_path, code, expected):
-    run = Run(tmp_path, [{"name": "other", "argv": py(SLEEPER)},
-                         {"name": "ender", "argv": py("import time; time.sleep(0.2)\n" + code)}])
+    run = Run(
+        tmp_path,
+        [
+            {"name": "other", "argv": py(SLEEPER)},
+            {"name": "ender", "argv": py("import time; time.sleep(0.2)\n" + code)},
+        ],
+    )
     try:
         assert run.finish() == expected
     finally:
@@ -176,8 +187,16 @@ def test_exit_code_of_the_process_that_ended_the_run(tmp_path, code, expected):
 
 
 def test_restart_policy_with_real_processes_gives_up(tmp_path):
-    run = Run(tmp_path, [{"name": "crash", "argv": py("import sys; sys.exit(2)"),
-                          "restart": {"mode": "on-failure", "max_restarts": 2, "backoff": 0.05}}])
+    run = Run(
+        tmp_path,
+        [
+            {
+                "name": "crash",
+                "argv": py("import sys; sys.exit(2)"),
+                "restart": {"mode": "on-failure", "max_restarts": 2, "backoff": 0.05},
+            }
+        ],
+    )
     try:
         code = run.finish()
     finally:

@@ -60,7 +60,9 @@ def proc(
     }
 
 
-def project(*procs: dict[str, Any], root: Path | None = None, name: str = "test") -> ResolvedProject:
+def project(
+    *procs: dict[str, Any], root: Path | None = None, name: str = "test"
+) -> ResolvedProject:
     """A ResolvedProject with ``procs`` in order; every instance gets the test's environment."""
     root = root or Path.cwd()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("PRODSERVER_")}

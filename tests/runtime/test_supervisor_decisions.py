@@ -19,6 +19,9 @@ def p(name: str, **kw: Any) -> dict[str, Any]:
     return proc(name, py(f"#{name}"), **kw)
 
 
+WEB_AFTER_MIGRATE = proc("web", py("#web"), depends_on={"migrate": "completed"})
+
+
 def make(spawner: FakeSpawner, clock: FakeClock, hooks: FakeHooks, *procs: Any, **kw: Any):
     sup = Supervisor(project(*procs), spawner=spawner, clock=clock, hooks=hooks, **kw)
     sup.start()
@@ -49,7 +52,11 @@ def test_everything_starts_in_dependency_order(spawner, clock, hooks):
 
 def test_completed_dependency_waits_for_exit_zero(spawner, clock, hooks):
     sup = make(
-        spawner, clock, hooks, p("migrate", oneshot=True), p("web", depends_on={"migrate": "completed"})
+        spawner,
+        clock,
+        hooks,
+        p("migrate", oneshot=True),
+        p("web", depends_on={"migrate": "completed"}),
     )
     assert started(spawner) == ["migrate"]
     exit_(sup, spawner, "migrate", 0)
@@ -60,8 +67,12 @@ def test_completed_dependency_waits_for_exit_zero(spawner, clock, hooks):
 
 def test_failed_oneshot_never_starts_its_dependants_and_ends_the_run(spawner, clock, hooks):
     sup = make(
-        spawner, clock, hooks,
-        p("migrate", oneshot=True), p("web", depends_on={"migrate": "completed"}), p("other"),
+        spawner,
+        clock,
+        hooks,
+        p("migrate", oneshot=True),
+        p("web", depends_on={"migrate": "completed"}),
+        p("other"),
     )
     exit_(sup, spawner, "migrate", 3)
     assert "web" not in started(spawner)
@@ -95,7 +106,9 @@ def test_children_get_pythonunbuffered_unless_set(spawner, clock, hooks):
 
 def test_missing_program_counts_as_127_and_names_program_and_path(spawner, clock, hooks):
     sup = make(
-        spawner, clock, hooks,
+        spawner,
+        clock,
+        hooks,
         p("other"),
         proc("web", ("no-such-program-xyz", "--flag"), env={"PATH": "/nowhere"}),
     )
@@ -113,6 +126,7 @@ def test_python_falls_back_to_this_interpreter(spawner, clock, hooks):
 
 
 # -- exit codes --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("returncode", "expected"),
@@ -225,7 +239,12 @@ def test_leftover_group_of_an_exited_process_is_stopped(spawner, clock, hooks):
 
 def test_stop_goes_in_reverse_dependency_order_independent_ones_in_parallel(spawner, clock, hooks):
     sup = make(
-        spawner, clock, hooks, p("db"), p("web", depends_on=["db"]), p("worker", depends_on=["db"]),
+        spawner,
+        clock,
+        hooks,
+        p("db"),
+        p("web", depends_on=["db"]),
+        p("worker", depends_on=["db"]),
         p("cache"),
     )
     sup.handle_signal(signal.SIGINT)
@@ -242,7 +261,13 @@ def test_stop_goes_in_reverse_dependency_order_independent_ones_in_parallel(spaw
 
 
 def test_waiting_processes_never_start_after_a_stop(spawner, clock, hooks):
-    sup = make(spawner, clock, hooks, p("migrate", oneshot=True), p("web", depends_on={"migrate": "completed"}))
+    sup = make(
+        spawner,
+        clock,
+        hooks,
+        p("migrate", oneshot=True),
+        p("web", depends_on={"migrate": "completed"}),
+    )
     sup.handle_signal(signal.SIGTERM)
     exit_(sup, spawner, "migrate", 0)
     assert started(spawner) == ["migrate"]
