@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from prodserver.backends.base import Backend
@@ -131,8 +131,12 @@ def file_problems(source: RawSource) -> list[Problem]:
             continue  # reported by the skeleton
         validator = _process_validator(backend)
         for error in sorted(validator.iter_errors(table), key=_error_key):
-            problems.extend(_render(error, defs, lambda p, pre=prefix: (*pre, *p), source))
+            problems.extend(_render(error, defs, partial(_prefixed, prefix), source))
     return _dedupe(problems)
+
+
+def _prefixed(prefix: KeyPath, path: KeyPath) -> KeyPath:
+    return (*prefix, *path)
 
 
 def validate_process(
