@@ -212,21 +212,26 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
     env_list: list[dict[str, Any]] = []
     if spec.listens:
         env_list.append({"name": "PORT", "value": fixed["PORT"]})
-    referenced: set[str] = set()
-    for word in words:
-        referenced |= {r.name for r in interp.refs(word)}
+    all_refs = [r for w in words for r in interp.refs(w)]
     for value in [*ctx.derived.values(), *own.values()]:
-        referenced |= interp.names(value)
+        all_refs.extend(interp.refs(interp.parse(value)))
+    referenced = {r.name for r in all_refs}
+    # A variable only ever used with a default may be missing: its key is optional.
+    required = {r.name for r in all_refs if r.op not in (":-", "-")}
     # Every secret reaches every container, like the rest of the environment does.
     referenced |= set(own_secrets) | ctx.secrets
     provided = {*ctx.derived, *own, "PORT"} if spec.listens else {*ctx.derived, *own}
     for ref in sorted(referenced - provided - (set(ctx.project.env) - ctx.secrets)):
+        source: dict[str, Any]
         if ref in ctx.secrets or ref in project.secret_names:
             ctx.used_secrets.add(ref)
             source = {"secretKeyRef": {"name": ctx.secret, "key": ref}}
         else:
-            ctx.used_runtime.add(ref)
+            if ref in required:
+                ctx.used_runtime.add(ref)
             source = {"configMapKeyRef": {"name": ctx.runtime, "key": ref}}
+            if ref not in required:
+                source["configMapKeyRef"]["optional"] = True
         env_list.append({"name": ref, "valueFrom": source})
     # A variable built from others comes after them: Kubernetes expands only earlier ones.
     for key, value in {**ctx.derived, **own}.items():
@@ -291,7 +296,8 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         lost.add(
             spec.name,
             f"depends_on {dep.name} ({dep.condition})",
-            "Kubernetes starts workloads independently; apply the Jobs first",
+            "Kubernetes starts workloads independently"
+            + ("; apply the Job first" if _is_oneshot(project, dep.name) else ""),
         )
     pod_spec: dict[str, Any] = {
         "securityContext": {"runAsNonRoot": True},
@@ -431,3 +437,8 @@ def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
             _merge(into[key], value)
         else:
             into[key] = copy.deepcopy(value)
+
+
+def _is_oneshot(project: ResolvedProject, name: str) -> bool:
+    spec = project.processes.get(name)
+    return spec is not None and spec.oneshot

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from prodserver.exporters.interp import Piece, Ref
 
 # Inside double quotes these keep a special meaning and need a backslash.
+# Text that means itself anywhere in a shell word.
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 _DQ_SPECIAL = re.compile(r'([\\"$`])')
 
 
@@ -44,7 +46,10 @@ def _dq_word(pieces: Sequence[Piece]) -> str:
             # The literal part of a modifier's word gets its own double quotes: inside them a
             # "}" or "'" is plain text in both dash and bash (bare, bash would treat "'" as
             # a quote even within the outer double quotes).
-            out.append('"' + _DQ_SPECIAL.sub(r"\\\1", piece) + '"')
+            if _PLAIN.fullmatch(piece):
+                out.append(piece)
+            else:
+                out.append('"' + _DQ_SPECIAL.sub(r"\\\1", piece) + '"')
         else:
             out.append(_ref(piece))
     return "".join(out)

@@ -183,7 +183,8 @@ def _word(text: str) -> str:
             # The newline sits in its own quotes, and the continuation line starts with a
             # quote: the INI reader strips only the indentation before it.
             out.append("'\n '")
-        for part in re.split(r"([;#])", line):
+        # Only a ";" or "#" after whitespace (or first on the line) starts an inline comment.
+        for part in re.split(r"((?:^|(?<=\s))[;#])", line):
             if part in (";", "#"):
                 out.append("\\" + part)
             elif part:

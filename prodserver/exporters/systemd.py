@@ -143,7 +143,8 @@ def _unit(
     prefix = project.name
     name = spec.name
     unit: Section = [
-        ("Description", _value(f"{project.name} {name}" + ("" if spec.oneshot else " %i"))),
+        # %i is the instance: the port of a listening process, else the copy's number.
+        ("Description", _value(f"{project.name} {name}") + ("" if spec.oneshot else " %i")),
         ("PartOf", f"{prefix}.target"),
     ]
     after: list[str] = []
@@ -189,7 +190,7 @@ def _unit(
     proc_shell_env = dict(shell_env)
     for key, value in env.items():
         if interp.is_literal(value):
-            service.append(("Environment", _value(f"{key}={interp.literal(value)}")))
+            service.append(("Environment", _assignment(f"{key}={interp.literal(value)}")))
         else:
             proc_shell_env[key] = value
     if secrets and not has_secrets:
@@ -278,9 +279,24 @@ def _c_escape(text: str) -> str:
 
 
 def _value(text: str) -> str:
-    """A setting's value with specifiers escaped; quoted with C escapes if needed."""
+    """A free-text setting (Description, WorkingDirectory, User): specifiers escaped.
+
+    These take the rest of the line as it is, so a character that would end or change the
+    line cannot be written.
+    """
+    if re.search(r"[\x00-\x1f\x7f\\]", text) or text != text.strip():
+        raise ConfigError(
+            f"{text!r} cannot be written in a systemd unit",
+            hint="avoid control characters, backslashes and surrounding spaces in names and paths",
+            code="PS611",
+        )
+    return text.replace("%", "%%")
+
+
+def _assignment(text: str) -> str:
+    """One ``Environment=`` assignment: quoted with C escapes unless it is one plain word."""
     escaped = text.replace("%", "%%")
-    if escaped == escaped.strip() and not re.search(r'[\x00-\x1f\x7f"\\]', escaped):
+    if _BARE.fullmatch(escaped):
         return escaped
     return '"' + _c_escape(escaped) + '"'
 
