@@ -13,7 +13,8 @@ class CommandBackend(Backend):
     name = "command"
     summary = "Any program: `command` as an array, or a string split into words (no shell)."
     kind = "command"
-    listens = False
+    # Any program may listen: like foreman and honcho, every plain command gets a PORT.
+    listens = True
     stop_signal = signal.SIGTERM
     kill_mode = "group"
     options = (

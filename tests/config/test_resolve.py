@@ -402,7 +402,8 @@ class TestPorts:
         p = resolve(root)
         assert [i.port for i in p.processes["web"].instances] == [5000, 5001]
         assert p.processes["web"].instances[1].argv == ("serve", "5001")
-        assert p.processes["worker"].instances[0].port is None
+        # like foreman, every plain command may listen, so each gets its PORT
+        assert p.processes["worker"].instances[0].port == 5100
         assert p.processes["api"].instances[0].port == 5200
 
     def test_base_port_precedence(self, project):
