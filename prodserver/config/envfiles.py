@@ -62,7 +62,14 @@ def parse_env_spec(spec: str) -> tuple[str, bool]:
 
 def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
     """Read and parse the ``.env`` file ``path``; ``None`` when it is optional and missing."""
-    if not path.exists() and not path.is_symlink():
+    if "\x00" in str(path):
+        # The OS cannot name such a file; pathlib would raise ValueError.
+        raise ConfigError(
+            f"env file name {str(path)!r} contains a NUL byte",
+            location=Location(key_path="env_files"),
+            code="PS140",
+        )
+    if not _exists(path):
         if optional:
             return None
         raise ConfigError(
@@ -72,7 +79,22 @@ def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
             location=Location(file=path),
             code="PS101",
         )
-    return parse_env(read_text(path, what=".env file"), path=path)
+    try:
+        text = read_text(path, what=".env file")
+    except OSError as exc:  # read_text's is_dir() check lets e.g. ENAMETOOLONG through
+        raise ConfigError(
+            f"cannot read .env file {path}: {exc.strerror}",
+            location=Location(file=path),
+            code="PS101",
+        ) from None
+    return parse_env(text, path=path)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError:  # e.g. a parent directory we may not search: reading reports it clearly
+        return True
 
 
 def parse_env(text: str, *, path: Path) -> EnvFile:
@@ -133,7 +155,7 @@ def parse_env(text: str, *, path: Path) -> EnvFile:
     if problems:
         count = len(problems)
         raise ConfigError(
-            f"{path}: {count} invalid lines in .env file",
+            f"{path} has {count} invalid lines",
             location=problems[0].location,
             hint=problems[0].hint,
             code=problems[0].code,

@@ -59,7 +59,18 @@ class ProcfileParse:
 
 def read_procfile(path: Path) -> ProcfileParse:
     """Read and parse the Procfile at ``path``; an unreadable or non-UTF-8 file is an error."""
-    return parse_procfile(read_text(path, what="Procfile"), path=path)
+    if "\x00" in str(path):
+        # The OS cannot name such a file; pathlib would raise ValueError.
+        raise ConfigError(f"Procfile name {str(path)!r} contains a NUL byte", code="PS101")
+    try:
+        text = read_text(path, what="Procfile")
+    except OSError as exc:  # read_text's is_dir() check lets e.g. ENAMETOOLONG through
+        raise ConfigError(
+            f"cannot read Procfile {path}: {exc.strerror}",
+            location=Location(file=path),
+            code="PS101",
+        ) from None
+    return parse_procfile(text, path=path)
 
 
 def parse_procfile(text: str, *, path: Path) -> ProcfileParse:

@@ -191,6 +191,14 @@ def test_dangling_symlink_is_an_error_even_when_optional(tmp_path: Path) -> None
         read_env_file(link, optional=True)
 
 
+@pytest.mark.parametrize("optional", [False, True])
+def test_impossible_file_names_are_config_errors(tmp_path: Path, optional: bool) -> None:
+    with pytest.raises(ConfigError):
+        read_env_file(tmp_path / "a\x00b", optional=optional)
+    with pytest.raises(ConfigError):
+        read_env_file(tmp_path / ("x" * 5000), optional=optional)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = write(tmp_path, "A=1\n")

@@ -208,6 +208,12 @@ def test_read_non_utf8_procfile_names_the_line(tmp_path: Path) -> None:
     assert info.value.location.line == 2
 
 
+def test_impossible_procfile_names_are_config_errors(tmp_path: Path) -> None:
+    for path in (tmp_path / "a\x00b", tmp_path / ("x" * 5000)):
+        with pytest.raises(ConfigError):
+            read_procfile(path)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_read_unreadable_procfile(tmp_path: Path) -> None:
     path = tmp_path / "Procfile"
