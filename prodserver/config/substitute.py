@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NoReturn
 
+from prodserver.config.secrets import mask_url_passwords
 from prodserver.errors import ConfigError, Location
 
 __all__ = ["Substituted", "is_whole_expression", "references", "substitute"]
@@ -57,6 +58,7 @@ _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 _NESTED_STOP = re.compile(r"[$}]")
 # Python's own recursion limit must never be what stops a deeply nested expression.
 _DEPTH_CEILING = 200
+_CACHED_LENGTH = 4096
 _SYNTAX_HINT = (
     "write $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, "
     "${NAME:+alternative}; use $$ for a literal $"
@@ -188,16 +190,27 @@ def _parse_braced(text: str, start: int, depth: int, max_depth: int) -> tuple[_V
     return _Var(name, op, arg, text[start:end]), end
 
 
-@lru_cache(maxsize=2048)
 def _parse(text: str, max_depth: int) -> tuple[_Node, ...]:
-    # Configuration strings repeat across profiles and instances; parse each once.
+    # Configuration strings repeat across profiles and instances: parse each short one once,
+    # and never let the cache hold on to huge strings.
+    if len(text) <= _CACHED_LENGTH:
+        return _parse_cached(text, max_depth)
+    return _parse_level(text, 0, 0, min(max_depth, _DEPTH_CEILING))[0]
+
+
+@lru_cache(maxsize=2048)
+def _parse_cached(text: str, max_depth: int) -> tuple[_Node, ...]:
     return _parse_level(text, 0, 0, min(max_depth, _DEPTH_CEILING))[0]
 
 
 def _syntax_error(exc: _SyntaxProblem, text: str, where: Location | None) -> ConfigError:
     hint = "flatten the nested defaults" if exc.code == "PS133" else _SYNTAX_HINT
+    # The text is the configuration as written, but it may still hold a literal URL password.
+    message = mask_url_passwords(
+        f"invalid substitution in {_excerpt(text, 0, 80)!r}: {exc.message}"
+    )
     return ConfigError(
-        f"invalid substitution in {_excerpt(text, 0, 80)!r}: {exc.message}",
+        message,
         hint=hint,
         location=where,
         code=exc.code,

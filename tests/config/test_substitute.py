@@ -198,6 +198,19 @@ def test_malformed_message_shows_the_text() -> None:
     assert "bind ${PORT:-8000" in info.value.message
 
 
+def test_malformed_message_masks_a_url_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        substitute("redis://:CANARY-9f3b@h/${DB", ENV)
+    assert "CANARY-9f3b" not in info.value.render()
+
+
+def test_long_strings_are_parsed_without_the_cache() -> None:
+    text = "x" * 5000 + "${SET}" + "$$" * 10
+    assert substitute(text, ENV).text == "x" * 5000 + "value" + "$" * 10
+    with pytest.raises(ConfigError):
+        substitute("x" * 5000 + "${", ENV)
+
+
 def test_empty_braces_message() -> None:
     with pytest.raises(ConfigError, match=r"empty '\$\{\}'"):
         substitute("${}", ENV)
