@@ -166,9 +166,11 @@ def guard_secrets(
     """Fail loudly if a secret's literal value reached an output (a bug, never a user error)."""
     if include_secrets:
         return
+    layers = [project.env, *(spec.env for spec in project.processes.values())]
     values = {
         name: interp.literal(value)
-        for name, value in project.env.items()
+        for layer in layers
+        for name, value in layer.items()
         if name in project.secret_names and interp.is_literal(value) and len(value) >= 4
     }
     for file in files:

@@ -15,7 +15,14 @@ from pathlib import PurePosixPath
 from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import interp, shell
-from prodserver.exporters.base import ExportFile, ExportOptions, ExportResult, Lost, header
+from prodserver.exporters.base import (
+    ExportFile,
+    ExportOptions,
+    ExportResult,
+    Lost,
+    header,
+    secret_env,
+)
 
 #: Heroku sends SIGTERM and kills what is left after 30 seconds
 HEROKU_GRACE = 30.0
@@ -29,7 +36,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     scale: list[str] = []
     for name in project.start_order():
         spec = project.processes[name]
-        command = _command(project, spec)
+        command = _command(project, spec, options)
         _report_losses(spec, lost)
         if spec.oneshot:
             release.append(command)
@@ -52,16 +59,18 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     )
 
 
-def _command(project: ResolvedProject, spec: ProcessSpec) -> str:
+def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions) -> str:
     words = [interp.parse(arg) for arg in spec.argv]
     command = shell.command(words)
     if spec.cwd != project.root:
         relative = spec.cwd.relative_to(project.root).as_posix()
         command = f"cd {shell.word((relative,))} && {command}"
-    if spec.env:
-        # The process's own variables, set for this command only (the rest is config vars).
+    env, _secrets = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
+    if env:
+        # The process's own variables, set for this command only; the rest (secrets
+        # included) are the platform's config vars.
         assignments = " ".join(
-            f"{key}={shell.word(interp.parse(value))}" for key, value in spec.env.items()
+            f"{key}={shell.word(interp.parse(value))}" for key, value in env.items()
         )
         command = f"env {assignments} {command}"
     if "\n" in command:

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result = render(args.format, project, options)
     for line in (*project.warnings, *result.warnings):
-        sys.stderr.write(f"warning: {line}\n")
+        sys.stderr.write(f"{line}\n" if line.startswith("warning") else f"warning: {line}\n")
     for line in result.advice:
         sys.stderr.write(f"note: {line}\n")
 
