@@ -98,13 +98,10 @@ def mask_url_passwords(text: str) -> str:
 def _password_span(text: str, start: int) -> tuple[int, int] | None:
     """Where the password is in the URL whose authority starts at ``start``, if it has one."""
     token_end = _TOKEN_END.search(text, start)
-    end = token_end.start() if token_end else len(text)
-    following = _URL_START.search(text, start, end)  # "redis://:a@h1,redis://:b@h2"
-    if following is not None:
-        end = following.start()
-    rest = text[start:end]
-    # The last "@" rather than the first "@" after the host: a password may hold unencoded
-    # "@", "/", "?" or "#", and masking a little too much beats a leak.
+    rest = text[start : token_end.start() if token_end else len(text)]
+    # The last "@" of the whole token rather than the first after the host: a password may
+    # hold unencoded "@", "/", "?", "#" or even "x://", and masking too much beats a leak. So
+    # "amqp://u:p@a//;amqp://u:q@b//" prints as "amqp://u:********@b//".
     at = rest.rfind("@")
     colon = rest.find(":", 0, max(at, 0))
     if colon < 0:
