@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from prodserver.errors import ConfigError
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: the modifiers Compose (and POSIX sh) understand, longest first so ":-" wins over "-"
 _OPS = (":-", ":?", ":+", "-", "?", "+")
@@ -85,7 +87,7 @@ def _parse(text: str, pos: int, *, nested: bool) -> tuple[tuple[Piece, ...], int
 def _parse_braced(text: str, pos: int) -> tuple[Ref, int]:
     match = _NAME.match(text, pos)
     if not match:
-        raise ValueError(f"malformed reference in {text!r}")
+        raise _malformed(text)
     name = match.group()
     pos = match.end()
     if text[pos : pos + 1] == "}":
@@ -94,9 +96,18 @@ def _parse_braced(text: str, pos: int) -> tuple[Ref, int]:
         if text.startswith(op, pos):
             word, end = _parse(text, pos + len(op), nested=True)
             if text[end : end + 1] != "}":
-                raise ValueError(f"unterminated reference in {text!r}")
+                raise _malformed(text)
             return Ref(name, op, word), end + 1
-    raise ValueError(f"malformed reference in {text!r}")
+    raise _malformed(text)
+
+
+def _malformed(text: str) -> ConfigError:
+    # The resolver only hands over well-formed text; this names the value if it did not.
+    return ConfigError(
+        f"cannot export {text!r}: it is not valid interpolation text",
+        hint="write a literal $ as $$ and references as ${NAME}",
+        code="PS630",
+    )
 
 
 def refs(pieces: tuple[Piece, ...]) -> Iterator[Ref]:
