@@ -310,7 +310,9 @@ class Resolver:
                 continue
             self.env_files_read.append(path)
             for key, value in loaded.values.items():
-                env[key] = value
+                # In an export, every `$` in the model is interpolation syntax (`$$` is a
+                # literal dollar); a .env value is literal text, so its dollars are escaped.
+                env[key] = value.replace("$", "$$") if self.for_export else value
                 self.config_names.add(key)
                 self.prov.env[key] = EnvOrigin(
                     "env file", Location(file=path, line=loaded.lines.get(key))

@@ -24,7 +24,7 @@ FILE_ENV = "PRODSERVER_FILE"
 #: a configuration larger than this is refused before parsing (a real one is a few KiB)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
-SourceKind = Literal["toml", "pyproject", "procfile"]
+SourceKind = Literal["toml", "pyproject", "procfile", "django"]
 KeyPath = tuple[str, ...]
 
 
@@ -78,6 +78,10 @@ def discover(
     if explicit is not None:
         path = explicit if explicit.is_absolute() else base / explicit
         origin = "--file" if file is not None else FILE_ENV
+        if "\x00" in str(path) or len(path.name) > 255:
+            raise ConfigError(
+                f"{origin} names an impossible path", location=Location(file=path), code="PS101"
+            )
         if path.is_dir():
             raise ConfigError(
                 f"{path} is a directory, not a configuration file ({origin})",
@@ -131,9 +135,9 @@ def kind_of(path: Path) -> SourceKind:
 def read_text(path: Path, *, what: str = "configuration file") -> str:
     """The file's text, with every way that can fail turned into a clear ConfigError."""
     loc = Location(file=path)
-    if path.is_dir():
-        raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
     try:
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
             raise ConfigError(
@@ -149,9 +153,10 @@ def read_text(path: Path, *, what: str = "configuration file") -> str:
         raise ConfigError(
             f"cannot read {what} {path}: permission denied", location=loc, code="PS101"
         ) from None
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(
-            f"cannot read {what} {path}: {exc.strerror}", location=loc, code="PS101"
+            f"cannot read {what} {path}: {reason}", location=loc, code="PS101"
         ) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
