@@ -134,7 +134,8 @@ def _service(
     environment.update(dict.fromkeys(secrets))
     if spec.listens:
         environment["PORT"] = fixed["PORT"]
-        service["expose"] = [fixed["PORT"]]
+        if not spec.oneshot:
+            service["expose"] = [fixed["PORT"]]
     if environment:
         # Compose replaces, not merges, a mapping given again: repeat the common variables.
         service["environment"] = {**anchor.get("environment", {}), **environment}

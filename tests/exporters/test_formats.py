@@ -92,7 +92,7 @@ def _dev() -> ResolvedProject:
     )
 
 
-def _tasks() -> scenarios.ProcessSpec:  # type: ignore[name-defined]
+def _tasks() -> scenarios.ProcessSpec:
     return scenarios.process("tasks", 4, ("python", "manage.py", "db_worker"))
 
 
