@@ -16,6 +16,8 @@ from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import interp, shell
 from prodserver.exporters.base import (
+    MODE_PUBLIC,
+    MODE_SECRET,
     ExportFile,
     ExportOptions,
     ExportResult,
@@ -52,8 +54,15 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     advice = []
     if scale:
         advice.append("scale the process types with: heroku ps:scale " + " ".join(scale))
+    holds_secret = options.include_secrets and any(
+        key in project.secret_names for spec in project.processes.values() for key in spec.env
+    )
     return ExportResult(
-        files=(ExportFile(PurePosixPath("Procfile"), content),),
+        files=(
+            ExportFile(
+                PurePosixPath("Procfile"), content, MODE_SECRET if holds_secret else MODE_PUBLIC
+            ),
+        ),
         warnings=tuple(lost.items),
         advice=tuple(advice),
     )

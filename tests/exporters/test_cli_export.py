@@ -73,7 +73,7 @@ def test_no_secret_value_reaches_any_export(fmt: str, shop: Path, cli: Cli) -> N
         assert canary not in result.out + result.err
 
 
-@pytest.mark.parametrize("fmt", ["compose", "systemd", "supervisord", "kubernetes"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_include_secrets_writes_them_only_into_0600_files(fmt: str, shop: Path, cli: Cli) -> None:
     out = shop / "out"
     result = cli("export", fmt, "-p", "prod", "--include-secrets", "-o", f"{out}/", cwd=shop)
