@@ -167,7 +167,7 @@ def _service(
                 f"restart backoff {spec.restart.backoff:g}s",
                 "Docker doubles the delay from 100ms by itself",
             )
-    if spec.scale != 1 and not spec.oneshot:
+    if spec.scale > 1 and not spec.oneshot:
         service["deploy"] = {"replicas": spec.scale}
     if spec.scale == 0:
         # Not started by default; `docker compose --profile manual up` brings it up.

@@ -118,7 +118,7 @@ def _program(spec: ProcessSpec, env: Mapping[str, str], index: int, lost: Lost) 
     else:
         command = " ".join(_word("".join(map(str, w))) for w in words)
     settings["command"] = command
-    if spec.scale != 1 and not spec.oneshot:
+    if spec.scale > 1 and not spec.oneshot:
         settings["process_name"] = "%(program_name)s_%(process_num)d"
         settings["numprocs"] = str(spec.scale)
         settings["numprocs_start"] = str(default_port(spec) if spec.listens else 1)

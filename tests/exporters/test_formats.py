@@ -216,3 +216,23 @@ def test_procfile_round_trips_through_honcho() -> None:
     worker = shlex.split(procfile.processes["worker"])
     assert worker[:2] == ["env", "C_FORCE_ROOT=false"]
     assert worker[2:] == list(project.processes["worker"].argv)
+
+
+def test_a_process_scaled_to_zero_is_defined_but_not_started(tmp_path: Path) -> None:
+    from supervisor.options import ServerOptions
+
+    spare = scenarios.process("spare", 1, ("/usr/bin/true",), scale=0)
+    project = dataclasses.replace(
+        scenarios.shop(), processes={**scenarios.shop().processes, "spare": spare}
+    )
+    compose = yaml.safe_load(render("compose", project).files[0].content)["services"]["spare"]
+    assert compose["profiles"] == ["manual"]
+    assert "deploy" not in compose
+    conf = tmp_path / "s.conf"
+    conf.write_text("[supervisord]\n" + render("supervisord", project).files[0].content)
+    programs = ServerOptions().read_config(str(conf)).process_group_configs[0].process_configs
+    (spare_program,) = [p for p in programs if p.name == "spare"]
+    assert spare_program.autostart is False
+    target = render("systemd", project).files[0].content
+    assert "spare" not in target
+    assert "shop-spare@.service" in [str(f.path) for f in render("systemd", project).files]
