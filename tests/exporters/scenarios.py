@@ -182,7 +182,7 @@ NEWLINE = "line1\nline2"
 REPORT = (
     "import json, os, sys; print(json.dumps({'argv': sys.argv[1:], "
     "'env': {k: os.environ.get(k) for k in sorted(os.environ) if k in "
-    "('HOSTILE_QUOTES', 'HOSTILE_PCT', 'PLAIN', 'SHARED', 'UNICODE', 'PORT')}}))"
+    "('HOSTILE_QUOTES', 'HOSTILE_PCT', 'HOSTILE_NL', 'PLAIN', 'SHARED', 'UNICODE', 'PORT')}}))"
 )
 HOSTILE_ENV = {"HOSTILE_QUOTES": 'it\'s "quoted"', "HOSTILE_PCT": "50% $$off", "PLAIN": "x"}
 SHARED_ENV = {"SHARED": "a b ; c # d", "UNICODE": "ünï"}
@@ -200,8 +200,9 @@ def hostile(*, newline: bool = True) -> ResolvedProject:
         *words,
         "--port=${PORT}",
     )
+    env = {**HOSTILE_ENV, "HOSTILE_NL": NEWLINE + " x"} if newline else HOSTILE_ENV
     return project(
-        [process("odd_name-1", 0, argv, listens=True, env=HOSTILE_ENV)],
+        [process("odd_name-1", 0, argv, listens=True, env=env)],
         name="hostile",
         env=SHARED_ENV,
     )
@@ -219,4 +220,6 @@ def expected_report(port: int, *, newline: bool = True) -> dict[str, object]:
     """What the hostile process must print when it runs with ``PORT=port``."""
     env = {k: v.replace("$$", "$") for k, v in {**HOSTILE_ENV, **SHARED_ENV}.items()}
     env["PORT"] = str(port)
+    if newline:
+        env["HOSTILE_NL"] = NEWLINE + " x"
     return {"argv": [*literal_words(newline=newline), f"--port={port}"], "env": env}
