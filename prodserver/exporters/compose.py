@@ -164,7 +164,8 @@ def _service(
         if mode != "no" and restart_tuned(spec.restart):
             lost.add(
                 spec.name,
-                f"restart backoff {spec.restart.backoff:g}s",
+                f"restart backoff {spec.restart.backoff:g}s..{spec.restart.backoff_max:g}s"
+                f" within {spec.restart.window:g}s",
                 "Docker doubles the delay from 100ms by itself",
             )
     if spec.scale > 1 and not spec.oneshot:

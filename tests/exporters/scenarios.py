@@ -223,3 +223,68 @@ def expected_report(port: int, *, newline: bool = True) -> dict[str, object]:
     if newline:
         env["HOSTILE_NL"] = NEWLINE + " x"
     return {"argv": [*literal_words(newline=newline), f"--port={port}"], "env": env}
+
+
+def options() -> ResolvedProject:
+    """Every optional setting and every pass-through table, once."""
+    api = process(
+        "api",
+        0,
+        ("/usr/bin/python3", "-m", "http.server", "${PORT}"),
+        listens=True,
+        scale=3,
+        cwd=ROOT / "src",
+        user="1000",
+        max_memory=256 * 1024 * 1024,
+        labels={"team": "payments"},
+        healthcheck=HealthCheck(
+            "http",
+            "https://127.0.0.1:${PORT}/ready?full=1",
+            interval=2.5,
+            timeout=1.0,
+            retries=5,
+            start_period=10.0,
+            role="readiness",
+            expect="ok",
+        ),
+        restart=RestartPolicy("on-failure", max_restarts=0, backoff=2.0, backoff_max=60.0),
+        stop_signal=signal.SIGHUP,
+        stop_timeout=2.5,
+        export={
+            "compose": {"ports": ["8080:5000"], "logging": {"driver": "local"}},
+            "systemd": {"Service": {"Nice": 5, "ProtectSystem": "strict"}},
+            "supervisord": {"stdout_logfile": "/var/log/api.log", "umask": "022"},
+            "kubernetes": {
+                "image": "registry.example.com/shop/api:1.2",
+                "pod": {"serviceAccountName": "api"},
+                "service": {"type": "ClusterIP"},
+                "deployment": {"revisionHistoryLimit": 3},
+            },
+        },
+    )
+    cache = process(
+        "cache",
+        1,
+        ("/usr/bin/redis-server", "--port", "${PORT}"),
+        listens=True,
+        healthcheck=HealthCheck("tcp", "127.0.0.1:${PORT}", role="liveness"),
+        restart=RestartPolicy("always"),
+        kill_mode="main",
+    )
+    tick = process(
+        "tick",
+        2,
+        ("/usr/bin/python3", "-c", "import time; time.sleep(60)"),
+        healthcheck=HealthCheck("cmd", ("/usr/bin/test", "-e", "/tmp/tick-${PORT:-0}")),
+        depends_on=(Dependency("cache", "healthy"), Dependency("api", "started")),
+        restart=RestartPolicy("always", max_restarts=3, window=30.0),
+    )
+    seed = process(
+        "seed",
+        3,
+        ("/usr/bin/python3", "-c", "print('seeded')"),
+        oneshot=True,
+        restart=RestartPolicy("on-failure", max_restarts=2),
+        export={"kubernetes": {"job": {"ttlSecondsAfterFinished": 600}}},
+    )
+    return project([api, cache, tick, seed], name="opts")

@@ -28,6 +28,7 @@ REGEN = os.environ.get("PRODSERVER_REGEN_GOLDEN") == "1"
 SCENARIOS: dict[str, Callable[[], ResolvedProject]] = {
     "shop": scenarios.shop,
     "hostile": scenarios.hostile,
+    "options": scenarios.options,
 }
 
 
