@@ -56,9 +56,10 @@ class CeleryWorkerBackend(Backend):
             choices=("prefork", "eventlet", "gevent", "solo", "processes", "threads"),
         ),
         Option(
-            "autoscale",
+            "pool_autoscale",
             "string",
-            "`MAX,MIN` pool processes, grown and shrunk with the load.",
+            "`MAX,MIN` pool processes, grown and shrunk with the load (`--autoscale`; named so "
+            "as not to clash with the process key `autoscale`, which is for exporters).",
             flag="--autoscale",
             pattern=r"^[0-9]+,[0-9]+$",
             examples=("10,3",),

@@ -60,6 +60,36 @@ def search_path(ctx: BackendContext) -> list[Path]:
     return unique
 
 
+#: directories never searched for a project below the root (environments, caches, VCS)
+_SKIP_DIRS = frozenset({"node_modules", "site-packages", "__pycache__", "venv", "env"})
+_NEST_DEPTH = 2
+
+
+def nested_roots(root: Path, module: str) -> list[Path]:
+    """Directories up to two levels below ``root`` that hold ``module``'s source file.
+
+    A fallback for a project kept in a subdirectory (``examples/demo``) when the process's
+    ``cwd`` is not known: the answer is used only when it is unique, never guessed between two.
+    """
+    found: list[Path] = []
+    level = [root]
+    for _ in range(_NEST_DEPTH):
+        below: list[Path] = []
+        for d in level:
+            try:
+                children = sorted(p for p in d.iterdir() if p.is_dir())
+            except OSError:
+                continue
+            for child in children:
+                if child.name.startswith(".") or child.name in _SKIP_DIRS:
+                    continue
+                below.append(child)
+                if module_file(module, [child]) is not None:
+                    found.append(child)
+        level = below
+    return found
+
+
 def module_file(module: str, dirs: Iterable[Path]) -> Path | None:
     """The source file of ``module`` (``a.b`` -> ``a/b.py`` or ``a/b/__init__.py``), or None."""
     parts = module.split(".")
@@ -154,6 +184,10 @@ def application(ctx: BackendContext, interface: Interface, option: str = "app") 
             code="PS140",
         )
     dirs = search_path(ctx)
+    if module_file(settings, dirs) is None:
+        nested = nested_roots(ctx.root, settings)
+        if len(nested) == 1:
+            dirs.append(nested[0])
     value = read_setting(settings, setting, dirs)
     if value:
         return as_target(value)

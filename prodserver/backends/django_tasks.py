@@ -48,7 +48,7 @@ class DjangoTasksBackend(Backend):
             "max_tasks", "integer", "Exit after this many tasks.", flag="--max-tasks", minimum=1
         ),
         Option(
-            "backend",
+            "tasks_backend",
             "string",
             "The TASKS backend alias to work for (default `default`).",
             flag="--backend",

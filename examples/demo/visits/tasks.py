@@ -1,0 +1,10 @@
+"""The task for Django's tasks framework (django-tasks' ``db_worker`` runs it)."""
+
+from django_tasks import task
+
+from visits import core
+
+
+@task()
+def record_visit(source: str) -> int:
+    return core.record_visit(source)
