@@ -28,11 +28,12 @@ pytestmark = pytest.mark.skipif(not DEMO.exists(), reason="the demo prodserver.t
 
 
 def _profiles() -> list[str]:
+    # Read the names only: a configuration error must fail the tests, not their collection.
+    import tomllib
+
     if not DEMO.exists():
         return ["-"]
-    from prodserver.config.resolve import resolve_project
-
-    return list(resolve_project(file=DEMO, for_export=True, environ={}).profiles)
+    return list(tomllib.loads(DEMO.read_text(encoding="utf-8")).get("profiles", {}))
 
 
 def _export(fmt: str, profile: str) -> ExportResult:
@@ -56,7 +57,10 @@ def test_demo_golden(profile: str, fmt: str) -> None:
 @pytest.mark.parametrize("profile", _profiles())
 def test_demo_exports_pass_their_validators(profile: str, tmp_path: Path) -> None:
     from honcho.environ import parse_procfile
-    from supervisor.options import ServerOptions
+
+    ServerOptions = pytest.importorskip(
+        "supervisor.options", reason="supervisor (its own config reader) is not installed"
+    ).ServerOptions
 
     procfile = _export("procfile", profile).files[0].content
     assert parse_procfile(procfile).processes

@@ -185,7 +185,9 @@ def test_systemd_units_pass_systemd_analyze_verify(scenario: str, tmp_path: Path
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_supervisord_reads_the_program_sections(scenario: str, tmp_path: Path) -> None:
-    from supervisor.options import ServerOptions
+    ServerOptions = pytest.importorskip(
+        "supervisor.options", reason="supervisor (its own config reader) is not installed"
+    ).ServerOptions
 
     project = _project(scenario, "supervisord")
     content = render("supervisord", project).files[0].content
@@ -220,7 +222,9 @@ def test_procfile_round_trips_through_honcho() -> None:
 
 
 def test_a_process_scaled_to_zero_is_defined_but_not_started(tmp_path: Path) -> None:
-    from supervisor.options import ServerOptions
+    ServerOptions = pytest.importorskip(
+        "supervisor.options", reason="supervisor (its own config reader) is not installed"
+    ).ServerOptions
 
     spare = scenarios.process("spare", 1, ("/usr/bin/true",), scale=0)
     project = dataclasses.replace(
