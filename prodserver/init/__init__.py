@@ -1,0 +1,1 @@
+"""``prodserver init``: the answers (plan), the questions (wizard) and the file (render)."""
