@@ -62,7 +62,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     """The ``compose.yaml`` of ``project``."""
     lost = Lost("compose")
     env, secrets = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
-    environment: dict[str, str | None] = dict(env)
+    environment: dict[str, str | None] = {
+        k: _text(v, {}, _definitions(env, exclude=k)) for k, v in env.items()
+    }
     for name in secrets:
         # A name without a value: Compose passes the variable through from where it runs.
         environment[name] = None
@@ -114,9 +116,22 @@ def _port_text(spec: ProcessSpec) -> dict[str, str]:
     return {"PORT": str(default_port(spec))} if spec.listens else {}
 
 
-def _text(value: str, fixed: dict[str, str]) -> str:
-    """Interpolation text with ``fixed`` variables replaced, still valid for Compose."""
-    return interp.compose_text(interp.substitute(interp.parse(value), fixed))
+def _text(
+    value: str, fixed: dict[str, str], definitions: dict[str, tuple[interp.Piece, ...]]
+) -> str:
+    """Interpolation text with ``fixed`` variables and ``definitions`` put in, for Compose.
+
+    Compose resolves every ``${NAME}`` from the environment ``docker compose`` runs in, so a
+    variable the configuration defines is written as its definition.
+    """
+    pieces = interp.inline(interp.parse(value), definitions)
+    return interp.compose_text(interp.substitute(pieces, fixed))
+
+
+def _definitions(
+    env: dict[str, str], exclude: str | None = None
+) -> dict[str, tuple[interp.Piece, ...]]:
+    return {k: interp.parse(v) for k, v in env.items() if k != exclude}
 
 
 def _service(
@@ -128,9 +143,13 @@ def _service(
 ) -> dict[str, Any]:
     fixed = _port_text(spec)
     service: dict[str, Any] = {yamlout.MERGE: anchor}
-    service["command"] = [_text(arg, fixed) for arg in spec.argv]
     env, secrets = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
-    environment: dict[str, str | None] = {k: _text(v, fixed) for k, v in env.items()}
+    shared, _ = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    definitions = _definitions({**shared, **env})
+    service["command"] = [_text(arg, fixed, definitions) for arg in spec.argv]
+    environment: dict[str, str | None] = {
+        k: _text(v, fixed, _definitions({**shared, **env}, exclude=k)) for k, v in env.items()
+    }
     environment.update(dict.fromkeys(secrets))
     if spec.listens:
         environment["PORT"] = fixed["PORT"]
@@ -150,7 +169,7 @@ def _service(
             dep.name: {"condition": CONDITIONS[dep.condition]} for dep in spec.depends_on
         }
     if spec.healthcheck is not None:
-        service["healthcheck"] = _healthcheck(spec.healthcheck, fixed)
+        service["healthcheck"] = _healthcheck(spec.healthcheck, fixed, definitions)
     if spec.stop_signal != signal.SIGTERM:
         service["stop_signal"] = spec.stop_signal.name
     service["stop_grace_period"] = duration(spec.stop_timeout)
@@ -191,24 +210,26 @@ def _service(
     return service
 
 
-def _healthcheck(check: HealthCheck, fixed: dict[str, str]) -> dict[str, Any]:
+def _healthcheck(
+    check: HealthCheck, fixed: dict[str, str], definitions: dict[str, tuple[interp.Piece, ...]]
+) -> dict[str, Any]:
     if check.kind == "cmd":
         target = check.target if isinstance(check.target, tuple) else (check.target,)
-        test = ["CMD", *(_text(str(word), fixed) for word in target)]
+        test = ["CMD", *(_text(str(word), fixed, definitions) for word in target)]
     elif check.kind == "http":
         test = [
             "CMD",
             "python",
             "-c",
             _HTTP_PROBE,
-            _text(str(check.target), fixed),
+            _text(str(check.target), fixed, definitions),
             str(check.status[0]),
             str(check.status[1]),
             (check.expect or "").replace("$", "$$"),
             f"{check.timeout:g}",
         ]
     else:
-        test = ["CMD", "python", "-c", _TCP_PROBE, _text(str(check.target), fixed)]
+        test = ["CMD", "python", "-c", _TCP_PROBE, _text(str(check.target), fixed, definitions)]
         test.append(f"{check.timeout:g}")
     result: dict[str, Any] = {
         "test": test,

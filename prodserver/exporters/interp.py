@@ -183,3 +183,31 @@ def substitute(pieces: tuple[Piece, ...], mapping: dict[str, str]) -> tuple[Piec
         elif piece != "":
             merged.append(piece)
     return tuple(merged)
+
+
+def inline(
+    pieces: tuple[Piece, ...], definitions: dict[str, tuple[Piece, ...]], depth: int = 8
+) -> tuple[Piece, ...]:
+    """Replace references to ``definitions`` by the definitions' own pieces.
+
+    For a format that resolves every reference from outside (Compose reads ``${X}`` from the
+    shell it runs in, not from the container's environment), a variable the configuration
+    defines must be written as its definition. A reference with a modifier is replaced only
+    when the definition is literal (then the modifier is evaluated here).
+    """
+    out: list[Piece] = []
+    for piece in pieces:
+        if isinstance(piece, Ref) and piece.name in definitions and depth:
+            definition = definitions[piece.name]
+            if piece.op is None:
+                out.extend(inline(definition, definitions, depth - 1))
+                continue
+            if all(isinstance(p, str) for p in definition):
+                value = "".join(p for p in definition if isinstance(p, str))
+                out.extend(substitute((piece,), {piece.name: value}))
+                continue
+        if isinstance(piece, Ref) and piece.word:
+            out.append(Ref(piece.name, piece.op, inline(piece.word, definitions, depth)))
+        else:
+            out.append(piece)
+    return substitute(tuple(out), {})

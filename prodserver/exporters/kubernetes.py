@@ -123,6 +123,7 @@ def build(
         lost=lost,
     )
     ctx.secret_values = bool(secret_values)
+    ctx.plain = set(plain)
     for name in project.start_order():
         spec = project.processes[name]
         objects.extend(_workload(ctx, spec, names[name]))
@@ -171,6 +172,7 @@ class _Context:
         self.used_secrets: set[str] = set()
         self.used_runtime: set[str] = set()
         self.secret_values = False
+        self.plain: set[str] = set()
 
 
 def _labels(project: ResolvedProject, component: str | None = None) -> dict[str, str]:
@@ -212,16 +214,32 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
     env_list: list[dict[str, Any]] = []
     if spec.listens:
         env_list.append({"name": "PORT", "value": fixed["PORT"]})
+    values = {
+        key: interp.substitute(interp.parse(value), fixed)
+        for key, value in {**ctx.derived, **own}.items()
+    }
+    # Only a shell evaluates ${X:-default}: such a value (and any value built from one) is set
+    # by the container's start script instead of Kubernetes.
+    shell_env = {k for k, v in values.items() if interp.has_modifier(v)}
+    while True:
+        more = {k for k, v in values.items() if {r.name for r in interp.refs(v)} & shell_env}
+        if more <= shell_env:
+            break
+        shell_env |= more
     all_refs = [r for w in words for r in interp.refs(w)]
-    for value in [*ctx.derived.values(), *own.values()]:
-        all_refs.extend(interp.refs(interp.parse(value)))
+    for pieces in values.values():
+        all_refs.extend(interp.refs(pieces))
     referenced = {r.name for r in all_refs}
     # A variable only ever used with a default may be missing: its key is optional.
-    required = {r.name for r in all_refs if r.op not in (":-", "-")}
+    # A variable the start script sets (with its default) before anything reads it is never
+    # missing either.
+    required = {r.name for r in all_refs if r.op not in (":-", "-") and r.name not in shell_env}
     # Every secret reaches every container, like the rest of the environment does.
     referenced |= set(own_secrets) | ctx.secrets
-    provided = {*ctx.derived, *own, "PORT"} if spec.listens else {*ctx.derived, *own}
-    for ref in sorted(referenced - provided - (set(ctx.project.env) - ctx.secrets)):
+    defined = {k for k in values if k not in shell_env} | ctx.plain
+    if spec.listens:
+        defined.add("PORT")
+    for ref in sorted(referenced - defined):
         source: dict[str, Any]
         if ref in ctx.secrets or ref in project.secret_names:
             ctx.used_secrets.add(ref)
@@ -234,15 +252,16 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
                 source["configMapKeyRef"]["optional"] = True
         env_list.append({"name": ref, "valueFrom": source})
     # A variable built from others comes after them: Kubernetes expands only earlier ones.
-    for key, value in {**ctx.derived, **own}.items():
-        pieces = interp.substitute(interp.parse(value), fixed)
-        env_list.append({"name": key, "value": _k8s_text(pieces)})
-    if any(interp.has_modifier(w) for w in words) or any(
-        interp.has_modifier(interp.parse(v)) for v in {**ctx.derived, **own}.values()
-    ):
-        # Only a shell evaluates ${X:-default}; its script still passes through Kubernetes'
-        # own expansion, hence the doubled dollars.
-        command = ["/bin/sh", "-c", ("exec " + shell.command(words)).replace("$", "$$")]
+    for key, pieces in values.items():
+        if key not in shell_env:
+            env_list.append({"name": key, "value": _k8s_text(pieces)})
+    if shell_env or any(interp.has_modifier(w) for w in words):
+        exports = "".join(
+            f"export {key}={shell.word(values[key])}; " for key in values if key in shell_env
+        )
+        # The script still passes through Kubernetes' own expansion: dollars are doubled.
+        script = exports + "exec " + shell.command(words)
+        command = ["/bin/sh", "-c", script.replace("$", "$$")]
     else:
         command = [_k8s_text(w) for w in words]
 

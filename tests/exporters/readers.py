@@ -180,12 +180,26 @@ def k8s_expand(text: str, env: Mapping[str, str]) -> str:
     return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", one, text)
 
 
-def k8s_container_env(container: Mapping[str, Any], config: Mapping[str, str]) -> dict[str, str]:
-    """The container's environment: envFrom ConfigMap values, then env in order."""
+def k8s_container_env(
+    container: Mapping[str, Any],
+    config: Mapping[str, str],
+    provided: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The container's environment: envFrom ConfigMap values, then env in order.
+
+    ``provided`` holds the keys of the Secrets and ConfigMaps the user created; a missing key
+    of an ``optional`` reference leaves the variable unset.
+    """
     env = dict(config)
     for item in container.get("env", []):
         if "value" in item:
             env[item["name"]] = k8s_expand(item["value"], env)
+            continue
+        ref = item["valueFrom"].get("secretKeyRef") or item["valueFrom"]["configMapKeyRef"]
+        if ref["key"] in (provided or {}):
+            env[item["name"]] = (provided or {})[ref["key"]]
+        else:
+            assert ref.get("optional"), f"{ref['key']} is required but not provided"
     return env
 
 

@@ -154,3 +154,45 @@ def test_written_files_hold_the_same_bytes(tmp_path: Path) -> None:
     write_files(result.files, tmp_path)
     for file in result.files:
         assert (tmp_path / file.path).read_text(encoding="utf-8") == file.content
+
+
+@pytest.mark.parametrize("fmt", ["compose", "systemd", "supervisord", "kubernetes"])
+@pytest.mark.parametrize("outer", [{}, {"REDIS_URL": "redis://prod:6379/1"}])
+def test_an_environment_default_is_evaluated_where_it_runs(
+    fmt: str, outer: dict[str, str], tmp_path: Path
+) -> None:
+    """``REDIS_URL = "${REDIS_URL:-...}"`` keeps its default and lets the deployment set it."""
+    report = (
+        "import json, os; print(json.dumps({'argv': [], 'env': "
+        "{'REDIS_URL': os.environ.get('REDIS_URL'), 'BROKER': os.environ.get('BROKER')}}))"
+    )
+    spec = scenarios.process("app", 0, ("/usr/bin/python3", "-c", report))
+    project = scenarios.project(
+        [spec],
+        name="redis",
+        env={"REDIS_URL": "${REDIS_URL:-redis://127.0.0.1:6379/0}", "BROKER": "${REDIS_URL}/b"},
+        runtime_refs=frozenset({"PORT", "REDIS_URL"}),
+    )
+    files = {str(f.path): f.content for f in render(fmt, project).files}
+    if fmt == "compose":
+        service = yaml.safe_load(files["compose.yaml"])["services"]["app"]
+        env = {k: readers.compose_interpolate(v, outer) for k, v in service["environment"].items()}
+        argv = service["command"]
+    elif fmt == "systemd":
+        provided = "".join(f'{k}="{v}"\n' for k, v in outer.items())
+        argv, env = readers.systemd_command(files["redis-app@.service"], "1", [provided])
+    elif fmt == "supervisord":
+        ServerOptions = pytest.importorskip("supervisor.options").ServerOptions
+        conf = tmp_path / "s.conf"
+        conf.write_text("[supervisord]\n" + files["redis.conf"], encoding="utf-8")
+        program = ServerOptions().read_config(str(conf)).process_group_configs[0].process_configs[0]
+        argv = shlex.split(program.command)
+        env = {**outer, **(program.environment or {})}  # supervisord's own environment first
+    else:
+        documents = list(yaml.safe_load_all(files["redis.yaml"]))
+        deployment = next(d for d in documents if d["kind"] == "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        env = readers.k8s_container_env(container, {}, outer)
+        argv = [readers.k8s_expand(w, env) for w in container["command"]]
+    url = outer.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert readers.run_report(argv, env)["env"] == {"REDIS_URL": url, "BROKER": f"{url}/b"}
