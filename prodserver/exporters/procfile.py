@@ -9,6 +9,7 @@ completion before the new processes start). Scale is not part of a Procfile: it 
 
 from __future__ import annotations
 
+import shlex
 import signal
 from pathlib import PurePosixPath
 
@@ -52,6 +53,15 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         lines.insert(0, "release: " + " && ".join(release))
     content = header("procfile", project) + "\n".join(lines) + "\n"
     advice = []
+    shared, secrets = secret_env(project, dict(project.env), include_secrets=False)
+    plain = {k: interp.literal(v) for k, v in shared.items() if interp.is_literal(v)}
+    if plain:
+        # The shared environment is the platform's config vars, not part of the Procfile.
+        assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in plain.items())
+        advice.append(f"set the config vars: heroku config:set {assignments}")
+    provided = sorted({*secrets, *(k for k in shared if k not in plain)})
+    if provided:
+        advice.append("and set these on the platform yourself: " + ", ".join(provided))
     if scale:
         advice.append("scale the process types with: heroku ps:scale " + " ".join(scale))
     holds_secret = options.include_secrets and any(
