@@ -35,6 +35,7 @@ class RunserverBackend(Backend):
             "bind",
             "string",
             "`ADDR:PORT` to listen on. Default `127.0.0.1:$PORT` (loopback, as Django's own).",
+            positional=True,
             examples=("0.0.0.0:8000",),
         ),
         Option(
