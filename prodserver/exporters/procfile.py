@@ -111,6 +111,16 @@ def raise_newline(spec: ProcessSpec) -> None:
 
 def _report_losses(spec: ProcessSpec, lost: Lost) -> None:
     name = spec.name
+    uses_port = any("PORT" in interp.names(arg) for arg in spec.argv) or any(
+        "PORT" in interp.names(value) for value in spec.env.values()
+    )
+    if spec.listens and not spec.oneshot and not uses_port:
+        # The platform chooses the port and passes it only in $PORT.
+        lost.add(
+            name,
+            "the platform's $PORT",
+            "the command does not use it (it listens on a fixed port); bind to ${PORT}",
+        )
     if spec.stop_signal != signal.SIGTERM:
         lost.add(name, f"stop_signal {spec.stop_signal.name}", "the platform always sends SIGTERM")
     if spec.stop_timeout > HEROKU_GRACE:
