@@ -259,7 +259,9 @@ def _translate_process(
         return None
     cls = backend_path.rsplit(".", 1)[1]
     if target.note:
-        warnings.append(Problem("PS212", target.note.format(cls=cls), at(), severity="warning"))
+        warnings.append(
+            Problem("PS212", target.note.replace("{cls}", cls), at(), severity="warning")
+        )
     for key in entry:
         if key not in ("BACKEND", "ARGS", "APP"):
             warnings.append(
