@@ -51,7 +51,8 @@ class Problem:
     def render(self) -> str:
         where = self.location.render()
         text = f"{where}: {self.message}" if where else self.message
-        text = f"{self.severity} {self.code}: {text}"
+        code = f" {self.code}" if self.code != "PS000" else ""
+        text = f"{self.severity}{code}: {text}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

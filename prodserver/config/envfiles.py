@@ -107,11 +107,14 @@ def parse_env(text: str, *, path: Path) -> EnvFile:
     lines: dict[str, int] = {}
     problems: list[Problem] = []
     for binding in parse_stream(io.StringIO(text)):
-        line = binding.original.line
+        # python-dotenv counts a binding from the blank lines before it: skip them
+        raw = binding.original.string
+        body = raw.lstrip()
+        line = binding.original.line + raw[: len(raw) - len(body)].count("\n")
         where = Location(file=path, line=line)
-        shown = _show(binding.original.string)
+        shown = _show(body)
         if binding.error:
-            span = binding.original.string.rstrip("\n").count("\n")
+            span = body.rstrip("\n").count("\n")
             at = f"lines {line}-{line + span}" if span else f"line {line}"
             problems.append(
                 Problem(

@@ -16,6 +16,9 @@ _STR_MAP: dict[str, Any] = {
     "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
 }
 _NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+#: an environment variable name may hold anything but "=" and NUL (the OS refuses those)
+ENV_NAME_PATTERN = "^[^=\u0000]+$"
+_ENV_MAP: dict[str, Any] = {**_STR_MAP, "propertyNames": {"pattern": ENV_NAME_PATTERN}}
 
 _HEALTHCHECK: dict[str, Any] = {
     "oneOf": [
@@ -129,7 +132,7 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         default=False,
     ),
     Option("cwd", "string", "Working directory, relative to the project root.", default="."),
-    Option("env", "table", "Environment of this process (the highest layer).", schema=_STR_MAP),
+    Option("env", "table", "Environment of this process (the highest layer).", schema=_ENV_MAP),
     Option("scale", "integer", "How many instances to run.", default=1, minimum=0, maximum=1000),
     Option(
         "port",
@@ -277,6 +280,6 @@ PROFILE_KEYS: tuple[Option, ...] = (
     ),
     Option("description", "string", "What this profile is for."),
     Option("env_files", "list", "More `.env` files, read after the project's."),
-    Option("env", "table", "Environment for every process of this profile.", schema=_STR_MAP),
+    Option("env", "table", "Environment for every process of this profile.", schema=_ENV_MAP),
     Option("processes", "table", "Process overrides and additions for this profile."),
 )

@@ -9,8 +9,12 @@ table (``env``, process)    merged key by key, recursively; the higher layer win
 array (``queues``, ``args``) replaced as a whole by the higher layer
 scalar                      replaced by the higher layer
 ``backend`` changed         the process keeps only backend-independent keys from below
+                            (not ``args``, ``stop_signal``, ``kill_mode``: they are about
+                            the old backend's program)
 ``enabled = false``         the process is dropped after merging (a higher layer may
                             set ``enabled = true`` again)
+``healthcheck`` kind        naming a probe kind (``http``/``tcp``/``cmd``) drops the other
+                            kinds from below; the other probe keys still merge
 ``env_files``               concatenated along the chain: project, then each profile
 ``extends``                 never inherited: it only describes the chain
 ==========================  =============================================================
@@ -28,6 +32,10 @@ from typing import Any
 from prodserver.config.keys import COMMON_NAMES
 from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError
+
+#: common keys that still describe the old backend's program, dropped when it changes
+BACKEND_BOUND = frozenset({"args", "stop_signal", "kill_mode"})
+PROBE_KINDS = frozenset({"http", "tcp", "cmd"})
 
 #: the pseudo-profile name of the root layer (top-level [env] and [processes])
 ROOT = "(root)"
@@ -193,10 +201,20 @@ def merge_processes(chain_layers: Sequence[Layer]) -> Merged:
                 if new_backend is not None and new_backend != current.get("backend", "command"):
                     # A different backend inherits only keys that mean the same for every
                     # backend (cwd, env, depends_on, ...), never the old backend's options.
-                    for key in [k for k in current if k not in COMMON_NAMES]:
+                    bound = [k for k in current if k not in COMMON_NAMES or k in BACKEND_BOUND]
+                    for key in bound:
                         del current[key]
                         for stale in [p for p in origins if p[:2] == (name, key)]:
                             del origins[stale]
+            probe, below = table.get("healthcheck"), current.get("healthcheck")
+            if isinstance(probe, dict) and isinstance(below, dict):
+                named = PROBE_KINDS & probe.keys()
+                if named:
+                    current["healthcheck"] = {
+                        k: v for k, v in below.items() if k not in PROBE_KINDS - named
+                    }
+                    for kind in PROBE_KINDS - named:
+                        origins.pop((name, "healthcheck", kind), None)
             origins.setdefault((name,), src)
             _merge_into(current, table, origins, (name,), src)
             processes[name] = current

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from prodserver.backends.base import Backend, BackendContext, Option
+from prodserver.backends.base import Backend, BackendContext, Option, OptionType
+from prodserver.config.display import Masker
 from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS, PROJECT_KEYS
 from prodserver.config.merge import ROOT, Layer, chain, layers, merge_processes, unknown_profile
 from prodserver.config.model import (
@@ -40,6 +41,22 @@ PROFILE_ENV = "PRODSERVER_PROFILE"
 DEFAULT_BASE_PORT = 5000
 RUNTIME_VARIABLES = frozenset({"PORT"})
 _COMMON_BY_NAME = {o.name: o for o in COMMON_OPTIONS}
+#: typed members of the table-valued common keys (coerced like options before validation)
+_SUBKEY_TYPES: dict[str, dict[str, OptionType]] = {
+    "healthcheck": {
+        "interval": "duration",
+        "timeout": "duration",
+        "start_period": "duration",
+        "retries": "integer",
+    },
+    "restart": {
+        "backoff": "duration",
+        "backoff_max": "duration",
+        "window": "duration",
+        "max_restarts": "integer",
+    },
+    "autoscale": {"min": "integer", "max": "integer", "cpu": "integer"},
+}
 _PROJECT_BY_NAME = {o.name: o for o in PROJECT_KEYS}
 
 
@@ -65,6 +82,9 @@ class Provenance:
     #: process name -> key -> location in the file
     keys: dict[str, dict[str, Location]] = field(default_factory=dict)
     profile_origin: str = ""
+    #: variables set by one of the configuration's own layers (env files, [env], profiles,
+    #: process env): what `config` shows, even where the shell overrides the value
+    configured: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -187,6 +207,9 @@ class Resolver:
         self.secret_patterns = [str(s) for s in self.project.get("secrets", []) or []]
         self.kept_refs: set[str] = set()
         self.env_files_read: list[Path] = []
+        #: every process env layer seen, for masking secrets in messages
+        self.process_envs: dict[str, str] = {}
+        self.port_origin = ""
 
     # step 3 ---------------------------------------------------------------------------------
 
@@ -194,6 +217,8 @@ class Resolver:
         from prodserver.config.merge import profile_names
 
         known = profile_names(self.source)
+        if requested == ROOT:
+            return None, "the root processes, asked for explicitly"
         if requested:
             return requested, "--profile"
         if self.environ.get(PROFILE_ENV):
@@ -215,7 +240,17 @@ class Resolver:
 
         profile, why = self.choose_profile(requested)
         self.prov.profile_origin = why
-        chain_layers = layers(self.source, profile)
+        try:
+            chain_layers = layers(self.source, profile)
+        except ConfigError as exc:
+            if exc.code == "PS110" and why != "--profile":
+                raise ConfigError(
+                    f"{exc.message} (chosen by {why})",
+                    hint=exc.hint,
+                    location=exc.location,
+                    code=exc.code,
+                ) from None
+            raise
         merged = merge_processes(chain_layers)
         shared_env = self.layer_environment(chain_layers, profile)
         names = list(merged.processes)
@@ -228,24 +263,27 @@ class Resolver:
                     code="PS112",
                 )
         specs: dict[str, ProcessSpec] = {}
-        position = 0
-        for name, table in merged.processes.items():
+        # Like foreman, a process's position is its place in the file: scaling or disabling
+        # one process never moves the ports of the others.
+        for position, (name, table) in enumerate(merged.processes.items()):
             spec = self.resolve_process(
                 name, table, merged.origins, merged.defined_at[name], position, shared_env
             )
             if spec is not None:
                 specs[name] = spec
-                position += 1
         self.check_dependencies(specs, merged.processes, merged.defined_at)
-        errors = [p for p in self.out.problems if p.severity == "error"]
+        errors = _dedupe([p for p in self.out.problems if p.severity == "error"])
         if errors:
+            masker = self.masker(shared_env)
             raise ConfigError(
                 f"the configuration in {self.source.path} is not valid",
-                problems=[*errors],
+                problems=[_mask_problem(p, masker) for p in errors],
                 location=Location(self.source.path),
             )
         secret_names = self.secret_names(shared_env, specs)
-        project_name = self.project.get("name")
+        project_name = self.project.get("name") or self.source.fallback_name
+        self.prov.configured = set(self.config_names)
+        masker = self.masker(shared_env)
         project = ResolvedProject(
             name=str(project_name) if project_name else _default_name(self.root),
             root=self.root,
@@ -256,7 +294,7 @@ class Resolver:
             env=frozen_map(shared_env),
             secret_names=frozenset(secret_names),
             env_files=tuple(self.env_files_read),
-            warnings=tuple(w.render() for w in self.out.warnings),
+            warnings=tuple(masker.text(w.render()) for w in _dedupe(self.out.warnings)),
             runtime_refs=frozenset(self.kept_refs),
         )
         return project, self.prov
@@ -266,16 +304,17 @@ class Resolver:
     def env_file_specs(self, profile: str | None) -> list[tuple[str, Location, Path]]:
         """(spec, where it was named, base directory) for every env file, in load order."""
         specs: list[tuple[str, Location, Path]] = []
-        files = self.project.get("env_files", ["?.env"])
-        for i, spec in enumerate(files if isinstance(files, list) else []):
-            specs.append(
-                (str(spec), self.source.location(("project", "env_files", str(i))), self.root)
-            )
+
+        def add(files: Any, path: KeyPath) -> None:
+            if isinstance(files, str):  # one file may be given without the brackets
+                files = [files]
+            for i, spec in enumerate(files if isinstance(files, list) else []):
+                specs.append((str(spec), self.source.location((*path, str(i))), self.root))
+
+        add(self.project.get("env_files", ["?.env"]), ("project", "env_files"))
         for name in chain(self.source, profile):
             table = self.source.data["profiles"][name]
-            for i, spec in enumerate(table.get("env_files", []) or []):
-                where = self.source.location(("profiles", name, "env_files", str(i)))
-                specs.append((str(spec), where, self.root))
+            add(table.get("env_files") or [], ("profiles", name, "env_files"))
         for path in self.cli_env_files:
             specs.append((str(path), Location(key_path="--env-file"), self.cwd))
         return specs
@@ -287,7 +326,11 @@ class Resolver:
 
         env: dict[str, str] = {}
         for spec, where, base in self.env_file_specs(profile):
-            name, optional = parse_env_spec(spec)
+            try:
+                name, optional = parse_env_spec(spec)
+            except ConfigError as exc:
+                self.out.problems.append(Problem(exc.code, exc.message, where, exc.hint))
+                continue
             path = Path(name)
             if not path.is_absolute():
                 path = base / path
@@ -304,7 +347,19 @@ class Resolver:
             try:
                 loaded = read_env_file(path, optional=optional)
             except ConfigError as exc:
-                self.out.problems.extend(exc.problems)
+                for found in exc.problems:
+                    if found.location.line is None:
+                        # the file itself is the problem (missing, a directory): say where
+                        # it was listed
+                        named = where.render() or "the configuration"
+                        found = Problem(  # noqa: PLW2901 - the located copy replaces it
+                            found.code,
+                            f"{found.message} (listed at {named})",
+                            where,
+                            found.hint,
+                            found.severity,
+                        )
+                    self.out.problems.append(found)
                 continue
             if loaded is None:
                 continue
@@ -355,6 +410,11 @@ class Resolver:
             return kept
 
         return keep
+
+    def masker(self, shared_env: Mapping[str, str]) -> Masker:
+        """Hides secret values in messages, whatever layer they came from."""
+        env = {**shared_env, **self.process_envs}
+        return Masker([n for n in env if self.is_secret(n)], env, show=False)
 
     def is_secret(self, name: str) -> bool:
         from prodserver.config.secrets import is_secret_name
@@ -469,14 +529,18 @@ class Resolver:
                     process_env[key] = value
                     self.config_names.add(key)
                     env_origin[key] = EnvOrigin("process env", self.source.location(path))
-        if listens and base_port is not None:
-            env_origin.setdefault(
-                "PORT",
-                EnvOrigin(
-                    "assigned port" if "port" not in table else "process port",
-                    self.source.location(where("port")),
-                ),
-            )
+        self.process_envs.update(process_env)
+        if "PORT" in process_env:
+            listens, base_port = self.port_from_env(process_env["PORT"], scale, where)
+            if base_port is None and not self.for_export:
+                return None
+        elif listens and base_port is not None:
+            if "port" in table:
+                env_origin["PORT"] = EnvOrigin("process port", self.source.location(where("port")))
+            else:
+                env_origin["PORT"] = EnvOrigin(
+                    f"assigned: {self.port_origin} + 100 x position {position}", Location()
+                )
         self.prov.process_env[name] = env_origin
         instances: list[Instance] = []
         first_values: dict[str, Any] | None = None
@@ -554,25 +618,39 @@ class Resolver:
     ) -> int | None:
         if "port" in table:
             value = self.typed(_COMMON_BY_NAME["port"], table["port"], lookup, where("port"))
+            if isinstance(value, int) and not 1 <= value <= 65535:
+                self.out.error("PS123", f"port {value} is not in 1-65535", where("port"))
+                return None
             return value if isinstance(value, int) else None
         base: Any = self.port
+        if base is not None:
+            self.port_origin = f"--port {base}"
+            if not 1 <= int(base) <= 65535:
+                self.out.error("PS123", f"--port {base} is not in 1-65535", ())
+                return None
         if base is None and not self.for_export:
             shell_port = self.environ.get("PORT")
             if shell_port:
-                if not shell_port.isdigit():
+                if not _is_port(shell_port):
                     self.out.error(
                         "PS123",
-                        f"PORT in the environment is {shell_port!r}, not a port number",
+                        f"PORT in the environment is {shell_port!r}, not a port number (1-65535)",
                         (),
                         "unset PORT or set it to a number",
                     )
                     return None
                 base = int(shell_port)
+                self.port_origin = f"shell PORT {base}"
         if base is None:
             base = self.project.get("base_port", DEFAULT_BASE_PORT)
             base = self.typed(_PROJECT_BY_NAME["base_port"], base, lookup, ("project", "base_port"))
             if not isinstance(base, int):
                 return None
+            if "base_port" in self.project:
+                where_base = self.source.location(("project", "base_port")).render()
+                self.port_origin = f"base_port {base} ({where_base})"
+            else:
+                self.port_origin = f"default base {base}"
         port = int(base) + 100 * position
         if port > 65535:
             self.out.error(
@@ -583,6 +661,27 @@ class Resolver:
             )
             return None
         return port
+
+    def port_from_env(
+        self, text: str, scale: int, where: Callable[..., KeyPath]
+    ) -> tuple[bool, int | None]:
+        """A process that sets PORT in its own env: that is its port, for one instance."""
+        if self.for_export and "$" in text:
+            return True, None
+        if not _is_port(text):
+            self.out.error(
+                "PS123", f"env PORT is {text!r}, not a port number (1-65535)", where("env", "PORT")
+            )
+            return True, None
+        if scale > 1:
+            self.out.error(
+                "PS123",
+                f"env PORT = {text} would give all {scale} instances the same port",
+                where("env", "PORT"),
+                "set `port = N` instead: instance N then gets port + N - 1",
+            )
+            return True, None
+        return True, int(text)
 
     def runtime_env(self, env: dict[str, str]) -> dict[str, str]:
         """The child environment at run time: prodserver's virtualenv first on PATH."""
@@ -611,7 +710,7 @@ class Resolver:
                 return text
             if t == "list":
                 return [item.strip() for item in text.split(",") if item.strip()]
-            if self.for_export and "$" in text and text != raw.replace("$$", "$"):
+            if self.for_export and "$" in text:
                 return text  # a kept reference: the platform fills it in
             if t in ("integer", "number", "boolean") and not whole:
                 self.out.error(
@@ -622,7 +721,6 @@ class Resolver:
                     f'"${{VAR:-{_example(t)}}}"',
                 )
                 return None
-            raw = text
             try:
                 from prodserver.config import units
 
@@ -661,7 +759,14 @@ class Resolver:
                 out.append(value)
             return out
         if t == "table" and isinstance(raw, dict):
-            return self._table(raw, lookup, path)
+            table = self._table(raw, lookup, path)
+            for sub, sub_type in _SUBKEY_TYPES.get(opt.name, {}).items():
+                if sub in raw:
+                    value = self._coerce(Option(sub, sub_type, ""), raw[sub], lookup, (*path, sub))
+                    if value is None:
+                        return None
+                    table[sub] = value
+            return table
         return raw
 
     def _table(self, raw: Mapping[str, Any], lookup: Mapping[str, str], path: KeyPath) -> Any:
@@ -726,8 +831,8 @@ class Resolver:
         shell = table.get("shell") is True
         for key, raw in table.items():
             opt = options.get(key) or _COMMON_BY_NAME.get(key)
-            if opt is None:
-                continue
+            if opt is None or key == "env":
+                continue  # env: substituted once, as the process's environment layer
             if key == "command" and shell:
                 # the shell expands it: no substitution by prodserver (no double expansion)
                 values[key] = shlex.join(str(x) for x in raw) if isinstance(raw, list) else raw
@@ -969,6 +1074,21 @@ class Resolver:
         return {n for n in names if self.is_secret(n)}
 
 
+def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
+    out: list[Problem] = []
+    for problem in problems:
+        if problem not in out:
+            out.append(problem)
+    return out
+
+
+def _mask_problem(problem: Problem, masker: Masker) -> Problem:
+    import dataclasses
+
+    hint = masker.text(problem.hint) if problem.hint else problem.hint
+    return dataclasses.replace(problem, message=masker.text(problem.message), hint=hint)
+
+
 def _replace(spec: ProcessSpec, **changes: Any) -> ProcessSpec:
     import dataclasses
 
@@ -980,7 +1100,12 @@ def _references_port(table: Mapping[str, Any]) -> bool:
 
     def walk(value: Any) -> bool:
         if isinstance(value, str):
-            return "PORT" in value and "PORT" in references(value)
+            if "PORT" not in value:
+                return False
+            try:
+                return "PORT" in references(value)
+            except ConfigError:
+                return False  # malformed: reported with its key path by substitution
         if isinstance(value, dict):
             return any(walk(v) for v in value.values())
         if isinstance(value, list):
@@ -1051,6 +1176,10 @@ def _auto(text: str, whole: bool) -> Any:
         except ValueError:
             return text
     return text
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -55,6 +55,8 @@ class RawSource:
     data: Mapping[str, Any]
     index: LineIndex
     warnings: tuple[Problem, ...] = ()
+    #: the project name when the configuration does not set one (pyproject's [project] name)
+    fallback_name: str | None = None
 
     @property
     def root(self) -> Path:
@@ -281,11 +283,25 @@ def read_source(path: Path) -> RawSource:
                 location=Location(path),
                 code="PS101",
             )
-        return RawSource(path, kind, section, LineIndex(index.lines, ("tool", "prodserver")))
+        pep621 = data.get("project")
+        name = pep621.get("name") if isinstance(pep621, dict) else None
+        return RawSource(
+            path,
+            kind,
+            section,
+            LineIndex(index.lines, ("tool", "prodserver")),
+            fallback_name=name if isinstance(name, str) else None,
+        )
     return RawSource(path, kind, data, index)
 
 
-_SHELL_SYNTAX = re.compile(r"&&|\|\||[|;<>`]|\$\(|^\s*cd\s|\s&\s*$")
+# What only a shell can run: operators, redirections, command substitution, globs, `~`,
+# leading VAR=value assignments and shell builtins (foreman runs every line with sh -c).
+_SHELL_SYNTAX = re.compile(
+    r"&&|\|\||[|;<>`*?]|\$\(|\s&\s*$|(^|\s)~"
+    r"|^\s*[A-Za-z_][A-Za-z0-9_]*="
+    r"|^\s*(cd|exec|export|source|\.|ulimit|umask|trap|set|eval|unset|test|\[)(\s|$)"
+)
 
 
 def _read_procfile(path: Path) -> RawSource:

@@ -122,7 +122,12 @@ def process_schema(backend: Backend, common: Iterable[Option], *, strict: bool) 
 def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any]:
     """The file schema. ``backends`` defaults to the built-ins (what is committed)."""
     from prodserver.backends.registry import BUILTINS, get_backend
-    from prodserver.config.keys import COMMON_OPTIONS, PROFILE_KEYS, PROJECT_KEYS
+    from prodserver.config.keys import (
+        COMMON_OPTIONS,
+        ENV_NAME_PATTERN,
+        PROFILE_KEYS,
+        PROJECT_KEYS,
+    )
 
     if backends is None:
         backends = {name: get_backend(name) for name in BUILTINS}
@@ -200,6 +205,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
             "env": {
                 "description": "Environment for every process of every profile.",
                 "type": "object",
+                "propertyNames": {"pattern": ENV_NAME_PATTERN},
                 "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
             },
             "processes": {

@@ -229,15 +229,39 @@ def _render(
                 )
             )
         return out
-    if validator == "propertyNames":
+    if validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
+        name = str(error.instance)
+        rule = (
+            "names cannot contain '=' or NUL"
+            if "=" in str(error.schema.get("pattern", ""))
+            else "use letters, digits, '_' and '-', starting with a letter, digit or '_'"
+        )
         return [
             Problem(
                 "PS131",
-                f"invalid name {error.instance!r}{_in(full)}: use letters, digits, '_' and '-'",
-                source.location(full),
+                f"invalid name {name!r}{_in(full)}: {rule}",
+                source.location(locate((*path, name))),
             )
         ]
     if validator in ("anyOf", "oneOf") and error.context:
+        alternatives = error.schema.get(validator, [])
+        chosen = _alternative_for(alternatives, error.instance)
+        if chosen is not None:
+            inner = [e for e in error.context if e.relative_schema_path[0] == chosen]
+            if inner:
+                found: list[Problem] = []
+                for sub in sorted(inner, key=_error_key):
+                    found.extend(_render(sub, defs, locate, source))
+                return found
+        if validator == "oneOf" and all(set(a) == {"required", "not"} for a in alternatives):
+            names = [a["required"][0] for a in alternatives]
+            return [
+                Problem(
+                    "PS124",
+                    f"give exactly one of {', '.join(names)}{_in(full)}",
+                    source.location(full),
+                )
+            ]
         from jsonschema.exceptions import best_match
 
         # The alternative meant is the one whose type matches the value: report why that
@@ -300,6 +324,34 @@ def _render(
     if validator == "const" and path and path[-1] == "backend":
         return []  # reported by the resolver with a suggestion
     return [Problem("PS130", f"{error.message}{_in(full)}", source.location(full))]
+
+
+_JSON_TYPES = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+}
+
+
+def _alternative_for(alternatives: list[Any], instance: Any) -> int | None:
+    """The one alternative of an anyOf/oneOf meant for a value of this type, if exactly one."""
+    matches = []
+    for index, alt in enumerate(alternatives):
+        declared = alt.get("type")
+        types = declared if isinstance(declared, list) else [declared] if declared else []
+        if "const" in alt or "enum" in alt or not types:
+            continue
+        for name in types:
+            py = _JSON_TYPES.get(name)
+            if (
+                py is not None
+                and isinstance(instance, py)
+                and not (py is not bool and isinstance(instance, bool))
+            ):
+                matches.append(index)
+                break
+    return matches[0] if len(matches) == 1 else None
 
 
 def _unexpected_names(message: str, instance: Any, allowed: list[str]) -> list[str]:

@@ -176,7 +176,7 @@ def test_backends_list_and_detail(cli):
     detail = cli("backends", "command")
     assert "command" in detail.out and "argv" in detail.out
     unknown = cli("backends", "gunicron")
-    assert unknown.code == ExitCode.CONFIG
+    assert unknown.code == ExitCode.USAGE
     assert "did you mean 'gunicorn'" in unknown.err
 
 

@@ -26,10 +26,15 @@ def _option_data(opt: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from prodserver.backends.registry import get_backend, registry
+    from prodserver.errors import ConfigError, UsageError
 
     infos = registry()
     if args.name:
-        backend = get_backend(args.name)
+        try:
+            backend = get_backend(args.name)
+        except ConfigError as exc:
+            # no configuration is involved: a misspelt argument is a usage error
+            raise UsageError(exc.message, hint=exc.hint) from None
         info = infos[backend.name]
         missing = backend.missing_requirements()
         data = {

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from prodserver.config.checks import backend_problems, executable_problems
-    from prodserver.config.merge import profile_names
+    from prodserver.config.merge import ROOT, profile_names
     from prodserver.config.resolve import load_source, resolve_with_provenance
     from prodserver.errors import BackendUnavailable, ConfigError, UsageError
 
@@ -26,11 +26,7 @@ def run(args: argparse.Namespace) -> int:
     source = load_source(Path(args.file) if args.file else None)
     profiles: list[str | None] = [args.profile]
     if args.all_profiles:
-        profiles = (
-            [None, *profile_names(source)]
-            if source.data.get("processes")
-            else [*profile_names(source)] or [None]
-        )
+        profiles = [ROOT, *profile_names(source)]
     failed_config: list[ConfigError] = []
     unavailable = []
     for profile in profiles:

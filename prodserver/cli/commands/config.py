@@ -29,8 +29,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         env_files=[Path(p) for p in args.env_file],
     )
-    configured = [k for k, o in prov.env.items() if o.layer != "shell environment"]
-    data = project_data(project, show_secrets=args.show_secrets, configured=configured)
+    data = project_data(project, show_secrets=args.show_secrets, configured=prov.configured)
     if args.explain:
         masker = masker_for(project, show=args.show_secrets)
         explain: dict[str, Any] = {"profile": f"{project.profile} ({prov.profile_origin})"}
