@@ -52,6 +52,8 @@ TEMPLATES = [
     }
 ]
 
+# var/ holds what the processes write (database, beat schedule); it is git-ignored
+(BASE_DIR / "var").mkdir(exist_ok=True)
 DB_PATH = Path(os.environ.get("DEMO_DB_PATH", BASE_DIR / "var" / "demo.sqlite3"))
 DB_PATH.parent.mkdir(parents=True, exist_ok=True)
 _sqlite_options: dict[str, object] = {"timeout": 20}

@@ -1,7 +1,6 @@
 """URLs: the page and the health endpoint."""
 
 from django.urls import path
-
 from visits import views
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-"""The actor for Dramatiq; this module is also the broker module: ``dramatiq visits.dramatiq_actors``.
+"""The actor for Dramatiq, and the broker module: `dramatiq visits.dramatiq_actors`.
 
 Dramatiq does not set Django up, so importing this module does, then declares the Redis broker
 before the actor (an actor binds to the broker set at its declaration).

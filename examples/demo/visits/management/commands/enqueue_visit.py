@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-FAMILIES = ("django-tasks", "celery", "rq", "dramatiq", "django-q2")
+FAMILIES = ("django-tasks", "celery", "rq", "rq-scheduler", "dramatiq", "django-q2")
 
 
 class Command(BaseCommand):
@@ -25,9 +25,10 @@ class Command(BaseCommand):
             task = record_visit.using(queue_name=queue) if queue else record_visit
             ref = task.enqueue(source).id
         elif via == "celery":
-            from visits.celery_tasks import record_visit
+            # the configured app (demo/celery.py), not Celery's default one
+            from demo.celery import app
 
-            ref = record_visit.apply_async((source,), queue=queue).id
+            ref = app.send_task("visits.celery_tasks.record_visit", (source,), queue=queue).id
         elif via == "rq":
             from django.conf import settings
             from redis import Redis
@@ -39,6 +40,20 @@ class Command(BaseCommand):
                 .enqueue("visits.rq_jobs.record_visit", source)
                 .id
             )
+        elif via == "rq-scheduler":
+            # due in a second: rqscheduler moves it onto the queue, an RQ worker runs it
+            from datetime import timedelta
+
+            from django.conf import settings
+            from redis import Redis
+            from rq_scheduler import Scheduler
+
+            scheduler = Scheduler(
+                queue_name=queue or "default", connection=Redis.from_url(settings.REDIS_URL)
+            )
+            ref = scheduler.enqueue_in(
+                timedelta(seconds=1), "visits.rq_jobs.record_visit", source
+            ).id
         elif via == "dramatiq":
             from visits.dramatiq_actors import record_visit as actor
 
