@@ -156,6 +156,9 @@ class ResolvedProject:
     env_files: tuple[Path, ...] = ()
     #: non-fatal problems found while resolving (rendered strings)
     warnings: tuple[str, ...] = ()
+    #: variables whose value comes from an ``env_files`` file and no higher layer (so an
+    #: export may reference the file instead of copying the value)
+    env_file_names: frozenset[str] = frozenset()
     #: names of variables that exist only at run time and were kept as references
     #: (``$PORT`` in exports); empty for a runtime resolution
     runtime_refs: frozenset[str] = frozenset()

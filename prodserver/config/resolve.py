@@ -210,6 +210,10 @@ class Resolver:
         #: every process env layer seen, for masking secrets in messages
         self.process_envs: dict[str, str] = {}
         self.port_origin = ""
+        #: export mode: configured variables whose value still holds a reference, so that a
+        #: reference to them stays a reference too (the platform resolves the chain)
+        self.ref_names: set[str] = set()
+        self.last_kept = False
 
     # step 3 ---------------------------------------------------------------------------------
 
@@ -296,6 +300,9 @@ class Resolver:
             env_files=tuple(self.env_files_read),
             warnings=tuple(masker.text(w.render()) for w in _dedupe(self.out.warnings)),
             runtime_refs=frozenset(self.kept_refs),
+            env_file_names=frozenset(
+                k for k, origin in self.prov.env.items() if origin.layer == "env file"
+            ),
         )
         return project, self.prov
 
@@ -387,6 +394,10 @@ class Resolver:
                 text = self.substitute_scalar(raw, below, key_path)
                 if text is None:
                     continue
+                if self.last_kept:
+                    self.ref_names.add(key)
+                # later keys of the same table may refer to earlier ones, in file order
+                below[key] = text
                 env[key] = text
                 self.config_names.add(key)
                 self.prov.env[key] = EnvOrigin(label, self.source.location(key_path))
@@ -404,6 +415,7 @@ class Resolver:
                 name in RUNTIME_VARIABLES
                 or (not self.include_secrets and self.is_secret(name))
                 or name not in self.config_names
+                or name in self.ref_names
             )
             if kept:
                 self.kept_refs.add(name)
@@ -427,6 +439,7 @@ class Resolver:
         """(result, was-one-whole-expression) or None after recording the problem."""
         from prodserver.config.substitute import substitute
 
+        self.last_kept = False
         if "$" not in text:
             return text, False
         try:
@@ -442,6 +455,7 @@ class Resolver:
                 f"set {name} in the environment or an env file, or give a default: "
                 f"${{{name}:-value}}",
             )
+        self.last_kept = result.kept
         return result.text, result.whole and not result.kept
 
     def substitute_scalar(self, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> str | None:
@@ -526,6 +540,8 @@ class Resolver:
                 }
                 value = self.substitute_scalar(raw, below, path)
                 if value is not None:
+                    if self.last_kept:
+                        self.ref_names.add(key)
                     process_env[key] = value
                     self.config_names.add(key)
                     env_origin[key] = EnvOrigin("process env", self.source.location(path))
@@ -549,7 +565,9 @@ class Resolver:
             inst_port = base_port + number - 1 if (listens and base_port is not None) else None
             inst_lookup = dict(lookup)
             if inst_port is not None and "PORT" not in process_env:
-                inst_lookup["PORT"] = str(inst_port)
+                # in an export the platform assigns PORT: a backend's default bind must say
+                # ${PORT}, not the port this machine would have used
+                inst_lookup["PORT"] = "${PORT}" if self.for_export else str(inst_port)
             inst_lookup.update(process_env)
             values = self.option_values(
                 table, backend, options, inst_lookup, where, report=number == 1
@@ -846,7 +864,16 @@ class Resolver:
         if len(self.out.problems) > before:
             return None
         if report:
-            problems = validate_process(values, backend, self.source, where)
+            checked = values
+            if self.for_export:
+                # a kept reference stands where a number or boolean will be: the platform
+                # fills it in, so only the values known here are type-checked
+                checked = {
+                    k: v
+                    for k, v in values.items()
+                    if not (isinstance(v, str) and "$" in v and _typed_key(k, options))
+                }
+            problems = validate_process(checked, backend, self.source, where)
             self.out.problems.extend(problems)
             if problems:
                 return None
@@ -1176,6 +1203,12 @@ def _auto(text: str, whole: bool) -> Any:
         except ValueError:
             return text
     return text
+
+
+def _typed_key(key: str, options: Mapping[str, Option]) -> bool:
+    """Whether a key's value has a type other than text."""
+    opt = options.get(key) or _COMMON_BY_NAME.get(key)
+    return opt is not None and opt.type not in ("string", "argv", "list", "table")
 
 
 def _is_port(text: str) -> bool:
