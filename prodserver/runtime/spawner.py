@@ -110,13 +110,18 @@ def _load_prctl() -> Callable[..., int] | None:
 
 
 class PosixSpawner:
-    """Real processes on Linux and other POSIX systems."""
+    """Real processes on Linux and other POSIX systems.
+
+    ``die_with_parent`` sets the parent-death signal in each child. It needs Python code
+    between fork and exec, which makes every spawn several milliseconds slower (no vfork,
+    copy-on-write faults), so ``prodserver up`` turns it off when its guardian
+    (:mod:`prodserver.runtime.guardian`) already kills every group if prodserver dies.
+    """
 
     def __init__(self, *, die_with_parent: bool = True) -> None:
         self._prctl = _load_prctl() if die_with_parent else None
         self._parent = os.getpid()
         self._popens: dict[int, subprocess.Popen[bytes]] = {}
-        self._reset: list[int] = []
         self.subreaper = False
 
     def prepare(self) -> None:
@@ -124,12 +129,22 @@ class PosixSpawner:
         if prctl is not None:
             self.subreaper = prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
         self._parent = os.getpid()
+        # A signal prodserver inherited as ignored (a shell's background job ignores SIGINT
+        # and SIGQUIT) would stay ignored in every child. A caught signal is reset to its
+        # default by exec, so catch those here with a handler that does nothing: prodserver
+        # still ignores them, its children do not. SIGPIPE and SIGXFSZ, which Python itself
+        # ignores, are restored by ``restore_signals``.
+        for sig in signal.valid_signals():
+            if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ):
+                continue
+            if _getsignal(sig) is signal.Handlers.SIG_IGN:
+                with contextlib.suppress(OSError, ValueError):
+                    signal.signal(sig, _ignore)
 
     def _child_setup(self) -> None:
-        # Runs in the child between fork and exec: keep it to a few system calls.
+        # Runs in the child between fork and exec (only when a parent-death signal is
+        # wanted: running Python there costs milliseconds per spawn, see ``die_with_parent``).
         signal.pthread_sigmask(signal.SIG_SETMASK, ())
-        for sig in self._reset:
-            signal.signal(sig, signal.SIG_DFL)
         if self._prctl is not None:
             self._prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != self._parent:
@@ -137,15 +152,6 @@ class PosixSpawner:
                 os.kill(os.getpid(), signal.SIGKILL)
 
     def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
-        # Dispositions a child must not inherit: everything prodserver ignores (Python's
-        # SIGPIPE/SIGXFSZ, and whatever our own parent left ignored). Caught signals are reset
-        # by exec anyway.
-        self._reset = [
-            s
-            for s in signal.valid_signals()
-            if s not in (signal.SIGKILL, signal.SIGSTOP)
-            and _getsignal(s) is signal.Handlers.SIG_IGN
-        ]
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         for fd in (out_w, err_w):
@@ -165,7 +171,7 @@ class PosixSpawner:
                 close_fds=True,
                 start_new_session=True,
                 restore_signals=True,
-                preexec_fn=self._child_setup,  # noqa: PLW1509 - single-threaded supervisor; needed for prctl
+                preexec_fn=self._child_setup if self._prctl is not None else None,  # noqa: PLW1509 - see comment
             )
         except OSError as exc:
             os.close(out_r)
@@ -239,6 +245,10 @@ class PosixSpawner:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """A handler that does nothing (see :meth:`PosixSpawner.prepare`)."""
 
 
 def _getsignal(sig: int) -> Any:
@@ -331,8 +341,8 @@ class WindowsSpawner:
                 psutil.Process(pid).kill()
 
 
-def default_spawner() -> Spawner:
+def default_spawner(*, die_with_parent: bool = True) -> Spawner:
     """The spawner for this platform."""
     if sys.platform == "win32":
         return WindowsSpawner()
-    return PosixSpawner()
+    return PosixSpawner(die_with_parent=die_with_parent)

@@ -81,7 +81,7 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
     guardian = start_guardian()
     mux = OutputMux(fd, style)
     loop = EventLoop(mux)
-    spawner = default_spawner()
+    spawner = default_spawner(die_with_parent=guardian is None)
     supervisor = Supervisor(
         project,
         spawner=spawner,
