@@ -22,7 +22,7 @@ from prodserver.backends.common import (
 
 class DaphneBackend(Backend):
     name = "daphne"
-    summary = "Daphne, the Django Channels ASGI server (daphne -b 0.0.0.0 -p $PORT APP)."
+    summary = "Daphne, the Django Channels ASGI server (daphne --bind 0.0.0.0 --port $PORT APP)."
     kind = "web"
     extra = "daphne"
     requires = ("daphne",)
