@@ -222,6 +222,7 @@ def supervisor_processes(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, limit: float = 15.0) -> float:
     """Seconds from ``sig`` to the supervisor's exit; ``inf`` if it had not exited by ``limit``."""
+    tree = psutil.Process(proc.pid).children(recursive=True)
     # a blocking wait: Popen.wait(timeout) polls with sleeps of up to 50 ms
     timer = threading.Timer(limit, lambda: os.killpg(proc.pid, signal.SIGKILL))
     timer.start()
@@ -236,6 +237,9 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, limit: float =
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    for p in tree:  # survivors the supervisor left behind (honcho's stubborn child)
+        with contextlib.suppress(psutil.Error):
+            p.kill()
     assert proc.stdout is not None
     proc.stdout.close()
     return elapsed
