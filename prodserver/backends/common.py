@@ -56,7 +56,9 @@ def split_bind(bind: str) -> tuple[str, str]:
         if not sep:
             raise ConfigError(f"bind {bind!r}: missing ']' after the IPv6 address", code="PS142")
         return host, rest.removeprefix(":")
-    host, sep, port = bind.rpartition(":")
+    # A host without brackets holds no colon, so the first colon ends it; the port part may
+    # be an expression with colons of its own (`${PORT:-8000}`).
+    host, sep, port = bind.partition(":")
     if not sep:
         return bind, ""
     return host, port

@@ -1,9 +1,9 @@
 """Where backends are found: the built-ins and the ``prodserver.backends`` entry-point group.
 
 Built-ins are listed by dotted path and imported on first use, so that ``prodserver --help``
-imports none of them. Third-party distributions register a :class:`~prodserver.backends.base.Backend`
-subclass (or an instance) under the ``prodserver.backends`` entry-point group, exactly like
-the built-ins are registered here.
+imports none of them. Third-party distributions register a
+:class:`~prodserver.backends.base.Backend` subclass (or an instance) under the
+``prodserver.backends`` entry-point group, exactly like the built-ins are registered here.
 """
 
 from __future__ import annotations

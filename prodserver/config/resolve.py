@@ -908,6 +908,7 @@ class Resolver:
             port=_int_or_none(lookup.get("PORT")),
             process=name,
             python=python,
+            cwd=self.cwd_for(values, where),
         )
         try:
             argv = list(backend.argv(values, ctx))
@@ -936,6 +937,7 @@ class Resolver:
                 env=dict(lookup),
                 port=_int_or_none(lookup.get("PORT")),
                 process=name,
+                cwd=self.cwd_for(values, where),
             )
             default = backend.default_healthcheck(values, ctx)
             if default is None:
