@@ -34,7 +34,7 @@ from prodserver.config.model import (
     RestartPolicy,
     frozen_map,
 )
-from prodserver.config.sources import KeyPath, RawSource, discover, read_source
+from prodserver.config.sources import FILE_ENV, KeyPath, RawSource, discover, read_source
 from prodserver.errors import ConfigError, Location, Problem
 
 PROFILE_ENV = "PRODSERVER_PROFILE"
@@ -132,13 +132,34 @@ def resolve_project(
     return project
 
 
+#: consulted when discovery finds no file (the Django app registers PRODUCTION_PROCESSES)
+_source_fallbacks: list[Callable[[], RawSource | None]] = []
+
+
+def add_source_fallback(fallback: Callable[[], RawSource | None]) -> Callable[[], None]:
+    """Register a source used when no configuration file is found; returns its remover."""
+    _source_fallbacks.append(fallback)
+    return lambda: _source_fallbacks.remove(fallback)
+
+
 def load_source(
     file: Path | None = None, cwd: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> RawSource:
     """Steps 1 and 2: the file, read and structurally validated."""
     from prodserver.schema.validate import validate_file
 
-    source = read_source(discover(file, cwd, environ))
+    try:
+        path = discover(file, cwd, environ)
+    except ConfigError as exc:
+        found = None
+        named = file is not None or bool((os.environ if environ is None else environ).get(FILE_ENV))
+        if not named and exc.code == "PS101":
+            found = next((s for s in (f() for f in _source_fallbacks) if s is not None), None)
+        if found is None:
+            raise
+        source = found
+    else:
+        source = read_source(path)
     validate_file(source)
     return source
 

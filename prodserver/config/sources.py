@@ -24,7 +24,7 @@ FILE_ENV = "PRODSERVER_FILE"
 #: a configuration larger than this is refused before parsing (a real one is a few KiB)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
-SourceKind = Literal["toml", "pyproject", "procfile", "django"]
+SourceKind = Literal["toml", "pyproject", "procfile", "django", "json", "yaml"]
 KeyPath = tuple[str, ...]
 
 
@@ -126,8 +126,13 @@ def _has_tool_table(pyproject: Path) -> bool:
 def kind_of(path: Path) -> SourceKind:
     if path.name == PYPROJECT_NAME:
         return "pyproject"
-    if path.suffix == ".toml":
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
         return "toml"
+    if suffix == ".json":
+        return "json"
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
     return "procfile"
 
 
@@ -214,6 +219,50 @@ def parse_toml(text: str, path: Path) -> dict[str, Any]:
         ) from None
 
 
+def _parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
+    """The same schema written as JSON or YAML (as `prodserver init --format` writes it)."""
+    data: Any
+    try:
+        if kind == "json":
+            import json
+
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except ValueError as exc:  # json.JSONDecodeError
+        line = getattr(exc, "lineno", None)
+        col = getattr(exc, "colno", None)
+        raise ConfigError(
+            f"invalid JSON: {getattr(exc, 'msg', exc)}",
+            location=Location(path, line, col),
+            code="PS103",
+        ) from None
+    except ImportError:
+        raise ConfigError(
+            "reading YAML needs PyYAML", hint="pip install pyyaml", code="PS103"
+        ) from None
+    except Exception as exc:  # yaml.YAMLError and its subclasses
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(
+            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+            location=Location(
+                path, mark.line + 1 if mark else None, mark.column + 1 if mark else None
+            ),
+            code="PS103",
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"the configuration must be a table (an object), not {type(data).__name__}",
+            location=Location(path),
+            code="PS103",
+        )
+    return data
+
+
 _HEADER = re.compile(r"^\s*\[(\[)?\s*(?P<key>[^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEYLINE = re.compile(
     r"""^\s*(?P<key>(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
@@ -271,6 +320,8 @@ def read_source(path: Path) -> RawSource:
     if kind == "procfile":
         return _read_procfile(path)
     text = read_text(path)
+    if kind in ("json", "yaml"):
+        return RawSource(path, kind, _parse_data(text, path, kind), LineIndex())
     data = parse_toml(text, path)
     index = index_lines(text)
     if kind == "pyproject":

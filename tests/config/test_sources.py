@@ -180,3 +180,37 @@ def test_line_index_handles_inline_tables_and_quoted_keys():
     )
     assert index.line_of(("processes", "my-web", "healthcheck", "interval")) == 2
     assert index.line_of(("profiles", "prod", "env", "A")) == 4
+
+
+class TestJsonAndYamlSources:
+    """`prodserver init --format json|yaml` writes these; the engine reads them the same."""
+
+    def test_json(self, tmp_path):
+        path = tmp_path / "prodserver.json"
+        path.write_text('{"processes": {"web": {"command": "python -m http.server"}}}')
+        project = resolve_project(file=path, environ=BASE_ENV)
+        assert project.processes["web"].argv[:3] == ("python", "-m", "http.server")
+
+    def test_yaml(self, tmp_path):
+        path = tmp_path / "prodserver.yaml"
+        path.write_text("processes:\n  web:\n    command: [python, -m, http.server]\n")
+        assert list(resolve_project(file=path, environ=BASE_ENV).processes) == ["web"]
+
+    def test_bad_json_has_line_and_column(self, tmp_path):
+        path = tmp_path / "prodserver.json"
+        path.write_text('{"processes": {\n  "web": }\n}')
+        err = read_error(path)
+        assert err.problems[0].location.line == 2
+        assert "invalid JSON" in err.render()
+
+    def test_bad_yaml_has_line(self, tmp_path):
+        path = tmp_path / "prodserver.yml"
+        path.write_text("processes:\n  web: [unclosed\n")
+        err = read_error(path)
+        assert "invalid YAML" in err.render()
+        assert err.problems[0].location.line is not None
+
+    def test_yaml_that_is_not_a_table(self, tmp_path):
+        path = tmp_path / "prodserver.yaml"
+        path.write_text("- a\n- b\n")
+        assert "must be a table" in read_error(path).render()

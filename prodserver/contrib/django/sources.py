@@ -8,10 +8,9 @@ file, does django-prodserver's ``PRODUCTION_PROCESSES`` setting become the sourc
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from prodserver.config.sources import FILE_ENV, RawSource, discover
 from prodserver.errors import ConfigError
@@ -44,40 +43,13 @@ def has_file(
     return True
 
 
-def load_source(
-    file: Path | None = None, cwd: Path | None = None, environ: Mapping[str, str] | None = None
-) -> RawSource:
-    """Like :func:`prodserver.config.resolve.load_source`, with the settings as the fallback."""
-    from prodserver.config import resolve
-
-    if not has_file(file, cwd, environ):
-        source = settings_source()
-        if source is not None:
-            return source
-    original: Callable[..., RawSource] = _ORIGINAL.get("load_source", resolve.load_source)
-    return original(file, cwd, environ)
-
-
-_ORIGINAL: dict[str, Any] = {}
-
-
 @contextmanager
 def settings_fallback() -> Iterator[None]:
-    """Resolve with the settings as the fallback source for the duration of one command.
+    """Resolve with the settings as the fallback source for the duration of one command."""
+    from prodserver.config.resolve import add_source_fallback
 
-    The command modules load their configuration through
-    :func:`prodserver.config.resolve.load_source`; swapping that one function for the
-    duration of a management command gives every command the fallback without a Django
-    branch in the CLI. (A fallback hook in ``resolve`` itself would make this unnecessary.)
-    """
-    from prodserver.config import resolve
-
-    if "load_source" in _ORIGINAL:  # nested use (call_command inside a command)
-        yield
-        return
-    _ORIGINAL["load_source"] = resolve.load_source
-    resolve.load_source = load_source
+    remove = add_source_fallback(settings_source)
     try:
         yield
     finally:
-        resolve.load_source = _ORIGINAL.pop("load_source")
+        remove()
