@@ -60,8 +60,8 @@ def _load(target: str) -> Backend:
 def registry() -> Mapping[str, BackendInfo]:
     """Every known backend by name: built-ins first, then plugins (which may not shadow them)."""
     found: dict[str, BackendInfo] = {}
-    for name, target in BUILTINS.items():
-        found[name] = BackendInfo(_load(target), origin="built-in")
+    for name in BUILTINS:
+        found[name] = BackendInfo(_builtin(name), origin="built-in")
     from importlib.metadata import entry_points
 
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -92,8 +92,18 @@ def suggest(name: str, candidates: list[str]) -> str | None:
     return close[0] if close else None
 
 
+@cache
+def _builtin(name: str) -> Backend:
+    return _load(BUILTINS[name])
+
+
 def get_backend(name: str) -> Backend:
-    """The backend called ``name``; a :class:`ConfigError` with a suggestion when unknown."""
+    """The backend called ``name``; a :class:`ConfigError` with a suggestion when unknown.
+
+    A built-in is imported alone; installed plugins are looked up only for other names.
+    """
+    if name in BUILTINS:
+        return _builtin(name)
     known = registry()
     if name in known:
         return known[name].backend

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, partial
 from typing import Any
 
@@ -24,12 +24,11 @@ _UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected|\('([^']+)'")
 
 
 @cache
-def _file_schema() -> dict[str, Any]:
-    from prodserver.backends.registry import registry
+def _base_schema() -> dict[str, Any]:
+    """The file schema without any backend's options (those are added per process below)."""
     from prodserver.schema.build import build_schema
 
-    backends = {name: info.backend for name, info in registry().items()}
-    return build_schema(backends)
+    return build_schema({})
 
 
 @cache
@@ -37,7 +36,7 @@ def _skeleton_validator() -> Any:
     """The file schema with process tables left open: they are checked one by one below."""
     from jsonschema import Draft202012Validator
 
-    schema = dict(_file_schema())
+    schema = dict(_base_schema())
     schema["$defs"] = {
         **schema["$defs"],
         "process": {"type": "object"},
@@ -47,31 +46,36 @@ def _skeleton_validator() -> Any:
 
 
 @cache
-def _process_validator(backend: str | None) -> Any:
-    """A process table of one backend (None: an override whose backend is not known here).
+def _backend_properties(name: str) -> dict[str, Any]:
+    from prodserver.backends.registry import get_backend
+    from prodserver.schema.build import options_properties
 
-    Selecting the backend's sub-schema directly, instead of letting the full schema try every
-    backend's ``if``/``then``, makes ``check`` of a 50-process file several times faster.
+    return options_properties(get_backend(name).options)
+
+
+@cache
+def _process_validator(backends: tuple[str, ...]) -> Any:
+    """A process table that may belong to one of ``backends`` (usually exactly one).
+
+    Only the backends a file uses are loaded, and each table is checked against its own
+    backend's options with plain ``additionalProperties``: much cheaper than letting one
+    schema try every backend's ``if``/``then``.
     """
     from jsonschema import Draft202012Validator
 
-    full = _file_schema()
-    defs = full["$defs"]
+    base = _base_schema()
+    defs = base["$defs"]
     properties = dict(defs["process"]["properties"])
-    if backend is not None and f"backend.{backend}" in defs:
-        properties.update(defs[f"backend.{backend}"]["properties"])
-    else:
-        # any backend's option may be overridden without naming the backend
-        union: dict[str, list[Any]] = {}
-        for key, value in defs.items():
-            if key.startswith("backend."):
-                for option, schema in value["properties"].items():
-                    union.setdefault(option, []).append(schema)
-        for option, schemas in union.items():
-            properties.setdefault(option, schemas[0] if len(schemas) == 1 else {"anyOf": schemas})
-    # plain additionalProperties: far cheaper to evaluate than unevaluatedProperties
+    # names are checked by the registry, which suggests the closest one
+    properties["backend"] = {"type": "string"}
+    union: dict[str, list[Any]] = {}
+    for name in backends:
+        for option, schema in _backend_properties(name).items():
+            union.setdefault(option, []).append(schema)
+    for option, schemas in union.items():
+        properties.setdefault(option, schemas[0] if len(schemas) == 1 else {"anyOf": schemas})
     body = {"type": "object", "properties": properties, "additionalProperties": False}
-    return Draft202012Validator({"$schema": full["$schema"], "$defs": defs, **body})
+    return Draft202012Validator({"$schema": base["$schema"], "$defs": defs, **body})
 
 
 _strict_cache: dict[str, Any] = {}
@@ -102,37 +106,61 @@ def validate_file(source: RawSource) -> None:
 
 def file_problems(source: RawSource) -> list[Problem]:
     """Every structural problem of the file (all profiles), in file order."""
+    from prodserver.backends.registry import BUILTINS, get_backend
+
     data = dict(source.data)
     skeleton = _skeleton_validator()
-    defs = _file_schema()["$defs"]
+    defs = _base_schema()["$defs"]
     problems: list[Problem] = []
     for error in sorted(skeleton.iter_errors(data), key=_error_key):
         problems.extend(_render(error, defs, lambda p: p, source))
-    root_tables = data.get("processes")
-    root_tables = root_tables if isinstance(root_tables, dict) else {}
-    tables: list[tuple[KeyPath, Any, str | None]] = []
-    for name, table in root_tables.items():
-        backend = table.get("backend", "command") if isinstance(table, dict) else None
-        tables.append((("processes", name), table, backend if isinstance(backend, str) else None))
+    tables = list(_process_tables(data))
+    # every backend a process may have anywhere in the file, by process name
+    named: dict[str, set[str]] = {}
+    for prefix, table in tables:
+        backend = table.get("backend", "command" if prefix[0] == "processes" else None)
+        if isinstance(backend, str):
+            named.setdefault(prefix[-1], set()).add(backend)
+    unknown: dict[str, ConfigError] = {}
+    for name in set().union(*named.values()) if named else ():
+        try:
+            get_backend(name)
+        except ConfigError as exc:
+            unknown[name] = exc
+    known = {n: n not in unknown for names in named.values() for n in names}
+    for prefix, table in tables:
+        backend = table.get("backend")
+        if isinstance(backend, str) and backend in unknown:
+            error = unknown[backend]
+            problems.append(
+                Problem("PS120", error.message, source.location((*prefix, "backend")), error.hint)
+            )
+        if isinstance(backend, str) and known.get(backend):
+            candidates: tuple[str, ...] = (backend,)
+        elif prefix[0] == "processes" and backend is None:
+            candidates = ("command",)
+        else:
+            # an override that does not name its backend: whichever this process has elsewhere
+            candidates = tuple(sorted(n for n in named.get(prefix[-1], ()) if known.get(n)))
+            if not candidates:
+                candidates = tuple(BUILTINS)
+        validator = _process_validator(candidates)
+        for error in sorted(validator.iter_errors(table), key=_error_key):
+            problems.extend(_render(error, defs, partial(_prefixed, prefix), source))
+    return _dedupe(problems)
+
+
+def _process_tables(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
+    root = data.get("processes")
+    for name, table in (root if isinstance(root, dict) else {}).items():
+        if isinstance(table, dict):
+            yield ("processes", name), table
     profiles = data.get("profiles")
     for pname, profile in (profiles if isinstance(profiles, dict) else {}).items():
         overrides = profile.get("processes") if isinstance(profile, dict) else None
         for name, table in (overrides if isinstance(overrides, dict) else {}).items():
-            backend = table.get("backend") if isinstance(table, dict) else None
-            tables.append(
-                (
-                    ("profiles", pname, "processes", name),
-                    table,
-                    backend if isinstance(backend, str) else None,
-                )
-            )
-    for prefix, table, backend in tables:
-        if not isinstance(table, dict):
-            continue  # reported by the skeleton
-        validator = _process_validator(backend)
-        for error in sorted(validator.iter_errors(table), key=_error_key):
-            problems.extend(_render(error, defs, partial(_prefixed, prefix), source))
-    return _dedupe(problems)
+            if isinstance(table, dict):
+                yield ("profiles", pname, "processes", name), table
 
 
 def _prefixed(prefix: KeyPath, path: KeyPath) -> KeyPath:
