@@ -54,7 +54,7 @@ def split_bind(bind: str) -> tuple[str, str]:
     if bind.startswith("["):
         host, sep, rest = bind[1:].partition("]")
         if not sep:
-            raise ConfigError(f"bind {bind!r}: missing ']' after the IPv6 address", code="PS142")
+            raise ConfigError(f"bind {bind!r}: missing ']' after the IPv6 address", code="PS222")
         return host, rest.removeprefix(":")
     # A host without brackets holds no colon, so the first colon ends it; the port part may
     # be an expression with colons of its own (`${PORT:-8000}`).
@@ -114,7 +114,7 @@ def positional(name: str, value: Any) -> str:
         raise ConfigError(
             f"option {name!r} is {text!r}: a value starting with '-' would be read as a flag",
             hint=f"use `args` for flags; {name!r} takes a name such as 'project.wsgi:application'",
-            code="PS141",
+            code="PS221",
         )
     return text
 

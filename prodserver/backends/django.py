@@ -181,7 +181,7 @@ def application(ctx: BackendContext, interface: Interface, option: str = "app") 
                 f'set {option} = "package.{interface}:application" for this process, or set '
                 f"{SETTINGS_VARIABLE} so that prodserver reads {setting} from the settings"
             ),
-            code="PS140",
+            code="PS220",
         )
     dirs = search_path(ctx)
     if module_file(settings, dirs) is None:
@@ -199,7 +199,7 @@ def application(ctx: BackendContext, interface: Interface, option: str = "app") 
         f"process {ctx.process!r}: cannot tell which {interface.upper()} application to serve: "
         f"no literal {setting} in {settings!r} and no {package}/{interface}.py (looked in {where})",
         hint=f'set {option} = "package.{interface}:application" for this process',
-        code="PS140",
+        code="PS220",
     )
 
 
@@ -213,7 +213,7 @@ def project_package(ctx: BackendContext, option: str = "app") -> str:
                 f'set {option} = "yourproject" for this process, or set {SETTINGS_VARIABLE} so '
                 "that prodserver uses the Django project package"
             ),
-            code="PS140",
+            code="PS220",
         )
     return settings.split(".")[0]
 

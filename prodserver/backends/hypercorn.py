@@ -147,7 +147,7 @@ class HypercornBackend(Backend):
                 f"process {ctx.process!r}: quic_bind needs certfile and keyfile "
                 "(HTTP/3 runs over TLS only)",
                 hint="set certfile and keyfile, or remove quic_bind",
-                code="PS143",
+                code="PS223",
             )
         seconds = dict.fromkeys(("keep_alive", "graceful_timeout", "read_timeout"), int_seconds)
         return [

@@ -26,7 +26,7 @@ def backend_problems(project: ResolvedProject) -> list[Problem]:
             users = [s.name for s in project.processes.values() if s.backend == spec.backend]
             problems.append(
                 Problem(
-                    "PS140",
+                    "PS145",
                     f"backend {spec.backend!r} (used by {', '.join(users)}) needs "
                     f"{', '.join(missing)}, which is not installed",
                     Location(file=project.source),
@@ -51,7 +51,7 @@ def executable_problems(project: ResolvedProject) -> list[Problem]:
         if not found:
             problems.append(
                 Problem(
-                    "PS141",
+                    "PS146",
                     f"{spec.name}: program {program!r} was not found on its PATH",
                     Location(file=project.source, key_path=f"processes.{spec.name}"),
                     "install it, or use an absolute path",

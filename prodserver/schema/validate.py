@@ -266,7 +266,7 @@ def _render(
         )
         return [
             Problem(
-                "PS131",
+                "PS136",
                 f"invalid name {name!r}{_in(full)}: {rule}",
                 source.location(locate((*path, name))),
             )
@@ -318,7 +318,7 @@ def _render(
         word = "at least" if "inimum" in validator else "at most"
         return [
             Problem(
-                "PS132",
+                "PS137",
                 f"{_show(error.instance)} is out of range: must be {word} {error.validator_value}",
                 source.location(full),
             )
@@ -333,7 +333,7 @@ def _render(
             suggestion = f"did you mean {close[0]!r}?" if close else None
         return [
             Problem(
-                "PS133",
+                "PS138",
                 f"{_show(error.instance)} is not one of {choices}",
                 source.location(full),
                 suggestion,
@@ -343,7 +343,7 @@ def _render(
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         return [
             Problem(
-                "PS134",
+                "PS139",
                 f"missing required key {name!r}{_in(full)}",
                 source.location(full),
             )
@@ -351,7 +351,7 @@ def _render(
         ]
     if validator == "const" and path and path[-1] == "backend":
         return []  # reported by the resolver with a suggestion
-    return [Problem("PS130", f"{error.message}{_in(full)}", source.location(full))]
+    return [Problem("PS135", f"{error.message}{_in(full)}", source.location(full))]
 
 
 _JSON_TYPES = {

@@ -100,7 +100,7 @@ def test_a_positional_refuses_a_leading_dash(name: str, option: str) -> None:
     values = {"app": "shop.wsgi:application", "broker": "shop.tasks", option: "--version"}
     with pytest.raises(ConfigError) as err:
         argv(name, values)
-    assert err.value.code == "PS141"
+    assert err.value.code == "PS221"
     assert "--version" in err.value.message
 
 
@@ -216,7 +216,7 @@ def test_workers_have_no_default_probe(name: str) -> None:
 def test_hypercorn_quic_needs_tls_files() -> None:
     with pytest.raises(ConfigError) as err:
         argv("hypercorn", {"app": "a:b", "quic_bind": ["0.0.0.0:4433"], "certfile": "c.pem"})
-    assert err.value.code == "PS143"
+    assert err.value.code == "PS223"
     words = argv(
         "hypercorn",
         {"app": "a:b", "quic_bind": ["0.0.0.0:4433"], "certfile": "c.pem", "keyfile": "k.pem"},

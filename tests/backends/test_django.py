@@ -91,7 +91,7 @@ def test_nothing_to_go_on_names_the_option_to_set(tmp_path: Path) -> None:
     write(tmp_path, {"shop/settings.py": "DEBUG = True\n"})
     with pytest.raises(ConfigError) as err:
         argv("gunicorn", {}, dj(tmp_path))
-    assert err.value.code == "PS140"
+    assert err.value.code == "PS220"
     assert "WSGI_APPLICATION" in err.value.message
     assert "app =" in (err.value.hint or "")
 
@@ -102,7 +102,7 @@ def test_without_settings_module_app_is_required(tmp_path: Path, env: dict[str, 
     for name in ("gunicorn", "uvicorn", "celery-worker", "celery-beat"):
         with pytest.raises(ConfigError) as err:
             argv(name, {}, context)
-        assert err.value.code == "PS140"
+        assert err.value.code == "PS220"
         assert "'app'" in err.value.message
 
 

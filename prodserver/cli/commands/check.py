@@ -66,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
         )
     if unavailable:
         raise BackendUnavailable(
-            f"{len(unavailable)} backend package(s) missing (see above)", code="PS140"
+            f"{len(unavailable)} backend package(s) missing (see above)", code="PS145"
         )
     return 0
