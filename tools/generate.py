@@ -1,7 +1,7 @@
 """Regenerate the committed files that come from the option declarations.
 
-    .venv/bin/python tools/generate.py          # write them
-    .venv/bin/python tools/generate.py --check  # exit 1 if any is stale
+.venv/bin/python tools/generate.py          # write them
+.venv/bin/python tools/generate.py --check  # exit 1 if any is stale
 """
 
 from __future__ import annotations
