@@ -53,9 +53,11 @@ class HealthCheck:
 class RestartPolicy:
     """When and how fast a process that exited is started again.
 
-    The delay before restart ``n`` (1-based) is ``min(backoff * 2**(n-1), backoff_max)``.
-    A process that has been restarted ``max_restarts`` times within ``window`` seconds is given
-    up on. ``max_restarts = 0`` means no limit.
+    A run shorter than ``window`` seconds counts towards a streak; a longer run resets it.
+    The delay before restart ``n`` of a streak (1-based) is
+    ``min(backoff * 2**(n-1), backoff_max)``, and a process whose streak reaches
+    ``max_restarts`` is given up on (``0`` means never). See :mod:`prodserver.runtime.restart`
+    for why short runs are counted rather than restarts inside a sliding window.
     """
 
     mode: RestartMode = "no"
