@@ -169,7 +169,8 @@ COMMON_OPTIONS: tuple[Option, ...] = (
     Option(
         "max_restarts",
         "integer",
-        "Give up after this many restarts within `window` (0 = never give up).",
+        "Give up after this many restarts in a row of runs shorter than `window` (60s by "
+        "default; a longer run starts the count again). 0 = never give up.",
         default=5,
         minimum=0,
     ),
