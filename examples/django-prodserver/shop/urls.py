@@ -1,0 +1,3 @@
+"""URLs: none are needed for the migration example."""
+
+urlpatterns: list[object] = []
