@@ -17,7 +17,9 @@ from typing import Any, Literal
 DependencyCondition = Literal["started", "healthy", "completed"]
 RestartMode = Literal["no", "on-failure", "always"]
 KillMode = Literal["group", "main"]
-ProbeKind = Literal["http", "tcp", "cmd"]
+#: ``notify``: no probe; the instance is healthy once its main process sends ``READY=1``
+#: on its ``NOTIFY_SOCKET`` (the systemd protocol)
+ProbeKind = Literal["http", "tcp", "cmd", "notify"]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -31,8 +33,8 @@ def frozen_map(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
 class HealthCheck:
     """A probe of one process instance.
 
-    ``target`` is a URL for ``http``, ``host:port`` for ``tcp`` and an argv for ``cmd``.
-    Times are seconds.
+    ``target`` is a URL for ``http``, ``host:port`` for ``tcp``, an argv for ``cmd`` and
+    empty for ``notify``. Times are seconds.
     """
 
     kind: ProbeKind
@@ -164,6 +166,9 @@ class ResolvedProject:
     #: names of variables that exist only at run time and were kept as references
     #: (``$PORT`` in exports); empty for a runtime resolution
     runtime_refs: frozenset[str] = frozenset()
+    #: the profile is marked as a production profile (pre-start checks run Django's
+    #: ``check --deploy``); profiles named ``prod`` or ``production`` count as marked anyway
+    production: bool = False
 
     def process(self, name: str) -> ProcessSpec:
         return self.processes[name]

@@ -44,6 +44,31 @@ class EventLoop:
         self.on_attach: Callable[[int], None] | None = None
         #: called with a process group once it is empty
         self.on_release: Callable[[int], None] | None = None
+        #: other readable fds (notify and control sockets): fd -> callback
+        self._watchers: dict[int, Callable[[], None]] = {}
+        #: callables handed over by other threads (probe results), run on the loop
+        self._posted: collections.deque[Callable[[], None]] = collections.deque()
+
+    # -- other fds and other threads ----------------------------------------------------------
+
+    def watch(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the loop whenever ``fd`` is readable."""
+        self._watchers[fd] = callback
+        self._poll.register(fd, select.EPOLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        """Stop watching ``fd`` (the caller closes it)."""
+        if self._watchers.pop(fd, None) is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._poll.unregister(fd)
+
+    def post(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop's thread soon; safe to call from any thread."""
+        if self._poll.closed:
+            return  # the run is over: nothing would run it
+        self._posted.append(callback)
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"\0")
 
     # -- Hooks -----------------------------------------------------------------------------
 
@@ -180,6 +205,9 @@ class EventLoop:
                     continue
                 st = fds.get(fd)
                 if st is None:
+                    watcher = self._watchers.get(fd)
+                    if watcher is not None:
+                        watcher()
                     continue
                 try:
                     data = read(fd, READ_SIZE)
@@ -198,6 +226,8 @@ class EventLoop:
                     reap = True
                 else:
                     sup.handle_signal(signum)
+            while self._posted:
+                self._posted.popleft()()
             if reap:
                 sup.handle_children()
             elif deadline is not None and clock.monotonic() >= deadline:

@@ -14,8 +14,9 @@ counts as stopped only once nothing of it is left.
 
 Dependency conditions are answered by :meth:`Unit.reached`. ``started`` means the instance was
 spawned; ``completed`` means it exited with 0; ``healthy`` reads :attr:`Unit.ready`, which is
-set at start when nothing checks the instance's health, and by a health monitor otherwise (a
-future ``HEALTHY`` state slots in between RUNNING and STOPPING without changing the rest).
+set at start when nothing checks the instance's readiness (no probe, or a liveness-only probe),
+and by its :class:`~prodserver.runtime.health.Health` otherwise. Health is tracked beside the
+state rather than as more states: a RUNNING instance is starting, healthy or unhealthy.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import enum
 
 from prodserver.config.model import DependencyCondition, Instance, ProcessSpec
+from prodserver.runtime.health import Health
 from prodserver.runtime.restart import RestartTracker
 from prodserver.runtime.spawner import ChildHandle
 
@@ -79,6 +81,20 @@ class Unit:
         self.killed = False
         #: monotonic time of the next start while in BACKOFF
         self.restart_at = 0.0
+        #: the health of the current run, when the instance has a check
+        self.health: Health | None = None
+        #: why prodserver is stopping this run to start it again ("liveness", "memory")
+        self.recycle: str | None = None
+        #: the ``STATUS=`` text of its last notification, if it sent one
+        self.notify_status: str | None = None
+        #: a notification from a wrong pid was already reported for this run
+        self.notify_warned = False
+        #: the previous run's exit code (``exit_code`` is cleared by a restart)
+        self.last_exit: int | None = None
+        #: seconds from spawn to ready, for the current run
+        self.ready_after: float | None = None
+        #: restarts prodserver made for health or memory (also counted in ``restart.total``)
+        self.recycles = 0
 
     @property
     def name(self) -> str:
@@ -88,6 +104,13 @@ class Unit:
     def gone(self) -> bool:
         """Nothing of this instance is running (main process and group both gone)."""
         return self.handle is None
+
+    @property
+    def health_status(self) -> str:
+        """``healthy``, ``unhealthy``, ``starting`` or ``-`` (nothing checks it)."""
+        if self.health is None or self.state not in (State.RUNNING, State.STOPPING):
+            return "-"
+        return self.health.status
 
     def reached(self, condition: DependencyCondition) -> Verdict:
         """Whether this instance satisfies a dependant's ``condition``."""

@@ -1,29 +1,67 @@
 """The supervisor's decisions: what to start, when to restart, how to stop, and the exit code.
 
 The :class:`Supervisor` never sleeps and never touches the operating system directly. It is
-driven by four kinds of events: :meth:`start`, :meth:`handle_signal` (signals arrive through
-the event loop, never in a handler), :meth:`handle_children` (something exited) and
-:meth:`tick` (time passed: a grace period or a backoff ran out). The clock, the spawner and the
-output are injected, so tests replay event histories with fakes and a hand-moved clock; the
-real event loop is :mod:`prodserver.runtime.loop`.
+driven by a few kinds of events: :meth:`start`, :meth:`handle_signal` (signals arrive through
+the event loop, never in a handler), :meth:`handle_children` (something exited),
+:meth:`probe_result` and :meth:`handle_notify` (health news) and :meth:`tick` (time passed: a
+grace period, a backoff, a probe's interval or timeout ran out). The clock, the spawner, the
+prober, the metrics sampler and the output are injected, so tests replay event histories with
+fakes and a hand-moved clock; the real event loop is :mod:`prodserver.runtime.loop`.
+
+Health (see :mod:`prodserver.runtime.health`): a probe's ``role`` decides what failing means.
+``readiness`` failing only marks the instance not ready (dependants that wait for it as
+``healthy`` keep waiting; running ones are left alone). ``liveness`` failing stops the instance
+gracefully and hands it to its restart policy as a failure; with ``restart = "no"`` that ends
+the run like a failed exit, and ``up`` exits with 1. ``both`` (the default) does both.
+An instance without a readiness check counts as ready as soon as it is started.
+
+The memory guard (``max_memory``) stops an instance whose process tree grew past its limit and
+starts it again after the policy's backoff, whatever its restart mode (the restart is
+prodserver's decision, not a failure of the process); a process that keeps hitting the limit
+right after starting is given up on like a crash loop.
 """
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prodserver.config.model import ResolvedProject
 from prodserver.exitcodes import ExitCode, signal_exit_code
 from prodserver.runtime.clock import Clock
+from prodserver.runtime.health import Health, Prober, Transition, describe
 from prodserver.runtime.lookup import ExecutableNotFound, find_executable
 from prodserver.runtime.process import FINAL, State, Unit, Verdict
 from prodserver.runtime.spawner import Spawner, SpawnFailed
 
+if TYPE_CHECKING:
+    from prodserver.runtime.metrics import UnitSample
+
 #: how often group membership is re-checked while waiting for a group to empty; exits of
 #: adopted processes wake the loop sooner (they are our children thanks to the subreaper)
 GROUP_POLL = 0.05
+#: variables of a service manager that started prodserver: they describe prodserver's own
+#: service, so a child must never see them (it would notify systemd in prodserver's name)
+SERVICE_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_PID", "LISTEN_FDS")
+#: a status request reuses a metrics sample younger than this
+FRESH_SAMPLE = 1.0
+
+
+class Notifier(Protocol):
+    """Gives each instance its own ``NOTIFY_SOCKET`` (see :mod:`prodserver.runtime.notify`)."""
+
+    def env_for(self, unit: Unit) -> Mapping[str, str]:
+        """Variables that point ``unit``'s child at its notification socket."""
+        ...
+
+
+class Sampler(Protocol):
+    """Measures the process trees of running instances (see :mod:`prodserver.runtime.metrics`)."""
+
+    def sample(self, units: Sequence[Unit]) -> Mapping[str, UnitSample]:
+        """One sample per running unit's label."""
+        ...
 
 
 class Hooks(Protocol):
@@ -85,6 +123,10 @@ class Supervisor:
         names: Sequence[str] = (),
         stop_timeout: float | None = None,
         extra_env: dict[str, str] | None = None,
+        prober: Prober | None = None,
+        notifier: Notifier | None = None,
+        sampler: Sampler | None = None,
+        sample_interval: float | None = None,
     ) -> None:
         self.project = project
         self.spawner = spawner
@@ -117,6 +159,25 @@ class Supervisor:
         self._strays: list[int] = []
         self._stray_kill_at: float | None = None
         self._strays_killed = False
+        self.prober = prober
+        self.notifier = notifier
+        self.sampler = sampler
+        #: seconds between metrics samples; None samples only when asked (``status``)
+        self.sample_interval = sample_interval
+        if sample_interval is None and any(u.spec.max_memory for u in self.units):
+            self.sample_interval = 5.0
+        self.samples: Mapping[str, UnitSample] = {}
+        self.sampled_at: float | None = None
+        self._next_sample: float | None = None
+        self._probe_seq = 0
+        self._probes: dict[int, Unit] = {}
+        #: every required instance is ready (sent upstream once, as systemd's READY=1)
+        self.all_ready = False
+        self.on_all_ready: Callable[[], None] | None = None
+        self.on_stopping: Callable[[], None] | None = None
+        #: called after every metrics sample (``up --metrics`` publishes it)
+        self.on_sample: Callable[[], None] | None = None
+        self.begun_at = clock.monotonic()
 
     # -- timing ----------------------------------------------------------------------------
 
@@ -135,6 +196,12 @@ class Supervisor:
                     times.append(now + GROUP_POLL)
             if unit.state is State.BACKOFF and not self.stopping:
                 times.append(unit.restart_at)
+            if unit.health is not None and unit.state is State.RUNNING and not self.stopping:
+                due = unit.health.next_deadline()
+                if due is not None:
+                    times.append(due)
+        if self._next_sample is not None and not self.stopping:
+            times.append(self._next_sample)
         if self._strays:
             times.append(now + GROUP_POLL)
             if self._stray_kill_at is not None and not self._strays_killed:
@@ -146,7 +213,10 @@ class Supervisor:
     def start(self) -> None:
         """Start every instance whose dependencies allow it."""
         self.spawner.prepare()
+        if self.sampler is not None and self.sample_interval is not None:
+            self._next_sample = self.clock.monotonic() + self.sample_interval
         self._schedule()
+        self._check_ready()
         self._check_done()
 
     def handle_signal(self, signum: int) -> None:
@@ -167,6 +237,8 @@ class Supervisor:
             unit = self.by_pid.pop(pid, None)
             if unit is not None:
                 self._main_exited(unit, returncode)
+            elif self.prober is not None and self.prober.reaped(pid, returncode):
+                pass  # a ``cmd`` probe: its result came back through probe_result
             # anything else was an adopted orphan: reaping it is all there is to do
         self.tick()
 
@@ -186,7 +258,11 @@ class Supervisor:
             for unit in self.units:
                 if unit.state is State.BACKOFF and now >= unit.restart_at and unit.gone:
                     self._spawn(unit)
+            self._health_work(now)
+            if self._next_sample is not None and now >= self._next_sample:
+                self.sample()
             self._schedule()
+            self._check_ready()
         self._advance_stop()
         self._check_done()
 
@@ -195,6 +271,10 @@ class Supervisor:
         if self.stopping:
             return
         self.stopping = True
+        for token in list(self._probes):
+            self._cancel_probe(token)
+        if self.on_stopping is not None:
+            self.on_stopping()
         for unit in self.units:
             if unit.state is State.WAITING:
                 unit.state = State.SKIPPED
@@ -244,8 +324,12 @@ class Supervisor:
     def _spawn(self, unit: Unit) -> None:
         inst = unit.instance
         env = dict(inst.env)
+        for name in SERVICE_VARIABLES:
+            env.pop(name, None)
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.update(self.extra_env)
+        if self.notifier is not None:
+            env.update(self.notifier.env_for(unit))
         cwd = unit.spec.cwd
         unit.stop_requested = False
         unit.kill_at = None
@@ -264,8 +348,14 @@ class Supervisor:
         unit.pid = handle.pid
         unit.main_alive = True
         unit.ever_started = True
-        unit.ready = unit.instance.healthcheck is None
         unit.started_at = self.clock.monotonic()
+        check = unit.instance.healthcheck
+        unit.health = Health(check, unit.started_at) if check is not None else None
+        # a liveness-only probe does not gate dependants: such an instance is ready at once
+        unit.ready = check is None or check.role == "liveness"
+        unit.ready_after = 0.0 if unit.ready else None
+        unit.notify_status = None
+        unit.notify_warned = False
         unit.state = State.RUNNING
         self.by_pid[handle.pid] = unit
         restarts = f" (restart {unit.restart.total})" if unit.restart.total else ""
@@ -284,8 +374,15 @@ class Supervisor:
         self.hooks.exited(unit)
         code = signal_exit_code(-returncode) if returncode < 0 else returncode
         unit.exit_code = code
+        unit.last_exit = code
         unit.main_alive = False
-        if unit.stop_requested:
+        was_ready = unit.ready
+        unit.ready = False
+        if unit.health is not None and unit.health.in_flight:
+            self._cancel_probe(unit.health.token)
+        if unit.recycle is not None and not self.stopping:
+            self._recycled(unit, code)
+        elif unit.stop_requested:
             unit.state = State.STOPPED
             if code == signal_exit_code(unit.spec.stop_signal):
                 self.hooks.say(unit, f"stopped by {unit.spec.stop_signal.name}")
@@ -305,11 +402,13 @@ class Supervisor:
                 unit.kill_at = self.clock.monotonic() + self._grace(unit)
         else:
             self._release(unit)
+        if was_ready:
+            self.all_ready = self.all_ready and self._everything_ready()
 
-    def _decide(self, unit: Unit, code: int) -> None:
+    def _decide(self, unit: Unit, code: int, what: str | None = None) -> None:
         """An instance ended on its own: restart it, note it completed, or end the run."""
         unit.exit_code = code
-        what = describe_exit(code)
+        what = what or describe_exit(code)
         if unit.restart.wants_restart(code):
             uptime = self.clock.monotonic() - unit.started_at
             delay = unit.restart.next_delay(uptime)
@@ -343,6 +442,226 @@ class Supervisor:
         if not self.stopping:
             self.hooks.say(None, f"{unit.label} ended the run: stopping all processes")
         self.begin_stop()
+
+    # -- health ----------------------------------------------------------------------------
+
+    def _health_work(self, now: float) -> None:
+        for unit in self.units:
+            health = unit.health
+            if health is None or unit.state is not State.RUNNING or not unit.main_alive:
+                continue
+            if health.in_flight and health.deadline is not None and now >= health.deadline:
+                token = health.token
+                self._cancel_probe(token)
+                self._apply(
+                    unit, health.finish(now, False, f"timed out after {health.check.timeout:g}s")
+                )
+            elif not health.in_flight:
+                self._apply(unit, health.expire(now))
+            if unit.state is State.RUNNING and health.due(now) and self.prober is not None:
+                self._probe_seq += 1
+                token = self._probe_seq
+                self._probes[token] = unit
+                health.begin(token, now)
+                env = dict(unit.instance.env)
+                for name in SERVICE_VARIABLES:
+                    env.pop(name, None)
+                self.prober.start(token, health.check, env, unit.spec.cwd, self.probe_result)
+
+    def _cancel_probe(self, token: int) -> None:
+        unit = self._probes.pop(token, None)
+        if self.prober is not None:
+            self.prober.cancel(token)
+        if unit is not None and unit.health is not None and unit.health.token == token:
+            unit.health.token = 0
+            unit.health.deadline = None
+
+    def probe_result(self, token: int, ok: bool, detail: str) -> None:
+        """A probe ended (called on the loop's thread); a stale or late result is ignored."""
+        unit = self._probes.pop(token, None)
+        if unit is None or unit.health is None or unit.health.token != token:
+            return
+        if self.stopping or unit.state is not State.RUNNING:
+            unit.health.token = 0
+            return
+        self._apply(unit, unit.health.finish(self.clock.monotonic(), ok, detail))
+        self.tick()
+
+    def handle_notify(self, unit: Unit, pid: int, fields: Mapping[str, str]) -> None:
+        """A systemd-style notification arrived on ``unit``'s socket from ``pid``.
+
+        Only the instance's main process is believed (systemd's ``NotifyAccess=main``): a
+        worker or any other process that found the socket cannot mark it ready.
+        """
+        if pid != unit.pid or not unit.main_alive:
+            if not unit.notify_warned:
+                unit.notify_warned = True
+                self.hooks.say(unit, f"ignored a notification from pid {pid}: not its main process")
+            return
+        if "STATUS" in fields:
+            unit.notify_status = fields["STATUS"]
+        if fields.get("READY") == "1" and unit.state is State.RUNNING:
+            health = unit.health
+            if health is None:
+                if not unit.ready:
+                    unit.ready = True
+                    self.hooks.say(unit, "ready (READY=1)")
+            else:
+                health.last_detail = "READY=1"
+                self._apply(unit, health.succeeded(self.clock.monotonic()))
+            self.tick()
+
+    def _apply(self, unit: Unit, transition: Transition | None) -> None:
+        health = unit.health
+        if transition is None or health is None:
+            return
+        check = health.check
+        if transition is Transition.HEALTHY:
+            if check.role != "liveness":
+                unit.ready = True
+            if health.ready_after is not None and unit.ready_after is None:
+                unit.ready_after = health.ready_after
+                self.hooks.say(
+                    unit, f"healthy after {health.ready_after:.1f}s ({health.last_detail})"
+                )
+            else:
+                self.hooks.say(unit, f"healthy again ({health.last_detail})")
+            return
+        failures = f" ({health.failures} failed probes)" if health.failures else ""
+        what = f"unhealthy: {describe(check)}: {health.last_detail}{failures}"
+        if check.role != "liveness":
+            unit.ready = False
+            self.all_ready = False
+        if check.role == "readiness":
+            self.hooks.say(unit, f"{what}; not ready until a probe succeeds")
+            return
+        self._recycle(unit, "liveness", f"{what}; stopping it")
+
+    def _recycle(self, unit: Unit, reason: str, message: str) -> None:
+        """Stop ``unit`` gracefully in order to start it again (health or memory)."""
+        if self.stopping or unit.state is not State.RUNNING or not unit.main_alive:
+            return
+        unit.recycle = reason
+        unit.recycles += 1
+        self.hooks.say(unit, message)
+        self._stop(unit)
+
+    def _recycled(self, unit: Unit, code: int) -> None:
+        reason = unit.recycle
+        unit.recycle = None
+        unit.stop_requested = False
+        if reason == "liveness":
+            # a failed liveness probe is a failure of the process whatever its exit code
+            self._decide(
+                unit, 1, f"stopped after failing its liveness probe ({describe_exit(code)})"
+            )
+            return
+        uptime = self.clock.monotonic() - unit.started_at
+        delay = unit.restart.next_delay(uptime)
+        if delay is None:
+            unit.state = State.GAVE_UP
+            self.hooks.say(
+                unit, f"given up: it exceeded max_memory {unit.restart.streak} times in a row"
+            )
+            self._end_run(unit, int(ExitCode.FAILURE))
+            return
+        unit.state = State.BACKOFF
+        unit.restart_at = self.clock.monotonic() + delay
+        self.hooks.say(
+            unit, f"stopped by the memory guard ({describe_exit(code)}); restarting in {delay:g}s"
+        )
+
+    def _everything_ready(self) -> bool:
+        return all(
+            (u.state is State.RUNNING and u.ready) or u.state is State.COMPLETED for u in self.units
+        )
+
+    def _check_ready(self) -> None:
+        if self.all_ready or self.stopping or not self._everything_ready():
+            return
+        self.all_ready = True
+        if self.on_all_ready is not None:
+            self.on_all_ready()
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def sample(self) -> None:
+        """Measure every running instance now and apply the memory guard."""
+        now = self.clock.monotonic()
+        if self.sample_interval is not None:
+            self._next_sample = now + self.sample_interval
+        if self.sampler is None:
+            return
+        running = [u for u in self.units if u.pid is not None and u.main_alive]
+        self.samples = self.sampler.sample(running)
+        self.sampled_at = now
+        self.guard_memory(self.samples)
+        if self.on_sample is not None:
+            self.on_sample()
+
+    def guard_memory(self, samples: Mapping[str, UnitSample]) -> None:
+        """Restart an instance whose whole process tree uses more than its ``max_memory``."""
+        for unit in self.units:
+            limit = unit.spec.max_memory
+            got = samples.get(unit.label)
+            if not limit or got is None or unit.state is not State.RUNNING:
+                continue
+            if got.rss > limit:
+                self._recycle(
+                    unit,
+                    "memory",
+                    f"memory {format_bytes(got.rss)} exceeds max_memory "
+                    f"{format_bytes(limit)} ({got.processes} processes): restarting it gracefully",
+                )
+
+    def status(self) -> dict[str, Any]:
+        """What ``prodserver status`` shows: every instance and its numbers."""
+        now = self.clock.monotonic()
+        if self.sampler is not None and (
+            self.sampled_at is None or now - self.sampled_at > FRESH_SAMPLE
+        ):
+            self.sample()
+        return self.report()
+
+    def report(self) -> dict[str, Any]:
+        """:meth:`status` from the last sample, without sampling."""
+        now = self.clock.monotonic()
+        rows = []
+        for unit in self.units:
+            running = unit.main_alive and unit.state in (State.RUNNING, State.STOPPING)
+            got = self.samples.get(unit.label) if running else None
+            rows.append(
+                {
+                    "process": unit.name,
+                    "instance": unit.instance.number,
+                    "label": unit.label,
+                    "state": unit.state.value,
+                    "pid": unit.pid if running else None,
+                    "uptime": round(now - unit.started_at, 3) if running else None,
+                    "restarts": unit.restart.total,
+                    "last_exit": unit.last_exit,
+                    "health": unit.health_status,
+                    "ready": unit.ready,
+                    "ready_after": unit.ready_after,
+                    "status_text": unit.notify_status,
+                    "cpu_percent": got.cpu_percent if got else None,
+                    "rss": got.rss if got else None,
+                    "threads": got.threads if got else None,
+                    "open_files": got.open_files if got else None,
+                    "processes": got.processes if got else None,
+                    "max_memory": unit.spec.max_memory,
+                    "port": unit.instance.port,
+                }
+            )
+        return {
+            "project": self.project.name,
+            "profile": self.project.profile,
+            "root": str(self.project.root),
+            "uptime": round(now - self.begun_at, 3),
+            "stopping": self.stopping,
+            "ready": self.all_ready,
+            "processes": rows,
+        }
 
     # -- stopping --------------------------------------------------------------------------
 
@@ -407,6 +726,8 @@ class Supervisor:
     def _sweep_strays(self) -> bool:
         """Stop processes that escaped their groups; True while some are still there."""
         known: Iterable[int] = self.helpers
+        if self.prober is not None:
+            known = self.helpers | self.prober.pids()
         strays = self.spawner.strays(known)
         self._strays = strays
         if not strays:
@@ -429,3 +750,12 @@ class Supervisor:
         if self.trigger_code is not None:
             return self.trigger_code
         return int(ExitCode.FORCED_STOP) if self.forced else int(ExitCode.OK)
+
+
+def format_bytes(n: float) -> str:
+    """``512.0 MiB``: a size for messages and tables."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"

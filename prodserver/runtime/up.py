@@ -27,6 +27,13 @@ class UpOptions:
     stop_timeout: float | None = None
     #: file descriptor to write to; None for standard output
     output_fd: int | None = None
+    #: ``HOST:PORT`` to serve Prometheus metrics on (``--metrics``), or None
+    metrics: str | None = None
+    #: seconds between metrics samples (None: every 5 s when metrics or a memory guard
+    #: need them, otherwise only when ``prodserver status`` asks)
+    sample_interval: float | None = None
+    #: serve ``prodserver status`` on the project's control socket
+    control: bool = True
 
 
 def use_color(tty: bool, no_color: bool, environ: Mapping[str, str]) -> bool:
@@ -51,8 +58,17 @@ def _check_names(project: ResolvedProject, names: tuple[str, ...]) -> None:
 def run_up(project: ResolvedProject, options: UpOptions) -> int:
     """Run the processes of ``project``; returns the exit code of ``prodserver up``."""
     from prodserver.runtime.clock import SystemClock
+    from prodserver.runtime.control import ControlServer, ensure_private_dir, runtime_dir
     from prodserver.runtime.guardian import start_guardian
+    from prodserver.runtime.health import ThreadProber
     from prodserver.runtime.loop import EventLoop
+    from prodserver.runtime.metrics import (
+        DEFAULT_INTERVAL,
+        MetricsServer,
+        PsutilSampler,
+        parse_address,
+    )
+    from prodserver.runtime.notify import NotifyHub, notify_upstream
     from prodserver.runtime.spawner import default_spawner
     from prodserver.runtime.supervisor import Supervisor, select_processes
 
@@ -77,11 +93,20 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
         sanitize=not tty,
         width=max(len(label) for label in labels),
     )
+    metrics_server = None
+    if options.metrics is not None:
+        # bound before anything starts: a taken port is an error, not a surprise later
+        metrics_server = MetricsServer(*parse_address(options.metrics))
+    rundir = ensure_private_dir(runtime_dir(project.root))
     # The guardian forks first, before the loop opens its pipes and epoll set.
     guardian = start_guardian()
     mux = OutputMux(fd, style)
     loop = EventLoop(mux)
     spawner = default_spawner(die_with_parent=guardian is None)
+    prober = ThreadProber(loop.post)
+    interval = options.sample_interval
+    if interval is None and metrics_server is not None:
+        interval = DEFAULT_INTERVAL
     supervisor = Supervisor(
         project,
         spawner=spawner,
@@ -90,16 +115,64 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
         names=selected,
         stop_timeout=options.stop_timeout,
         extra_env=guardian.env if guardian else None,
+        prober=prober,
+        sampler=PsutilSampler(),
+        sample_interval=interval,
     )
+    hub = NotifyHub(
+        rundir / f"notify-{os.getpid()}", supervisor.handle_notify, loop.watch, loop.unwatch
+    )
+    supervisor.notifier = hub
+    control = None
+    if options.control:
+        control = ControlServer(
+            rundir, lambda request: supervisor.status(), loop.watch, loop.unwatch
+        )
     if guardian is not None:
         supervisor.helpers.add(guardian.pid)
         loop.on_attach = guardian.watch
         loop.on_release = guardian.forget
+
+    checked = any(
+        inst.healthcheck is not None and inst.healthcheck.role != "liveness"
+        for name in selected
+        for inst in project.processes[name].instances
+    )
+
+    def all_ready() -> None:
+        # only worth a line when something was actually waited for
+        if checked:
+            loop.say(None, "every process is ready")
+        notify_upstream("READY=1")
+
+    supervisor.on_all_ready = all_ready
+
+    def stopping() -> None:
+        notify_upstream("STOPPING=1")
+
+    supervisor.on_stopping = stopping
     for warning in project.warnings:
         loop.say(None, f"warning: {warning}")
+    if control is not None:
+        busy = control.open()
+        if busy:
+            loop.say(None, f"warning: {busy}")
+    if metrics_server is not None:
+        server = metrics_server
+        supervisor.on_sample = lambda: server.publish(supervisor.report()["processes"])
+        server.publish(supervisor.report()["processes"])
+        server.start()
+        host, port = str(server.address[0]), int(server.address[1])
+        loop.say(None, f"metrics on http://{host}:{port}/metrics and /metrics.json")
     try:
         code = loop.run(supervisor)
     finally:
+        prober.close()
+        hub.close()
+        if control is not None:
+            control.close()
+        if metrics_server is not None:
+            metrics_server.close()
         if guardian is not None:
             guardian.close()
     if mux.broken and options.output_fd is None:

@@ -1,0 +1,124 @@
+"""Readiness over the systemd notify protocol, in both directions.
+
+Downwards: each instance gets its own ``NOTIFY_SOCKET``, a unix datagram socket in a private
+(0700) directory of the run, created the first time the instance starts. ``SO_PASSCRED`` makes
+the kernel attach the sender's real pid to every message, so the supervisor believes only the
+instance's main process (:meth:`Supervisor.handle_notify`); a per-instance socket also means
+one instance can never speak for another. gunicorn, for one, sends ``READY=1`` by itself when
+``NOTIFY_SOCKET`` is set.
+
+Upwards: when prodserver itself runs under systemd (``Type=notify``, ``NOTIFY_SOCKET`` set in
+its own environment), :func:`notify_upstream` tells systemd ``READY=1`` once every required
+instance is ready and ``STOPPING=1`` when the stop begins. That outer socket never reaches a
+child (the supervisor removes it from their environments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import struct
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prodserver.runtime.process import Unit
+
+#: ``struct ucred``: pid, uid, gid
+_UCRED = struct.Struct("3i")
+#: notifications are small; a larger datagram is cut and its tail ignored
+MAX_MESSAGE = 4096
+
+
+def parse_message(data: bytes) -> dict[str, str]:
+    """``b"READY=1\\nSTATUS=ok"`` into ``{"READY": "1", "STATUS": "ok"}``."""
+    fields: dict[str, str] = {}
+    for line in data.decode("utf-8", "replace").split("\n"):
+        key, sep, value = line.partition("=")
+        if sep and key:
+            fields[key] = value
+    return fields
+
+
+class NotifyHub:
+    """The per-instance notification sockets of one run."""
+
+    def __init__(
+        self,
+        directory: Path,
+        deliver: Callable[[Unit, int, Mapping[str, str]], None],
+        watch: Callable[[int, Callable[[], None]], None],
+        unwatch: Callable[[int], None],
+    ) -> None:
+        self.directory = directory
+        self._deliver = deliver
+        self._watch = watch
+        self._unwatch = unwatch
+        self._socks: dict[int, tuple[socket.socket, str]] = {}
+        #: id(unit) -> its socket path (units live as long as the run)
+        self._paths: dict[int, str] = {}
+        self._next = 0
+
+    def env_for(self, unit: Unit) -> Mapping[str, str]:
+        """The ``NOTIFY_SOCKET`` of ``unit`` (created on its first start)."""
+        existing = self._paths.get(id(unit))
+        if existing is not None:
+            return {"NOTIFY_SOCKET": existing}
+        if not self.directory.exists():
+            self.directory.mkdir(mode=0o700)
+        self._next += 1
+        path = str(self.directory / f"n{self._next}")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        sock.setblocking(False)
+        fd = sock.fileno()
+        self._socks[fd] = (sock, path)
+        self._paths[id(unit)] = path
+        self._watch(fd, lambda: self._receive(fd, unit))
+        return {"NOTIFY_SOCKET": path}
+
+    def _receive(self, fd: int, unit: Unit) -> None:
+        sock, _path = self._socks[fd]
+        space = socket.CMSG_SPACE(_UCRED.size)
+        while True:
+            try:
+                data, ancillary, _flags, _addr = sock.recvmsg(MAX_MESSAGE, space)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            pid = None
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = _UCRED.unpack(payload[: _UCRED.size])[0]
+            if pid is None:
+                continue  # no credentials: nothing to authenticate it by
+            self._deliver(unit, pid, parse_message(data))
+
+    def close(self) -> None:
+        for fd, (sock, _path) in list(self._socks.items()):
+            self._unwatch(fd)
+            sock.close()
+        self._socks.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def notify_upstream(message: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Send ``message`` to the service manager that started prodserver, if any."""
+    environ = os.environ if environ is None else environ
+    target = environ.get("NOTIFY_SOCKET")
+    if not target:
+        return False
+    address = "\0" + target[1:] if target.startswith("@") else target
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
+        sock.sendto(message.encode(), address)
+        return True
+    return False
