@@ -38,6 +38,9 @@ def backend_problems(project: ResolvedProject) -> list[Problem]:
 
 def executable_problems(project: ResolvedProject) -> list[Problem]:
     """Warn about a program that is not on the process's PATH (it would fail at start)."""
+    from prodserver.config.display import masker_for
+
+    masker = masker_for(project)
     problems: list[Problem] = []
     for spec in project.processes.values():
         if not spec.instances or spec.shell:
@@ -52,10 +55,58 @@ def executable_problems(project: ResolvedProject) -> list[Problem]:
             problems.append(
                 Problem(
                     "PS146",
-                    f"{spec.name}: program {program!r} was not found on its PATH",
+                    f"{spec.name}: program {masker.text(repr(program))} was not found on its PATH",
                     Location(file=project.source, key_path=f"processes.{spec.name}"),
                     "install it, or use an absolute path",
                     severity="warning",
                 )
             )
     return problems
+
+
+#: profile names that count as production even when the profile does not say so itself
+PRODUCTION_NAMES = frozenset({"prod", "production"})
+
+
+def is_production(project: ResolvedProject) -> bool:
+    """Whether the chosen profile is a production one (marked, or named prod/production)."""
+    marked = bool(getattr(project, "production", False))
+    return marked or project.profile.lower() in PRODUCTION_NAMES
+
+
+def root_problems(
+    project: ResolvedProject,
+    euid: int,
+    *,
+    allow_root: bool = False,
+    names: tuple[str, ...] | None = None,
+) -> list[Problem]:
+    """Refuse to run processes as root in a production profile, with guidance.
+
+    Root is fine when every selected process drops its privileges with ``user =`` (prodserver
+    needs root to switch users), in a development profile, or when allowed explicitly by
+    ``allow_root`` (the ``--allow-root`` flag) or ``[project] allow_root = true``. ``euid`` is
+    passed in (``os.geteuid()`` at the call site) so tests can fake it; ``names`` restricts
+    the check to the processes ``up`` was asked to run.
+    """
+    if euid != 0 or allow_root or bool(getattr(project, "allow_root", False)):
+        return []
+    if not is_production(project):
+        return []
+    selected = project.processes if names is None else names
+    as_root = [
+        name for name in selected if name in project.processes and not project.processes[name].user
+    ]
+    if not as_root:
+        return []
+    return [
+        Problem(
+            "PS114",
+            f"refusing to run {', '.join(as_root)} as root in the production profile "
+            f"{project.profile!r}",
+            Location(file=project.source, key_path=f"processes.{as_root[0]}"),
+            'run prodserver as an unprivileged user, set `user = "..."` on each process to '
+            "drop privileges, or, if you really mean it, pass --allow-root or set "
+            "`allow_root = true` in [project]",
+        )
+    ]

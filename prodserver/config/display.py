@@ -103,7 +103,10 @@ def _process(spec: ProcessSpec, masker: Masker, shared: Mapping[str, str]) -> di
         out["labels"] = dict(spec.labels)
     if spec.env:
         out["env"] = masker.env(spec.env)
-    return out
+    # A secret may reach any value through substitution (a `user`, a `cwd`, a label): the
+    # whole table is scanned, not only the keys expected to hold one.
+    masked: dict[str, Any] = masker.any(out)
+    return masked
 
 
 def project_data(
@@ -132,6 +135,7 @@ def project_data(
             name: _process(spec, masker, project.env) for name, spec in project.processes.items()
         },
     }
+    data["project"] = masker.any(data["project"])
     if project.warnings:
         data["warnings"] = [masker.text(w) for w in project.warnings]
     return data
