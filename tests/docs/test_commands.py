@@ -48,7 +48,7 @@ UNTIL_CTRL_C = re.compile(r"#\s*Ctrl-C to stop\s*$")
 #: a prodserver command written inside another block (CI YAML, PowerShell, Dockerfile RUN)
 PRODSERVER_COMMAND = re.compile(
     r"(?<![\w/.-])(prodserver (?:up|exec|run|check|config|export|init|status|backends|schema)"
-    r"\b[^\n'\"`]*)"
+    r"(?![\w-])[^\n'\"`]*)"
 )
 COMMAND_TIMEOUT = 60.0
 SKIP_README_BLOCKS = 2
