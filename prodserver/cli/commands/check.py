@@ -1,4 +1,9 @@
-"""``prodserver check``: validate the configuration of one profile or of every profile."""
+"""``prodserver check``: validate the configuration of one profile or of every profile.
+
+With ``--deploy``, also the pre-start checks of :mod:`prodserver.config.prestart`: ports
+free, required variables set, brokers and databases reachable, and Django's own
+``check --deploy`` in a production profile.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--all-profiles", action="store_true", help="check every profile (and the root)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    parser.add_argument(
+        "--deploy",
+        action="store_true",
+        help="also the pre-start checks: ports free, required variables set, brokers and "
+        "databases reachable, Django's check --deploy (production profiles)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         profiles = [ROOT, *profile_names(source)]
     failed_config: list[ConfigError] = []
     unavailable = []
+    failed_checks = 0
     for profile in profiles:
         try:
             project, _ = resolve_with_provenance(
@@ -51,6 +63,20 @@ def run(args: argparse.Namespace) -> int:
         for problem in missing:
             sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
         unavailable.extend(missing)
+        if args.deploy:
+            from prodserver.config.prestart import prestart_problems
+
+            report = prestart_problems(project, deploy=True)
+            for problem in report.problems:
+                sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
+            failed_checks += len(report.errors)
+            if not args.quiet:
+                for note in report.notes:
+                    sys.stdout.write(f"note: profile {project.profile}: {note}\n")
+                if not report.errors and report.done:
+                    sys.stdout.write(
+                        f"ok: profile {project.profile}: deploy checks: {', '.join(report.done)}\n"
+                    )
         if not args.quiet and not missing:
             names = ", ".join(
                 f"{n}" + (f" x{s.scale}" if s.scale != 1 else "")
@@ -68,4 +94,9 @@ def run(args: argparse.Namespace) -> int:
         raise BackendUnavailable(
             f"{len(unavailable)} backend package(s) missing (see above)", code="PS145"
         )
+    if failed_checks:
+        from prodserver.config.prestart import PrestartFailed
+
+        plural = "s" if failed_checks != 1 else ""
+        raise PrestartFailed(f"{failed_checks} pre-start check{plural} failed (see above)")
     return 0

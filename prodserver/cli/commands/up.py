@@ -51,6 +51,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="grace period before SIGKILL, for every process (default: each one's stop_timeout)",
     )
+    parser.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve Prometheus metrics (/metrics) and JSON (/metrics.json) on this address "
+        "(a bare port means 127.0.0.1); needs the 'metrics' extra",
+    )
+    parser.add_argument(
+        "--skip-checks",
+        action="store_true",
+        help="do not run the pre-start checks (ports free, required variables, brokers)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,11 +74,20 @@ def run(args: argparse.Namespace) -> int:
         if count < 0:
             raise UsageError(f"--scale {name}={count}: the count cannot be negative")
     project = load_project(args, scale=scale or None, port=args.port)
+    if not args.skip_checks:
+        from prodserver.config.prestart import fail_on, prestart_problems
+        from prodserver.runtime.supervisor import select_processes
+
+        names = select_processes(project, args.names) if args.names else None
+        fail_on(
+            prestart_problems(project, names=names, deploy=False), "prodserver up --skip-checks"
+        )
     options = UpOptions(
         names=tuple(args.names),
         no_color=args.no_color,
         timestamps=args.timestamps,
         log_format=args.log_format,
         stop_timeout=args.stop_timeout,
+        metrics=args.metrics,
     )
     return run_up(project, options)
