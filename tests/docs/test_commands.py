@@ -152,7 +152,15 @@ def child_env() -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PRODSERVER_", "PYTEST_", "COV_"))
-        and key not in {"PORT", "NO_COLOR", "FORCE_COLOR", "REDIS_URL", "SECRET_KEY"}
+        and key
+        not in {
+            "PORT",
+            "NO_COLOR",
+            "FORCE_COLOR",
+            "REDIS_URL",
+            "SECRET_KEY",
+            "DJANGO_SETTINGS_MODULE",
+        }
     }
     # The venv's prodserver, python and tools come first, as after `source .venv/bin/activate`.
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', os.defpath)}"
