@@ -43,6 +43,8 @@ DEPLOY = DOCS / "deploy"
 BIN = Path(sys.executable).parent
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```", re.S | re.M)
 DIRECTIVE = re.compile(r"<!--\s*docs-test\s+project=(\S+)\s*-->")
+#: the next fenced block is written to this file of the project before the page's commands run
+FILE_DIRECTIVE = re.compile(r"<!--\s*docs-test\s+file=(\S+)\s*-->")
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
 UNTIL_CTRL_C = re.compile(r"#\s*Ctrl-C to stop\s*$")
 #: a prodserver command written inside another block (CI YAML, PowerShell, Dockerfile RUN)
@@ -83,6 +85,7 @@ class Page:
     path: Path
     project: str | None
     commands: list[Command]
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -105,6 +108,11 @@ def parse_page(path: Path) -> Page:
     if path.name == "README.md" and path.parent == REPO:
         blocks = blocks[SKIP_README_BLOCKS:]
     directives = [(m.start(), m.group(1)) for m in DIRECTIVE.finditer(text)]
+    files: dict[str, str] = {}
+    for match in FILE_DIRECTIVE.finditer(text):
+        following = [body for _, body, offset in blocks if offset > match.end()]
+        assert following, f"{path}: {match.group(0)} is not followed by a block"
+        files[match.group(1)] = following[0]
     project: str | None = None
     commands: list[Command] = []
     for lang, body, offset in blocks:
@@ -120,7 +128,7 @@ def parse_page(path: Path) -> Page:
             elif line.strip():
                 assert current is not None, f"{path}: output before any command: {line!r}"
                 current.expected.append(line.rstrip())
-    return Page(path, project, commands)
+    return Page(path, project, commands, files)
 
 
 PAGES = [page for page in map(parse_page, doc_files()) if page.commands]
@@ -232,6 +240,8 @@ def run_until_shown(command: Command, cwd: Path) -> tuple[int, str]:
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
 def test_page_commands_run(page: Page, tmp_path: Path) -> None:
     cwd = make_project(page.project, tmp_path)
+    for name, content in page.files.items():
+        (cwd / name).write_text(content, encoding="utf-8")
     for command in page.commands:
         if command.until_ctrl_c and not sys.platform.startswith("linux"):
             pytest.skip("`prodserver up` runs on Linux only for now (docs/guides/windows.md)")
@@ -272,6 +282,10 @@ def test_the_parser_sees_commands_outputs_and_markers(tmp_path: Path) -> None:
     """The extraction itself: a page with every feature, parsed as written."""
     page = """
 <!-- docs-test project=examples/minimal -->
+<!-- docs-test file=extra.toml -->
+```toml
+[processes.a]
+```
 ```console
 $ prodserver check --profile nope  # exit 78
 error: ...
@@ -286,12 +300,17 @@ $ docker build .
     path.write_text(page, encoding="utf-8")
     parsed = parse_page(path)
     assert parsed.project == "examples/minimal"
+    assert parsed.files == {"extra.toml": "[processes.a]\n"}
     first, second = parsed.commands
     assert (first.code, first.until_ctrl_c, first.expected) == (78, False, ["error: ..."])
     assert (second.code, second.until_ctrl_c) == (0, True)
     assert second.words == ["prodserver", "up"]
     assert shown("web.1 | serving on ...", ["web.1    | x", "web.1 | serving on http://h/"])
     assert not shown("web.1 | serving on ...", ["worker.1 | serving on"])
+    assert not PRODSERVER_COMMAND.findall("pip install prodserver check-jsonschema")
+    assert PRODSERVER_COMMAND.findall("sh '. .venv/bin/activate && prodserver check -q'") == [
+        "prodserver check -q"
+    ]
 
 
 def test_every_page_with_commands_is_collected() -> None:
