@@ -2,9 +2,10 @@
 
 import os
 import signal
+import sys
 import time
 
-signal.signal(signal.SIGTERM, lambda signum, frame: exit(0))
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 for tick in range(1, int(os.environ.get("TICKS", "3")) + 1):
     print(f"tick {tick}: {os.environ.get('GREETING', 'hello')}", flush=True)
     time.sleep(1)
