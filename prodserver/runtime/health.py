@@ -16,8 +16,10 @@ monotonic clock) and ignores a late answer.
 Semantics (Docker's and Kubernetes' where they agree):
 
 - until the first success, probes run every ``min(interval, STARTUP_INTERVAL)`` so readiness
-  is noticed quickly; failures of probes that started within ``start_period`` do not count
-  (the *startup phase*: liveness is suspended);
+  is noticed quickly, but these quick probes can only succeed early: a failure counts only
+  when its probe started after ``start_period`` (the *startup phase*: liveness is suspended)
+  and at least ``interval`` after the start or the previous counted failure, so a slow
+  starter is judged at the pace the user chose, never faster;
 - ``retries`` consecutive counted failures make the instance *unhealthy*; one success makes it
   healthy again;
 - ``notify`` checks run no probe: ``READY=1`` from the instance's main process makes it
@@ -71,6 +73,8 @@ class Health:
         self.ever_healthy = False
         #: consecutive failures that counted
         self.failures = 0
+        #: when the last counted failure's probe started (before the first success)
+        self._last_counted = started_at
         self.last_detail = ""
         #: monotonic time of the next probe (None: no probes, as for ``notify``)
         self.next_at: float | None = None
@@ -121,9 +125,10 @@ class Health:
             self.next_at = now + step
         if ok:
             return self.succeeded(now)
-        counted = self.ever_healthy or started >= self.startup_ends
-        if not counted:
-            return None
+        if not self.ever_healthy:
+            if started < self.startup_ends or started - self._last_counted < self.check.interval:
+                return None
+            self._last_counted = started
         self.failures += 1
         if self.failures >= self.check.retries and self.status != "unhealthy":
             self.status = "unhealthy"

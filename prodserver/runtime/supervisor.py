@@ -214,7 +214,8 @@ class Supervisor:
         """Start every instance whose dependencies allow it."""
         self.spawner.prepare()
         if self.sampler is not None and self.sample_interval is not None:
-            self._next_sample = self.clock.monotonic() + self.sample_interval
+            # the first sample comes soon, so that status and metrics have numbers early
+            self._next_sample = self.clock.monotonic() + min(1.0, self.sample_interval)
         self._schedule()
         self._check_ready()
         self._check_done()

@@ -273,7 +273,7 @@ def test_memory_guard_restarts_gracefully_even_with_restart_no(spawner, clock, h
     sampler = FakeSampler()
     sup = Supervisor(proj, spawner=spawner, clock=clock, hooks=hooks, sampler=sampler)
     sup.start()
-    assert sup.next_deadline() == clock.now + 5.0  # a memory guard samples every 5 s
+    assert sup.next_deadline() == clock.now + 1.0  # a memory guard samples soon, then every 5 s
     first = spawner.pid_of("#big")
     sampler.rss["big.1"] = 150 * 2**20
     clock.advance(5.0)
