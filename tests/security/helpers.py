@@ -8,6 +8,9 @@ import sys
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from prodserver.backends.registry import get_backend
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,3 +53,21 @@ def prodserver(
 
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+#: options every web backend needs to resolve at all (no Django project to discover here)
+BASE: dict[str, dict[str, Any]] = {
+    "command": {"command": ["true"]},
+    "dramatiq": {"broker": "shop.broker"},
+}
+WEB_APP = "shop.wsgi:application"
+#: keys common to every process that take text but never reach an argv as such
+NOT_ARGV = {"command", "args"}
+
+
+def base_table(name: str) -> dict[str, Any]:
+    backend = get_backend(name)
+    table: dict[str, Any] = {"backend": name, **BASE.get(name, {})}
+    if any(o.name == "app" for o in backend.options) and name not in BASE:
+        table["app"] = WEB_APP if backend.kind == "web" else "shop"
+    return table

@@ -18,26 +18,10 @@ from prodserver.backends.base import Option
 from prodserver.backends.registry import BUILTINS, get_backend
 from prodserver.config.resolve import resolve_project
 from prodserver.errors import ConfigError
-from tests.security.helpers import write
+from tests.security.helpers import NOT_ARGV, base_table, write
 
 BENIGN = "zbenignz"
 HOSTILE = ("-injected", "--injected=1", "--reload")
-#: options every web backend needs to resolve at all (no Django project to discover here)
-BASE: dict[str, dict[str, Any]] = {
-    "command": {"command": ["true"]},
-    "dramatiq": {"broker": "shop.broker"},
-}
-WEB_APP = "shop.wsgi:application"
-#: keys common to every process that take text but never reach an argv as such
-NOT_ARGV = {"command", "args"}
-
-
-def base_table(name: str) -> dict[str, Any]:
-    backend = get_backend(name)
-    table: dict[str, Any] = {"backend": name, **BASE.get(name, {})}
-    if any(o.name == "app" for o in backend.options) and name not in BASE:
-        table["app"] = WEB_APP if backend.kind == "web" else "shop"
-    return table
 
 
 def toml_value(value: Any) -> str:
