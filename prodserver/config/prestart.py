@@ -6,11 +6,15 @@ starts anything (skip with ``--skip-checks``):
 ============================  =============================  ===================================
 check                         ``up``                         ``check --deploy``
 ============================  =============================  ===================================
-ports free                    yes                            yes
+ports free (1)                yes                            yes
 required variables present    production profiles            yes
 brokers/databases reachable   yes, 1 s timeout               yes, 3 s timeout
 ``manage.py check --deploy``  no (it imports the whole app)  Django project, production profile
 ============================  =============================  ===================================
+
+(1) the ports of server backends on the host they bind, and of commands that put their
+``$PORT`` on their command line (every command gets a ``PORT``, as with foreman, but most
+never listen on it).
 
 A *production profile* is one named ``prod`` or ``production``, or marked ``production``
 (:attr:`ResolvedProject.production`). A *required variable* is one the configuration uses
@@ -143,6 +147,10 @@ def _ports(project: ResolvedProject, specs: Iterable[ProcessSpec], report: Repor
         for inst in spec.instances:
             port = fixed or inst.port
             if not port:
+                continue
+            if spec.backend == "command" and not any(str(port) in word for word in inst.argv):
+                # every command gets a PORT, as with foreman; only one that passes it on
+                # (``--port ${PORT}``) is known to listen there
                 continue
             checked += 1
             error = port_in_use(host, port)
