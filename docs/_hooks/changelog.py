@@ -15,10 +15,16 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def site_text(text: str) -> str:
+    """The changelog as a page at the site's root.
+
+    Links in the root file point into docs/; on the site, pages are relative to docs/.
+    """
+    return text.replace("](docs/", "](")
+
+
 def on_files(files: Files, config: Any) -> Files:
     """Add ``changelog.md`` built from the root CHANGELOG.md."""
-    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    # Links in the root file point into docs/; on the site, pages are relative to docs/.
-    text = text.replace("](docs/", "](")
+    text = site_text((ROOT / "CHANGELOG.md").read_text(encoding="utf-8"))
     files.append(File.generated(config, "changelog.md", content=text))
     return files
