@@ -115,6 +115,18 @@ def validate_broker(text: str) -> str:
             f"{value!r} is not a broker URL: expected e.g. {DEFAULT_BROKER} or "
             f"amqp://guest@localhost// (schemes: {', '.join(BROKER_SCHEMES)})"
         )
+    try:
+        password = parts.password
+    except ValueError:  # a malformed port makes urlsplit's accessors raise
+        password = None
+    if password:
+        # prodserver.toml is written world-readable and is meant to be committed: a password
+        # belongs in the environment or a .env file, which the generated ${VAR:-...} reads
+        raise InvalidAnswer(
+            "the broker URL holds a password, which would be written into prodserver.toml "
+            "(a file meant to be committed): give the URL without it here and set the full URL "
+            "in .env or the environment"
+        )
     return value
 
 
