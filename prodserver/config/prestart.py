@@ -8,7 +8,7 @@ check                         ``up``                         ``check --deploy``
 ============================  =============================  ===================================
 ports free (1)                yes                            yes
 required variables present    production profiles            yes
-brokers/databases reachable   yes, 1 s timeout               yes, 3 s timeout
+brokers/databases reachable   production profiles, 1 s       yes, 3 s timeout
 ``manage.py check --deploy``  no (it imports the whole app)  Django project, production profile
 ============================  =============================  ===================================
 
@@ -94,8 +94,11 @@ def prestart_problems(
     report = Report()
     _ports(project, specs, report)
     if deploy or is_production(project):
+        # a development profile often names services it does not use (a REDIS_URL for the
+        # production workers): there they are the developer's business, not a reason to stop
         _required(project, report)
-    _services(project, specs, report, timeout if timeout is not None else (3.0 if deploy else 1.0))
+        wait = timeout if timeout is not None else (3.0 if deploy else 1.0)
+        _services(project, specs, report, wait)
     if deploy:
         _django(project, specs, report)
     return report

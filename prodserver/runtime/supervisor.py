@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 GROUP_POLL = 0.05
 #: variables of a service manager that started prodserver: they describe prodserver's own
 #: service, so a child must never see them (it would notify systemd in prodserver's name)
-SERVICE_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_PID", "LISTEN_FDS")
+SERVICE_VARIABLES = (
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_PID",
+    "LISTEN_FDS",
+    "LISTEN_FDNAMES",
+)
 #: a status request reuses a metrics sample younger than this
 FRESH_SAMPLE = 1.0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,6 +99,10 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
         # bound before anything starts: a taken port is an error, not a surprise later
         metrics_server = MetricsServer(*parse_address(options.metrics))
     rundir = ensure_private_dir(runtime_dir(project.root))
+    if hasattr(signal, "pthread_sigmask"):
+        # A parent that blocked signals (SIGCHLD, SIGTERM) would make the loop deaf to them:
+        # exits would never be noticed and a stop never asked for. Signals are ours now.
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
     # The guardian forks first, before the loop opens its pipes and epoll set.
     guardian = start_guardian()
     mux = OutputMux(fd, style)

@@ -99,14 +99,19 @@ def test_redis_is_pinged_with_its_password(tmp_path: Path, redis_port: int):
     assert "wrong" not in bad.stderr  # the password is never printed
 
 
-def test_an_unreachable_database_fails_up_fast_and_names_the_variable(tmp_path: Path):
+def test_an_unreachable_database_fails_a_production_up_and_names_the_variable(tmp_path: Path):
     port = free_port()  # nothing listens there
     project = write_project(
         tmp_path,
         f'[env]\nDATABASE_URL = "postgres://app:pw@127.0.0.1:{port}/shop"\n'
-        f"[processes.web]\ncommand = {SLEEP}\n",
+        f"[processes.web]\ncommand = {SLEEP}\n[profiles.dev]\n[profiles.prod]\n",
     )
-    result = run_cli(project, "up", runtime=short_runtime_dir())
+    dev = Up.cli(project, "--profile", "dev", runtime=short_runtime_dir())
+    try:
+        dev.wait_for("web.1 | running")  # a development profile is not stopped by it
+    finally:
+        assert dev.stop() == 0
+    result = run_cli(project, "up", "--profile", "prod", runtime=short_runtime_dir())
     assert result.returncode == ExitCode.FAILURE
     assert (
         f"DATABASE_URL: cannot use postgres://app:***@127.0.0.1:{port}/shop: connection refused"
