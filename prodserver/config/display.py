@@ -139,3 +139,24 @@ def project_data(
     if project.warnings:
         data["warnings"] = [masker.text(w) for w in project.warnings]
     return data
+
+
+def config_hash(project: ResolvedProject, configured: Iterable[str] | None = None) -> str:
+    """A stable SHA-256 of the resolved configuration, for the audit trail ("config loaded").
+
+    Taken over what ``prodserver config --format json`` shows (secrets masked), serialised
+    canonically: the same configuration always gives the same hash, any change an operator
+    could see changes it, and the hash reveals nothing about secret values (a hash of a
+    low-entropy secret could be brute-forced). The secret *names* are part of it.
+    ``configured`` is ``Provenance.configured`` from
+    :func:`prodserver.config.resolve.resolve_with_provenance`: without it the whole shared
+    environment counts, so an unrelated shell variable (``OLDPWD``) changes the hash.
+    """
+    import hashlib
+    import json
+
+    data = project_data(project, configured=configured)
+    data.pop("warnings", None)
+    data["secret_names"] = sorted(project.secret_names)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
