@@ -67,14 +67,19 @@ class NotifyHub:
         existing = self._paths.get(id(unit))
         if existing is not None:
             return {"NOTIFY_SOCKET": existing}
-        if not self.directory.exists():
-            self.directory.mkdir(mode=0o700)
         self._next += 1
         path = str(self.directory / f"n{self._next}")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         old = os.umask(0o177)
         try:
+            if not self.directory.exists():
+                self.directory.mkdir(mode=0o700)
             sock.bind(path)
+        except OSError:
+            # (a path too long for a unix socket, a full disk): the instance still runs,
+            # it just cannot notify; readiness falls back to its probe
+            sock.close()
+            return {}
         finally:
             os.umask(old)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)

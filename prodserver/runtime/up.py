@@ -5,9 +5,11 @@ from __future__ import annotations
 import difflib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import ProdserverError, UsageError
@@ -98,7 +100,14 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
     if options.metrics is not None:
         # bound before anything starts: a taken port is an error, not a surprise later
         metrics_server = MetricsServer(*parse_address(options.metrics))
-    rundir = ensure_private_dir(runtime_dir(project.root))
+    rundir: Path | None
+    try:
+        rundir = ensure_private_dir(runtime_dir(project.root))
+        rundir_problem = None
+    except (OSError, ProdserverError) as exc:
+        # status and notify need the directory; running the processes does not
+        rundir = None
+        rundir_problem = f"no runtime directory ({exc}): prodserver status and notify are off"
     if hasattr(signal, "pthread_sigmask"):
         # A parent that blocked signals (SIGCHLD, SIGTERM) would make the loop deaf to them:
         # exits would never be noticed and a stop never asked for. Signals are ours now.
@@ -124,12 +133,14 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
         sampler=PsutilSampler(),
         sample_interval=interval,
     )
-    hub = NotifyHub(
-        rundir / f"notify-{os.getpid()}", supervisor.handle_notify, loop.watch, loop.unwatch
-    )
-    supervisor.notifier = hub
+    hub = None
+    if rundir is not None and hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
+        hub = NotifyHub(
+            rundir / f"notify-{os.getpid()}", supervisor.handle_notify, loop.watch, loop.unwatch
+        )
+        supervisor.notifier = hub
     control = None
-    if options.control:
+    if options.control and rundir is not None:
         control = ControlServer(
             rundir, lambda request: supervisor.status(), loop.watch, loop.unwatch
         )
@@ -158,8 +169,14 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
     supervisor.on_stopping = stopping
     for warning in project.warnings:
         loop.say(None, f"warning: {warning}")
+    if rundir_problem:
+        loop.say(None, f"warning: {rundir_problem}")
     if control is not None:
-        busy = control.open()
+        try:
+            busy = control.open()
+        except OSError as exc:
+            busy = f"no control socket at {control.path} ({exc}): prodserver status is off"
+            control = None
         if busy:
             loop.say(None, f"warning: {busy}")
     if metrics_server is not None:
@@ -173,7 +190,8 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
         code = loop.run(supervisor)
     finally:
         prober.close()
-        hub.close()
+        if hub is not None:
+            hub.close()
         if control is not None:
             control.close()
         if metrics_server is not None:
