@@ -40,10 +40,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prodserver.config.checks import is_production
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.errors import Location, Problem, ProdserverError
 
-PRODUCTION_NAMES = frozenset({"prod", "production"})
 #: default ports of the URL schemes checked by a TCP connect
 SERVICE_PORTS = {
     "redis": 6379,
@@ -75,11 +75,6 @@ class Report:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
-
-
-def is_production(project: ResolvedProject) -> bool:
-    """Whether ``project``'s profile is a production one (see the module doc)."""
-    return project.production or project.profile in PRODUCTION_NAMES
 
 
 def prestart_problems(
@@ -370,14 +365,14 @@ def _django(project: ResolvedProject, specs: Sequence[ProcessSpec], report: Repo
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         report.problems.append(
-            Problem("PS305", f"manage.py check --deploy did not run: {exc}", Location(file=manage))
+            Problem("PS304", f"manage.py check --deploy did not run: {exc}", Location(file=manage))
         )
         return
     if result.returncode != 0:
         output = (result.stderr.strip() or result.stdout.strip()).splitlines()
         report.problems.append(
             Problem(
-                "PS305",
+                "PS304",
                 "Django's check --deploy failed:\n    " + "\n    ".join(output[-30:]),
                 Location(file=manage),
                 "fix what Django lists, or silence a check you accept with SILENCED_SYSTEM_CHECKS",

@@ -173,7 +173,7 @@ def test_django_deploy_checks_run_in_a_production_profile(tmp_path: Path):
         project, "check", "--deploy", "--profile", "production", runtime=short_runtime_dir()
     )
     assert prod.returncode == ExitCode.FAILURE
-    assert "error PS305" in prod.stderr
+    assert "error PS304" in prod.stderr
     assert "Django's check --deploy failed" in prod.stderr
     assert "caches.E001" in prod.stderr
     dev = run_cli(project, "check", "--deploy", "--profile", "dev", runtime=short_runtime_dir())
