@@ -32,5 +32,37 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== bandit"
+.venv/bin/bandit -q -c pyproject.toml -r prodserver
+echo "== pip-audit"
+# Advisories come from PyPI's JSON API (or OSV) over the network. A known vulnerability in the
+# installed environment fails the run; advisory data that cannot be fetched (offline, a mirror
+# without the JSON API) is a warning. pip-audit itself reports "No known vulnerabilities found"
+# even when it could audit nothing, so the JSON report is read to tell the two apart.
+audit_report=$(mktemp)
+audit_rc=0
+.venv/bin/pip-audit --skip-editable --progress-spinner off --format json --output "$audit_report" \
+  2>"$audit_report.err" || audit_rc=$?
+.venv/bin/python - "$audit_report" "$audit_rc" <<'PY'
+import json, sys
+path, rc = sys.argv[1], int(sys.argv[2])
+try:
+    deps = json.load(open(path))["dependencies"]
+except (OSError, ValueError, KeyError):
+    err = open(path + ".err").read().strip().splitlines()
+    print(f"warning: pip-audit could not fetch advisory data (exit {rc}): {err[-1] if err else '?'}")
+    sys.exit(0)
+vulns = [(d["name"], d["version"], v["id"]) for d in deps for v in d.get("vulns", [])]
+for name, version, vid in vulns:
+    print(f"vulnerable: {name} {version}: {vid}")
+audited = [d for d in deps if "skip_reason" not in d]
+if vulns:
+    sys.exit(1)
+if not audited:
+    print(f"warning: pip-audit found no advisory data for any of {len(deps)} packages (offline or a mirror without PyPI's JSON API): not audited")
+else:
+    print(f"pip-audit: {len(audited)} packages audited, no known vulnerabilities ({len(deps) - len(audited)} without data)")
+PY
+rm -f "$audit_report" "$audit_report.err"
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
