@@ -291,3 +291,22 @@ def test_memory_guard_restarts_gracefully_even_with_restart_no(spawner, clock, h
     assert spawner.pid_of("#big") != first
     row = sup.report()["processes"][0]
     assert row["restarts"] == 1 and row["last_exit"] == 143 and row["state"] == "running"
+
+
+def test_a_dependency_without_a_probe_counts_as_healthy_once_started(spawner, clock, hooks):
+    proj = project(proc("db", py("#db")), proc("web", py("#web"), depends_on={"db": "healthy"}))
+    Supervisor(proj, spawner=spawner, clock=clock, hooks=hooks, prober=FakeProber()).start()
+    assert names(spawner) == ["db", "web"]
+
+
+def test_probes_stop_when_the_run_stops(spawner, clock, hooks):
+    sup, prober = setup(spawner, clock, hooks)
+    clock.advance(0.5)
+    sup.tick()
+    in_flight = max(t for t, _n in prober.started)
+    sup.handle_signal(signal.SIGTERM)
+    assert in_flight in prober.cancelled
+    before = len(prober.started)
+    clock.advance(30.0)
+    sup.tick()
+    assert len(prober.started) == before
