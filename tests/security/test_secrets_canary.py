@@ -190,3 +190,78 @@ def test_runtime_errors_about_a_secret_program_or_cwd_hold_no_secret(tmp_path: P
         texts.append(result.stdout + result.stderr)
         assert "internal error" not in result.stderr
     assert_clean("\n".join(texts), "up/exec")
+
+
+STATUS_CONFIG = """
+[processes.sleeper]
+command = ["python", "-c", "import time; print('up', flush=True); time.sleep(60)"]
+args = ["--password", "${REDIS_PASSWORD}"]
+env = { API_TOKEN = "${API_TOKEN}", SECRET_KEY = "${SECRET_KEY}" }
+[processes.sleeper.healthcheck]
+http = "http://admin:${DB_PASSWORD}@127.0.0.1:9/${SECRET_KEY}"
+interval = "100ms"
+timeout = "100ms"
+role = "readiness"
+"""
+
+
+def run_failing_probe(tmp_path: Path) -> tuple[list[str], list[str]]:
+    """``up`` with a failing probe whose URL holds secrets: (status outputs, up's own lines)."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.security.helpers import base_env
+
+    write(tmp_path, STATUS_CONFIG)
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {**ENV, "API_TOKEN": DOTENV_SECRET, "XDG_RUNTIME_DIR": str(runtime)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prodserver", "up", "--skip-checks", "--no-color"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=base_env(tmp_path, env),
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "sleeper.1 | up" in line:
+                break
+        texts = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the failing probe has been reported
+            shown = prodserver(tmp_path, "status", "--json", env=env)
+            texts.append(shown.stdout + shown.stderr)
+            if '"health": "unhealthy"' in shown.stdout:
+                break
+            time.sleep(0.1)  # the probe runs on its own interval: nothing to wait on
+        table = prodserver(tmp_path, "status", env=env)
+        assert table.returncode == 0, table.stderr
+        texts.append(table.stdout + table.stderr)
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[0]
+    own = [line for line in rest.splitlines() if " | " not in line]
+    assert any("unhealthy" in line for line in own), rest
+    return texts, own
+
+
+def test_status_holds_no_secret(tmp_path: Path) -> None:
+    texts, _ = run_failing_probe(tmp_path)
+    assert any('"health": "unhealthy"' in t for t in texts)
+    assert_clean("\n".join(texts), "status")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs runtime/health.py (the probe's detail) or the supervisor's health messages "
+    "to mask the probe target: today 'unhealthy: http http://admin:PASSWORD@host/SECRET' "
+    "prints a URL password and a secret; prodserver.config.display.masker_for(project).text "
+    "masks both",
+)
+def test_health_messages_hold_no_secret(tmp_path: Path) -> None:
+    _, own = run_failing_probe(tmp_path)
+    assert_clean("\n".join(own), "up (health messages)")
