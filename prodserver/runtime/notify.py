@@ -70,18 +70,20 @@ class NotifyHub:
         self._next += 1
         path = str(self.directory / f"n{self._next}")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        old = os.umask(0o177)
         try:
+            # the directory before the socket's umask: it needs its search bit (0700)
             if not self.directory.exists():
                 self.directory.mkdir(mode=0o700)
-            sock.bind(path)
+            old = os.umask(0o177)
+            try:
+                sock.bind(path)
+            finally:
+                os.umask(old)
         except OSError:
             # (a path too long for a unix socket, a full disk): the instance still runs,
             # it just cannot notify; readiness falls back to its probe
             sock.close()
             return {}
-        finally:
-            os.umask(old)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         sock.setblocking(False)
         fd = sock.fileno()

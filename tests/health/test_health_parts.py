@@ -189,3 +189,19 @@ def test_service_urls_are_masked_and_refusals_explained():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     assert check_service(f"postgres://127.0.0.1:{port}/x", 1.0) == "connection refused"
+
+
+def test_notify_sockets_are_private_in_a_searchable_directory(tmp_path: Path):
+    import stat
+
+    from prodserver.runtime.notify import NotifyHub
+
+    hub = NotifyHub(tmp_path / "n", lambda *a: None, lambda fd, cb: None, lambda fd: None)
+    try:
+        env = hub.env_for(object())  # type: ignore[arg-type]
+        path = Path(env["NOTIFY_SOCKET"])
+        assert stat.S_IMODE(path.lstat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    finally:
+        hub.close()
+    assert not (tmp_path / "n").exists()
