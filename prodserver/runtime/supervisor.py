@@ -185,6 +185,14 @@ class Supervisor:
         #: called after every metrics sample (``up --metrics`` publishes it)
         self.on_sample: Callable[[], None] | None = None
         self.begun_at = clock.monotonic()
+        from prodserver.config.display import masker_for
+
+        self._masker = masker_for(project)
+
+    def _say(self, unit: Unit | None, text: str) -> None:
+        # A program, a cwd or a probe URL may hold a secret (``${DB_PASSWORD}``): every
+        # message goes through the same masker as ``prodserver config``.
+        self.hooks.say(unit, self._masker.text(text))
 
     # -- timing ----------------------------------------------------------------------------
 
@@ -234,7 +242,7 @@ class Supervisor:
         name = signal.Signals(signum).name
         if not self.stopping:
             hint = " (Ctrl-C again to kill them at once)" if signum == signal.SIGINT else ""
-            self.hooks.say(None, f"{name} received: stopping all processes{hint}")
+            self._say(None, f"{name} received: stopping all processes{hint}")
             self.begin_stop()
         elif signum == signal.SIGINT:
             self.force("second Ctrl-C: killing every process now")
@@ -294,7 +302,7 @@ class Supervisor:
     def force(self, text: str) -> None:
         """Skip every grace period: SIGKILL every group still there."""
         self.begin_stop()
-        self.hooks.say(None, text)
+        self._say(None, text)
         for unit in self.units:
             if unit.handle is not None and not unit.killed:
                 self._kill(unit, None)
@@ -326,7 +334,7 @@ class Supervisor:
                     progress = True
                 elif verdict is Verdict.NEVER:
                     unit.state = State.SKIPPED
-                    self.hooks.say(unit, f"not started: {why}")
+                    self._say(unit, f"not started: {why}")
                     progress = True
 
     def _spawn(self, unit: Unit) -> None:
@@ -367,13 +375,13 @@ class Supervisor:
         unit.state = State.RUNNING
         self.by_pid[handle.pid] = unit
         restarts = f" (restart {unit.restart.total})" if unit.restart.total else ""
-        self.hooks.say(unit, f"started with pid {handle.pid}{restarts}")
+        self._say(unit, f"started with pid {handle.pid}{restarts}")
         self.hooks.attached(unit)
 
     def _start_failed(self, unit: Unit, message: str, code: int) -> None:
         unit.ever_started = False
         unit.started_at = self.clock.monotonic()
-        self.hooks.say(unit, f"could not start: {message}")
+        self._say(unit, f"could not start: {message}")
         self._decide(unit, code)
 
     # -- exits -----------------------------------------------------------------------------
@@ -393,19 +401,19 @@ class Supervisor:
         elif unit.stop_requested:
             unit.state = State.STOPPED
             if code == signal_exit_code(unit.spec.stop_signal):
-                self.hooks.say(unit, f"stopped by {unit.spec.stop_signal.name}")
+                self._say(unit, f"stopped by {unit.spec.stop_signal.name}")
             else:
-                self.hooks.say(unit, f"stopped ({describe_exit(code)})")
+                self._say(unit, f"stopped ({describe_exit(code)})")
         elif self.stopping:
             unit.state = State.EXITED
-            self.hooks.say(unit, describe_exit(code))
+            self._say(unit, describe_exit(code))
         else:
             self._decide(unit, code)
         handle = unit.handle
         if handle is not None and self.spawner.group_alive(handle):
             if unit.kill_at is None:
                 # the main process is gone but left members in its group: they go too
-                self.hooks.say(unit, "stopping what is left of its process group")
+                self._say(unit, "stopping what is left of its process group")
                 self.spawner.send(handle, unit.spec.stop_signal, group=True)
                 unit.kill_at = self.clock.monotonic() + self._grace(unit)
         else:
@@ -423,7 +431,7 @@ class Supervisor:
             if delay is None:
                 unit.state = State.GAVE_UP
                 policy = unit.spec.restart
-                self.hooks.say(
+                self._say(
                     unit,
                     f"{what}; given up after {unit.restart.streak} restarts, each run "
                     f"shorter than {policy.window:g}s",
@@ -434,21 +442,21 @@ class Supervisor:
             unit.restart_at = self.clock.monotonic() + delay
             limit = unit.spec.restart.max_restarts
             count = f" ({unit.restart.streak} of {limit})" if limit else ""
-            self.hooks.say(unit, f"{what}; restarting in {delay:g}s{count}")
+            self._say(unit, f"{what}; restarting in {delay:g}s{count}")
             return
         if unit.spec.oneshot and code == 0:
             unit.state = State.COMPLETED
-            self.hooks.say(unit, "completed (exit code 0)")
+            self._say(unit, "completed (exit code 0)")
             return
         unit.state = State.EXITED
-        self.hooks.say(unit, what)
+        self._say(unit, what)
         self._end_run(unit, code)
 
     def _end_run(self, unit: Unit, code: int) -> None:
         if self.trigger_code is None:
             self.trigger_code = code
         if not self.stopping:
-            self.hooks.say(None, f"{unit.label} ended the run: stopping all processes")
+            self._say(None, f"{unit.label} ended the run: stopping all processes")
         self.begin_stop()
 
     # -- health ----------------------------------------------------------------------------
@@ -504,7 +512,7 @@ class Supervisor:
         if pid != unit.pid or not unit.main_alive:
             if not unit.notify_warned:
                 unit.notify_warned = True
-                self.hooks.say(unit, f"ignored a notification from pid {pid}: not its main process")
+                self._say(unit, f"ignored a notification from pid {pid}: not its main process")
             return
         if "STATUS" in fields:
             unit.notify_status = fields["STATUS"]
@@ -513,7 +521,7 @@ class Supervisor:
             if health is None:
                 if not unit.ready:
                     unit.ready = True
-                    self.hooks.say(unit, "ready (READY=1)")
+                    self._say(unit, "ready (READY=1)")
             else:
                 health.last_detail = "READY=1"
                 self._apply(unit, health.succeeded(self.clock.monotonic()))
@@ -529,11 +537,11 @@ class Supervisor:
                 unit.ready = True
             if health.ready_after is not None and unit.ready_after is None:
                 unit.ready_after = health.ready_after
-                self.hooks.say(
+                self._say(
                     unit, f"healthy after {health.ready_after:.1f}s ({health.last_detail})"
                 )
             else:
-                self.hooks.say(unit, f"healthy again ({health.last_detail})")
+                self._say(unit, f"healthy again ({health.last_detail})")
             return
         failures = f" ({health.failures} failed probes)" if health.failures else ""
         what = f"unhealthy: {describe(check)}: {health.last_detail}{failures}"
@@ -541,7 +549,7 @@ class Supervisor:
             unit.ready = False
             self.all_ready = False
         if check.role == "readiness":
-            self.hooks.say(unit, f"{what}; not ready until a probe succeeds")
+            self._say(unit, f"{what}; not ready until a probe succeeds")
             return
         self._recycle(unit, "liveness", f"{what}; stopping it")
 
@@ -551,7 +559,7 @@ class Supervisor:
             return
         unit.recycle = reason
         unit.recycles += 1
-        self.hooks.say(unit, message)
+        self._say(unit, message)
         self._stop(unit)
 
     def _recycled(self, unit: Unit, code: int) -> None:
@@ -568,14 +576,14 @@ class Supervisor:
         delay = unit.restart.next_delay(uptime)
         if delay is None:
             unit.state = State.GAVE_UP
-            self.hooks.say(
+            self._say(
                 unit, f"given up: it exceeded max_memory {unit.restart.streak} times in a row"
             )
             self._end_run(unit, int(ExitCode.FAILURE))
             return
         unit.state = State.BACKOFF
         unit.restart_at = self.clock.monotonic() + delay
-        self.hooks.say(
+        self._say(
             unit, f"stopped by the memory guard ({describe_exit(code)}); restarting in {delay:g}s"
         )
 
@@ -703,7 +711,7 @@ class Supervisor:
         if self.stopping:
             self.forced = True
         if text:
-            self.hooks.say(unit, text)
+            self._say(unit, text)
 
     def _check_groups(self) -> None:
         for unit in self.units:
@@ -744,7 +752,7 @@ class Supervisor:
         if self._stray_kill_at is None:
             grace = max((self._grace(u) for u in self.units), default=10.0)
             pids = ", ".join(map(str, strays))
-            self.hooks.say(None, f"stopping processes that left their process group: {pids}")
+            self._say(None, f"stopping processes that left their process group: {pids}")
             self.spawner.kill_pids(strays, signal.SIGTERM)
             self._stray_kill_at = now + grace
         elif now >= self._stray_kill_at and not self._strays_killed:
