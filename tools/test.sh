@@ -66,3 +66,9 @@ PY
 rm -f "$audit_report" "$audit_report.err"
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+echo "== docs"
+# The documentation site, with every warning (broken link, missing page, bad anchor) an error.
+# Not --quiet: it hides the warnings from --strict, which then passes.
+docs_site=$(mktemp -d)
+trap 'rm -rf "$docs_site"' EXIT
+.venv/bin/mkdocs build --strict --site-dir "$docs_site" 2>&1 | { grep -v '^INFO' || true; }
