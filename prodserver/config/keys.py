@@ -20,6 +20,7 @@ _NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 ENV_NAME_PATTERN = "^[^=\u0000]+$"
 _ENV_MAP: dict[str, Any] = {**_STR_MAP, "propertyNames": {"pattern": ENV_NAME_PATTERN}}
 
+_KINDS = ("http", "tcp", "cmd", "notify")
 _HEALTHCHECK: dict[str, Any] = {
     "oneOf": [
         {"const": False, "description": "disable the backend's default probe"},
@@ -29,6 +30,11 @@ _HEALTHCHECK: dict[str, Any] = {
             "properties": {
                 "http": {"type": "string", "description": "URL to GET"},
                 "tcp": {"type": "string", "description": "host:port that must accept"},
+                "notify": {
+                    "const": True,
+                    "description": "no probe: ready once the process sends READY=1 over "
+                    "$NOTIFY_SOCKET (gunicorn does)",
+                },
                 "cmd": {
                     "description": "command that must exit 0",
                     "anyOf": [
@@ -55,19 +61,13 @@ _HEALTHCHECK: dict[str, Any] = {
                 "expect": {"type": "string", "description": "text the body must contain"},
                 "role": {"enum": ["readiness", "liveness", "both"]},
             },
+            # exactly one probe kind
             "oneOf": [
                 {
-                    "required": ["http"],
-                    "not": {"anyOf": [{"required": ["tcp"]}, {"required": ["cmd"]}]},
-                },
-                {
-                    "required": ["tcp"],
-                    "not": {"anyOf": [{"required": ["http"]}, {"required": ["cmd"]}]},
-                },
-                {
-                    "required": ["cmd"],
-                    "not": {"anyOf": [{"required": ["http"]}, {"required": ["tcp"]}]},
-                },
+                    "required": [kind],
+                    "not": {"anyOf": [{"required": [o]} for o in _KINDS if o != kind]},
+                }
+                for kind in _KINDS
             ],
         },
     ]
@@ -153,8 +153,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
     Option(
         "healthcheck",
         "table",
-        "A probe: one of `http` (URL), `tcp` (host:port) or `cmd`, with `interval`, `timeout`, "
-        "`retries`, `start_period`; `false` disables the backend's default.",
+        "A probe: one of `http` (URL), `tcp` (host:port), `cmd`, or `notify = true` (ready when "
+        "the process sends READY=1), with `interval`, `timeout`, `retries`, `start_period`; "
+        "`false` disables the backend's default.",
         schema=_HEALTHCHECK,
         examples=('{ http = "http://127.0.0.1:${PORT}/healthz", interval = "5s" }',),
     ),
@@ -280,6 +281,13 @@ PROFILE_KEYS: tuple[Option, ...] = (
         },
     ),
     Option("description", "string", "What this profile is for."),
+    Option(
+        "production",
+        "boolean",
+        "Treat this profile as production: pre-start checks run in full (required variables, "
+        "brokers, Django's `check --deploy`) and running as root is refused. Profiles named "
+        "`prod` or `production` count as production anyway; `extends` inherits the mark.",
+    ),
     Option("env_files", "list", "More `.env` files, read after the project's."),
     Option("env", "table", "Environment for every process of this profile.", schema=_ENV_MAP),
     Option("processes", "table", "Process overrides and additions for this profile."),

@@ -321,6 +321,7 @@ class Resolver:
             env_files=tuple(self.env_files_read),
             warnings=tuple(masker.text(w.render()) for w in _dedupe(self.out.warnings)),
             runtime_refs=frozenset(self.kept_refs),
+            production=self.production(chain_layers),
             env_file_names=frozenset(
                 k for k, origin in self.prov.env.items() if origin.layer == "env file"
             ),
@@ -328,6 +329,15 @@ class Resolver:
         return project, self.prov
 
     # step 4 ---------------------------------------------------------------------------------
+
+    def production(self, chain_layers: Sequence[Layer]) -> bool:
+        """The profile's `production` mark; the nearest layer of the chain that sets it wins."""
+        marked = False
+        for layer in chain_layers:
+            value = layer.data.get("production")
+            if isinstance(value, bool):
+                marked = value
+        return marked
 
     def env_file_specs(self, profile: str | None) -> list[tuple[str, Location, Path]]:
         """(spec, where it was named, base directory) for every env file, in load order."""
@@ -967,9 +977,11 @@ class Resolver:
                 kind=default.kind, target=default.target, start_period=default.start_period
             )
         table = cast(Mapping[str, Any], raw)
-        kind: ProbeKind = "http" if "http" in table else "tcp" if "tcp" in table else "cmd"
+        kind: ProbeKind = next((k for k in ("http", "tcp", "notify") if k in table), "cmd")
         target: str | tuple[str, ...]
-        if kind == "cmd":
+        if kind == "notify":
+            target = ""
+        elif kind == "cmd":
             words = self.words(table["cmd"], lookup, where("healthcheck", "cmd"))
             if words is None:
                 return None

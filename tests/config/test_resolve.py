@@ -476,3 +476,37 @@ class TestReportsEverythingAtOnce:
         assert "stop_timeout" in text
         lines = {p.location.line for p in exc.value.problems}
         assert 4 in lines
+
+
+class TestProductionAndNotify:
+    def test_production_mark_is_inherited_and_overridable(self, project):
+        root = project(
+            """
+            [processes.a]
+            command = "true"
+            [profiles.live]
+            production = true
+            [profiles.staging]
+            extends = "live"
+            [profiles.demo]
+            extends = "live"
+            production = false
+            """
+        )
+        assert resolve(root, profile="live").production
+        assert resolve(root, profile="staging").production
+        assert not resolve(root, profile="demo").production
+        assert not resolve(root).production
+
+    def test_notify_probe(self, project):
+        root = project('[processes.a]\ncommand = "true"\nhealthcheck = { notify = true }\n')
+        hc = resolve(root).processes["a"].healthcheck
+        assert (hc.kind, hc.target) == ("notify", "")
+
+    def test_two_probe_kinds_are_an_error(self, project):
+        root = project(
+            '[processes.a]\ncommand = "true"\nhealthcheck = { notify = true, tcp = "h:1" }\n'
+        )
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        assert "exactly one of http, tcp, cmd, notify" in errors_of(exc)
