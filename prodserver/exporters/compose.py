@@ -168,7 +168,9 @@ def _service(
         service["depends_on"] = {
             dep.name: {"condition": CONDITIONS[dep.condition]} for dep in spec.depends_on
         }
-    if spec.healthcheck is not None:
+    if spec.healthcheck is not None and spec.healthcheck.kind == "notify":
+        lost.add(spec.name, "healthcheck (notify)", "Docker has no READY=1 readiness protocol")
+    elif spec.healthcheck is not None:
         service["healthcheck"] = _healthcheck(spec.healthcheck, fixed, definitions)
     if spec.stop_signal != signal.SIGTERM:
         service["stop_signal"] = spec.stop_signal.name

@@ -281,7 +281,9 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         container["env"] = env_list
     if spec.listens:
         container["ports"] = [{"name": "app", "containerPort": int(fixed["PORT"])}]
-    if spec.healthcheck is not None:
+    if spec.healthcheck is not None and spec.healthcheck.kind == "notify":
+        lost.add(spec.name, "healthcheck (notify)", "Kubernetes has no READY=1 readiness protocol")
+    elif spec.healthcheck is not None:
         container.update(_probes(spec, spec.healthcheck, fixed, lost))
     resources = copy.deepcopy(extra.pop("resources", None)) or {}
     if spec.max_memory and "memory" not in resources.get("limits", {}):

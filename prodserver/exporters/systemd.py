@@ -176,6 +176,9 @@ def _unit(
         service += [("Type", "oneshot"), ("RemainAfterExit", "yes")]
         # A migration may take longer than the default 90s start timeout.
         service.append(("TimeoutStartSec", "infinity"))
+    elif spec.healthcheck is not None and spec.healthcheck.kind == "notify":
+        # the process says READY=1 itself: systemd understands exactly that
+        service += [("Type", "notify"), ("NotifyAccess", "main")]
     else:
         service.append(("Type", "exec"))
     service.append(("WorkingDirectory", _value(str(spec.cwd))))
@@ -213,7 +216,7 @@ def _unit(
         service.append(("User", _value(spec.user)))
     if spec.max_memory:
         service.append(("MemoryMax", str(spec.max_memory)))
-    if spec.healthcheck is not None:
+    if spec.healthcheck is not None and spec.healthcheck.kind != "notify":
         lost.add(name, f"healthcheck ({spec.healthcheck.kind})", "systemd has no probes")
     if spec.labels:
         lost.add(name, "labels", "units have no labels")
