@@ -67,8 +67,9 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
     return run
 
 
-def run_script(*argv: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-               timeout: float = 60) -> CliResult:
+def run_script(
+    *argv: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> CliResult:
     """Run ``python -m prodserver`` as a real process."""
     full_env = dict(os.environ)
     full_env.update(env or {})
