@@ -84,13 +84,27 @@ while True:
 BODY = re.compile(rb"(w\d) (\d{8}) x{40}$")
 
 
-def env() -> dict[str, str]:
+#: the source trees run as "prodserver" and, with --baseline, as "baseline" (before a change)
+TREES: dict[str, Path] = {"prodserver": REPO}
+
+
+def env(tool: str = "prodserver") -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = str(REPO)
+    e["PYTHONPATH"] = str(TREES.get(tool, REPO))
     e["PYTHONUNBUFFERED"] = "1"
-    for k in ("NO_COLOR", "FORCE_COLOR", "PORT"):
+    # an installed prodserver (and honcho) runs from compiled bytecode; a benchmark that
+    # recompiled every module at each start would measure the compiler (see compile_trees)
+    for k in ("NO_COLOR", "FORCE_COLOR", "PORT", "PYTHONDONTWRITEBYTECODE"):
         e.pop(k, None)
     return e
+
+
+def compile_trees() -> None:
+    """Write the bytecode of every benchmarked tree, as ``pip install`` does."""
+    for tree in TREES.values():
+        subprocess.run(
+            [PY, "-m", "compileall", "-q", str(tree / "prodserver")], check=True, env=env()
+        )
 
 
 class Workdir:
@@ -134,6 +148,13 @@ def prodserver_cmd(config: Path, *extra: str) -> list[str]:
 
 def honcho_cmd(procfile: Path) -> list[str]:
     return [HONCHO, "start", "-f", str(procfile), "-d", str(procfile.parent), "--no-colour"]
+
+
+def rotated(tools: list[str], i: int) -> list[str]:
+    """The tools in a different order in each repetition: none always runs right after
+    another one's (the shell's 88 MB file, say), so order effects spread over all of them."""
+    k = i % len(tools)
+    return tools[k:] + tools[:k]
 
 
 def median(values: Sequence[float]) -> float:
@@ -190,16 +211,18 @@ def throughput(wd: Workdir, tool: str, writers: int, lines: int) -> dict[str, fl
     out = wd.path / f"out-{tool}-{writers}.log"
     writer = [PY, str(wd.path / "writer.py")]
     procs = {f"w{n}": [*writer, str(n), str(lines), str(wd.stamps)] for n in range(writers)}
-    if tool == "prodserver":
+    if tool in TREES:
         # written before the clock starts: the file is part of the input, like the shell script
         config = wd.config(procs, oneshot=True)
+    # the previous run's output is on its way to the disk: let it land before timing this one
+    os.sync()
     start = time.monotonic()
     with out.open("wb") as fh:
         if tool == "shell":
             script = " ".join(" ".join(f"'{a}'" for a in argv) + " &" for argv in procs.values())
             subprocess.run(["sh", "-c", script + " wait"], stdout=fh, env=env(), check=True)
-        elif tool == "prodserver":
-            proc = subprocess.Popen(prodserver_cmd(config), stdout=fh, env=env())
+        elif tool in TREES:
+            proc = subprocess.Popen(prodserver_cmd(config), stdout=fh, env=env(tool))
             cpu = own_cpu_at_exit(proc)
             end = time.monotonic()
             if proc.wait():
@@ -232,7 +255,7 @@ def throughput(wd: Workdir, tool: str, writers: int, lines: int) -> dict[str, fl
         lost, torn = check_output(out, writers, lines)
     out.unlink()
     total = writers * lines
-    extra = {"supervisor_cpu_s": cpu} if tool == "prodserver" else {}
+    extra = {"supervisor_cpu_s": cpu} if tool in TREES else {}
     return {
         **extra,
         "wall_s": end - start,
@@ -283,7 +306,7 @@ def start_sleepers(
 ) -> tuple[subprocess.Popen[bytes], float]:
     arg = ["stubborn"] if stubborn else []
     procs = {f"s{n}": [PY, str(wd.path / "sleeper.py"), *arg] for n in range(count)}
-    if tool == "prodserver":
+    if tool in TREES:
         cmd = prodserver_cmd(wd.config(procs, oneshot=False, stop_timeout=grace))
     elif tool == "honcho":
         cmd = honcho_cmd(wd.procfile(procs))
@@ -291,7 +314,7 @@ def start_sleepers(
         script = " ".join(" ".join(f"'{a}'" for a in argv) + " &" for argv in procs.values())
         cmd = ["sh", "-c", script + " wait"]
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env(), start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env(tool), start_new_session=True)
     reader = Reader(proc, count)
     reader.start()
     if not reader.event.wait(60):
@@ -432,13 +455,15 @@ def idle_and_memory(wd: Workdir, tool: str, seconds: float) -> dict[str, float]:
 # -- start-up phases -------------------------------------------------------------------
 
 
-def wall(cmd: list[str], **kw: Any) -> float:
+def wall(cmd: list[str], tool: str = "prodserver", **kw: Any) -> float:
     start = time.monotonic()
-    subprocess.run(cmd, env=env(), check=True, stdout=subprocess.DEVNULL, **kw)
+    subprocess.run(cmd, env=env(tool), check=True, stdout=subprocess.DEVNULL, **kw)
     return time.monotonic() - start
 
 
-def startup_phases(wd: Workdir, config32: Path) -> dict[str, Callable[[], float]]:
+def startup_phases(
+    wd: Workdir, config32: Path, tool: str = "prodserver"
+) -> dict[str, Callable[[], float]]:
     """Commands whose wall time splits prodserver's start into its parts."""
     one = wd.config({"t": ["true"]}, oneshot=True, name="one.toml")
     resolve = (
@@ -447,9 +472,9 @@ def startup_phases(wd: Workdir, config32: Path) -> dict[str, Callable[[], float]
     )
     return {
         "python -c pass": lambda: wall([PY, "-c", "pass"]),
-        "prodserver --help": lambda: wall([PY, "-m", "prodserver", "--help"]),
-        "resolve the 32-process config": lambda: wall([PY, "-c", resolve, str(config32)]),
-        "prodserver up (one `true`)": lambda: wall(prodserver_cmd(one)),
+        "prodserver --help": lambda: wall([PY, "-m", "prodserver", "--help"], tool),
+        "resolve the 32-process config": lambda: wall([PY, "-c", resolve, str(config32)], tool),
+        "up of one `true`": lambda: wall(prodserver_cmd(one), tool),
         "honcho start (one `true`)": lambda: wall(
             [HONCHO, "start", "-f", str(wd.procfile({"t": ["true"]}))]
         ),
@@ -475,12 +500,24 @@ def main() -> int:
         help="lines per writer for honcho (it is slow; rates are compared)",
     )
     ap.add_argument("--idle-seconds", type=float, default=10.0)
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run the prodserver package found in DIR (e.g. a `git worktree` of an "
+        "older commit), in the same repetitions, as a 'before' column",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     if args.quick:
         args.lines, args.honcho_lines, args.idle_seconds = 50_000, 5_000, 3.0
         args.runs = min(args.runs, 3)
     runs = args.runs
+    if args.baseline is not None:
+        TREES["baseline"] = args.baseline.resolve()
+    ours = list(TREES)  # "prodserver" and maybe "baseline"
+    compile_trees()
 
     wd = Workdir()
     results: dict[str, Any] = {
@@ -492,123 +529,113 @@ def main() -> int:
             "load_before": os.getloadavg(),
         },
         "runs": runs,
+        "trees": {k: str(v) for k, v in TREES.items()},
     }
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
+
+    def row(what: str, values: dict[str, str], note: str = "") -> None:
+        base = values.get("baseline", "") if "baseline" in TREES else None
+        cells = [what, values.get("prodserver", "")]
+        if base is not None:
+            cells.append(base)
+        rows.append((*cells, values.get("honcho", ""), note))
+
     try:
         for writers in (1, 8):
             note(f"throughput with {writers} writer(s), {runs} runs")
-            samples: dict[str, list[dict[str, float]]] = {
-                "shell": [],
-                "prodserver": [],
-                "honcho": [],
-            }
-            for _ in range(runs):
-                samples["shell"].append(throughput(wd, "shell", writers, args.lines))
-                samples["prodserver"].append(throughput(wd, "prodserver", writers, args.lines))
-                samples["honcho"].append(throughput(wd, "honcho", writers, args.honcho_lines))
+            samples: dict[str, list[dict[str, float]]] = {t: [] for t in ("shell", *ours, "honcho")}
+            for i in range(runs):
+                for tool in rotated(list(samples), i):
+                    n = args.honcho_lines if tool == "honcho" else args.lines
+                    samples[tool].append(throughput(wd, tool, writers, n))
             results[f"throughput_{writers}"] = samples
 
             def col(tool: str, key: str, s: dict[str, list[dict[str, float]]] = samples) -> list:
                 return [r[key] for r in s[tool]]
 
-            ps_lost, ps_torn = sum(col("prodserver", "lost")), sum(col("prodserver", "torn"))
-            ho_lost, ho_torn = sum(col("honcho", "lost")), sum(col("honcho", "torn"))
             for key, what in (("lines_per_s", "end-to-end"), ("stream_lines_per_s", "streaming")):
-                rows.append(
-                    (
-                        f"log lines/s, {writers} writer(s), {what}",
-                        f"{cell(col('prodserver', key), '{:,.0f}')}",
-                        f"{cell(col('honcho', key), '{:,.0f}')}",
-                        f"{ratio_cell(col('prodserver', key), col('shell', key))} x shell "
-                        f"({median(col('shell', key)):,.0f}/s); "
-                        f"{median(col('prodserver', key)) / median(col('honcho', key)):.0f}"
-                        " x honcho",
-                    )
+                shell = col("shell", key)
+                row(
+                    f"log lines/s, {writers} writer(s), {what}",
+                    {t: cell(col(t, key), "{:,.0f}") for t in (*ours, "honcho")},
+                    f"{ratio_cell(col('prodserver', key), shell)} x shell "
+                    f"({median(shell):,.0f}/s); "
+                    f"{median(col('prodserver', key)) / median(col('honcho', key)):.0f} x honcho"
+                    + (
+                        f"; before: {ratio_cell(col('baseline', key), shell)} x shell"
+                        if "baseline" in TREES
+                        else ""
+                    ),
                 )
-            rows.append(
-                (
-                    f"supervisor CPU, {writers} writer(s) (s)",
-                    cell(col("prodserver", "supervisor_cpu_s")),
-                    "",
-                    "prodserver's own user + system time, start-up included",
-                )
+            row(
+                f"supervisor CPU, {writers} writer(s) (s)",
+                {t: cell(col(t, "supervisor_cpu_s")) for t in ours},
+                "prodserver's own user + system time, start-up included",
             )
-            rows.append(
-                (
-                    f"lost / torn lines, {writers} writer(s), all runs",
-                    f"{ps_lost} / {ps_torn}",
-                    f"{ho_lost} / {ho_torn}",
-                    "target 0 / 0",
-                )
+            row(
+                f"lost / torn lines, {writers} writer(s), all runs",
+                {
+                    t: f"{sum(col(t, 'lost')):.0f} / {sum(col(t, 'torn')):.0f}"
+                    for t in (*ours, "honcho")
+                },
+                "target 0 / 0",
             )
 
         note(f"start of 32, {runs} runs")
-        starts: dict[str, list[float]] = {"shell": [], "prodserver": [], "honcho": []}
-        for _ in range(runs):
-            for tool, times in starts.items():
+        starts: dict[str, list[float]] = {t: [] for t in ("shell", *ours, "honcho")}
+        for i in range(runs):
+            for tool in rotated(list(starts), i):
                 proc, took = start_sleepers(wd, tool, 32)
                 if tool == "shell":
                     kill_group(proc)
                 else:
                     stop(proc)
-                times.append(took)
+                starts[tool].append(took)
         results["start_32"] = starts
-        rows.append(
-            (
-                "start 32 processes (s)",
-                cell(starts["prodserver"]),
-                cell(starts["honcho"]),
-                f"{ratio_cell(starts['prodserver'], starts['honcho'])} x honcho (target <= 0.5); "
-                f"shell floor {cell(starts['shell'])}",
-            )
+        row(
+            "start 32 processes (s)",
+            {t: cell(starts[t]) for t in (*ours, "honcho")},
+            f"{ratio_cell(starts['prodserver'], starts['honcho'])} x honcho (target <= 0.5); "
+            f"shell floor {cell(starts['shell'])}",
         )
         floor = median(starts["shell"])
-        rows.append(
-            (
-                "start 32, above the shell floor (s)",
-                f"{median(starts['prodserver']) - floor:.3f}",
-                f"{median(starts['honcho']) - floor:.3f}",
-                "medians minus the shell's median",
-            )
+        row(
+            "start 32, above the shell floor (s)",
+            {t: f"{median(starts[t]) - floor:.3f}" for t in (*ours, "honcho")},
+            "medians minus the shell's median",
         )
 
         note(f"stop of 8 prompt children, {runs} runs")
-        stops: dict[str, list[dict[str, float]]] = {"prodserver": [], "honcho": []}
+        stops: dict[str, list[dict[str, float]]] = {t: [] for t in (*ours, "honcho")}
         direct: list[float] = []
-        for _ in range(runs):
+        for i in range(runs):
             direct.append(direct_exit(wd, 8))
-            for tool, samples in stops.items():
+            for tool in rotated(list(stops), i):
                 proc, _ = start_sleepers(wd, tool, 8)
-                samples.append(stop(proc))
+                stops[tool].append(stop(proc))
         results["stop_8"] = {**stops, "direct_sigterm": direct}
         for key, what in (("children_s", "last child gone"), ("supervisor_s", "supervisor exit")):
-            rows.append(
-                (
-                    f"stop 8 prompt children, {what} (s)",
-                    cell([r[key] for r in stops["prodserver"]]),
-                    cell([r[key] for r in stops["honcho"]]),
-                    "target <= 0.1"
-                    + (f"; direct SIGTERM {cell(direct)}" if key == "children_s" else ""),
-                )
+            row(
+                f"stop 8 prompt children, {what} (s)",
+                {t: cell([r[key] for r in got]) for t, got in stops.items()},
+                "target <= 0.1"
+                + (f"; direct SIGTERM {cell(direct)}" if key == "children_s" else ""),
             )
 
         note(f"stop of a stubborn child, {runs} runs (honcho once: it does not stop it)")
-        stubborn: dict[str, list[dict[str, float]]] = {"prodserver": [], "honcho": []}
+        stubborn: dict[str, list[dict[str, float]]] = {t: [] for t in (*ours, "honcho")}
         for i in range(runs):
-            for tool, samples in stubborn.items():
+            for tool, got in stubborn.items():
                 if tool == "honcho" and i:
                     continue
                 proc, _ = start_sleepers(wd, tool, 1, stubborn=True, grace=1.0)
-                samples.append(stop(proc))
+                got.append(stop(proc))
         results["stop_stubborn"] = stubborn
         for key, what in (("children_s", "child gone"), ("supervisor_s", "supervisor exit")):
-            rows.append(
-                (
-                    f"stop a stubborn child, 1 s grace, {what} (s)",
-                    cell([r[key] for r in stubborn["prodserver"]]),
-                    cell([r[key] for r in stubborn["honcho"]]),
-                    "target <= 1.1",
-                )
+            row(
+                f"stop a stubborn child, 1 s grace, {what} (s)",
+                {t: cell([r[key] for r in got]) for t, got in stubborn.items()},
+                "target <= 1.1",
             )
 
         note("start-up phases")
@@ -617,45 +644,48 @@ def main() -> int:
             oneshot=False,
             name="c32.toml",
         )
-        phases: dict[str, list[float]] = {}
+        phases: dict[str, dict[str, list[float]]] = {}
         for _ in range(runs):
-            for name, fn in startup_phases(wd, config32).items():
-                phases.setdefault(name, []).append(fn())
+            for tool in ours:
+                for name, fn in startup_phases(wd, config32, tool).items():
+                    if tool != "prodserver" and name.startswith(("python", "honcho")):
+                        continue  # not prodserver code: measured once
+                    who = "honcho" if name.startswith("honcho") else tool
+                    label = "up of one `true`" if who == "honcho" else name
+                    phases.setdefault(label, {}).setdefault(who, []).append(fn())
         results["startup"] = phases
         for name, values in phases.items():
-            rows.append((f"start-up: {name} (s)", cell(values), "", ""))
+            row(f"start-up: {name} (s)", {t: cell(v) for t, v in values.items()})
 
         note("idle CPU and memory")
-        i_ps = idle_and_memory(wd, "prodserver", args.idle_seconds)
-        i_ho = idle_and_memory(wd, "honcho", args.idle_seconds)
-        rows.append(
-            (
-                "idle CPU, 8 children (% of a core)",
-                f"{i_ps['idle_cpu_percent']:.3f}",
-                f"{i_ho['idle_cpu_percent']:.3f}",
-                "target < 0.05",
-            )
+        idle = {t: idle_and_memory(wd, t, args.idle_seconds) for t in (*ours, "honcho")}
+        row(
+            "idle CPU, 8 children (% of a core)",
+            {t: f"{v['idle_cpu_percent']:.3f}" for t, v in idle.items()},
+            "target < 0.05",
         )
-        rows.append(
-            (
-                "supervisor PSS (MB), 8 children",
-                f"{i_ps['main_pss_mb']:.1f} main; {i_ps['pss_mb']:.1f} in "
-                f"{i_ps['processes']:.0f} processes",
-                f"{i_ho['main_pss_mb']:.1f} main; {i_ho['pss_mb']:.1f} in "
-                f"{i_ho['processes']:.0f} processes",
-                "target < 25 (one process)",
-            )
+        row(
+            "supervisor PSS (MB), 8 children",
+            {
+                t: f"{v['main_pss_mb']:.1f} main; {v['pss_mb']:.1f} in "
+                f"{v['processes']:.0f} processes"
+                for t, v in idle.items()
+            },
+            "target < 25 (one process)",
         )
-        results["idle"] = {"prodserver": i_ps, "honcho": i_ho}
+        results["idle"] = idle
     finally:
         shutil.rmtree(wd.path, ignore_errors=True)
 
-    header = ("workload", "prodserver", "honcho", "ratio / target")
-    widths = [max(len(r[i]) for r in [*rows, header]) for i in range(4)]
+    header: tuple[str, ...] = ("workload", "prodserver")
+    if "baseline" in TREES:
+        header += ("before (--baseline)",)
+    header += ("honcho", "ratio / target")
+    widths = [max(len(r[i]) for r in [*rows, header]) for i in range(len(header))]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-|-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    for r in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     results["machine"]["load_after"] = os.getloadavg()
     print(
         f"\nmachine: {results['machine']}; {runs} runs, median [min-max]; lines per writer: "
