@@ -309,14 +309,9 @@ def test_log_file_keeps_the_events_with_rotation(tmp_path: Path) -> None:
 # -- per-instance notification sockets ---------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs runtime/notify.py NotifyHub.env_for to create its directory before it sets "
-    "the umask 0o177 for the socket (or chmod it 0o700 after): today the directory is 0600, "
-    "without search permission, so for any user but root every bind fails with EACCES and "
-    "no child ever gets a NOTIFY_SOCKET (the suite runs as root, which bypasses the check)",
-)
 def test_the_notify_directory_is_searchable_by_its_owner(tmp_path: Path) -> None:
+    # once created 0600 under the socket's umask: root binds anyway, any other user got EACCES
+    # and no child a NOTIFY_SOCKET (the suite runs as root, so the mode is checked directly)
     from prodserver.runtime.notify import NotifyHub
 
     hub = NotifyHub(tmp_path / "notify", lambda *a: None, lambda fd, cb: None, lambda fd: None)

@@ -45,6 +45,10 @@ labels = { owner = "team-${SECRET_KEY}" }
 [profiles.prod.env]
 SECRET_KEY = "${SECRET_KEY:?set SECRET_KEY}"
 
+# a profile that is not production (the up tests below run as root in CI)
+[profiles.live]
+extends = "prod"
+
 [profiles.odd.processes.cache]
 user = "${SECRET_KEY}"
 cwd = "/srv/${REDIS_PASSWORD}"
@@ -141,7 +145,7 @@ def test_show_secrets_is_the_only_way_into_config(root: Path) -> None:
 
 
 def test_up_messages_about_a_failing_process_hold_no_secret(root: Path) -> None:
-    result = prodserver(root, "up", "cache", "--timestamps", env=ENV)
+    result = prodserver(root, "up", "cache", "--profile", "live", "--timestamps", env=ENV)
     assert result.returncode == 3, result.stdout + result.stderr
     own = [line for line in result.stdout.splitlines() if " | " not in line]
     assert any("exited with code 3" in line for line in own), result.stdout
@@ -149,7 +153,7 @@ def test_up_messages_about_a_failing_process_hold_no_secret(root: Path) -> None:
 
 
 def test_up_json_messages_hold_no_secret(root: Path) -> None:
-    result = prodserver(root, "up", "cache", "--log-format", "json", env=ENV)
+    result = prodserver(root, "up", "cache", "--profile", "live", "--log-format", "json", env=ENV)
     assert result.returncode == 3, result.stdout + result.stderr
     assert_clean(result.stderr, "up --log-format json (stderr)")
     for line in result.stdout.splitlines():
@@ -166,30 +170,36 @@ def test_run_errors_hold_no_secret(root: Path) -> None:
     assert_clean(ok.stderr, "run")
 
 
+SECRET_PLACES = """
+[processes.a]
+command = "${SECRET_KEY}"
+[processes.b]
+command = "python"
+cwd = "${SECRET_KEY}"
+"""
+
+
+def test_runtime_errors_about_a_secret_program_or_cwd_hold_no_secret(tmp_path: Path) -> None:
+    write(tmp_path, SECRET_PLACES)
+    result = prodserver(tmp_path, "up", "--skip-checks", env=ENV, timeout=30)
+    assert result.returncode != 0
+    assert "internal error" not in result.stderr
+    assert_clean(result.stdout + result.stderr, "up")
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="needs the runtime to pass its own messages through "
-    "prodserver.config.display.masker_for(project).text (runtime/lookup.py 'not found on "
-    "PATH' and runtime/supervisor.py 'could not start' print a program or cwd that came from a "
-    "secret); runtime/exec.py also crashes with FileNotFoundError on a missing cwd",
+    reason="needs runtime/exec.py to mask its errors with masker_for(project).text (today "
+    "'program CANARY not found on PATH') and to turn a missing or unusable cwd into a "
+    "ProdserverError (today 'internal error: FileNotFoundError' naming the directory)",
 )
-def test_runtime_errors_about_a_secret_program_or_cwd_hold_no_secret(tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        """
-        [processes.a]
-        command = "${SECRET_KEY}"
-        [processes.b]
-        command = "python"
-        cwd = "${SECRET_KEY}"
-        """,
-    )
-    texts = []
-    for argv in (("up",), ("exec", "a"), ("exec", "b")):
-        result = prodserver(tmp_path, *argv, env=ENV, timeout=30)
-        texts.append(result.stdout + result.stderr)
-        assert "internal error" not in result.stderr
-    assert_clean("\n".join(texts), "up/exec")
+@pytest.mark.parametrize("name", ["a", "b"])
+def test_exec_errors_are_clean_and_hold_no_secret(tmp_path: Path, name: str) -> None:
+    write(tmp_path, SECRET_PLACES)
+    result = prodserver(tmp_path, "exec", name, env=ENV, timeout=30)
+    assert result.returncode != 0
+    assert "internal error" not in result.stderr
+    assert_clean(result.stdout + result.stderr, "exec")
 
 
 STATUS_CONFIG = """
@@ -255,13 +265,6 @@ def test_status_holds_no_secret(tmp_path: Path) -> None:
     assert_clean("\n".join(texts), "status")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs runtime/health.py (the probe's detail) or the supervisor's health messages "
-    "to mask the probe target: today 'unhealthy: http http://admin:PASSWORD@host/SECRET' "
-    "prints a URL password and a secret; prodserver.config.display.masker_for(project).text "
-    "masks both",
-)
 def test_health_messages_hold_no_secret(tmp_path: Path) -> None:
     _, own = run_failing_probe(tmp_path)
     assert_clean("\n".join(own), "up (health messages)")
