@@ -133,6 +133,11 @@ COMMON_OPTIONS: tuple[Option, ...] = (
     ),
     Option("cwd", "string", "Working directory, relative to the project root.", default="."),
     Option("env", "table", "Environment of this process (the highest layer).", schema=_ENV_MAP),
+    Option(
+        "inherit_env",
+        "boolean",
+        "Override `[project] inherit_env` for this process.",
+    ),
     Option("scale", "integer", "How many instances to run.", default=1, minimum=0, maximum=1000),
     Option(
         "port",
@@ -259,6 +264,21 @@ PROJECT_KEYS: tuple[Option, ...] = (
         maximum=65535,
     ),
     Option(
+        "allow_root",
+        "boolean",
+        "Let `prodserver up` run processes as root in a production profile (refused otherwise; "
+        "prefer `user =` on each process).",
+        default=False,
+    ),
+    Option(
+        "inherit_env",
+        "boolean",
+        "Pass the shell's environment on to the processes. When false, a process gets only "
+        "PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ and TMPDIR from the shell, plus "
+        "what the configuration sets; `${VAR}` substitution still reads the shell.",
+        default=True,
+    ),
+    Option(
         "secrets",
         "list",
         "Extra variable name patterns (globs) whose values are secret, besides the built-in "
@@ -290,5 +310,10 @@ PROFILE_KEYS: tuple[Option, ...] = (
     ),
     Option("env_files", "list", "More `.env` files, read after the project's."),
     Option("env", "table", "Environment for every process of this profile.", schema=_ENV_MAP),
+    Option(
+        "inherit_env",
+        "boolean",
+        "Override `[project] inherit_env` for this profile.",
+    ),
     Option("processes", "table", "Process overrides and additions for this profile."),
 )

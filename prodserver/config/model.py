@@ -169,6 +169,8 @@ class ResolvedProject:
     #: the profile is marked as a production profile (pre-start checks run Django's
     #: ``check --deploy``); profiles named ``prod`` or ``production`` count as marked anyway
     production: bool = False
+    #: ``[project] allow_root``: `up` may run a production profile's processes as root
+    allow_root: bool = False
 
     def process(self, name: str) -> ProcessSpec:
         return self.processes[name]

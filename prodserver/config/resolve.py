@@ -12,6 +12,7 @@ Every problem found in steps 4 and 5 is collected, and all are reported together
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import sys
@@ -41,6 +42,8 @@ PROFILE_ENV = "PRODSERVER_PROFILE"
 DEFAULT_BASE_PORT = 5000
 RUNTIME_VARIABLES = frozenset({"PORT"})
 _COMMON_BY_NAME = {o.name: o for o in COMMON_OPTIONS}
+#: what a process still gets from the shell with ``inherit_env = false``
+_BASIC_ENV = re.compile(r"^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR)$")
 #: typed members of the table-valued common keys (coerced like options before validation)
 _SUBKEY_TYPES: dict[str, dict[str, OptionType]] = {
     "healthcheck": {
@@ -231,6 +234,7 @@ class Resolver:
         #: every process env layer seen, for masking secrets in messages
         self.process_envs: dict[str, str] = {}
         self.port_origin = ""
+        self.inherit_env = True
         #: export mode: configured variables whose value still holds a reference, so that a
         #: reference to them stays a reference too (the platform resolves the chain)
         self.ref_names: set[str] = set()
@@ -277,6 +281,10 @@ class Resolver:
                 ) from None
             raise
         merged = merge_processes(chain_layers)
+        self.inherit_env = self.project.get("inherit_env", True) is not False
+        for layer in chain_layers:
+            if isinstance(layer.data.get("inherit_env"), bool):
+                self.inherit_env = bool(layer.data["inherit_env"])
         shared_env = self.layer_environment(chain_layers, profile)
         names = list(merged.processes)
         for name in self.scale:
@@ -322,6 +330,7 @@ class Resolver:
             warnings=tuple(masker.text(w.render()) for w in _dedupe(self.out.warnings)),
             runtime_refs=frozenset(self.kept_refs),
             production=self.production(chain_layers),
+            allow_root=self.project.get("allow_root") is True,
             env_file_names=frozenset(
                 k for k, origin in self.prov.env.items() if origin.layer == "env file"
             ),
@@ -610,6 +619,8 @@ class Resolver:
                 return None
             child_env = dict(inst_lookup)
             if not self.for_export:
+                if not values.get("inherit_env", self.inherit_env):
+                    child_env = self.without_shell(child_env, process_env)
                 child_env = self.runtime_env(child_env)
             else:
                 child_env = {**shared_env, **process_env}
@@ -731,6 +742,17 @@ class Resolver:
             )
             return True, None
         return True, int(text)
+
+    def without_shell(self, env: Mapping[str, str], own: Mapping[str, str]) -> dict[str, str]:
+        """``inherit_env = false``: drop what only the shell set, but for the basics."""
+        return {
+            key: value
+            for key, value in env.items()
+            if key in own
+            or key == "PORT"
+            or _BASIC_ENV.match(key)
+            or (key in self.prov.env and self.prov.env[key].layer != "shell environment")
+        }
 
     def runtime_env(self, env: dict[str, str]) -> dict[str, str]:
         """The child environment at run time: prodserver's virtualenv first on PATH."""

@@ -260,7 +260,25 @@ def _parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
             location=Location(path),
             code="PS103",
         )
+    _check_keys(data, (), path)
     return data
+
+
+def _check_keys(value: Any, at: KeyPath, path: Path) -> None:
+    """YAML allows keys that are not strings (null, numbers, booleans); TOML and JSON do not."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"the key {key!r} is not a string",
+                    hint="quote it in the YAML file",
+                    location=Location(path, key_path=".".join(at) or None),
+                    code="PS103",
+                )
+            _check_keys(item, (*at, key), path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_keys(item, (*at, str(index)), path)
 
 
 _HEADER = re.compile(r"^\s*\[(\[)?\s*(?P<key>[^\]]+?)\s*\]\]?\s*(#.*)?$")

@@ -32,6 +32,9 @@ def _base_type(opt: Option, *, strict: bool) -> dict[str, Any]:
         schema = {"type": "string"}
         if opt.pattern:
             schema["pattern"] = opt.pattern
+        if opt.positional:
+            # a positional argument that starts with "-" would be read as an option
+            schema["not"] = {"pattern": "^-"}
     elif t in ("integer", "number"):
         schema = {"type": t}
         if opt.minimum is not None:

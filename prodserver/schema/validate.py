@@ -306,6 +306,16 @@ def _render(
                 source.location(full),
             )
         ]
+    if validator == "not" and error.validator_value == {"pattern": "^-"}:
+        return [
+            Problem(
+                "PS221",
+                f"{_show(error.instance)} starts with '-': it would be read as an option, "
+                f"not as the value of {path[-1] if path else 'this key'}",
+                source.location(full),
+                "pass options through `args`, and give this key a value without a leading '-'",
+            )
+        ]
     if validator == "type":
         return [
             Problem(

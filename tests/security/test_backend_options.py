@@ -104,12 +104,6 @@ def test_a_positional_starting_with_a_dash_is_refused_with_its_path(
     ), [p.message for p in info.value.problems]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the schema to refuse a positional starting with '-' (schema/build.py "
-    "_base_type: `not: {pattern: '^-'}` for positional=True), so the error carries the "
-    "option's key path instead of the process's",
-)
 def test_a_positional_refusal_names_the_key_path(tmp_path: Path) -> None:
     table = base_table("gunicorn")
     table["app"] = "-x"

@@ -143,7 +143,6 @@ NEEDS_ROOT_CHECK = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_ROOT_CHECK)
 def test_up_as_root_in_prod_is_refused_before_anything_starts(tmp_path: Path) -> None:
     result = up_as_root(tmp_path, "--profile", "prod")
     assert result.returncode == 78, result.stdout + result.stderr  # ExitCode.CONFIG
@@ -151,7 +150,6 @@ def test_up_as_root_in_prod_is_refused_before_anything_starts(tmp_path: Path) ->
     assert "ran" not in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_ROOT_CHECK)
 def test_up_as_root_in_prod_runs_with_allow_root(tmp_path: Path) -> None:
     flag = up_as_root(tmp_path, "--profile", "prod", "--allow-root")
     assert flag.returncode == 0, flag.stderr

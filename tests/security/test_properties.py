@@ -273,12 +273,6 @@ def test_damaged_toml_is_a_config_error(workdir: Path, data: Any, cut: int, junk
     resolve_everything(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs config/sources.py _parse_data to refuse YAML mapping keys that are not "
-    "strings (null, numbers, booleans) with a ConfigError naming the key path; today "
-    "schema/validate.py and merge.py crash with TypeError (found by fuzz/fuzz_resolve.py)",
-)
 @pytest.mark.parametrize(
     "yaml_text",
     [

@@ -23,7 +23,6 @@ import pytest
 
 from prodserver.config.display import config_hash
 from prodserver.config.resolve import resolve_project, resolve_with_provenance
-from prodserver.errors import ConfigError
 from tests.security.helpers import base_env, write
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
@@ -130,15 +129,6 @@ SHELL = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ConfigError, AssertionError),
-    reason="needs `inherit_env` (boolean, default true) in [project], profiles and processes "
-    "(schema + resolve.py layer_environment/resolve_process): when false, a child's "
-    "environment is only PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ, TMPDIR from the "
-    "shell, plus env_files, [env], profile and process env, PORT and PRODSERVER_PROCESS/"
-    "INSTANCE; the shell's environment still feeds ${VAR} substitution",
-)
 def test_inherit_env_false_gives_a_minimal_environment(tmp_path: Path) -> None:
     path = write(
         tmp_path,

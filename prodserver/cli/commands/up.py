@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import re
 
+from typing import TYPE_CHECKING
+
 from prodserver.errors import UsageError
+
+if TYPE_CHECKING:
+    from prodserver.config.model import ResolvedProject
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
@@ -59,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(a bare port means 127.0.0.1); needs the 'metrics' extra",
     )
     parser.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="run processes as root in a production profile (refused by default)",
+    )
+    parser.add_argument(
         "--skip-checks",
         action="store_true",
         help="do not run the pre-start checks (ports free, required variables, brokers)",
@@ -74,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if count < 0:
             raise UsageError(f"--scale {name}={count}: the count cannot be negative")
     project = load_project(args, scale=scale or None, port=args.port)
+    _refuse_root(project, args)
     if not args.skip_checks:
         from prodserver.config.prestart import fail_on, prestart_problems
         from prodserver.runtime.supervisor import select_processes
@@ -91,3 +102,23 @@ def run(args: argparse.Namespace) -> int:
         metrics=args.metrics,
     )
     return run_up(project, options)
+
+
+def _refuse_root(project: ResolvedProject, args: argparse.Namespace) -> None:
+    """Running a production profile's processes as root is refused unless allowed."""
+    import os
+
+    from prodserver.config.checks import root_problems
+    from prodserver.errors import ConfigError
+
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None:  # Windows: no root to speak of
+        return
+    names = None
+    if args.names:
+        from prodserver.runtime.supervisor import select_processes
+
+        names = tuple(select_processes(project, args.names))
+    problems = root_problems(project, geteuid(), allow_root=args.allow_root, names=names)
+    if problems:
+        raise ConfigError(problems[0].message, problems=problems, code=problems[0].code)
