@@ -270,10 +270,12 @@ def throughput(wd: Workdir, tool: str, writers: int, lines: int) -> dict[str, fl
 def own_cpu_at_exit(proc: subprocess.Popen[bytes]) -> float:
     """CPU seconds (user + system) ``proc`` used itself, not its children, once it exits.
 
-    Waits without reaping (``WNOWAIT``) and reads the zombie's ``/proc/PID/stat``, whose
-    ``utime`` and ``stime`` fields count the process alone.
+    Waits without reaping (``WNOWAIT``) and reads the zombie's ``/proc/PID/schedstat``
+    (nanoseconds on a CPU, the process alone), or ``/proc/PID/stat`` (clock ticks) without it.
     """
     os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(Path(f"/proc/{proc.pid}/schedstat").read_text().split()[0]) / 1e9
     fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
