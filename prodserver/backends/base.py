@@ -176,6 +176,10 @@ def flag_args(opt: Option, value: Any) -> list[str]:
             out += _emit(opt, item)
         return out
     if opt.type == "duration":
+        if isinstance(value, str):  # an export's ${REFERENCE}: the platform fills it in
+            from prodserver.backends.common import kept_reference
+
+            return _emit(opt, kept_reference(value, "seconds") or value)
         seconds = float(value)
         text = str(int(seconds)) if seconds == int(seconds) else repr(seconds)
         return _emit(opt, text)

@@ -60,13 +60,6 @@ def test_a_reference_that_cannot_be_converted_is_a_config_error(tmp_path: Path, 
     assert "PLATFORM_VALUE" in str(info.value.problems[0].message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="needs backends/base.py flag_args (used directly by plugins through standard_argv) "
-    "to pass a str duration through as prodserver.backends.common.declared_argv now does "
-    "(kept_reference(value, 'seconds')) instead of float(value)",
-)
 def test_the_generic_flag_translation_keeps_a_reference() -> None:
     from prodserver.backends.base import flag_args
 
