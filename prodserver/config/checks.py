@@ -106,7 +106,7 @@ def root_problems(
             f"{project.profile!r}",
             Location(file=project.source, key_path=f"processes.{as_root[0]}"),
             'run prodserver as an unprivileged user, set `user = "..."` on each process to '
-            "drop privileges, or, if you really mean it, pass --allow-root or set "
-            "`allow_root = true` in [project]",
+            "drop privileges, or, if you really mean it, pass --allow-root, set "
+            "PRODSERVER_ALLOW_ROOT=1, or set `allow_root = true` in [project]",
         )
     ]

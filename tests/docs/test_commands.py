@@ -170,6 +170,10 @@ def child_env() -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE",
         }
     }
+    # The pages show what an unprivileged user sees; CI runs as root, where `up` of a
+    # production profile is refused unless allowed.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        env["PRODSERVER_ALLOW_ROOT"] = "1"
     # The venv's prodserver, python and tools come first, as after `source .venv/bin/activate`.
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', os.defpath)}"
     env["VIRTUAL_ENV"] = str(BIN.parent)

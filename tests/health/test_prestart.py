@@ -111,7 +111,10 @@ def test_an_unreachable_database_fails_a_production_up_and_names_the_variable(tm
         dev.wait_for("web.1 | running")  # a development profile is not stopped by it
     finally:
         assert dev.stop() == 0
-    result = run_cli(project, "up", "--profile", "prod", runtime=short_runtime_dir())
+    # --allow-root: the suite may run as root, and these tests are about the pre-start checks
+    result = run_cli(
+        project, "up", "--profile", "prod", "--allow-root", runtime=short_runtime_dir()
+    )
     assert result.returncode == ExitCode.FAILURE
     assert (
         f"DATABASE_URL: cannot use postgres://app:***@127.0.0.1:{port}/shop: connection refused"
@@ -132,7 +135,7 @@ def test_required_variables_matter_in_production_profiles_only(tmp_path: Path):
         [profiles.prod]
         """,
     )
-    prod = run_cli(project, "up", "--profile", "prod", runtime=short_runtime_dir())
+    prod = run_cli(project, "up", "--profile", "prod", "--allow-root", runtime=short_runtime_dir())
     assert prod.returncode == ExitCode.FAILURE
     assert "error PS302" in prod.stderr
     assert "variable SENTRY_DSN_VALUE is used by the configuration but not set" in prod.stderr

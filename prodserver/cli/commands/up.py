@@ -12,6 +12,8 @@ from prodserver.errors import UsageError
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
+#: the environment's way to say --allow-root (a container image that must run as root)
+ALLOW_ROOT_ENV = "PRODSERVER_ALLOW_ROOT"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
 
@@ -66,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-root",
         action="store_true",
-        help="run processes as root in a production profile (refused by default)",
+        help="run processes as root in a production profile (refused by default; "
+        f"also ${ALLOW_ROOT_ENV}=1)",
     )
     parser.add_argument(
         "--skip-checks",
@@ -119,6 +122,7 @@ def _refuse_root(project: ResolvedProject, args: argparse.Namespace) -> None:
         from prodserver.runtime.supervisor import select_processes
 
         names = tuple(select_processes(project, args.names))
-    problems = root_problems(project, geteuid(), allow_root=args.allow_root, names=names)
+    allowed = args.allow_root or os.environ.get(ALLOW_ROOT_ENV) == "1"
+    problems = root_problems(project, geteuid(), allow_root=allowed, names=names)
     if problems:
         raise ConfigError(problems[0].message, problems=problems, code=problems[0].code)
