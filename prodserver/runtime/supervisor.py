@@ -537,9 +537,7 @@ class Supervisor:
                 unit.ready = True
             if health.ready_after is not None and unit.ready_after is None:
                 unit.ready_after = health.ready_after
-                self._say(
-                    unit, f"healthy after {health.ready_after:.1f}s ({health.last_detail})"
-                )
+                self._say(unit, f"healthy after {health.ready_after:.1f}s ({health.last_detail})")
             else:
                 self._say(unit, f"healthy again ({health.last_detail})")
             return

@@ -185,6 +185,8 @@ def demo(tmp_path: Path) -> Demo:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["DEMO_DB_PATH"] = str(tmp_path / "demo.sqlite3")
     env["PYTHONUNBUFFERED"] = "1"
+    # CI runs as root; the demo's production profile is refused as root unless allowed
+    env["PRODSERVER_ALLOW_ROOT"] = "1"
     # a base port whose whole range of assigned ports is very likely free
     env["PORT"] = str(max(free_port() - 500, 20000))
     env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-
 from typing import TYPE_CHECKING
 
 from prodserver.errors import UsageError
