@@ -13,8 +13,15 @@ import sys
 from typing import NoReturn
 
 from prodserver.config.model import Instance, ResolvedProject
-from prodserver.errors import BackendUnavailable, UsageError
-from prodserver.runtime.lookup import ExecutableNotFound, find_executable
+from prodserver.errors import BackendUnavailable, SpawnError, UsageError
+from prodserver.runtime.lookup import (
+    Account,
+    ExecutableNotFound,
+    UnknownUser,
+    account_environment,
+    find_account,
+    find_executable,
+)
 
 
 def choose_instance(project: ResolvedProject, name: str) -> Instance:
@@ -43,19 +50,62 @@ def choose_instance(project: ResolvedProject, name: str) -> Instance:
 
 
 def exec_process(project: ResolvedProject, name: str) -> NoReturn:
-    """Replace this process with the process ``name`` (``web`` or ``web.2``)."""
+    """Replace this process with the process ``name`` (``web`` or ``web.2``).
+
+    Errors name the instance and are masked: a program or directory may come from a secret.
+    """
+    from prodserver.config.display import masker_for
+
     inst = choose_instance(project, name)
     spec = project.processes[inst.process]
+    mask = masker_for(project).text
     env = dict(inst.env)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    account = None
+    if spec.user is not None:
+        try:
+            account = find_account(spec.user)
+        except UnknownUser as exc:
+            raise SpawnError(f"{inst.label}: {mask(exc.message)}") from None
+        env = account_environment(env, account, os.environ)
+    if not spec.cwd.is_dir():
+        raise SpawnError(
+            f"{inst.label}: working directory {mask(str(spec.cwd))} does not exist",
+            hint="check the process's cwd in the configuration",
+        )
     try:
         program = find_executable(inst.argv[0] if inst.argv else "", env, spec.cwd)
     except ExecutableNotFound as exc:
-        raise BackendUnavailable(f"{inst.label}: {exc.message}") from exc
+        raise BackendUnavailable(f"{inst.label}: {mask(exc.message)}") from None
+    try:
+        os.chdir(spec.cwd)
+    except OSError as exc:
+        what = exc.strerror or type(exc).__name__
+        raise SpawnError(
+            f"{inst.label}: cannot enter working directory {mask(str(spec.cwd))}: {what}"
+        ) from None
+    if account is not None:
+        _become(account, inst.label)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.chdir(spec.cwd)
     # Python ignores these; the program we become must start with the defaults.
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
-    os.execve(program, list(inst.argv), env)  # noqa: S606 - argv from the config, no shell
+    try:
+        os.execve(program, list(inst.argv), env)  # noqa: S606 - argv from the config, no shell
+    except OSError as exc:
+        what = exc.strerror or type(exc).__name__
+        raise SpawnError(f"{inst.label}: cannot start {mask(program)}: {what}") from None
+
+
+def _become(account: Account, label: str) -> None:
+    """Drop to ``account``: groups first, then the gid, then the uid (which ends the right)."""
+    try:
+        os.setgroups(list(account.groups))
+        os.setgid(account.gid)
+        os.setuid(account.uid)
+    except PermissionError:
+        raise SpawnError(
+            f"{label}: cannot switch to user {account.name!r}: prodserver is not root",
+            hint="run prodserver as root, or remove `user =` and start it as that user",
+        ) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 #: exit code a shell reports for "command not found"; a missing program counts as this
@@ -64,3 +65,57 @@ def find_executable(program: str, env: Mapping[str, str], cwd: Path) -> str:
     if program in _PYTHON_NAMES and sys.executable:
         return sys.executable
     raise ExecutableNotFound(program, f"program {program!r} not found on PATH={search}")
+
+
+class UnknownUser(Exception):
+    """A process's ``user =`` names no account on this machine."""
+
+    def __init__(self, user: str) -> None:
+        self.message = f"user {user!r} does not exist on this machine"
+        super().__init__(self.message)
+        self.user = user
+
+
+@dataclass(frozen=True)
+class Account:
+    """What dropping privileges to ``user =`` needs: ids, supplementary groups and home."""
+
+    name: str
+    uid: int
+    gid: int
+    #: every group the user belongs to (``initgroups``), the primary one included
+    groups: tuple[int, ...]
+    home: str
+
+
+#: variables a login sets from the password entry; inherited values describe prodserver's user
+ACCOUNT_VARIABLES = ("HOME", "USER", "LOGNAME")
+
+
+def find_account(user: str) -> Account:
+    """The account named ``user`` (or a numeric uid); raises UnknownUser."""
+    import pwd
+
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, OverflowError) as exc:
+        raise UnknownUser(user) from exc
+    groups = tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, groups, entry.pw_dir)
+
+
+def account_environment(
+    env: Mapping[str, str], account: Account, inherited: Mapping[str, str]
+) -> dict[str, str]:
+    """``env`` with HOME, USER and LOGNAME describing ``account``.
+
+    A value the configuration chose is kept; one that is missing or merely inherited from
+    prodserver's own environment (``inherited``) describes prodserver's user, not the
+    process's, and is replaced from the password entry.
+    """
+    out = dict(env)
+    wanted = {"HOME": account.home, "USER": account.name, "LOGNAME": account.name}
+    for name, value in wanted.items():
+        if name not in out or out[name] == inherited.get(name):
+            out[name] = value
+    return out

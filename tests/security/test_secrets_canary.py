@@ -187,12 +187,6 @@ def test_runtime_errors_about_a_secret_program_or_cwd_hold_no_secret(tmp_path: P
     assert_clean(result.stdout + result.stderr, "up")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs runtime/exec.py to mask its errors with masker_for(project).text (today "
-    "'program CANARY not found on PATH') and to turn a missing or unusable cwd into a "
-    "ProdserverError (today 'internal error: FileNotFoundError' naming the directory)",
-)
 @pytest.mark.parametrize("name", ["a", "b"])
 def test_exec_errors_are_clean_and_hold_no_secret(tmp_path: Path, name: str) -> None:
     write(tmp_path, SECRET_PLACES)
