@@ -56,6 +56,14 @@ def run_oneoff(project: ResolvedProject, argv: Sequence[str]) -> int:
     def enqueue(signum: int, frame: FrameType | None) -> None:
         queue.append(signum)
 
+    from prodserver.runtime.spawner import unignore_inherited_signals
+
+    # A parent that blocked signals would make this loop deaf to SIGCHLD (it would never see
+    # the command end) and pass the mask on; one that ignored signals would pass those on too.
+    # The command must start with the defaults, as it would from a login shell.
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    unignore_inherited_signals()
     terminal = _terminal_delivers()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)

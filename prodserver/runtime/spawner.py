@@ -130,17 +130,7 @@ class PosixSpawner:
         if prctl is not None:
             self.subreaper = prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
         self._parent = os.getpid()
-        # A signal prodserver inherited as ignored (a shell's background job ignores SIGINT
-        # and SIGQUIT) would stay ignored in every child. A caught signal is reset to its
-        # default by exec, so catch those here with a handler that does nothing: prodserver
-        # still ignores them, its children do not. SIGPIPE and SIGXFSZ, which Python itself
-        # ignores, are restored by ``restore_signals``.
-        for sig in signal.valid_signals():
-            if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ):
-                continue
-            if _getsignal(sig) is signal.Handlers.SIG_IGN:
-                with contextlib.suppress(OSError, ValueError):
-                    signal.signal(sig, _ignore)
+        unignore_inherited_signals()
 
     def _child_setup(self) -> None:
         # Runs in the child between fork and exec (only when a parent-death signal is
@@ -288,6 +278,23 @@ def _psutil_strays(skip: set[int]) -> list[int]:
         with contextlib.suppress(psutil.Error):
             found.extend(p.pid for p in child.children(recursive=True))
     return found
+
+
+def unignore_inherited_signals() -> None:
+    """Make the signals this process inherited as ignored reach its future children.
+
+    A signal prodserver inherited as ignored (a shell's background job ignores SIGINT and
+    SIGQUIT) would stay ignored in every child. A caught signal is reset to its default by
+    exec, so catch those here with a handler that does nothing: prodserver still ignores
+    them, its children do not. SIGPIPE and SIGXFSZ, which Python itself ignores, are restored
+    by ``subprocess``'s ``restore_signals``.
+    """
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ):
+            continue
+        if _getsignal(sig) is signal.Handlers.SIG_IGN:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, _ignore)
 
 
 def _ignore(signum: int, frame: Any) -> None:

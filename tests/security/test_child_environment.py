@@ -145,12 +145,6 @@ def test_sigterm_stops_up_even_when_its_parent_blocked_it(tmp_path: Path) -> Non
             proc.stdout.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs runtime/oneoff.py (prodserver run) to clear the signal mask it inherited "
-    "before it starts the command: today a parent that blocked SIGCHLD makes `run` hang, and "
-    "any other blocked signal stays blocked in the command",
-)
 def test_run_gives_its_command_a_clean_signal_state(tmp_path: Path) -> None:
     write(tmp_path, '[processes.p]\ncommand = "true"\n')
     result = subprocess.run(
