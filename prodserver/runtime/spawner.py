@@ -32,6 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from prodserver.runtime.lookup import (
+    NOT_EXECUTABLE_CODE,
+    UnknownUser,
+    account_environment,
+    find_account,
+)
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: a bigger pipe means fewer wake-ups per megabyte of log (the default is 64 KiB)
@@ -66,8 +73,19 @@ class Spawner(Protocol):
         """Once, before the first spawn (Linux: become a child subreaper)."""
         ...
 
-    def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
-        """Start ``argv`` (``argv[0]`` already resolved to a path); raises SpawnFailed."""
+    def spawn(
+        self,
+        argv: tuple[str, ...],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        user: str | None = None,
+    ) -> ChildHandle:
+        """Start ``argv`` (``argv[0]`` already resolved to a path); raises SpawnFailed.
+
+        With ``user``, the child runs as that account (its groups, gid and uid, and HOME,
+        USER and LOGNAME from its password entry unless ``env`` chose them).
+        """
         ...
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
@@ -142,7 +160,17 @@ class PosixSpawner:
                 # prodserver died between fork and prctl: do not outlive it
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
+    def spawn(
+        self,
+        argv: tuple[str, ...],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        user: str | None = None,
+    ) -> ChildHandle:
+        creds: dict[str, Any] = {}
+        if user is not None:
+            env, creds = _credentials(user, env)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         for fd in (out_w, err_w):
@@ -163,6 +191,7 @@ class PosixSpawner:
                 start_new_session=True,
                 restore_signals=True,
                 preexec_fn=self._child_setup if self._prctl is not None else None,  # noqa: PLW1509 - see comment
+                **creds,
             )
         except OSError as exc:
             os.close(out_r)
@@ -232,6 +261,34 @@ class PosixSpawner:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
+
+
+def _credentials(user: str, env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The environment and the ``subprocess.Popen`` arguments that make a child run as ``user``.
+
+    ``subprocess`` sets the groups, then the gid, then the uid (the order ``initgroups``,
+    ``setgid``, ``setuid`` needs: each step after the uid change would be refused) between
+    fork and exec without running any Python code there. A ``preexec_fn`` (the parent-death
+    signal) runs after the change, so the kernel does not clear that signal again.
+    """
+    try:
+        account = find_account(user)
+    except UnknownUser as exc:
+        raise SpawnFailed(exc.message, NOT_EXECUTABLE_CODE) from None
+    child_env = account_environment(env, account, os.environ)
+    if account.uid == os.geteuid() and account.gid == os.getegid():
+        return child_env, {}  # already that user: nothing to drop (and no root needed)
+    if os.geteuid() != 0:
+        raise SpawnFailed(
+            f"cannot switch to user {account.name!r}: prodserver is not running as root",
+            NOT_EXECUTABLE_CODE,
+        )
+    creds: dict[str, Any] = {
+        "user": account.uid,
+        "group": account.gid,
+        "extra_groups": list(account.groups),
+    }
+    return child_env, creds
 
 
 def _proc_children(pid: int) -> list[int] | None:
@@ -323,7 +380,16 @@ class WindowsSpawner:
     def prepare(self) -> None:
         return None
 
-    def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
+    def spawn(
+        self,
+        argv: tuple[str, ...],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        user: str | None = None,
+    ) -> ChildHandle:
+        if user is not None:
+            raise SpawnFailed(f"cannot run as user {user!r}: `user =` is not supported on Windows")
         flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
         try:
             popen = subprocess.Popen(
