@@ -33,9 +33,23 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
+
+from prodserver.runtime.audit import Event
 
 LogFormat = Literal["text", "json"]
+
+#: keys every JSON record has; an event's fields come after them
+_RECORD_KEYS = frozenset({"time", "process", "instance", "stream", "line", "event"})
+
+
+class AuditSink(Protocol):
+    """Where prodserver's own events also go, as JSON lines (``up --log-file``)."""
+
+    def write(self, line: bytes) -> None:
+        """Keep one whole line."""
+        ...
+
 
 #: bytes read from a pipe at once
 READ_SIZE = 64 * 1024
@@ -195,6 +209,8 @@ class OutputMux:
         self._fast = style.fmt == "text"
         self._ts_second = -1
         self._ts_text = ""
+        #: also receives every message of prodserver's as a JSON line
+        self.audit: AuditSink | None = None
 
     # -- streams -----------------------------------------------------------------------
 
@@ -385,10 +401,23 @@ class OutputMux:
     # -- prodserver's own messages --------------------------------------------------------
 
     def message(self, st: Stream, text: str) -> None:
-        """A message from prodserver about ``st``'s process, marked so it stands out."""
+        """A message from prodserver about ``st``'s process, marked so it stands out.
+
+        ``text`` is usually an :class:`~prodserver.runtime.audit.Event`: JSON output adds its
+        ``event`` name and fields to the record, text output shows its line unless it is
+        quiet, and the :attr:`audit` log, when there is one, gets it as JSON whatever the
+        format.
+        """
+        json_line: bytes | None = None
+        if self.style.fmt == "json" or self.audit is not None:
+            json_line = self._json_message(st, text)
+            if self.audit is not None:
+                self.audit.write(json_line)
         if self.style.fmt == "json":
-            head = self._json_head(st, stream="prodserver")
-            self._out.append((head + _encode_json_str(text) + "}\n").encode("ascii"))
+            assert json_line is not None
+            self._out.append(json_line)
+            return
+        if isinstance(text, Event) and text.quiet:
             return
         body = text.encode("utf-8", "replace")
         prefix = self._prefix(st, sep="*")
@@ -396,6 +425,15 @@ class OutputMux:
             self._out.append(prefix + body + _RESET + b"\n")
         else:
             self._out.append(prefix + body + b"\n")
+
+    def _json_message(self, st: Stream, text: str) -> bytes:
+        head = self._json_head(st, stream="prodserver")
+        tail = ""
+        if isinstance(text, Event):
+            # the record's own keys come first and win: a field never hides one of them
+            fields = {k: v for k, v in text.fields.items() if k not in _RECORD_KEYS}
+            tail = ", " + json.dumps({"event": text.name, **fields})[1:-1]
+        return (head + _encode_json_str(text) + tail + "}\n").encode("ascii")
 
     # -- writing -----------------------------------------------------------------------
 

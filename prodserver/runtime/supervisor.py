@@ -23,12 +23,14 @@ right after starting is given up on like a crash loop.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prodserver.config.model import ResolvedProject
 from prodserver.exitcodes import ExitCode, signal_exit_code
+from prodserver.runtime.audit import Event, FieldValue
 from prodserver.runtime.clock import Clock
 from prodserver.runtime.health import Health, Prober, Transition, describe
 from prodserver.runtime.lookup import ExecutableNotFound, find_executable
@@ -189,10 +191,38 @@ class Supervisor:
 
         self._masker = masker_for(project)
 
-    def _say(self, unit: Unit | None, text: str) -> None:
+    def _say(self, unit: Unit | None, name: str, text: str, /, **fields: FieldValue) -> None:
+        """Tell the outside world about event ``name`` (see :mod:`prodserver.runtime.audit`)."""
+        self._event(unit, name, text, fields, quiet=False)
+
+    def _say_quietly(
+        self, unit: Unit | None, name: str, text: str, /, **fields: FieldValue
+    ) -> None:
+        """An event that text output does not show (a neighbouring line says it already)."""
+        self._event(unit, name, text, fields, quiet=True)
+
+    def _event(
+        self,
+        unit: Unit | None,
+        name: str,
+        text: str,
+        fields: Mapping[str, FieldValue],
+        *,
+        quiet: bool,
+    ) -> None:
         # A program, a cwd or a probe URL may hold a secret (``${DB_PASSWORD}``): every
-        # message goes through the same masker as ``prodserver config``.
-        self.hooks.say(unit, self._masker.text(text))
+        # message and every text field goes through the same masker as ``prodserver config``.
+        mask = self._masker.text
+        clean = {k: mask(v) if isinstance(v, str) else v for k, v in fields.items()}
+        self.hooks.say(unit, Event(name, mask(text), clean, quiet=quiet))
+
+    def _exit_fields(self, code: int) -> dict[str, FieldValue]:
+        """``code``, plus ``signal`` when the exit code says a signal killed it."""
+        fields: dict[str, FieldValue] = {"code": code}
+        if code > 128:
+            with contextlib.suppress(ValueError):  # not a signal this system knows
+                fields["signal"] = signal.Signals(code - 128).name
+        return fields
 
     # -- timing ----------------------------------------------------------------------------
 
@@ -242,10 +272,12 @@ class Supervisor:
         name = signal.Signals(signum).name
         if not self.stopping:
             hint = " (Ctrl-C again to kill them at once)" if signum == signal.SIGINT else ""
-            self._say(None, f"{name} received: stopping all processes{hint}")
+            self._say(
+                None, "stopping", f"{name} received: stopping all processes{hint}", signal=name
+            )
             self.begin_stop()
         elif signum == signal.SIGINT:
-            self.force("second Ctrl-C: killing every process now")
+            self.force("second Ctrl-C: killing every process now", signal=name)
 
     def handle_children(self) -> None:
         """Collect exited children and act on them."""
@@ -299,10 +331,10 @@ class Supervisor:
         self._advance_stop()
         self._check_done()
 
-    def force(self, text: str) -> None:
+    def force(self, text: str, **fields: FieldValue) -> None:
         """Skip every grace period: SIGKILL every group still there."""
         self.begin_stop()
-        self._say(None, text)
+        self._say(None, "stopping", text, forced=True, **fields)
         for unit in self.units:
             if unit.handle is not None and not unit.killed:
                 self._kill(unit, None)
@@ -334,7 +366,7 @@ class Supervisor:
                     progress = True
                 elif verdict is Verdict.NEVER:
                     unit.state = State.SKIPPED
-                    self._say(unit, f"not started: {why}")
+                    self._say(unit, "process_gave_up", f"not started: {why}", reason=why)
                     progress = True
 
     def _spawn(self, unit: Unit) -> None:
@@ -375,14 +407,20 @@ class Supervisor:
         unit.state = State.RUNNING
         self.by_pid[handle.pid] = unit
         restarts = f" (restart {unit.restart.total})" if unit.restart.total else ""
-        self._say(unit, f"started with pid {handle.pid}{restarts}")
+        self._say(
+            unit,
+            "process_started",
+            f"started with pid {handle.pid}{restarts}",
+            pid=handle.pid,
+            restart=unit.restart.total,
+        )
         self.hooks.attached(unit)
 
     def _start_failed(self, unit: Unit, message: str, code: int) -> None:
         unit.ever_started = False
         unit.started_at = self.clock.monotonic()
-        self._say(unit, f"could not start: {message}")
-        self._decide(unit, code)
+        self._say(unit, "process_exited", f"could not start: {message}", code=code, started=False)
+        self._decide(unit, code, announced=True)
 
     # -- exits -----------------------------------------------------------------------------
 
@@ -400,20 +438,29 @@ class Supervisor:
             self._recycled(unit, code)
         elif unit.stop_requested:
             unit.state = State.STOPPED
+            fields = self._exit_fields(code)
             if code == signal_exit_code(unit.spec.stop_signal):
-                self._say(unit, f"stopped by {unit.spec.stop_signal.name}")
+                self._say(
+                    unit, "process_exited", f"stopped by {unit.spec.stop_signal.name}", **fields
+                )
             else:
-                self._say(unit, f"stopped ({describe_exit(code)})")
+                self._say(unit, "process_exited", f"stopped ({describe_exit(code)})", **fields)
         elif self.stopping:
             unit.state = State.EXITED
-            self._say(unit, describe_exit(code))
+            self._say(unit, "process_exited", describe_exit(code), **self._exit_fields(code))
         else:
             self._decide(unit, code)
         handle = unit.handle
         if handle is not None and self.spawner.group_alive(handle):
             if unit.kill_at is None:
                 # the main process is gone but left members in its group: they go too
-                self._say(unit, "stopping what is left of its process group")
+                self._say(
+                    unit,
+                    "process_stopping",
+                    "stopping what is left of its process group",
+                    signal=unit.spec.stop_signal.name,
+                    group=True,
+                )
                 self.spawner.send(handle, unit.spec.stop_signal, group=True)
                 unit.kill_at = self.clock.monotonic() + self._grace(unit)
         else:
@@ -421,10 +468,21 @@ class Supervisor:
         if was_ready:
             self.all_ready = self.all_ready and self._everything_ready()
 
-    def _decide(self, unit: Unit, code: int, what: str | None = None) -> None:
-        """An instance ended on its own: restart it, note it completed, or end the run."""
+    def _decide(
+        self, unit: Unit, code: int, what: str | None = None, *, announced: bool = False
+    ) -> None:
+        """An instance ended on its own: restart it, note it completed, or end the run.
+
+        The exit is an event of its own (``process_exited``); when the decision's line says
+        it too ("exited with code 1; restarting in 1s"), the exit event is quiet in text
+        output. ``announced``: an exit event was already sent (a start that failed).
+        """
         unit.exit_code = code
         what = what or describe_exit(code)
+        fields = self._exit_fields(code)
+        final = not unit.restart.wants_restart(code)
+        if not announced and not final:
+            self._say_quietly(unit, "process_exited", what, **fields)
         if unit.restart.wants_restart(code):
             uptime = self.clock.monotonic() - unit.started_at
             delay = unit.restart.next_delay(uptime)
@@ -433,8 +491,11 @@ class Supervisor:
                 policy = unit.spec.restart
                 self._say(
                     unit,
+                    "process_gave_up",
                     f"{what}; given up after {unit.restart.streak} restarts, each run "
                     f"shorter than {policy.window:g}s",
+                    restarts=unit.restart.streak,
+                    **fields,
                 )
                 self._end_run(unit, code)
                 return
@@ -442,21 +503,36 @@ class Supervisor:
             unit.restart_at = self.clock.monotonic() + delay
             limit = unit.spec.restart.max_restarts
             count = f" ({unit.restart.streak} of {limit})" if limit else ""
-            self._say(unit, f"{what}; restarting in {delay:g}s{count}")
+            self._say(
+                unit,
+                "process_restarting",
+                f"{what}; restarting in {delay:g}s{count}",
+                restart=unit.restart.total,
+                delay=delay,
+                **fields,
+            )
             return
         if unit.spec.oneshot and code == 0:
             unit.state = State.COMPLETED
-            self._say(unit, "completed (exit code 0)")
+            say = self._say_quietly if announced else self._say
+            say(unit, "process_exited", "completed (exit code 0)", code=0)
             return
         unit.state = State.EXITED
-        self._say(unit, what)
+        say = self._say_quietly if announced else self._say
+        say(unit, "process_exited", what, **fields)
         self._end_run(unit, code)
 
     def _end_run(self, unit: Unit, code: int) -> None:
         if self.trigger_code is None:
             self.trigger_code = code
         if not self.stopping:
-            self._say(None, f"{unit.label} ended the run: stopping all processes")
+            self._say(
+                None,
+                "stopping",
+                f"{unit.label} ended the run: stopping all processes",
+                trigger=unit.label,
+                code=code,
+            )
         self.begin_stop()
 
     # -- health ----------------------------------------------------------------------------
@@ -512,7 +588,12 @@ class Supervisor:
         if pid != unit.pid or not unit.main_alive:
             if not unit.notify_warned:
                 unit.notify_warned = True
-                self._say(unit, f"ignored a notification from pid {pid}: not its main process")
+                self._say(
+                    unit,
+                    "warning",
+                    f"ignored a notification from pid {pid}: not its main process",
+                    pid=pid,
+                )
             return
         if "STATUS" in fields:
             unit.notify_status = fields["STATUS"]
@@ -521,7 +602,9 @@ class Supervisor:
             if health is None:
                 if not unit.ready:
                     unit.ready = True
-                    self._say(unit, "ready (READY=1)")
+                    self._say(
+                        unit, "health_changed", "ready (READY=1)", to="ready", detail="READY=1"
+                    )
             else:
                 health.last_detail = "READY=1"
                 self._apply(unit, health.succeeded(self.clock.monotonic()))
@@ -532,33 +615,56 @@ class Supervisor:
         if transition is None or health is None:
             return
         check = health.check
+        detail = health.last_detail
         if transition is Transition.HEALTHY:
             if check.role != "liveness":
                 unit.ready = True
             if health.ready_after is not None and unit.ready_after is None:
                 unit.ready_after = health.ready_after
-                self._say(unit, f"healthy after {health.ready_after:.1f}s ({health.last_detail})")
+                self._say(
+                    unit,
+                    "health_changed",
+                    f"healthy after {health.ready_after:.1f}s ({detail})",
+                    **{"from": "starting", "to": "healthy", "detail": detail},
+                    ready_after=round(health.ready_after, 3),
+                )
             else:
-                self._say(unit, f"healthy again ({health.last_detail})")
+                self._say(
+                    unit,
+                    "health_changed",
+                    f"healthy again ({detail})",
+                    **{"from": "unhealthy", "to": "healthy", "detail": detail},
+                )
             return
+        # transitions only come on a change: from healthy if it ever was, else from starting
+        was = "healthy" if health.ready_after is not None else "starting"
+        change: dict[str, FieldValue] = {
+            "from": was,
+            "to": "unhealthy",
+            "detail": detail,
+            "failures": health.failures,
+            "role": check.role,
+        }
         failures = f" ({health.failures} failed probes)" if health.failures else ""
         what = f"unhealthy: {describe(check)}: {health.last_detail}{failures}"
         if check.role != "liveness":
             unit.ready = False
             self.all_ready = False
         if check.role == "readiness":
-            self._say(unit, f"{what}; not ready until a probe succeeds")
+            self._say(unit, "health_changed", f"{what}; not ready until a probe succeeds", **change)
             return
-        self._recycle(unit, "liveness", f"{what}; stopping it")
+        self._recycle(unit, "liveness", "health_changed", f"{what}; stopping it", change)
 
-    def _recycle(self, unit: Unit, reason: str, message: str) -> None:
+    def _recycle(
+        self, unit: Unit, reason: str, event: str, message: str, fields: Mapping[str, FieldValue]
+    ) -> None:
         """Stop ``unit`` gracefully in order to start it again (health or memory)."""
         if self.stopping or unit.state is not State.RUNNING or not unit.main_alive:
             return
         unit.recycle = reason
         unit.recycles += 1
-        self._say(unit, message)
-        self._stop(unit)
+        self._say(unit, event, message, **fields)
+        self._stop(unit, announced=event == "process_stopping")
 
     def _recycled(self, unit: Unit, code: int) -> None:
         reason = unit.recycle
@@ -575,14 +681,25 @@ class Supervisor:
         if delay is None:
             unit.state = State.GAVE_UP
             self._say(
-                unit, f"given up: it exceeded max_memory {unit.restart.streak} times in a row"
+                unit,
+                "process_gave_up",
+                f"given up: it exceeded max_memory {unit.restart.streak} times in a row",
+                restarts=unit.restart.streak,
+                reason="max_memory",
+                **self._exit_fields(code),
             )
             self._end_run(unit, int(ExitCode.FAILURE))
             return
         unit.state = State.BACKOFF
         unit.restart_at = self.clock.monotonic() + delay
         self._say(
-            unit, f"stopped by the memory guard ({describe_exit(code)}); restarting in {delay:g}s"
+            unit,
+            "process_restarting",
+            f"stopped by the memory guard ({describe_exit(code)}); restarting in {delay:g}s",
+            restart=unit.restart.total,
+            delay=delay,
+            reason="max_memory",
+            **self._exit_fields(code),
         )
 
     def _everything_ready(self) -> bool:
@@ -624,8 +741,15 @@ class Supervisor:
                 self._recycle(
                     unit,
                     "memory",
+                    "process_stopping",
                     f"memory {format_bytes(got.rss)} exceeds max_memory "
                     f"{format_bytes(limit)} ({got.processes} processes): restarting it gracefully",
+                    {
+                        "reason": "max_memory",
+                        "rss": got.rss,
+                        "max_memory": limit,
+                        "signal": unit.spec.stop_signal.name,
+                    },
                 )
 
     def status(self) -> dict[str, Any]:
@@ -693,13 +817,23 @@ class Supervisor:
                     return False
         return True
 
-    def _stop(self, unit: Unit) -> None:
+    def _stop(self, unit: Unit, *, announced: bool = False) -> None:
         assert unit.handle is not None
         spec = unit.spec
         group = spec.kill_mode == "group"
         unit.stop_requested = True
         unit.state = State.STOPPING
-        unit.kill_at = self.clock.monotonic() + self._grace(unit)
+        grace = self._grace(unit)
+        unit.kill_at = self.clock.monotonic() + grace
+        if not announced:
+            self._say_quietly(
+                unit,
+                "process_stopping",
+                f"sending {spec.stop_signal.name} ({grace:g}s grace)",
+                signal=spec.stop_signal.name,
+                group=group,
+                grace=grace,
+            )
         self.spawner.send(unit.handle, spec.stop_signal, group=group)
 
     def _kill(self, unit: Unit, text: str | None) -> None:
@@ -708,8 +842,8 @@ class Supervisor:
         self.spawner.kill(unit.handle)
         if self.stopping:
             self.forced = True
-        if text:
-            self._say(unit, text)
+        say = self._say if text else self._say_quietly
+        say(unit, "process_killed", text or "killed with SIGKILL", signal="SIGKILL")
 
     def _check_groups(self) -> None:
         for unit in self.units:
@@ -750,7 +884,13 @@ class Supervisor:
         if self._stray_kill_at is None:
             grace = max((self._grace(u) for u in self.units), default=10.0)
             pids = ", ".join(map(str, strays))
-            self._say(None, f"stopping processes that left their process group: {pids}")
+            self._say(
+                None,
+                "process_stopping",
+                f"stopping processes that left their process group: {pids}",
+                signal="SIGTERM",
+                pids=pids,
+            )
             self.spawner.kill_pids(strays, signal.SIGTERM)
             self._stray_kill_at = now + grace
         elif now >= self._stray_kill_at and not self._strays_killed:

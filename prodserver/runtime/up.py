@@ -13,6 +13,7 @@ from pathlib import Path
 
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import ProdserverError, UsageError
+from prodserver.runtime.audit import DEFAULT_BACKUPS, DEFAULT_MAX_SIZE, AuditLog, Event
 from prodserver.runtime.output import LogFormat, OutputMux, Style
 
 
@@ -37,6 +38,14 @@ class UpOptions:
     sample_interval: float | None = None
     #: serve ``prodserver status`` on the project's control socket
     control: bool = True
+    #: also append prodserver's own events as JSON lines to this file (``--log-file``)
+    log_file: Path | None = None
+    #: rotate the log file before it would grow past this many bytes
+    log_file_max_size: int = DEFAULT_MAX_SIZE
+    #: how many rotated files (``PATH.1`` ... ``PATH.N``) are kept
+    log_file_backups: int = DEFAULT_BACKUPS
+    #: SHA-256 of the resolved configuration, for the ``config_loaded`` event
+    config_sha256: str | None = None
 
 
 def use_color(tty: bool, no_color: bool, environ: Mapping[str, str]) -> bool:
@@ -60,20 +69,7 @@ def _check_names(project: ResolvedProject, names: tuple[str, ...]) -> None:
 
 def run_up(project: ResolvedProject, options: UpOptions) -> int:
     """Run the processes of ``project``; returns the exit code of ``prodserver up``."""
-    from prodserver.runtime.clock import SystemClock
-    from prodserver.runtime.control import ControlServer, ensure_private_dir, runtime_dir
-    from prodserver.runtime.guardian import start_guardian
-    from prodserver.runtime.health import ThreadProber
-    from prodserver.runtime.loop import EventLoop
-    from prodserver.runtime.metrics import (
-        DEFAULT_INTERVAL,
-        MetricsServer,
-        PsutilSampler,
-        parse_address,
-    )
-    from prodserver.runtime.notify import NotifyHub, notify_upstream
-    from prodserver.runtime.spawner import default_spawner
-    from prodserver.runtime.supervisor import Supervisor, select_processes
+    from prodserver.runtime.supervisor import select_processes
 
     _check_names(project, options.names)
     selected = select_processes(project, options.names)
@@ -96,6 +92,44 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
         sanitize=not tty,
         width=max(len(label) for label in labels),
     )
+    audit = None
+    if options.log_file is not None:
+        # opened before anything starts: a refused path is an error, not a surprise later
+        audit = AuditLog(
+            options.log_file,
+            max_size=options.log_file_max_size,
+            backups=options.log_file_backups,
+        )
+    try:
+        return _run(project, options, selected, fd, style, audit)
+    finally:
+        if audit is not None:
+            audit.close()
+
+
+def _run(
+    project: ResolvedProject,
+    options: UpOptions,
+    selected: list[str],
+    fd: int,
+    style: Style,
+    audit: AuditLog | None,
+) -> int:
+    from prodserver.runtime.clock import SystemClock
+    from prodserver.runtime.control import ControlServer, ensure_private_dir, runtime_dir
+    from prodserver.runtime.guardian import start_guardian
+    from prodserver.runtime.health import ThreadProber
+    from prodserver.runtime.loop import EventLoop
+    from prodserver.runtime.metrics import (
+        DEFAULT_INTERVAL,
+        MetricsServer,
+        PsutilSampler,
+        parse_address,
+    )
+    from prodserver.runtime.notify import NotifyHub, notify_upstream
+    from prodserver.runtime.spawner import default_spawner
+    from prodserver.runtime.supervisor import Supervisor
+
     metrics_server = None
     if options.metrics is not None:
         # bound before anything starts: a taken port is an error, not a surprise later
@@ -115,6 +149,7 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
     # The guardian forks first, before the loop opens its pipes and epoll set.
     guardian = start_guardian()
     mux = OutputMux(fd, style)
+    mux.audit = audit
     loop = EventLoop(mux)
     spawner = default_spawner(die_with_parent=guardian is None)
     prober = ThreadProber(loop.post)
@@ -158,7 +193,7 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
     def all_ready() -> None:
         # only worth a line when something was actually waited for
         if checked:
-            loop.say(None, "every process is ready")
+            loop.say(None, Event("health_changed", "every process is ready", {"to": "ready"}))
         notify_upstream("READY=1")
 
     supervisor.on_all_ready = all_ready
@@ -167,10 +202,28 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
         notify_upstream("STOPPING=1")
 
     supervisor.on_stopping = stopping
+    digest = options.config_sha256
+    loaded = f"configuration {project.source} (profile {project.profile}"
+    loaded += f", sha256 {digest})" if digest else ")"
+    # the first record of every run: which configuration, exactly, this run is about
+    loop.say(
+        None,
+        Event(
+            "config_loaded",
+            loaded,
+            {
+                "source": str(project.source),
+                "profile": project.profile,
+                "config_sha256": digest,
+                "processes": len(selected),
+            },
+            quiet=True,
+        ),
+    )
     for warning in project.warnings:
-        loop.say(None, f"warning: {warning}")
+        loop.say(None, Event("warning", f"warning: {warning}"))
     if rundir_problem:
-        loop.say(None, f"warning: {rundir_problem}")
+        loop.say(None, Event("warning", f"warning: {rundir_problem}"))
     if control is not None:
         try:
             busy = control.open()
@@ -178,14 +231,21 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
             busy = f"no control socket at {control.path} ({exc}): prodserver status is off"
             control = None
         if busy:
-            loop.say(None, f"warning: {busy}")
+            loop.say(None, Event("warning", f"warning: {busy}"))
     if metrics_server is not None:
         server = metrics_server
         supervisor.on_sample = lambda: server.publish(supervisor.report()["processes"])
         server.publish(supervisor.report()["processes"])
         server.start()
         host, port = str(server.address[0]), int(server.address[1])
-        loop.say(None, f"metrics on http://{host}:{port}/metrics and /metrics.json")
+        loop.say(
+            None,
+            Event(
+                "info",
+                f"metrics on http://{host}:{port}/metrics and /metrics.json",
+                {"metrics": f"http://{host}:{port}/metrics"},
+            ),
+        )
     try:
         code = loop.run(supervisor)
     finally:
@@ -198,6 +258,8 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
             metrics_server.close()
         if guardian is not None:
             guardian.close()
+    loop.say(None, Event("stopped", f"stopped (exit code {code})", {"code": code}, quiet=True))
+    mux.flush()
     if mux.broken and options.output_fd is None:
         _silence_stdout()
     return code

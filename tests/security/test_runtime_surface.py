@@ -2,8 +2,7 @@
 false`` gives a minimal environment, and prodserver's own events form a machine-readable audit
 trail (``--log-format json``, ``--log-file`` with rotation).
 
-Several of these describe work requested from the runtime and the resolver; they are strict
-xfails that flip when it lands (docs/security.md lists each request).
+docs/security.md describes each of these guarantees.
 """
 
 from __future__ import annotations
@@ -219,16 +218,6 @@ def test_json_output_is_one_object_per_line(tmp_path: Path) -> None:
     assert "CANARYaudit55" not in result.stdout + result.stderr
 
 
-AUDIT = (
-    "needs the runtime to give each of prodserver's own JSON records an `event` name (one of "
-    + ", ".join(sorted(EVENTS))
-    + ") and its fields (pid; code or signal; restart, delay; from/to for health), and a "
-    "first record `config_loaded` with `source`, `profile` and `config_sha256` = "
-    "prodserver.config.display.config_hash(project, prov.configured)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=AUDIT)
 def test_every_own_event_is_named_with_its_fields(tmp_path: Path) -> None:
     events = own_events(run_audit(tmp_path).stdout)
     assert {e.get("event") for e in events} <= EVENTS
@@ -239,7 +228,6 @@ def test_every_own_event_is_named_with_its_fields(tmp_path: Path) -> None:
     assert any(e.get("event") == "process_gave_up" for e in events)
 
 
-@pytest.mark.xfail(strict=True, reason=AUDIT)
 def test_config_loaded_comes_first_with_the_configuration_hash(tmp_path: Path) -> None:
     result = run_audit(tmp_path)
     first = own_events(result.stdout)[0]
@@ -270,13 +258,6 @@ def test_the_configuration_hash_is_stable_and_reveals_no_secret(tmp_path: Path) 
     assert digest("one") != first  # a change the operator can see
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `prodserver up --log-file PATH` (with --log-file-max-size SIZE, default "
-    "10MB, and --log-file-backups N, default 5): prodserver's own events as JSON lines "
-    "appended to PATH whatever --log-format says, opened with O_NOFOLLOW|O_APPEND|O_CLOEXEC "
-    "mode 0600, rotated PATH -> PATH.1 -> ... PATH.N when the next line would pass the size",
-)
 def test_log_file_keeps_the_events_with_rotation(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "prodserver.jsonl"
     log.parent.mkdir()

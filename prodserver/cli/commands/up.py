@@ -25,6 +25,24 @@ def parse_seconds(text: str) -> float:
     return value * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
 
 
+def _size(text: str) -> int:
+    from prodserver.runtime.audit import parse_size
+
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if size <= 0:
+        raise argparse.ArgumentTypeError("the size must be more than 0")
+    return size
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of files (0 or more), got {text!r}")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help="processes to run (with what they depend on)"
@@ -49,6 +67,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("text", "json"),
         default="text",
         help="json: one JSON object per line (time, process, instance, stream, line)",
+    )
+    parser.add_argument(
+        "--log-file",
+        metavar="PATH",
+        default=None,
+        help="also append prodserver's own events (started, exited, restarting, health...) "
+        "as JSON lines to PATH, whatever --log-format says; a symbolic link is refused",
+    )
+    parser.add_argument(
+        "--log-file-max-size",
+        type=_size,
+        default="10MB",
+        metavar="SIZE",
+        help="rotate the log file (PATH -> PATH.1 -> ...) before it passes SIZE "
+        "(512, 64K, 10MB; default 10MB)",
+    )
+    parser.add_argument(
+        "--log-file-backups",
+        type=_count,
+        default=5,
+        metavar="N",
+        help="rotated log files kept (default 5)",
     )
     parser.add_argument(
         "--stop-timeout",
@@ -78,14 +118,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prodserver.cli.common import load_project, parse_scale
+    from pathlib import Path
+
+    from prodserver.cli.common import parse_scale
+    from prodserver.config.display import config_hash
+    from prodserver.config.resolve import resolve_with_provenance
     from prodserver.runtime.up import UpOptions, run_up
 
     scale = parse_scale(args.scale)
     for name, count in scale.items():
         if count < 0:
             raise UsageError(f"--scale {name}={count}: the count cannot be negative")
-    project = load_project(args, scale=scale or None, port=args.port)
+    # resolved like cli.common.load_project, keeping the provenance: the audit trail's
+    # first event carries the configuration's hash, which needs what was configured
+    file = getattr(args, "file", None)
+    project, prov = resolve_with_provenance(
+        file=Path(file) if file else None,
+        profile=getattr(args, "profile", None),
+        env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
+        scale=scale or None,
+        port=args.port,
+    )
     _refuse_root(project, args)
     if not args.skip_checks:
         from prodserver.config.prestart import fail_on, prestart_problems
@@ -102,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         stop_timeout=args.stop_timeout,
         metrics=args.metrics,
+        log_file=Path(args.log_file) if args.log_file else None,
+        log_file_max_size=args.log_file_max_size,
+        log_file_backups=args.log_file_backups,
+        config_sha256=config_hash(project, prov.configured),
     )
     return run_up(project, options)
 
