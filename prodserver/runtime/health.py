@@ -33,7 +33,6 @@ import enum
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -197,6 +196,9 @@ def http_probe(check: HealthCheck) -> tuple[bool, str]:
     host = parts.hostname or "127.0.0.1"
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
+        # imported here: ``ssl`` costs milliseconds on every ``up``, and most probes are HTTP
+        import ssl
+
         # A health endpoint on localhost rarely has a certificate for that name; like
         # Kubernetes' HTTPS probes, this checks that it answers, not who it is.
         context = ssl.create_default_context()
