@@ -661,7 +661,7 @@ class Resolver:
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
             stop_timeout=float(values.get("stop_timeout", 10.0)),
-            user=values.get("user"),
+            user=self.user_for(name, values.get("user"), where),
             labels=frozen_map({k: str(v) for k, v in (values.get("labels") or {}).items()}),
             export=frozen_map({k: frozen_map(v) for k, v in (values.get("export") or {}).items()}),
             max_memory=values.get("max_memory"),
@@ -721,6 +721,29 @@ class Resolver:
             )
             return None
         return port
+
+    def user_for(self, name: str, user: Any, where: Callable[..., KeyPath]) -> str | None:
+        """`user =` must name an account of this machine (checked at run time, not export)."""
+        if not user or self.for_export:
+            return user if user else None
+        try:
+            import pwd
+        except ImportError:  # Windows: the runtime refuses `user =` itself
+            return str(user)
+        text = str(user)
+        try:
+            if text.isdigit():
+                pwd.getpwuid(int(text))
+            else:
+                pwd.getpwnam(text)
+        except KeyError:
+            self.out.error(
+                "PS124",
+                f"process {name!r}: user {text!r} does not exist on this machine",
+                where("user"),
+                "create the account, or name an existing one (`getent passwd` lists them)",
+            )
+        return text
 
     def port_from_env(
         self, text: str, scale: int, where: Callable[..., KeyPath]

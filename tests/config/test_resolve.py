@@ -510,3 +510,18 @@ class TestProductionAndNotify:
         with pytest.raises(ConfigError) as exc:
             resolve(root)
         assert "exactly one of http, tcp, cmd, notify" in errors_of(exc)
+
+
+class TestUser:
+    def test_unknown_user_is_an_error_with_its_key_path(self, project):
+        root = project('[processes.a]\ncommand = "true"\nuser = "no-such-user-here"\n')
+        with pytest.raises(ConfigError) as exc:
+            resolve(root)
+        assert "user 'no-such-user-here' does not exist" in errors_of(exc)
+        assert "processes.a.user" in errors_of(exc)
+
+    def test_known_user_and_exports_are_not_checked(self, project):
+        root = project('[processes.a]\ncommand = "true"\nuser = "nobody"\n')
+        assert resolve(root).processes["a"].user == "nobody"
+        odd = project('[processes.a]\ncommand = "true"\nuser = "deploy-user-elsewhere"\n')
+        assert resolve(odd, for_export=True).processes["a"].user == "deploy-user-elsewhere"
