@@ -22,6 +22,35 @@ FALLBACK_PORT = "8000"
 
 UNIX_PREFIX = "unix:"
 
+# Options several servers declare the same way: written once, shared by their backends.
+
+#: the application of a WSGI server (gunicorn, waitress)
+WSGI_APP = Option(
+    "app",
+    "string",
+    "The WSGI application as `module:attribute`. Default: the Django project's "
+    "WSGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
+    positional=True,
+    examples=("shop.wsgi:application",),
+)
+#: the application of an ASGI server (uvicorn, hypercorn)
+ASGI_APP = Option(
+    "app",
+    "string",
+    "The ASGI application as `module:attribute`. Default: the Django project's "
+    "ASGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
+    positional=True,
+    examples=("shop.asgi:application",),
+)
+#: `--access-log` / `--no-access-log` (uvicorn, granian)
+ACCESS_LOG = Option(
+    "access_log",
+    "boolean",
+    "Write the access log (false: `--no-access-log`).",
+    flag="--access-log",
+    negative_flag="--no-access-log",
+)
+
 
 def port_text(ctx: BackendContext) -> str:
     """This instance's port as text.

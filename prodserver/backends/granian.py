@@ -9,6 +9,7 @@ from typing import Any
 from prodserver.backends import django
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
 from prodserver.backends.common import (
+    ACCESS_LOG,
     UNIX_PREFIX,
     bind_address,
     declared_argv,
@@ -101,13 +102,7 @@ class GranianBackend(Backend):
             minimum=1,
         ),
         Option("log_level", "enum", "Log level.", flag="--log-level", choices=LOG_LEVELS),
-        Option(
-            "access_log",
-            "boolean",
-            "Write the access log (false: `--no-access-log`).",
-            flag="--access-log",
-            negative_flag="--no-access-log",
-        ),
+        ACCESS_LOG,
         Option("ssl_certificate", "string", "TLS certificate file.", flag="--ssl-certificate"),
         Option("ssl_keyfile", "string", "TLS private key file (PKCS#8).", flag="--ssl-keyfile"),
         Option(

@@ -9,6 +9,7 @@ from typing import Any
 from prodserver.backends import django
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
 from prodserver.backends.common import (
+    WSGI_APP,
     bind_address,
     declared_argv,
     int_seconds,
@@ -32,14 +33,7 @@ class GunicornBackend(Backend):
     stop_signal = signal.SIGTERM
     kill_mode = "main"
     options = (
-        Option(
-            "app",
-            "string",
-            "The WSGI application as `module:attribute`. Default: the Django project's "
-            "WSGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
-            positional=True,
-            examples=("shop.wsgi:application",),
-        ),
+        WSGI_APP,
         Option(
             "bind",
             "string",

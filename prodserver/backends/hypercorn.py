@@ -9,6 +9,7 @@ from typing import Any
 from prodserver.backends import django
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
 from prodserver.backends.common import (
+    ASGI_APP,
     bind_address,
     declared_argv,
     int_seconds,
@@ -34,14 +35,7 @@ class HypercornBackend(Backend):
     stop_signal = signal.SIGTERM
     kill_mode = "main"
     options = (
-        Option(
-            "app",
-            "string",
-            "The ASGI application as `module:attribute`. Default: the Django project's "
-            "ASGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
-            positional=True,
-            examples=("shop.asgi:application",),
-        ),
+        ASGI_APP,
         Option(
             "bind",
             "string",

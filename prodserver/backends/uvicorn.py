@@ -9,6 +9,8 @@ from typing import Any
 from prodserver.backends import django
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
 from prodserver.backends.common import (
+    ACCESS_LOG,
+    ASGI_APP,
     UNIX_PREFIX,
     bind_address,
     declared_argv,
@@ -34,14 +36,7 @@ class UvicornBackend(Backend):
     stop_signal = signal.SIGTERM
     kill_mode = "main"
     options = (
-        Option(
-            "app",
-            "string",
-            "The ASGI application as `module:attribute`. Default: the Django project's "
-            "ASGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
-            positional=True,
-            examples=("shop.asgi:application",),
-        ),
+        ASGI_APP,
         Option(
             "bind",
             "string",
@@ -130,13 +125,7 @@ class UvicornBackend(Backend):
             minimum=0,
         ),
         Option("log_level", "enum", "Log level.", flag="--log-level", choices=LOG_LEVELS),
-        Option(
-            "access_log",
-            "boolean",
-            "Write the access log (false: `--no-access-log`).",
-            flag="--access-log",
-            negative_flag="--no-access-log",
-        ),
+        ACCESS_LOG,
         Option("log_config", "string", "Logging configuration file.", flag="--log-config"),
         Option("ssl_certfile", "string", "TLS certificate file.", flag="--ssl-certfile"),
         Option("ssl_keyfile", "string", "TLS private key file.", flag="--ssl-keyfile"),

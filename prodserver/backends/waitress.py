@@ -10,6 +10,7 @@ from prodserver.backends import django
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
 from prodserver.backends.common import (
     UNIX_PREFIX,
+    WSGI_APP,
     bind_address,
     declared_argv,
     int_seconds,
@@ -32,14 +33,7 @@ class WaitressBackend(Backend):
     stop_signal = signal.SIGINT
     kill_mode = "main"
     options = (
-        Option(
-            "app",
-            "string",
-            "The WSGI application as `module:attribute`. Default: the Django project's "
-            "WSGI_APPLICATION when DJANGO_SETTINGS_MODULE is set.",
-            positional=True,
-            examples=("shop.wsgi:application",),
-        ),
+        WSGI_APP,
         Option(
             "bind",
             "string",
