@@ -385,7 +385,7 @@ class Supervisor:
         unit.exit_code = None
         try:
             program = find_executable(inst.argv[0] if inst.argv else "", env, cwd)
-            handle = self.spawner.spawn((program, *inst.argv[1:]), env, cwd)
+            handle = self.spawner.spawn((program, *inst.argv[1:]), env, cwd, user=unit.spec.user)
         except ExecutableNotFound as exc:
             self._start_failed(unit, f"{exc.message} (in {cwd})", exc.code)
             return

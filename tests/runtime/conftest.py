@@ -43,7 +43,14 @@ class FakeSpawner:
     def prepare(self) -> None:
         pass
 
-    def spawn(self, argv: tuple[str, ...], env: Mapping[str, str], cwd: Path) -> ChildHandle:
+    def spawn(
+        self,
+        argv: tuple[str, ...],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        user: str | None = None,
+    ) -> ChildHandle:
         pid = self.next_pid
         self.next_pid += 1
         self.spawned.append((pid, argv, dict(env)))
