@@ -227,3 +227,15 @@ def declared_argv(
         else:
             out += flag_args(opt, value)
     return out
+
+
+class BoundServer(Backend):
+    """A server that listens where its ``bind`` option (or the instance's PORT) says.
+
+    Its default readiness probe is a TCP connect to that address.
+    """
+
+    def default_healthcheck(
+        self, values: Mapping[str, Any], ctx: BackendContext
+    ) -> ProbeDefault | None:
+        return tcp_probe(bind_address(values, ctx))

@@ -7,20 +7,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodserver.backends import django
-from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
     UNIX_PREFIX,
+    BoundServer,
     bind_address,
     declared_argv,
     host_port,
     int_seconds,
     is_unix,
     positional,
-    tcp_probe,
 )
 
 
-class DaphneBackend(Backend):
+class DaphneBackend(BoundServer):
     name = "daphne"
     summary = "Daphne, the Django Channels ASGI server (daphne --bind 0.0.0.0 --port $PORT APP)."
     kind = "web"
@@ -147,8 +147,3 @@ class DaphneBackend(Backend):
             ),
             positional("app", app),
         ]
-
-    def default_healthcheck(
-        self, values: Mapping[str, Any], ctx: BackendContext
-    ) -> ProbeDefault | None:
-        return tcp_probe(bind_address(values, ctx))

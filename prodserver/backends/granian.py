@@ -7,23 +7,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodserver.backends import django
-from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
     ACCESS_LOG,
     UNIX_PREFIX,
+    BoundServer,
     bind_address,
     declared_argv,
     host_port,
     is_unix,
     mib,
     positional,
-    tcp_probe,
 )
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
-class GranianBackend(Backend):
+class GranianBackend(BoundServer):
     name = "granian"
     summary = "Granian, the Rust HTTP server for WSGI and ASGI (granian --interface wsgi APP)."
     kind = "web"
@@ -181,8 +181,3 @@ class GranianBackend(Backend):
             ),
             positional("app", app),
         ]
-
-    def default_healthcheck(
-        self, values: Mapping[str, Any], ctx: BackendContext
-    ) -> ProbeDefault | None:
-        return tcp_probe(bind_address(values, ctx))

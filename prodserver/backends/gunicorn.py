@@ -7,20 +7,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodserver.backends import django
-from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
     WSGI_APP,
+    BoundServer,
     bind_address,
     declared_argv,
     int_seconds,
     positional,
-    tcp_probe,
 )
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-class GunicornBackend(Backend):
+class GunicornBackend(BoundServer):
     name = "gunicorn"
     summary = "Gunicorn, the pre-fork WSGI server (gunicorn APP --bind 0.0.0.0:$PORT)."
     kind = "web"
@@ -158,8 +158,3 @@ class GunicornBackend(Backend):
             ),
             positional("app", app),
         ]
-
-    def default_healthcheck(
-        self, values: Mapping[str, Any], ctx: BackendContext
-    ) -> ProbeDefault | None:
-        return tcp_probe(bind_address(values, ctx))

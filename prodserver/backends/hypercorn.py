@@ -7,21 +7,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodserver.backends import django
-from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
     ASGI_APP,
+    BoundServer,
     bind_address,
     declared_argv,
     int_seconds,
     positional,
-    tcp_probe,
 )
 from prodserver.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-class HypercornBackend(Backend):
+class HypercornBackend(BoundServer):
     name = "hypercorn"
     summary = (
         "Hypercorn, the ASGI server with HTTP/2 and HTTP/3 (hypercorn --bind 0.0.0.0:$PORT APP)."
@@ -151,8 +151,3 @@ class HypercornBackend(Backend):
             ),
             positional("app", app),
         ]
-
-    def default_healthcheck(
-        self, values: Mapping[str, Any], ctx: BackendContext
-    ) -> ProbeDefault | None:
-        return tcp_probe(bind_address(values, ctx))

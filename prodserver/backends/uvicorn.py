@@ -7,24 +7,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from prodserver.backends import django
-from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
+from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
     ACCESS_LOG,
     ASGI_APP,
     UNIX_PREFIX,
+    BoundServer,
     bind_address,
     declared_argv,
     host_port,
     int_seconds,
     is_unix,
     positional,
-    tcp_probe,
 )
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
-class UvicornBackend(Backend):
+class UvicornBackend(BoundServer):
     name = "uvicorn"
     summary = "Uvicorn, the ASGI server (uvicorn APP --host 0.0.0.0 --port $PORT)."
     kind = "web"
@@ -154,8 +154,3 @@ class UvicornBackend(Backend):
             *where,
             *declared_argv(self, values, skip=("app", "bind"), convert=seconds),
         ]
-
-    def default_healthcheck(
-        self, values: Mapping[str, Any], ctx: BackendContext
-    ) -> ProbeDefault | None:
-        return tcp_probe(bind_address(values, ctx))
