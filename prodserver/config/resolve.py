@@ -555,13 +555,13 @@ class Resolver:
         lookup = dict(shared_env)
         process_env: dict[str, str] = {}
         env_origin: dict[str, EnvOrigin] = {}
-        enabled = self.typed(
+        enabled = self._coerce(
             _COMMON_BY_NAME["enabled"], table.get("enabled", True), lookup, where("enabled")
         )
         if enabled is False:
             return None
         scale_value = self.scale.get(name, table.get("scale", 1))
-        scale = self.typed(_COMMON_BY_NAME["scale"], scale_value, lookup, where("scale"))
+        scale = self._coerce(_COMMON_BY_NAME["scale"], scale_value, lookup, where("scale"))
         if not isinstance(scale, int) or scale == 0:
             return None  # scale 0 runs nothing; a bad scale was reported
         listens = backend.listens or "port" in table or _references_port(table)
@@ -677,7 +677,7 @@ class Resolver:
         where: Callable[..., KeyPath],
     ) -> int | None:
         if "port" in table:
-            value = self.typed(_COMMON_BY_NAME["port"], table["port"], lookup, where("port"))
+            value = self._coerce(_COMMON_BY_NAME["port"], table["port"], lookup, where("port"))
             if isinstance(value, int) and not 1 <= value <= 65535:
                 self.out.error("PS123", f"port {value} is not in 1-65535", where("port"))
                 return None
@@ -703,7 +703,9 @@ class Resolver:
                 self.port_origin = f"shell PORT {base}"
         if base is None:
             base = self.project.get("base_port", DEFAULT_BASE_PORT)
-            base = self.typed(_PROJECT_BY_NAME["base_port"], base, lookup, ("project", "base_port"))
+            base = self._coerce(
+                _PROJECT_BY_NAME["base_port"], base, lookup, ("project", "base_port")
+            )
             if not isinstance(base, int):
                 return None
             if "base_port" in self.project:
@@ -787,11 +789,8 @@ class Resolver:
                 env.setdefault("VIRTUAL_ENV", sys.prefix)
         return env
 
-    def typed(self, opt: Option, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> Any:
-        """Substitute and coerce one value to its declared type; None after a problem."""
-        return self._coerce(opt, raw, lookup, path)
-
     def _coerce(self, opt: Option, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> Any:
+        """Substitute and coerce one value to its declared type; None after a problem."""
         t = opt.type
         if t == "argv":
             return self.words(raw, lookup, path)
@@ -955,6 +954,23 @@ class Resolver:
                 return None
         return values
 
+    def backend_context(
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+    ) -> BackendContext:
+        """What a backend may know of one instance while it builds argv or a probe."""
+        return BackendContext(
+            root=self.root,
+            env=dict(lookup),
+            port=_int_or_none(lookup.get("PORT")),
+            process=name,
+            python="python" if self.for_export else (sys.executable or "python3"),
+            cwd=self.cwd_for(values, where),
+        )
+
     def build_argv(
         self,
         name: str,
@@ -977,15 +993,7 @@ class Resolver:
                 return None
             script = command + ("" if not args else " " + shlex.join(args))
             return ["/bin/sh", "-c", script]
-        python = "python" if self.for_export else (sys.executable or "python3")
-        ctx = BackendContext(
-            root=self.root,
-            env=dict(lookup),
-            port=_int_or_none(lookup.get("PORT")),
-            process=name,
-            python=python,
-            cwd=self.cwd_for(values, where),
-        )
+        ctx = self.backend_context(name, values, lookup, where)
         try:
             argv = list(backend.argv(values, ctx))
         except ConfigError as exc:
@@ -1008,13 +1016,7 @@ class Resolver:
         if raw is False:
             return None
         if raw is None:
-            ctx = BackendContext(
-                root=self.root,
-                env=dict(lookup),
-                port=_int_or_none(lookup.get("PORT")),
-                process=name,
-                cwd=self.cwd_for(values, where),
-            )
+            ctx = self.backend_context(name, values, lookup, where)
             default = backend.default_healthcheck(values, ctx)
             if default is None:
                 return None
