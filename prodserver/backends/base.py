@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from prodserver.config.model import KillMode
+from prodserver.template import Deferred
 
 OptionType = Literal[
     "string",  # a str
@@ -176,10 +177,8 @@ def flag_args(opt: Option, value: Any) -> list[str]:
             out += _emit(opt, item)
         return out
     if opt.type == "duration":
-        if isinstance(value, str):  # an export's ${REFERENCE}: the platform fills it in
-            from prodserver.backends.common import kept_reference
-
-            return _emit(opt, kept_reference(value, "seconds") or value)
+        if isinstance(value, Deferred):  # left to the platform, already in seconds
+            return _emit(opt, value)
         seconds = float(value)
         text = str(int(seconds)) if seconds == int(seconds) else repr(seconds)
         return _emit(opt, text)

@@ -11,6 +11,7 @@ from typing import Any
 
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault, flag_args
 from prodserver.errors import ConfigError
+from prodserver.template import Deferred
 
 #: production servers listen on every interface by default (they run behind a proxy or in a
 #: container); the Django development server only on loopback, as Django itself does
@@ -148,50 +149,33 @@ def positional(name: str, value: Any) -> str:
     return text
 
 
-def kept_reference(value: Any, unit: str) -> str | None:
-    """In an export, a value the platform fills in (``"${WEB_TIMEOUT:-30}"``), else None.
+def deferred(value: Any, convert: Callable[[Any], str]) -> str:
+    """``convert(value)``, or a value left to the platform (:class:`Deferred`) as it is.
 
-    The resolver leaves such a reference as text where a number will be. It can reach the
-    flag only as it is: the platform's value must already be in the flag's ``unit``, so a
-    reference with more around it (``"${GRACE}s"``, ``"2*${N}"``) cannot be converted and is a
-    configuration error rather than a crash.
+    A value known only where an export runs cannot be converted here: the platform's value
+    must already be in the flag's unit (the resolver accepts only one whole reference there).
     """
-    if not isinstance(value, str):
-        return None
-    from prodserver.config.substitute import is_whole_expression
-
-    try:
-        whole = is_whole_expression(value)
-    except ConfigError:
-        whole = False
-    if not whole:
-        raise ConfigError(
-            f"{value!r} cannot be exported here: the program wants {unit}, and only a value "
-            "that is one ${VARIABLE} reference can be left for the platform to fill in",
-            hint=f'write the reference alone, its value in {unit}: "${{VAR:-30}}"',
-            code="PS124",
-        )
-    return value
+    return value if isinstance(value, Deferred) else convert(value)
 
 
 def int_seconds(value: Any) -> str:
     """A duration for servers whose flag takes whole seconds only (rounded up: never shorter)."""
-    return kept_reference(value, "whole seconds") or str(math.ceil(float(value)))
+    return deferred(value, lambda v: str(math.ceil(float(v))))
 
 
 def int_millis(value: Any) -> str:
     """A duration for flags that take milliseconds."""
-    return kept_reference(value, "milliseconds") or str(round(float(value) * 1000))
+    return deferred(value, lambda v: str(round(float(v) * 1000)))
 
 
 def kib(value: Any) -> str:
     """A size in bytes as whole KiB (celery's ``--max-memory-per-child`` unit), rounded up."""
-    return kept_reference(value, "KiB") or str(math.ceil(int(value) / 1024))
+    return deferred(value, lambda v: str(math.ceil(int(v) / 1024)))
 
 
 def mib(value: Any) -> str:
     """A size in bytes as whole MiB (granian's ``--workers-max-rss`` unit), rounded up."""
-    return kept_reference(value, "MiB") or str(math.ceil(int(value) / (1024 * 1024)))
+    return deferred(value, lambda v: str(math.ceil(int(v) / (1024 * 1024))))
 
 
 def emit(opt: Option, text: str) -> list[str]:
@@ -221,9 +205,6 @@ def declared_argv(
         value = values.get(opt.name, opt.default)
         if opt.name in convert and value is not None and opt.flag is not None:
             out += emit(opt, convert[opt.name](value))
-        elif opt.type == "duration" and isinstance(value, str) and opt.flag is not None:
-            # an export's reference where seconds will be: flag_args would float() it
-            out += emit(opt, kept_reference(value, "seconds") or value)
         else:
             out += flag_args(opt, value)
     return out

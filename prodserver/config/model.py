@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from prodserver.template import Template
+
 DependencyCondition = Literal["started", "healthy", "completed"]
 RestartMode = Literal["no", "on-failure", "always"]
 KillMode = Literal["group", "main"]
@@ -49,6 +51,16 @@ class HealthCheck:
     expect: str | None = None
     #: ``readiness`` only gates dependants; ``liveness`` failures restart the process
     role: Literal["readiness", "liveness", "both"] = "both"
+    #: ``target`` as templates (one per argv word of a ``cmd``, else one): where a reference
+    #: was kept (an export's ``${PORT}``), ``target`` is its materialisation
+    template: tuple[Template, ...] = ()
+
+    def target_words(self) -> tuple[Template, ...]:
+        """The target as templates (literal when the resolution kept no reference)."""
+        if self.template:
+            return self.template
+        words = self.target if isinstance(self.target, tuple) else (self.target,)
+        return tuple(Template.of(w) for w in words)
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,19 @@ class ProcessSpec:
     max_memory: int | None = None
     #: ``autoscale = { min, max, cpu }`` for exporters that support it
     autoscale: Mapping[str, Any] | None = None
+    #: :attr:`argv` as templates: a reference the resolution kept (an export's ``${PORT}``, a
+    #: secret) is a :class:`~prodserver.template.Ref`; ``argv`` is the materialised text
+    words: tuple[Template, ...] = ()
+    #: :attr:`env` as templates, in the same way
+    env_values: Mapping[str, Template] = field(default_factory=lambda: EMPTY)
+
+    def argv_words(self) -> tuple[Template, ...]:
+        """The argv as templates (literal when the resolution kept no reference)."""
+        return self.words or tuple(Template.of(w) for w in self.argv)
+
+    def env_templates(self) -> dict[str, Template]:
+        """The process's own environment as templates."""
+        return {k: self.env_values.get(k) or Template.of(v) for k, v in self.env.items()}
 
 
 @dataclass(frozen=True)
@@ -171,6 +196,12 @@ class ResolvedProject:
     production: bool = False
     #: ``[project] allow_root``: `up` may run a production profile's processes as root
     allow_root: bool = False
+    #: :attr:`env` as templates (see :attr:`ProcessSpec.words`)
+    env_values: Mapping[str, Template] = field(default_factory=lambda: EMPTY)
+
+    def env_templates(self) -> dict[str, Template]:
+        """The shared environment as templates."""
+        return {k: self.env_values.get(k) or Template.of(v) for k, v in self.env.items()}
 
     def process(self, name: str) -> ProcessSpec:
         return self.processes[name]

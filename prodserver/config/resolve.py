@@ -37,6 +37,7 @@ from prodserver.config.model import (
 )
 from prodserver.config.sources import FILE_ENV, KeyPath, RawSource, discover, read_source
 from prodserver.errors import ConfigError, Location, Problem
+from prodserver.template import Deferred, Placeholders, Ref, Template
 
 PROFILE_ENV = "PRODSERVER_PROFILE"
 DEFAULT_BASE_PORT = 5000
@@ -239,6 +240,11 @@ class Resolver:
         #: reference to them stays a reference too (the platform resolves the chain)
         self.ref_names: set[str] = set()
         self.last_kept = False
+        #: kept references travel through text (lookups, backends) as placeholders
+        self.placeholders = Placeholders()
+        #: names that hold a secret though their own name does not say so: a URL with a
+        #: password, or a variable a secret's definition refers to
+        self.secret_values: set[str] = set()
 
     # step 3 ---------------------------------------------------------------------------------
 
@@ -285,6 +291,16 @@ class Resolver:
         for layer in chain_layers:
             if isinstance(layer.data.get("inherit_env"), bool):
                 self.inherit_env = bool(layer.data["inherit_env"])
+        self.taint_secret_sources(
+            [
+                table
+                for table in (
+                    *(layer.data.get("env") for layer in chain_layers),
+                    *(t.get("env") for t in merged.processes.values() if isinstance(t, dict)),
+                )
+                if isinstance(table, dict)
+            ]
+        )
         shared_env = self.layer_environment(chain_layers, profile)
         names = list(merged.processes)
         for name in self.scale:
@@ -324,7 +340,8 @@ class Resolver:
             profile=profile or ROOT,
             profiles=tuple(profile_names(self.source)),
             processes=frozen_map(specs),
-            env=frozen_map(shared_env),
+            env=frozen_map({k: self.text(v) for k, v in shared_env.items()}),
+            env_values=frozen_map({k: self.placeholders.decode(v) for k, v in shared_env.items()}),
             secret_names=frozenset(secret_names),
             env_files=tuple(self.env_files_read),
             warnings=tuple(masker.text(w.render()) for w in _dedupe(self.out.warnings)),
@@ -412,9 +429,12 @@ class Resolver:
                 continue
             self.env_files_read.append(path)
             for key, value in loaded.values.items():
-                # In an export, every `$` in the model is interpolation syntax (`$$` is a
-                # literal dollar); a .env value is literal text, so its dollars are escaped.
-                env[key] = value.replace("$", "$$") if self.for_export else value
+                # A .env value is literal text; a kept reference travels as a placeholder
+                # character, which user text may not hold.
+                if self.placeholder_in(value, Location(file=path, line=loaded.lines.get(key))):
+                    continue
+                env[key] = value
+                self.note_secret_value(key, value)
                 self.config_names.add(key)
                 self.prov.env[key] = EnvOrigin(
                     "env file", Location(file=path, line=loaded.lines.get(key))
@@ -436,6 +456,7 @@ class Resolver:
                     continue
                 if self.last_kept:
                     self.ref_names.add(key)
+                self.note_secret_value(key, text)
                 # later keys of the same table may refer to earlier ones, in file order
                 below[key] = text
                 env[key] = text
@@ -471,7 +492,91 @@ class Resolver:
     def is_secret(self, name: str) -> bool:
         from prodserver.config.secrets import is_secret_name
 
-        return is_secret_name(name, self.secret_patterns)
+        return name in self.secret_values or is_secret_name(name, self.secret_patterns)
+
+    def kept_in(self, text: str) -> bool:
+        """Whether ``text`` holds a kept reference (as its placeholder)."""
+        return not self.placeholders.decode(text).is_literal
+
+    def text(self, value: str, port: int | None = None) -> str:
+        """Placeholder text materialised: what a kept reference gives without the platform.
+
+        A resolution for ``up`` keeps no reference, so this is its text unchanged.
+        """
+        template = self.placeholders.decode(value)
+        if template.is_literal:
+            return value
+        env = {} if port is None else {"PORT": str(port)}
+        return template.materialise(env)
+
+    def probe(self, check: HealthCheck | None, port: int | None) -> HealthCheck | None:
+        """A probe whose target may hold kept references: as templates, and materialised."""
+        if check is None:
+            return None
+        words = check.target if isinstance(check.target, tuple) else (check.target,)
+        templates = tuple(self.placeholders.decode(w) for w in words)
+        if all(t.is_literal for t in templates):
+            return check
+        import dataclasses
+
+        texts = tuple(self.text(w, port) for w in words)
+        target = texts if isinstance(check.target, tuple) else texts[0]
+        return dataclasses.replace(check, target=target, template=templates)
+
+    def note_secret_value(self, name: str, value: str) -> None:
+        """A value holding a URL with a password makes its variable a secret."""
+        from prodserver.config.secrets import mask_url_passwords
+
+        if "://" in value and mask_url_passwords(value) != value:
+            self.secret_values.add(name)
+
+    def taint_secret_sources(self, tables: Iterable[Mapping[str, Any]]) -> None:
+        """A variable a secret is defined from is a secret too (``SECRET_KEY = "${SK}"``)."""
+        from prodserver.config.substitute import references
+
+        definitions: dict[str, set[str]] = {}
+        for table in tables:
+            for key, raw in table.items():
+                if isinstance(raw, str) and "$" in raw:
+                    try:
+                        definitions.setdefault(key, set()).update(references(raw))
+                    except ConfigError:
+                        continue  # reported with its key path when substituted
+        changed = True
+        while changed:
+            changed = False
+            for key, names in definitions.items():
+                if self.is_secret(key) and not names <= self.secret_values:
+                    self.secret_values.update(names)
+                    changed = True
+
+    def placeholder_in(self, text: str, where: Location) -> bool:
+        """Refuse text holding the private-use characters that stand for references."""
+        found = Placeholders.check(text)
+        if found is None:
+            return False
+        self.out.problems.append(
+            Problem(
+                "PS550",
+                f"the character U+{ord(found):05X} (private use) cannot be used in a value",
+                where,
+                "remove it: prodserver uses these characters internally",
+            )
+        )
+        return True
+
+    def deferred(self, text: str, whole: bool, t: str, raw: str, path: KeyPath) -> Deferred | None:
+        """A typed value left to the platform: only one whole reference can stand there."""
+        if whole:
+            return Deferred(text)
+        self.out.error(
+            "PS551",
+            f"expected {_article(t)}, found {raw!r}: only a value that is one ${{VARIABLE}} "
+            "reference can be left for the platform to fill in",
+            path,
+            f'write the reference alone, its value in the unit wanted: "${{VAR:-{_example(t)}}}"',
+        )
+        return None
 
     def substitute(
         self, text: str, lookup: Mapping[str, str], path: KeyPath
@@ -480,6 +585,8 @@ class Resolver:
         from prodserver.config.substitute import substitute
 
         self.last_kept = False
+        if self.placeholder_in(text, self.source.location(path)):
+            return None
         if "$" not in text:
             return text, False
         try:
@@ -496,7 +603,8 @@ class Resolver:
                 f"${{{name}:-value}}",
             )
         self.last_kept = result.kept
-        return result.text, result.whole and not result.kept
+        # the value as text, each kept reference a placeholder (see Deferred for typed keys)
+        return self.placeholders.encode(result.template), result.whole
 
     def substitute_scalar(self, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> str | None:
         if isinstance(raw, bool):
@@ -582,6 +690,7 @@ class Resolver:
                 if value is not None:
                     if self.last_kept:
                         self.ref_names.add(key)
+                    self.note_secret_value(key, value)
                     process_env[key] = value
                     self.config_names.add(key)
                     env_origin[key] = EnvOrigin("process env", self.source.location(path))
@@ -607,7 +716,11 @@ class Resolver:
             if inst_port is not None and "PORT" not in process_env:
                 # in an export the platform assigns PORT: a backend's default bind must say
                 # ${PORT}, not the port this machine would have used
-                inst_lookup["PORT"] = "${PORT}" if self.for_export else str(inst_port)
+                inst_lookup["PORT"] = (
+                    self.placeholders.encode(Template((Ref("PORT"),)))
+                    if self.for_export
+                    else str(inst_port)
+                )
             inst_lookup.update(process_env)
             values = self.option_values(
                 table, backend, options, inst_lookup, where, report=number == 1
@@ -633,10 +746,10 @@ class Resolver:
                 Instance(
                     process=name,
                     number=number,
-                    argv=tuple(argv),
-                    env=frozen_map(child_env),
+                    argv=tuple(self.text(w, inst_port) for w in argv),
+                    env=frozen_map({k: self.text(v, inst_port) for k, v in child_env.items()}),
                     port=inst_port,
-                    healthcheck=health,
+                    healthcheck=self.probe(health, inst_port),
                 )
             )
         assert first_values is not None
@@ -647,10 +760,12 @@ class Resolver:
             backend=backend.name,
             position=position,
             options=frozen_map({k: v for k, v in values.items() if k in options}),
-            argv=first_argv,
+            argv=tuple(self.text(w) for w in first_argv),
+            words=tuple(self.placeholders.decode(w) for w in first_argv),
             shell=shell,
             cwd=self.cwd_for(values, where),
-            env=frozen_map(process_env),
+            env=frozen_map({k: self.text(v) for k, v in process_env.items()}),
+            env_values=frozen_map({k: self.placeholders.decode(v) for k, v in process_env.items()}),
             scale=scale,
             instances=tuple(instances),
             listens=listens,
@@ -751,7 +866,7 @@ class Resolver:
         self, text: str, scale: int, where: Callable[..., KeyPath]
     ) -> tuple[bool, int | None]:
         """A process that sets PORT in its own env: that is its port, for one instance."""
-        if self.for_export and "$" in text:
+        if self.kept_in(text):  # a reference: the platform's value
             return True, None
         if not _is_port(text):
             self.out.error(
@@ -803,8 +918,8 @@ class Resolver:
                 return text
             if t == "list":
                 return [item.strip() for item in text.split(",") if item.strip()]
-            if self.for_export and "$" in text:
-                return text  # a kept reference: the platform fills it in
+            if self.kept_in(text):
+                return self.deferred(text, whole, t, raw, path)
             if t in ("integer", "number", "boolean") and not whole:
                 self.out.error(
                     "PS124",
@@ -946,7 +1061,7 @@ class Resolver:
                 checked = {
                     k: v
                     for k, v in values.items()
-                    if not (isinstance(v, str) and "$" in v and _typed_key(k, options))
+                    if not (isinstance(v, Deferred) and _typed_key(k, options))
                 }
             problems = validate_process(checked, backend, self.source, where)
             self.out.problems.extend(problems)

@@ -42,14 +42,15 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NoReturn
 
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.errors import ConfigError, Location
+from prodserver.template import Piece, Ref, Template
 
-__all__ = ["Substituted", "is_whole_expression", "references", "substitute"]
+__all__ = ["Substituted", "is_whole_expression", "parse_template", "references", "substitute"]
 
 _NAME_START = frozenset(string.ascii_letters + "_")
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_")
@@ -74,6 +75,8 @@ class Substituted:
     the variables that were unset without a default and became empty (the caller warns).
     ``kept`` is True when at least one expression was written back verbatim for ``keep``.
     ``used`` names every variable whose value was consulted, in order of first use.
+    ``template`` is the result as data: literal text and, for each kept expression, a
+    :class:`~prodserver.template.Ref` (``text`` is the same value as interpolation text).
     """
 
     text: str
@@ -81,6 +84,7 @@ class Substituted:
     unset: tuple[str, ...]
     kept: bool
     used: tuple[str, ...]
+    template: Template = field(default_factory=Template, compare=False)
 
 
 # -- the syntax tree -------------------------------------------------------------------------
@@ -239,6 +243,8 @@ class _Evaluator:
         self.used: dict[str, None] = {}  # ordered set
         self.unset: dict[str, None] = {}
         self.kept = False
+        #: the top level as data: literal text and kept references
+        self.pieces: list[Piece] = []
 
     def join(self, nodes: tuple[_Node, ...], *, top: bool) -> str:
         # In export mode the top level writes template syntax: literal "$" doubled, kept
@@ -249,16 +255,25 @@ class _Evaluator:
         for node in nodes:
             if isinstance(node, str):
                 piece = node.replace("$", "$$") if template else node
+                if top:
+                    self.pieces.append(node)
             elif isinstance(node, _Dollar):
                 piece = "$$" if template else "$"
+                if top:
+                    self.pieces.append("$")
             elif template:
                 try:
-                    piece = self.value(node).replace("$", "$$")
+                    value = self.value(node)
+                    piece = value.replace("$", "$$")
+                    self.pieces.append(value)
                 except _Kept:
                     self.kept = True
                     piece = node.raw
+                    self.pieces.append(_ref(node))
             else:
                 piece = self.value(node)
+                if top:
+                    self.pieces.append(piece)
             size += len(piece)
             if size > self.max_output:
                 raise ConfigError(
@@ -327,7 +342,7 @@ def substitute(
     and for export mode (``keep``).
     """
     if "$" not in text:
-        return Substituted(text, False, (), False, ())
+        return Substituted(text, False, (), False, (), Template.of(text))
     try:
         nodes = _parse(text, max_depth)
     except _SyntaxProblem as exc:
@@ -335,7 +350,39 @@ def substitute(
     ev = _Evaluator(lookup, keep, where, max_output)
     result = ev.join(nodes, top=True)
     whole = len(nodes) == 1 and isinstance(nodes[0], _Var)
-    return Substituted(result, whole, tuple(ev.unset), ev.kept, tuple(ev.used))
+    return Substituted(
+        result, whole, tuple(ev.unset), ev.kept, tuple(ev.used), Template.of(*ev.pieces)
+    )
+
+
+def _ref(var: _Var) -> Ref:
+    return Ref(var.name, var.op, _pieces(var.arg))
+
+
+def _pieces(nodes: tuple[_Node, ...]) -> tuple[Piece, ...]:
+    out: list[Piece] = []
+    for node in nodes:
+        if isinstance(node, _Dollar):
+            out.append("$")
+        elif isinstance(node, _Var):
+            out.append(_ref(node))
+        else:
+            out.append(node)
+    return Template.of(*out).pieces
+
+
+def parse_template(text: str) -> Template:
+    """Interpolation ``text`` as a template, every expression kept as a reference.
+
+    Raises :class:`ConfigError` when ``text`` holds a malformed expression.
+    """
+    if "$" not in text:
+        return Template.of(text)
+    try:
+        nodes = _parse(text, _DEPTH_CEILING)
+    except _SyntaxProblem as exc:
+        raise _syntax_error(exc, text, None) from None
+    return Template(_pieces(nodes))
 
 
 def references(text: str) -> tuple[str, ...]:

@@ -44,5 +44,10 @@ def render(
     check_names(project)
     module = importlib.import_module(f"prodserver.exporters.{FORMATS[fmt]}")
     result: ExportResult = module.render(project, options)
-    guard_secrets(project, result.files, include_secrets=options.include_secrets)
+    guard_secrets(
+        project,
+        result,
+        lambda other: module.render(other, options),
+        include_secrets=options.include_secrets,
+    )
     return result

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
-from prodserver.exporters import interp, yamlout
+from prodserver.exporters import yamlout
 from prodserver.exporters.base import (
     MODE_PUBLIC,
     MODE_SECRET,
@@ -31,6 +31,7 @@ from prodserver.exporters.base import (
     restart_tuned,
     secret_env,
 )
+from prodserver.template import Template
 
 CONDITIONS = {
     "started": "service_started",
@@ -61,7 +62,9 @@ _TCP_PROBE = (
 def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     """The ``compose.yaml`` of ``project``."""
     lost = Lost("compose")
-    env, secrets = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    env, secrets = secret_env(
+        project, project.env_templates(), include_secrets=options.include_secrets
+    )
     environment: dict[str, str | None] = {
         k: _text(v, {}, _definitions(env, exclude=k)) for k, v in env.items()
     }
@@ -116,22 +119,17 @@ def _port_text(spec: ProcessSpec) -> dict[str, str]:
     return {"PORT": str(default_port(spec))} if spec.listens else {}
 
 
-def _text(
-    value: str, fixed: dict[str, str], definitions: dict[str, tuple[interp.Piece, ...]]
-) -> str:
+def _text(value: Template, fixed: dict[str, str], definitions: dict[str, Template]) -> str:
     """Interpolation text with ``fixed`` variables and ``definitions`` put in, for Compose.
 
     Compose resolves every ``${NAME}`` from the environment ``docker compose`` runs in, so a
     variable the configuration defines is written as its definition.
     """
-    pieces = interp.inline(interp.parse(value), definitions)
-    return interp.compose_text(interp.substitute(pieces, fixed))
+    return value.inline(definitions).with_values(fixed).compose_text()
 
 
-def _definitions(
-    env: dict[str, str], exclude: str | None = None
-) -> dict[str, tuple[interp.Piece, ...]]:
-    return {k: interp.parse(v) for k, v in env.items() if k != exclude}
+def _definitions(env: dict[str, Template], exclude: str | None = None) -> dict[str, Template]:
+    return {k: v for k, v in env.items() if k != exclude}
 
 
 def _service(
@@ -143,10 +141,14 @@ def _service(
 ) -> dict[str, Any]:
     fixed = _port_text(spec)
     service: dict[str, Any] = {yamlout.MERGE: anchor}
-    env, secrets = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
-    shared, _ = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    env, secrets = secret_env(
+        project, spec.env_templates(), include_secrets=options.include_secrets
+    )
+    shared, _ = secret_env(
+        project, project.env_templates(), include_secrets=options.include_secrets
+    )
     definitions = _definitions({**shared, **env})
-    service["command"] = [_text(arg, fixed, definitions) for arg in spec.argv]
+    service["command"] = [_text(arg, fixed, definitions) for arg in spec.argv_words()]
     environment: dict[str, str | None] = {
         k: _text(v, fixed, _definitions({**shared, **env}, exclude=k)) for k, v in env.items()
     }
@@ -213,25 +215,25 @@ def _service(
 
 
 def _healthcheck(
-    check: HealthCheck, fixed: dict[str, str], definitions: dict[str, tuple[interp.Piece, ...]]
+    check: HealthCheck, fixed: dict[str, str], definitions: dict[str, Template]
 ) -> dict[str, Any]:
+    target = check.target_words()
     if check.kind == "cmd":
-        target = check.target if isinstance(check.target, tuple) else (check.target,)
-        test = ["CMD", *(_text(str(word), fixed, definitions) for word in target)]
+        test = ["CMD", *(_text(word, fixed, definitions) for word in target)]
     elif check.kind == "http":
         test = [
             "CMD",
             "python",
             "-c",
             _HTTP_PROBE,
-            _text(str(check.target), fixed, definitions),
+            _text(target[0], fixed, definitions),
             str(check.status[0]),
             str(check.status[1]),
             (check.expect or "").replace("$", "$$"),
             f"{check.timeout:g}",
         ]
     else:
-        test = ["CMD", "python", "-c", _TCP_PROBE, _text(str(check.target), fixed, definitions)]
+        test = ["CMD", "python", "-c", _TCP_PROBE, _text(target[0], fixed, definitions)]
         test.append(f"{check.timeout:g}")
     result: dict[str, Any] = {
         "test": test,

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import interp, shell, yamlout
+from prodserver.exporters import shell, yamlout
 from prodserver.exporters.base import (
     MODE_PUBLIC,
     MODE_SECRET,
@@ -36,6 +36,7 @@ from prodserver.exporters.base import (
     seconds,
     secret_env,
 )
+from prodserver.template import Piece, Template
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
@@ -91,12 +92,14 @@ def build(
                 code="PS620",
             )
         names[process] = name
-    env, secrets = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    env, secrets = secret_env(
+        project, project.env_templates(), include_secrets=options.include_secrets
+    )
     secret_name = k8s_name(project, "secrets")
     runtime_name = k8s_name(project, "runtime")
     config_name = k8s_name(project, "env")
-    plain = {k: interp.literal(v) for k, v in env.items() if interp.is_literal(v)}
-    derived = {k: v for k, v in env.items() if not interp.is_literal(v)}
+    plain = {k: v.literal for k, v in env.items() if v.is_literal}
+    derived = {k: v for k, v in env.items() if not v.is_literal}
     secret_values = {k: v for k, v in plain.items() if k in project.secret_names}
     for key in secret_values:
         del plain[key]
@@ -158,7 +161,7 @@ class _Context:
         secret: str,
         runtime: str,
         secrets: set[str],
-        derived: Mapping[str, str],
+        derived: Mapping[str, Template],
         lost: Lost,
     ) -> None:
         self.project = project
@@ -192,7 +195,7 @@ def _meta(
     }
 
 
-def _k8s_text(pieces: Sequence[interp.Piece]) -> str:
+def _k8s_text(pieces: Sequence[Piece]) -> str:
     """Pieces in Kubernetes' ``$(NAME)`` syntax (literal ``$`` doubled)."""
     out = []
     for piece in pieces:
@@ -207,28 +210,25 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
     project, lost = ctx.project, ctx.lost
     fixed = {"PORT": str(default_port(spec))} if spec.listens else {}
     extra = dict(spec.export.get("kubernetes", {}))
-    words = [interp.substitute(interp.parse(arg), fixed) for arg in spec.argv]
+    words = [arg.with_values(fixed) for arg in spec.argv_words()]
     own, own_secrets = secret_env(
-        project, dict(spec.env), include_secrets=ctx.options.include_secrets
+        project, spec.env_templates(), include_secrets=ctx.options.include_secrets
     )
     env_list: list[dict[str, Any]] = []
     if spec.listens:
         env_list.append({"name": "PORT", "value": fixed["PORT"]})
-    values = {
-        key: interp.substitute(interp.parse(value), fixed)
-        for key, value in {**ctx.derived, **own}.items()
-    }
+    values = {key: value.with_values(fixed) for key, value in {**ctx.derived, **own}.items()}
     # Only a shell evaluates ${X:-default}: such a value (and any value built from one) is set
     # by the container's start script instead of Kubernetes.
-    shell_env = {k for k, v in values.items() if interp.has_modifier(v)}
+    shell_env = {k for k, v in values.items() if v.has_modifier()}
     while True:
-        more = {k for k, v in values.items() if {r.name for r in interp.refs(v)} & shell_env}
+        more = {k for k, v in values.items() if v.names() & shell_env}
         if more <= shell_env:
             break
         shell_env |= more
-    all_refs = [r for w in words for r in interp.refs(w)]
-    for pieces in values.values():
-        all_refs.extend(interp.refs(pieces))
+    all_refs = [r for w in words for r in w.refs()]
+    for value in values.values():
+        all_refs.extend(value.refs())
     referenced = {r.name for r in all_refs}
     # A variable only ever used with a default may be missing: its key is optional.
     # A variable the start script sets (with its default) before anything reads it is never
@@ -252,18 +252,18 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
                 source["configMapKeyRef"]["optional"] = True
         env_list.append({"name": ref, "valueFrom": source})
     # A variable built from others comes after them: Kubernetes expands only earlier ones.
-    for key, pieces in values.items():
+    for key, value in values.items():
         if key not in shell_env:
-            env_list.append({"name": key, "value": _k8s_text(pieces)})
-    if shell_env or any(interp.has_modifier(w) for w in words):
+            env_list.append({"name": key, "value": _k8s_text(value.pieces)})
+    if shell_env or any(w.has_modifier() for w in words):
         exports = "".join(
-            f"export {key}={shell.word(values[key])}; " for key in values if key in shell_env
+            f"export {key}={shell.word(values[key].pieces)}; " for key in values if key in shell_env
         )
         # The script still passes through Kubernetes' own expansion: dollars are doubled.
-        script = exports + "exec " + shell.command(words)
+        script = exports + "exec " + shell.command([w.pieces for w in words])
         command = ["/bin/sh", "-c", script.replace("$", "$$")]
     else:
-        command = [_k8s_text(w) for w in words]
+        command = [_k8s_text(w.pieces) for w in words]
 
     container: dict[str, Any] = {
         "name": spec.name.lower().replace("_", "-"),
@@ -425,13 +425,13 @@ def _probes(
         _, _, port = _literal_target(check, fixed).rpartition(":")
         probe = {"tcpSocket": {"port": int(port)}}
     else:
-        target = check.target if isinstance(check.target, tuple) else (check.target,)
-        words = [interp.substitute(interp.parse(str(w)), dict(fixed)) for w in target]
-        if any(isinstance(p, interp.Ref) for w in words for p in w):
+        words = [w.with_values(fixed) for w in check.target_words()]
+        if any(not w.is_literal for w in words):
             # exec probes are not expanded by Kubernetes: a shell reads the variables.
-            probe = {"exec": {"command": ["/bin/sh", "-c", "exec " + shell.command(words)]}}
+            script = "exec " + shell.command([w.pieces for w in words])
+            probe = {"exec": {"command": ["/bin/sh", "-c", script]}}
         else:
-            probe = {"exec": {"command": ["".join(map(str, w)) for w in words]}}
+            probe = {"exec": {"command": [w.literal for w in words]}}
     probe |= {
         "periodSeconds": max(1, seconds(check.interval)),
         "timeoutSeconds": max(1, seconds(check.timeout)),
@@ -448,7 +448,7 @@ def _probes(
 
 
 def _literal_target(check: HealthCheck, fixed: Mapping[str, str]) -> str:
-    pieces = interp.substitute(interp.parse(str(check.target)), dict(fixed))
+    pieces = check.target_words()[0].with_values(fixed).pieces
     return "".join(p if isinstance(p, str) else "0" for p in pieces)
 
 

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import interp, shell
+from prodserver.exporters import shell
 from prodserver.exporters.base import (
     MODE_PUBLIC,
     MODE_SECRET,
@@ -53,8 +53,8 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         lines.insert(0, "release: " + " && ".join(release))
     content = header("procfile", project) + "\n".join(lines) + "\n"
     advice = []
-    shared, secrets = secret_env(project, dict(project.env), include_secrets=False)
-    plain = {k: interp.literal(v) for k, v in shared.items() if interp.is_literal(v)}
+    shared, secrets = secret_env(project, project.env_templates(), include_secrets=False)
+    plain = {k: v.literal for k, v in shared.items() if v.is_literal}
     if plain:
         # The shared environment is the platform's config vars, not part of the Procfile.
         assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in plain.items())
@@ -79,18 +79,17 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
 
 
 def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions) -> str:
-    words = [interp.parse(arg) for arg in spec.argv]
-    command = shell.command(words)
+    command = shell.command([w.pieces for w in spec.argv_words()])
     if spec.cwd != project.root:
         relative = spec.cwd.relative_to(project.root).as_posix()
         command = f"cd {shell.word((relative,))} && {command}"
-    env, _secrets = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
+    env, _secrets = secret_env(
+        project, spec.env_templates(), include_secrets=options.include_secrets
+    )
     if env:
         # The process's own variables, set for this command only; the rest (secrets
         # included) are the platform's config vars.
-        assignments = " ".join(
-            f"{key}={shell.word(interp.parse(value))}" for key, value in env.items()
-        )
+        assignments = " ".join(f"{key}={shell.word(value.pieces)}" for key, value in env.items())
         command = f"env {assignments} {command}"
     if "\n" in command:
         # A Procfile line ends at a newline; an argument holding one cannot be written.
@@ -111,8 +110,8 @@ def raise_newline(spec: ProcessSpec) -> None:
 
 def _report_losses(spec: ProcessSpec, lost: Lost) -> None:
     name = spec.name
-    uses_port = any("PORT" in interp.names(arg) for arg in spec.argv) or any(
-        "PORT" in interp.names(value) for value in spec.env.values()
+    uses_port = any("PORT" in w.names() for w in spec.argv_words()) or any(
+        "PORT" in value.names() for value in spec.env_templates().values()
     )
     if spec.listens and not spec.oneshot and not uses_port:
         # The platform chooses the port and passes it only in $PORT.

@@ -12,7 +12,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from prodserver.exporters.interp import Piece, Ref
+from prodserver.template import Piece, Ref
 
 # Inside double quotes these keep a special meaning and need a backslash.
 # Text that means itself anywhere in a shell word.

@@ -25,7 +25,7 @@ from typing import Any
 
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import interp, shell
+from prodserver.exporters import shell
 from prodserver.exporters.base import (
     MODE_PUBLIC,
     MODE_SECRET,
@@ -39,6 +39,7 @@ from prodserver.exporters.base import (
     seconds,
     secret_env,
 )
+from prodserver.template import Template
 
 SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGKILL}
 SIGNALS |= {signal.SIGUSR1, signal.SIGUSR2}
@@ -52,14 +53,16 @@ _PORT = "\ue000"
 def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     """The ``<project>.conf`` of ``project`` (for supervisord's ``conf.d``)."""
     lost = Lost("supervisord")
-    env, _secrets = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    env, _secrets = secret_env(
+        project, project.env_templates(), include_secrets=options.include_secrets
+    )
     holds_secret = options.include_secrets and any(n in project.secret_names for n in project.env)
     blocks: list[str] = [
         f"[group:{project.name}]\nprograms={','.join(project.processes)}\n",
     ]
     for index, name in enumerate(project.start_order()):
         spec = project.processes[name]
-        own, _ = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
+        own, _ = secret_env(project, spec.env_templates(), include_secrets=options.include_secrets)
         holds_secret = holds_secret or (
             options.include_secrets and any(k in project.secret_names for k in spec.env)
         )
@@ -87,36 +90,39 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     )
 
 
-def _program(spec: ProcessSpec, env: Mapping[str, str], index: int, lost: Lost) -> dict[str, str]:
+def _program(
+    spec: ProcessSpec, env: Mapping[str, Template], index: int, lost: Lost
+) -> dict[str, str]:
     name = spec.name
     settings: dict[str, str] = {}
     fixed = {"PORT": _PORT} if spec.listens else {}
-    if any(_PORT in text for text in (*spec.argv, *env.values())):
+    texts = [p for t in (*spec.argv_words(), *env.values()) for p in t.pieces]
+    if any(isinstance(p, str) and _PORT in p for p in texts):
         raise ConfigError(
             f"process {name!r}: the character U+E000 cannot be exported to supervisord",
             location=Location(key_path=f"processes.{name}"),
             code="PS612",
         )
-    words = [interp.substitute(interp.parse(arg), fixed) for arg in spec.argv]
+    words = [arg.with_values(fixed) for arg in spec.argv_words()]
     environment: dict[str, str] = {}
-    shell_env: dict[str, str] = {}
+    shell_env: dict[str, Template] = {}
     for key, value in env.items():
-        pieces = interp.substitute(interp.parse(value), fixed)
-        if all(isinstance(p, str) for p in pieces) and _env_ok("".join(map(str, pieces))):
-            environment[key] = "".join(map(str, pieces))
+        filled = value.with_values(fixed)
+        if filled.is_literal and _env_ok(filled.literal):
+            environment[key] = filled.literal
         else:
             shell_env[key] = value
     if spec.listens:
         environment["PORT"] = _PORT
-    needs_shell = bool(shell_env) or any(isinstance(p, interp.Ref) for word in words for p in word)
+    needs_shell = bool(shell_env) or any(not word.is_literal for word in words)
     if needs_shell:
         exports = "".join(
-            f"export {key}={shell.word(interp.parse(value))}; " for key, value in shell_env.items()
+            f"export {key}={shell.word(value.pieces)}; " for key, value in shell_env.items()
         )
-        script = exports + "exec " + shell.command(words)
+        script = exports + "exec " + shell.command([w.pieces for w in words])
         command = "/bin/sh -c " + _word(script)
     else:
-        command = " ".join(_word("".join(map(str, w))) for w in words)
+        command = " ".join(_word(w.literal) for w in words)
     settings["command"] = command
     if spec.scale > 1 and not spec.oneshot:
         settings["process_name"] = "%(program_name)s_%(process_num)d"

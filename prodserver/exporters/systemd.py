@@ -21,7 +21,7 @@ from typing import Any
 
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import interp, shell
+from prodserver.exporters import shell
 from prodserver.exporters.base import (
     MODE_PUBLIC,
     MODE_SECRET,
@@ -34,6 +34,7 @@ from prodserver.exporters.base import (
     header,
     secret_env,
 )
+from prodserver.template import Piece, Template
 
 RESTART = {"no": "no", "on-failure": "on-failure", "always": "always"}
 KILL_MODE = {"main": "mixed", "group": "control-group"}
@@ -50,11 +51,13 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     lost = Lost("systemd")
     prefix = project.name
     etc = PurePosixPath("/etc") / prefix
-    env, secrets = secret_env(project, dict(project.env), include_secrets=options.include_secrets)
+    env, secrets = secret_env(
+        project, project.env_templates(), include_secrets=options.include_secrets
+    )
     # Variables whose value needs another variable cannot go in an environment file (it does
     # not expand); the start command's shell sets them instead.
-    file_env = {k: v for k, v in env.items() if interp.is_literal(v)}
-    shell_env = {k: v for k, v in env.items() if not interp.is_literal(v)}
+    file_env = {k: v.literal for k, v in env.items() if v.is_literal}
+    shell_env = {k: v for k, v in env.items() if not v.is_literal}
 
     # Variables only the deploying machine knows (secrets, and anything the configuration
     # leaves to the environment) are read from a file the administrator writes.
@@ -98,7 +101,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         0, ExportFile(PurePosixPath(f"{prefix}.target"), header("systemd", project) + _ini(target))
     )
     if file_env:
-        lines = "".join(f"{k}={_env_file_value(interp.literal(v))}\n" for k, v in file_env.items())
+        lines = "".join(f"{k}={_env_file_value(v)}\n" for k, v in file_env.items())
         files.append(
             ExportFile(
                 PurePosixPath(f"{prefix}.env"), header("systemd", project) + lines, MODE_SECRET
@@ -136,7 +139,7 @@ def _unit(
     etc: PurePosixPath,
     has_env_file: bool,
     has_secrets: bool,
-    shell_env: Mapping[str, str],
+    shell_env: Mapping[str, Template],
     options: ExportOptions,
     lost: Lost,
 ) -> tuple[dict[str, Section], bool]:
@@ -188,12 +191,14 @@ def _unit(
         service.append(("EnvironmentFile", str(etc / "secrets.env")))
     if spec.listens and not spec.oneshot:
         service.append(("Environment", "PORT=%i"))
-    env, secrets = secret_env(project, dict(spec.env), include_secrets=options.include_secrets)
+    env, secrets = secret_env(
+        project, spec.env_templates(), include_secrets=options.include_secrets
+    )
     holds_secret = any(key in project.secret_names for key in env)
     proc_shell_env = dict(shell_env)
     for key, value in env.items():
-        if interp.is_literal(value):
-            service.append(("Environment", _assignment(f"{key}={interp.literal(value)}")))
+        if value.is_literal:
+            service.append(("Environment", _assignment(f"{key}={value.literal}")))
         else:
             proc_shell_env[key] = value
     if secrets and not has_secrets:
@@ -225,8 +230,9 @@ def _unit(
     return {"Unit": unit, "Service": service}, holds_secret
 
 
-def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, str]) -> str:
-    if any(_INSTANCE in text for text in (*spec.argv, *shell_env.values())):
+def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
+    texts = [p for t in (*spec.argv_words(), *shell_env.values()) for p in t.pieces]
+    if any(isinstance(p, str) and _INSTANCE in p for p in texts):
         raise ConfigError(
             f"process {spec.name!r}: the character U+E000 cannot be exported to systemd",
             location=Location(key_path=f"processes.{spec.name}"),
@@ -235,12 +241,12 @@ def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, str]) -> str:
     # The instance name of a listening process is its port: ${PORT} is %i, even with a
     # default, so the common case needs no shell.
     fixed = {"PORT": _INSTANCE} if spec.listens and not spec.oneshot else {}
-    words = [interp.substitute(interp.parse(arg), fixed) for arg in spec.argv]
-    if shell_env or any(interp.has_modifier(w) for w in words):
+    words = [arg.with_values(fixed).pieces for arg in spec.argv_words()]
+    if shell_env or any(Template(w).has_modifier() for w in words):
         # systemd expands only plain ${NAME}: a default (${X:-d}) or a variable built from
         # others needs a shell, which gets the script as one argument.
         exports = "".join(
-            f"export {key}={shell.word(interp.parse(value))}; " for key, value in shell_env.items()
+            f"export {key}={shell.word(value.pieces)}; " for key, value in shell_env.items()
         )
         script = exports + "exec " + shell.command(words)
         return "/bin/sh -c " + exec_word((script,)).replace(_INSTANCE, "%i")
@@ -253,7 +259,7 @@ def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, str]) -> str:
     return " ".join(rendered).replace(_INSTANCE, "%i")
 
 
-def exec_word(pieces: Sequence[interp.Piece]) -> str:
+def exec_word(pieces: Sequence[Piece]) -> str:
     """One ``ExecStart=`` argument: specifiers and ``$`` escaped, quoted where needed."""
     if len(pieces) == 1 and pieces[0] == ";":
         # A lone ";" separates commands; systemd.service documents "\;" for the argument.

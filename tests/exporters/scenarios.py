@@ -6,6 +6,7 @@ resolved where the export runs, ``$$`` for a literal dollar sign.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from prodserver.config.model import (
     RestartPolicy,
     frozen_map,
 )
+from prodserver.config.substitute import parse_template
 
 ROOT = Path("/srv/shop")
 
@@ -36,6 +38,12 @@ def process(
     **fields: Any,
 ) -> ProcessSpec:
     """A ProcessSpec with its instances filled in as the resolver would for an export."""
+    check = fields.get("healthcheck")
+    if check is not None:
+        words = check.target if isinstance(check.target, tuple) else (check.target,)
+        fields["healthcheck"] = dataclasses.replace(
+            check, template=tuple(parse_template(w) for w in words)
+        )
     instances = tuple(
         Instance(
             process=name,
@@ -59,6 +67,8 @@ def process(
         instances=instances,
         listens=listens,
         export=frozen_map({k: frozen_map(v) for k, v in (export or {}).items()}),
+        words=tuple(parse_template(a) for a in argv),
+        env_values=frozen_map({k: parse_template(v) for k, v in (env or {}).items()}),
         **fields,
     )
 
@@ -81,6 +91,7 @@ def project(
         profiles=("dev", "prod"),
         processes=frozen_map({p.name: p for p in processes}),
         env=frozen_map(env),
+        env_values=frozen_map({k: parse_template(v) for k, v in (env or {}).items()}),
         secret_names=secrets,
         runtime_refs=runtime_refs,
     )

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from prodserver.config.model import ResolvedProject
+from prodserver.config.substitute import parse_template
 from prodserver.exporters import FORMATS, ExportOptions, ExportResult, render, write_files
 from tests.exporters import scenarios
 
@@ -81,6 +82,9 @@ def _dev() -> ResolvedProject:
     web = dataclasses.replace(
         shop.processes["web"],
         argv=("python", "manage.py", "runserver", "0.0.0.0:${PORT}"),
+        words=tuple(
+            parse_template(w) for w in ("python", "manage.py", "runserver", "0.0.0.0:${PORT}")
+        ),
         scale=1,
         autoscale=None,
     )
@@ -90,6 +94,7 @@ def _dev() -> ResolvedProject:
         profile="dev",
         processes=processes,
         env={**shop.env, "DJANGO_DEBUG": "1"},
+        env_values={**shop.env_values, "DJANGO_DEBUG": parse_template("1")},
     )
 
 

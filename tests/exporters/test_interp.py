@@ -1,4 +1,4 @@
-"""The interpolation text of an export resolution, parsed once and rendered per format."""
+"""References as values: parsed once by the substitution grammar, rendered per format."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prodserver.config.substitute import parse_template
 from prodserver.errors import ConfigError
-from prodserver.exporters import interp, shell
-from prodserver.exporters.interp import Ref
+from prodserver.exporters import shell
+from prodserver.template import Piece, Ref, Template
 
 # Text a process argument can hold: anything but NUL (an argv cannot carry it).
 TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
@@ -18,8 +19,8 @@ NAME = st.from_regex(r"[A-Z_][A-Z0-9_]{0,6}", fullmatch=True)
 
 
 @st.composite
-def pieces(draw: st.DrawFn, depth: int = 2, nested: bool = False) -> tuple[interp.Piece, ...]:
-    out: list[interp.Piece] = []
+def pieces(draw: st.DrawFn, depth: int = 2, nested: bool = False) -> tuple[Piece, ...]:
+    out: list[Piece] = []
     for _ in range(draw(st.integers(0, 4))):
         if depth and draw(st.booleans()):
             op = draw(st.sampled_from([None, ":-", "-", ":?", "?", ":+", "+"]))
@@ -36,22 +37,26 @@ def pieces(draw: st.DrawFn, depth: int = 2, nested: bool = False) -> tuple[inter
 
 
 @given(pieces())
-def test_compose_text_parses_back_to_the_same_pieces(value: tuple[interp.Piece, ...]) -> None:
-    assert interp.parse(interp.compose_text(value)) == value
+def test_compose_text_parses_back_to_the_same_pieces(value: tuple[Piece, ...]) -> None:
+    assert parse_template(Template(value).compose_text()).pieces == value
 
 
 def test_examples() -> None:
-    assert interp.parse("0.0.0.0:${PORT:-8000}") == ("0.0.0.0:", Ref("PORT", ":-", ("8000",)))
-    assert interp.parse("$$HOME $X") == ("$HOME ", Ref("X"))
-    assert interp.literal("cost $$5") == "cost $5"
-    assert interp.substitute(interp.parse("${PORT:-1}/${A}"), {"PORT": "80"}) == ("80/", Ref("A"))
-    assert interp.substitute(interp.parse("x${PORT:+on}"), {"PORT": ""}) == ("x",)
+    assert parse_template("0.0.0.0:${PORT:-8000}").pieces == (
+        "0.0.0.0:",
+        Ref("PORT", ":-", ("8000",)),
+    )
+    assert parse_template("$$HOME $X").pieces == ("$HOME ", Ref("X"))
+    assert parse_template("cost $$5").literal == "cost $5"
+    assert parse_template("${PORT:-1}/${A}").with_values({"PORT": "80"}).pieces == ("80/", Ref("A"))
+    assert parse_template("x${PORT:+on}").with_values({"PORT": ""}).pieces == ("x",)
+    assert parse_template("a${X:-d}").materialise({}) == "ad"
 
 
 @pytest.mark.parametrize("text", ["${", "${}", "${ a}", "${A", "${A:-x", "${A!x}"])
 def test_malformed_text_is_a_config_error_not_a_crash(text: str) -> None:
-    with pytest.raises(ConfigError, match="not valid interpolation text"):
-        interp.parse(text)
+    with pytest.raises(ConfigError, match="invalid substitution"):
+        parse_template(text)
 
 
 @settings(max_examples=60, deadline=None)

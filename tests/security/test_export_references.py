@@ -40,7 +40,7 @@ def export_argv(tmp_path: Path, backend: str, key: str, value: Any) -> list[str]
     project = resolve_project(
         file=path, cwd=tmp_path, environ={"PATH": "/usr/bin"}, for_export=True
     )
-    return list(project.processes["p"].argv)
+    return [word.compose_text() for word in project.processes["p"].argv_words()]
 
 
 def _id(item: tuple[str, Option]) -> str:
@@ -62,9 +62,10 @@ def test_a_reference_that_cannot_be_converted_is_a_config_error(tmp_path: Path, 
 
 def test_the_generic_flag_translation_keeps_a_reference() -> None:
     from prodserver.backends.base import flag_args
+    from prodserver.template import Deferred
 
     opt = Option("timeout", "duration", "", flag="--timeout")
-    assert flag_args(opt, REFERENCE) == ["--timeout", REFERENCE]
+    assert flag_args(opt, Deferred("\U000f0000")) == ["--timeout", "\U000f0000"]
 
 
 def test_the_local_value_is_used_when_not_exporting(tmp_path: Path) -> None:
