@@ -32,6 +32,18 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 
 T = TypeVar("T")
 
+#: every character that some reader of an export format treats as the end of a line
+#: (Python's ``str.splitlines``, used by honcho; YAML; universal newlines; INI readers)
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
+
+
+def line_break(text: str) -> str | None:
+    """The first line-break character in ``text``, or None."""
+    match = _LINE_BREAK.search(text)
+    return match.group() if match else None
+
+
 MODE_PUBLIC = 0o644
 MODE_SECRET = 0o600
 

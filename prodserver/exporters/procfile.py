@@ -24,6 +24,7 @@ from prodserver.exporters.base import (
     ExportResult,
     Lost,
     header,
+    line_break,
     secret_env,
 )
 
@@ -91,17 +92,18 @@ def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions
         # included) are the platform's config vars.
         assignments = " ".join(f"{key}={shell.word(value.pieces)}" for key, value in env.items())
         command = f"env {assignments} {command}"
-    if "\n" in command:
-        # A Procfile line ends at a newline; an argument holding one cannot be written.
-        raise_newline(spec)
+    if line_break(command):
+        # A Procfile line ends at any line break its reader knows (honcho uses
+        # str.splitlines); an argument holding one cannot be written.
+        raise_newline(spec, line_break(command) or "\n")
     return command
 
 
-def raise_newline(spec: ProcessSpec) -> None:
-    """A newline inside a command cannot be put on one Procfile line."""
+def raise_newline(spec: ProcessSpec, char: str = "\n") -> None:
+    """A line break inside a command cannot be put on one Procfile line."""
     raise ConfigError(
-        f"process {spec.name!r}: a command argument holds a newline, which a Procfile line "
-        "cannot carry",
+        f"process {spec.name!r}: a command argument or environment value holds the line "
+        f"break {char!r}, which a Procfile line cannot carry",
         location=Location(key_path=f"processes.{spec.name}.command"),
         hint="pass the value through an environment variable (a config var) instead",
         code="PS610",

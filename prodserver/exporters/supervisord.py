@@ -35,6 +35,7 @@ from prodserver.exporters.base import (
     Lost,
     default_port,
     header,
+    line_break,
     restart_tuned,
     seconds,
     secret_env,
@@ -97,6 +98,15 @@ def _program(
     settings: dict[str, str] = {}
     fixed = {"PORT": _PORT} if spec.listens else {}
     texts = [p for t in (*spec.argv_words(), *env.values()) for p in t.pieces]
+    if any(isinstance(p, str) and "\r" in p for p in texts):
+        raise ConfigError(
+            f"process {name!r}: a command argument or environment value holds a carriage "
+            "return (\\r), which a supervisord configuration cannot carry",
+            location=Location(key_path=f"processes.{name}"),
+            hint="remove the carriage return (a .env file saved with Windows line endings "
+            "is read without them)",
+            code="PS612",
+        )
     if any(isinstance(p, str) and _PORT in p for p in texts):
         raise ConfigError(
             f"process {name!r}: the character U+E000 cannot be exported to supervisord",
@@ -181,6 +191,16 @@ def _program(
 
 def _word(text: str) -> str:
     """One argument of ``command``: read back by supervisord as exactly ``text``."""
+    if "\r" in text:
+        # supervisord reads its files with universal newlines: a carriage return ends the
+        # line, wherever it stands, and no quoting can carry it
+        raise ConfigError(
+            "a command argument or environment value holds a carriage return (\\r), which "
+            "a supervisord configuration cannot carry",
+            hint="remove the carriage return (a .env file saved with Windows line endings "
+            "is read without them)",
+            code="PS612",
+        )
     if not text:
         return "''"
     out: list[str] = []
@@ -203,7 +223,7 @@ def _escape_percent(text: str) -> str:
 
 
 def _value(text: str) -> str:
-    if "\n" in text or _INLINE_COMMENT.search(text) or text != text.strip():
+    if line_break(text) or _INLINE_COMMENT.search(text) or text != text.strip():
         raise ConfigError(
             f"{text!r} cannot be written as a supervisord setting",
             hint="avoid newlines, surrounding spaces, and ' ;' or ' #' in paths and user names",
@@ -231,7 +251,7 @@ def _apply_extra(spec: ProcessSpec, settings: dict[str, str], extra: Mapping[str
     """``export.supervisord.<key> = value`` sets a program setting as written (``%`` kept)."""
     for key, value in extra.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        if "\n" in text or not re.fullmatch(r"[a-z_]+", str(key)):
+        if line_break(text) or not re.fullmatch(r"[a-z_]+", str(key)):
             raise ConfigError(
                 f"export.supervisord.{key}: not a supervisord program setting on one line",
                 location=Location(key_path=f"processes.{spec.name}.export.supervisord.{key}"),
