@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from supervisor.options import UnhosedConfigParser
 from prodserver.config.resolve import resolve_project
 from prodserver.errors import ConfigError, OutputError
 from prodserver.exporters import ExportResult, render
-from prodserver.exporters.base import LINE_BREAKS
+from prodserver.exporters.base import LINE_BREAKS, write_files
+from tests.exporters import readers
 
 FORMATS = ["procfile", "compose", "systemd", "supervisord", "kubernetes"]
 INJECTED = "hi; echo INJECTED"
@@ -205,3 +207,44 @@ def test_a_common_word_in_a_secret_is_not_a_false_alarm(tmp_path: Path, fmt: str
     except OutputError as exc:  # pragma: no cover - the regression
         pytest.fail(f"false alarm: {exc}")
     assert result.files
+
+
+def _systemd_files(tmp_path: Path, toml: str) -> dict[str, str]:
+    result = export(tmp_path, toml, "systemd")
+    out = tmp_path / "out"
+    write_files(result.files, out)
+    units = [str(f.path) for f in result.files if f.path.suffix in (".service", ".target")]
+    if shutil.which("systemd-analyze"):
+        proc = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", *units],
+            cwd=out,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (proc.returncode, proc.stderr) == (0, "")
+    return {str(f.path): f.content for f in result.files}
+
+
+@pytest.mark.parametrize("char", list(LINE_BREAKS), ids=[f"U+{ord(c):04X}" for c in LINE_BREAKS])
+def test_a_line_break_round_trips_through_systemd(tmp_path: Path, char: str) -> None:
+    files = _systemd_files(tmp_path, _breaking_toml(char))
+    unit = files["shop-web@.service"]
+    assert set(readers.systemd_sections(unit)) == {"Unit", "Service"}
+    argv, _env = readers.systemd_command(unit, "5000", [files["shop.env"]])
+    value = f"a{char}[program:pwned]{char}command=touch PWNED{char}pwned: touch PWNED #"
+    assert argv[-2] == value
+    assert readers.systemd_env_file(files["shop.env"].split("\n", 2)[2]) == {"VAL": value}
+
+
+def test_literal_bytes_are_the_same_in_systemd(tmp_path: Path) -> None:
+    files = _systemd_files(tmp_path, _literal_toml())
+    argv, env = readers.systemd_command(files["shop-web@.service"], "5000", [files["shop.env"]])
+    out = subprocess.run(
+        argv[1:] if argv[0] == "/usr/bin/env" else argv,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out == f"{LITERAL}|{LITERAL}|"
