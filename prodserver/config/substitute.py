@@ -15,8 +15,10 @@ The grammar, for a variable name ``NAME`` (``[A-Za-z_][A-Za-z0-9_]*``, ASCII onl
 ==================  ==========================================================================
 
 ``word`` and ``msg`` may themselves hold expressions (``${A:-${B:-x}}``), nested up to
-``max_depth`` levels; they are evaluated only when used. Only ``${`` opens a nested level, so a
-``}`` inside a default always closes the expression (there is no escape for it).
+``max_depth`` levels; they are evaluated only when used. As in Compose, braces inside a word
+balance: ``${JSON:-{"a":1}}`` gives ``{"a":1}``, and the first ``}`` that closes no ``{`` of
+the word ends the expression. A word whose ``{`` never closes (``${A:-{x}``) ends at the first
+``}``, as Compose reads it too.
 
 Like Compose, a ``$`` followed by anything other than a name, ``{`` or ``$`` is kept as written:
 ``$1``, ``$ ``, a trailing ``$`` and ``$(date)`` stay literal text. There is no command
@@ -56,7 +58,7 @@ _NAME_START = frozenset(string.ascii_letters + "_")
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 # Longest first so ":-" is not read as an unknown ":" followed by "-".
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
-_NESTED_STOP = re.compile(r"[$}]")
+_NESTED_STOP = re.compile(r"[${}]")
 # Python's own recursion limit must never be what stops a deeply nested expression.
 _DEPTH_CEILING = 200
 _CACHED_LENGTH = 4096
@@ -124,10 +126,16 @@ def _excerpt(text: str, start: int, limit: int = 40) -> str:
     return piece + ("..." if len(text) > start + limit else "")
 
 
-def _parse_level(text: str, pos: int, depth: int, max_depth: int) -> tuple[tuple[_Node, ...], int]:
-    """Parse from ``pos``; at depth > 0 stop after the ``}`` that closes this level."""
+def _parse_level(
+    text: str, pos: int, depth: int, max_depth: int, *, balance: bool = True
+) -> tuple[tuple[_Node, ...], int]:
+    """Parse from ``pos``; at depth > 0 stop after the ``}`` that closes this level.
+
+    With ``balance``, a ``{`` inside the word makes the next ``}`` literal text.
+    """
     nodes: list[_Node] = []
     n = len(text)
+    braces = 0
     while True:
         if depth:
             m = _NESTED_STOP.search(text, pos)
@@ -142,7 +150,17 @@ def _parse_level(text: str, pos: int, depth: int, max_depth: int) -> tuple[tuple
             return tuple(nodes), n
         if i > pos:
             nodes.append(text[pos:i])
+        if text[i] == "{":  # only reachable when depth > 0
+            braces += balance
+            nodes.append("{")
+            pos = i + 1
+            continue
         if text[i] == "}":  # only reachable when depth > 0
+            if braces:
+                braces -= 1
+                nodes.append("}")
+                pos = i + 1
+                continue
             return tuple(nodes), i + 1
         nxt = text[i + 1] if i + 1 < n else ""
         if nxt == "$":
@@ -186,7 +204,13 @@ def _parse_braced(text: str, start: int, depth: int, max_depth: int) -> tuple[_V
     if depth + 1 > max_depth:
         raise _SyntaxProblem(f"expressions nested more than {max_depth} levels deep", code="PS133")
     try:
-        arg, end = _parse_level(text, j + len(op), depth + 1, max_depth)
+        try:
+            arg, end = _parse_level(text, j + len(op), depth + 1, max_depth)
+        except _SyntaxProblem as exc:
+            if exc.message != "unclosed '${'":
+                raise
+            # a "{" of the word that never closes: the first "}" ends it (as in Compose)
+            arg, end = _parse_level(text, j + len(op), depth + 1, max_depth, balance=False)
     except _SyntaxProblem as exc:
         if exc.message == "unclosed '${'":
             raise _SyntaxProblem(f"unclosed '${{' in {_excerpt(text, start)!r}") from None

@@ -102,8 +102,8 @@ def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions
 def raise_newline(spec: ProcessSpec, char: str = "\n") -> None:
     """A line break inside a command cannot be put on one Procfile line."""
     raise ConfigError(
-        f"process {spec.name!r}: a command argument or environment value holds the line "
-        f"break {char!r}, which a Procfile line cannot carry",
+        f"process {spec.name!r}: a command argument or environment value holds a newline or "
+        f"other line break ({char!r}), which a Procfile line cannot carry",
         location=Location(key_path=f"processes.{spec.name}.command"),
         hint="pass the value through an environment variable (a config var) instead",
         code="PS610",

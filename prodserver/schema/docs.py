@@ -58,8 +58,16 @@ def configuration_reference() -> str:
         "`schema/prodserver.schema.json`; put `#:schema ./schema/prodserver.schema.json` (or the\n"
         "published URL) on the first line so that Taplo / Even Better TOML validate as you\n"
         "type.\n\n",
+        "Strings are substituted as Docker Compose interpolates: `$NAME`, `${NAME}`,\n"
+        "`${NAME:-default}` (unset or empty), `${NAME-default}` (unset), `${NAME:?message}`,\n"
+        "`${NAME?message}`, `${NAME:+alternative}`, `${NAME+alternative}`; `$$` is a literal\n"
+        "`$`. Defaults may hold expressions, and braces inside them balance:\n"
+        '`${JSON:-{"a":1}}` gives `{"a":1}`. A variable\'s value is never substituted again.\n\n'
         "Wherever a number, boolean, duration or size is expected, a string that is one `${VAR}`\n"
-        "expression is accepted and converted after substitution.\n\n",
+        "expression is accepted and converted after substitution. In an export, a value known\n"
+        "only where the export runs (the platform's `PORT`, a secret, a variable the file does\n"
+        "not set) stays a reference, written in the format's own syntax; in a typed key it must\n"
+        "then be that one reference alone (PS551).\n\n",
         "## `[project]`\n\n",
         _table(PROJECT_KEYS),
         "\n## `[env]`\n\nEnvironment variables for every process of every profile "

@@ -137,9 +137,11 @@ def test_nested_defaults() -> None:
     assert sub("http://${HOST:-localhost}:${PORT:-5000}/x") == "http://example.org:8000/x"
 
 
-def test_a_closing_brace_in_a_default_closes_the_expression() -> None:
-    # Only "${" opens a level, as in Compose: a lone "{" does not.
-    assert sub("${UNSET:-{a}b}") == "{ab}"
+def test_braces_in_a_default_balance_as_in_compose() -> None:
+    # compose-go balances "{" and "}" inside a default (issue 14): the first "}" that closes
+    # no "{" of the default ends the expression.
+    assert sub("${UNSET:-{a}b}") == "{a}b"
+    assert sub("${UNSET:-a}b}") == "ab}"
 
 
 def test_unused_default_is_not_evaluated() -> None:
