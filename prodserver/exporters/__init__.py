@@ -15,6 +15,7 @@ from prodserver.exporters.base import (
     ExportFile,
     ExportOptions,
     ExportResult,
+    check_env_names,
     check_names,
     guard_secrets,
     write_files,
@@ -42,6 +43,7 @@ def render(
         )
     options = options or ExportOptions()
     check_names(project)
+    check_env_names(project)
     module = importlib.import_module(f"prodserver.exporters.{FORMATS[fmt]}")
     result: ExportResult = module.render(project, options)
     guard_secrets(

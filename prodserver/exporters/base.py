@@ -124,6 +124,32 @@ def check_names(project: ResolvedProject) -> None:
         )
 
 
+#: an environment variable name every format (and POSIX sh) can carry
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_env_names(project: ResolvedProject) -> None:
+    """Reject environment names that some export format cannot carry as one name.
+
+    A line break would add a line, a space or ``;`` would end the name in a shell or an INI
+    value, and ``,`` or ``}`` are structure in supervisord and Compose: only portable names
+    are exported (``up`` accepts any name without ``=``).
+    """
+    layers = [("env", project.env)] + [
+        (f"processes.{n}.env", spec.env) for n, spec in project.processes.items()
+    ]
+    for where, env in layers:
+        for name in env:
+            if not ENV_NAME.fullmatch(name):
+                raise ConfigError(
+                    f"environment variable name {name!r} cannot be exported: formats read it "
+                    "as more than one name, or as structure",
+                    location=Location(file=project.source, key_path=f"{where}.{name}"),
+                    hint="use letters, digits and '_' only, not starting with a digit",
+                    code="PS552",
+                )
+
+
 def seconds(value: float) -> int:
     """Whole seconds for formats that only take integers (rounded up: never shorten a grace)."""
     return math.ceil(value)

@@ -248,3 +248,19 @@ def test_literal_bytes_are_the_same_in_systemd(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out == f"{LITERAL}|{LITERAL}|"
+
+
+@pytest.mark.parametrize("name", ["A\rB", "A\nB", "A\u2028B", "A B", "A;B", "A,B", "A}B", "1A"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_environment_name_no_format_can_carry_is_refused(
+    tmp_path: Path, fmt: str, name: str
+) -> None:
+    toml = (
+        f'[project]\nname = "shop"\n[processes.web]\ncommand = ["true"]\n'
+        f'[processes.web.env]\n{json.dumps(name)} = "v"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        export(tmp_path, toml, fmt)
+    assert info.value.code == "PS552"
+    assert info.value.location is not None
+    assert info.value.location.key_path == f"processes.web.env.{name}"
