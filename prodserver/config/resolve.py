@@ -36,12 +36,12 @@ from prodserver.config.model import (
     frozen_map,
 )
 from prodserver.config.sources import FILE_ENV, KeyPath, RawSource, discover, read_source
+from prodserver.config.target import RUNTIME_VARIABLES, Target
 from prodserver.errors import ConfigError, Location, Problem, unique_problems
 from prodserver.template import Deferred, Placeholders, Ref, Template
 
 PROFILE_ENV = "PRODSERVER_PROFILE"
 DEFAULT_BASE_PORT = 5000
-RUNTIME_VARIABLES = frozenset({"PORT"})
 _COMMON_BY_NAME = {o.name: o for o in COMMON_OPTIONS}
 #: what a process still gets from the shell with ``inherit_env = false``
 _BASIC_ENV = re.compile(r"^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR)$")
@@ -220,8 +220,9 @@ class Resolver:
         self.cli_env_files = list(cli_env_files)
         self.scale = dict(scale or {})
         self.port = port
-        self.for_export = for_export
-        self.include_secrets = include_secrets
+        self.target = (
+            Target.elsewhere(include_secrets=include_secrets) if for_export else Target.here()
+        )
         self.out = _Collector(source)
         self.out.warnings.extend(source.warnings)
         self.prov = Provenance()
@@ -439,7 +440,7 @@ class Resolver:
                 self.prov.env[key] = EnvOrigin(
                     "env file", Location(file=path, line=loaded.lines.get(key))
                 )
-        if not self.for_export:
+        if self.target.shell_values:
             for key, value in self.environ.items():
                 env[key] = value
                 self.prov.env[key] = EnvOrigin("shell environment", Location())
@@ -467,14 +468,14 @@ class Resolver:
     # substitution helpers ---------------------------------------------------------------------
 
     def keep(self) -> Callable[[str], bool] | None:
-        """In an export, which variables stay references instead of local values."""
-        if not self.for_export:
+        """Which variables stay references instead of local values (None: none do)."""
+        if not self.target.keeps_references:
             return None
 
         def keep(name: str) -> bool:
             kept = (
                 name in RUNTIME_VARIABLES
-                or (not self.include_secrets and self.is_secret(name))
+                or (not self.target.include_secrets and self.is_secret(name))
                 or name not in self.config_names
                 or name in self.ref_names
             )
@@ -493,6 +494,13 @@ class Resolver:
         from prodserver.config.secrets import is_secret_name
 
         return name in self.secret_values or is_secret_name(name, self.secret_patterns)
+
+    def runtime_value(self, name: str, local: str) -> str:
+        """``local``, or a reference to ``name`` where the target keeps it as one."""
+        keep = self.keep()
+        if keep is not None and keep(name):
+            return self.placeholders.encode(Template((Ref(name),)))
+        return local
 
     def kept_in(self, text: str) -> bool:
         """Whether ``text`` holds a kept reference (as its placeholder)."""
@@ -678,14 +686,8 @@ class Resolver:
         if isinstance(env_table, dict):
             for key, raw in env_table.items():
                 path = where("env", key)
-                below = {
-                    **lookup,
-                    **(
-                        {"PORT": str(base_port)}
-                        if listens and base_port and not self.for_export
-                        else {}
-                    ),
-                }
+                # a kept PORT is never looked up: the platform assigns it
+                below = {**lookup, **({"PORT": str(base_port)} if listens and base_port else {})}
                 value = self.substitute_scalar(raw, below, path)
                 if value is not None:
                     if self.last_kept:
@@ -697,7 +699,7 @@ class Resolver:
         self.process_envs.update(process_env)
         if "PORT" in process_env:
             listens, base_port = self.port_from_env(process_env["PORT"], scale, where)
-            if base_port is None and not self.for_export:
+            if base_port is None and not self.kept_in(process_env["PORT"]):
                 return None
         elif listens and base_port is not None:
             if "port" in table:
@@ -716,11 +718,7 @@ class Resolver:
             if inst_port is not None and "PORT" not in process_env:
                 # in an export the platform assigns PORT: a backend's default bind must say
                 # ${PORT}, not the port this machine would have used
-                inst_lookup["PORT"] = (
-                    self.placeholders.encode(Template((Ref("PORT"),)))
-                    if self.for_export
-                    else str(inst_port)
-                )
+                inst_lookup["PORT"] = self.runtime_value("PORT", str(inst_port))
             inst_lookup.update(process_env)
             values = self.option_values(
                 table, backend, options, inst_lookup, where, report=number == 1
@@ -731,12 +729,10 @@ class Resolver:
             if argv is None:
                 return None
             child_env = dict(inst_lookup)
-            if not self.for_export:
-                if not values.get("inherit_env", self.inherit_env):
-                    child_env = self.without_shell(child_env, process_env)
+            if not values.get("inherit_env", self.inherit_env):
+                child_env = self.without_shell(child_env, process_env)
+            if self.target.local_environment:
                 child_env = self.runtime_env(child_env)
-            else:
-                child_env = {**shared_env, **process_env}
             child_env["PRODSERVER_PROCESS"] = name
             child_env["PRODSERVER_INSTANCE"] = str(number)
             health = self.healthcheck(backend, values, inst_lookup, name, where)
@@ -803,7 +799,7 @@ class Resolver:
             if not 1 <= int(base) <= 65535:
                 self.out.error("PS123", f"--port {base} is not in 1-65535", ())
                 return None
-        if base is None and not self.for_export:
+        if base is None and self.target.shell_values:
             shell_port = self.environ.get("PORT")
             if shell_port:
                 if not _is_port(shell_port):
@@ -841,7 +837,7 @@ class Resolver:
 
     def user_for(self, name: str, user: Any, where: Callable[..., KeyPath]) -> str | None:
         """`user =` must name an account of this machine (checked at run time, not export)."""
-        if not user or self.for_export:
+        if not user or not self.target.checks_users:
             return user if user else None
         try:
             import pwd
@@ -1054,15 +1050,13 @@ class Resolver:
         if len(self.out.problems) > before:
             return None
         if report:
-            checked = values
-            if self.for_export:
-                # a kept reference stands where a number or boolean will be: the platform
-                # fills it in, so only the values known here are type-checked
-                checked = {
-                    k: v
-                    for k, v in values.items()
-                    if not (isinstance(v, Deferred) and _typed_key(k, options))
-                }
+            # a kept reference stands where a number or boolean will be: the platform fills
+            # it in, so only the values known here are type-checked
+            checked = {
+                k: v
+                for k, v in values.items()
+                if not (isinstance(v, Deferred) and _typed_key(k, options))
+            }
             problems = validate_process(checked, backend, self.source, where)
             self.out.problems.extend(problems)
             if problems:
@@ -1082,7 +1076,7 @@ class Resolver:
             env=dict(lookup),
             port=_int_or_none(lookup.get("PORT")),
             process=name,
-            python="python" if self.for_export else (sys.executable or "python3"),
+            python=self.target.python or sys.executable or "python3",
             cwd=self.cwd_for(values, where),
         )
 

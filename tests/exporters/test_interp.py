@@ -27,8 +27,9 @@ def pieces(draw: st.DrawFn, depth: int = 2, nested: bool = False) -> tuple[Piece
             word = draw(pieces(depth - 1, nested=True)) if op else ()
             out.append(Ref(draw(NAME), op, word))
         else:
-            # "}" ends a modifier's word in Compose text: it cannot appear literally inside one
-            text = draw(TEXT.filter(lambda t: bool(t) and not (nested and "}" in t)))
+            # braces balance inside a modifier's word in Compose text: an unbalanced "{" or "}"
+            # cannot be written literally inside one
+            text = draw(TEXT.filter(lambda t: bool(t) and not (nested and ("}" in t or "{" in t))))
             if out and isinstance(out[-1], str):
                 out[-1] += text
             else:
