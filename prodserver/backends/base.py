@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import signal
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,11 +150,6 @@ class Backend:
             if opt.name == name:
                 return opt
         raise KeyError(name)
-
-
-def python_executable() -> str:
-    """The interpreter that runs prodserver, for ``python -m`` style argv."""
-    return sys.executable or "python3"
 
 
 def flag_args(opt: Option, value: Any) -> list[str]:

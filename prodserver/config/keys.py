@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from prodserver.backends.base import Option
+from prodserver.config.model import DEFAULT_BASE_PORT, DEFAULT_STOP_TIMEOUT
 
 _DURATION: dict[str, Any] = {"$ref": "#/$defs/duration"}
 _STR_MAP: dict[str, Any] = {
@@ -205,7 +206,7 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "stop_timeout",
         "duration",
         "Grace period between the stop signal and SIGKILL.",
-        default=10.0,
+        default=DEFAULT_STOP_TIMEOUT,
     ),
     Option("user", "string", "Run as this user (needs root)."),
     Option("labels", "table", "Free-form labels, passed to exports.", schema=_STR_MAP),
@@ -259,7 +260,7 @@ PROJECT_KEYS: tuple[Option, ...] = (
         "base_port",
         "integer",
         "First port for automatic PORT assignment.",
-        default=5000,
+        default=DEFAULT_BASE_PORT,
         minimum=1,
         maximum=65535,
     ),

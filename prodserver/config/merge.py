@@ -231,13 +231,3 @@ def merge_processes(chain_layers: Sequence[Layer]) -> Merged:
             _merge_into(current, table, origins, (name,), src)
             processes[name] = current
     return Merged(processes, origins, defined_at)
-
-
-def merge_env(chain_layers: Sequence[Layer]) -> list[tuple[Layer, dict[str, Any]]]:
-    """Each layer's ``env`` table (root first), for the environment layering step."""
-    out: list[tuple[Layer, dict[str, Any]]] = []
-    for layer in chain_layers:
-        env = layer.data.get("env", {})
-        if isinstance(env, dict) and env:
-            out.append((layer, dict(env)))
-    return out

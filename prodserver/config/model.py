@@ -25,6 +25,18 @@ ProbeKind = Literal["http", "tcp", "cmd", "notify"]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+#: the grace period between the stop signal and SIGKILL unless a process sets ``stop_timeout``
+DEFAULT_STOP_TIMEOUT = 10.0
+#: the first automatically assigned port unless ``--port``, the shell's PORT or ``base_port``
+DEFAULT_BASE_PORT = 5000
+#: foreman's step between the port ranges of consecutive processes
+PORT_STEP = 100
+
+
+def assigned_port(base: int, position: int, number: int = 1) -> int:
+    """The port rule, as foreman's: base + 100 x the process's position + instance - 1."""
+    return base + PORT_STEP * position + number - 1
+
 
 def frozen_map(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only copy of ``data`` (insertion order kept)."""
@@ -137,7 +149,7 @@ class ProcessSpec:
     oneshot: bool = False
     stop_signal: signal.Signals = signal.SIGTERM
     kill_mode: KillMode = "group"
-    stop_timeout: float = 10.0
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
     user: str | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     #: ``export.<format>`` tables, passed through to that exporter untouched
@@ -185,9 +197,6 @@ class ResolvedProject:
     env_files: tuple[Path, ...] = ()
     #: non-fatal problems found while resolving (rendered strings)
     warnings: tuple[str, ...] = ()
-    #: variables whose value comes from an ``env_files`` file and no higher layer (so an
-    #: export may reference the file instead of copying the value)
-    env_file_names: frozenset[str] = frozenset()
     #: names of variables that exist only at run time and were kept as references
     #: (``$PORT`` in exports); empty for a runtime resolution
     runtime_refs: frozenset[str] = frozenset()

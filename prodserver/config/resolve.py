@@ -26,6 +26,8 @@ from prodserver.config.display import Masker
 from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS, PROJECT_KEYS
 from prodserver.config.merge import ROOT, Layer, chain, layers, merge_processes, unknown_profile
 from prodserver.config.model import (
+    DEFAULT_BASE_PORT,
+    DEFAULT_STOP_TIMEOUT,
     Dependency,
     HealthCheck,
     Instance,
@@ -33,6 +35,7 @@ from prodserver.config.model import (
     ProcessSpec,
     ResolvedProject,
     RestartPolicy,
+    assigned_port,
     frozen_map,
 )
 from prodserver.config.sources import FILE_ENV, KeyPath, RawSource, discover, read_source
@@ -41,7 +44,6 @@ from prodserver.errors import ConfigError, Location, Problem, unique_problems
 from prodserver.template import Deferred, Placeholders, Ref, Template
 
 PROFILE_ENV = "PRODSERVER_PROFILE"
-DEFAULT_BASE_PORT = 5000
 _COMMON_BY_NAME = {o.name: o for o in COMMON_OPTIONS}
 #: what a process still gets from the shell with ``inherit_env = false``
 _BASIC_ENV = re.compile(r"^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TMPDIR)$")
@@ -349,9 +351,6 @@ class Resolver:
             runtime_refs=frozenset(self.kept_refs),
             production=self.production(chain_layers),
             allow_root=self.project.get("allow_root") is True,
-            env_file_names=frozenset(
-                k for k, origin in self.prov.env.items() if origin.layer == "env file"
-            ),
         )
         return project, self.prov
 
@@ -771,7 +770,7 @@ class Resolver:
             oneshot=bool(values.get("oneshot", False)),
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
-            stop_timeout=float(values.get("stop_timeout", 10.0)),
+            stop_timeout=float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT)),
             user=self.user_for(name, values.get("user"), where),
             labels=frozen_map({k: str(v) for k, v in (values.get("labels") or {}).items()}),
             export=frozen_map({k: frozen_map(v) for k, v in (values.get("export") or {}).items()}),
@@ -824,7 +823,7 @@ class Resolver:
                 self.port_origin = f"base_port {base} ({where_base})"
             else:
                 self.port_origin = f"default base {base}"
-        port = int(base) + 100 * position
+        port = assigned_port(int(base), position)
         if port > 65535:
             self.out.error(
                 "PS123",

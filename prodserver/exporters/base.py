@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy, frozen_map
+from prodserver.config.model import (
+    DEFAULT_BASE_PORT,
+    ProcessSpec,
+    ResolvedProject,
+    RestartPolicy,
+    assigned_port,
+    frozen_map,
+)
 from prodserver.errors import ConfigError, Location, OutputError
 from prodserver.template import Template
 
@@ -177,11 +184,15 @@ def restart_tuned(policy: RestartPolicy) -> bool:
 
 
 def default_port(spec: ProcessSpec, number: int = 1) -> int:
-    """The port of instance ``number``: the resolved one, else foreman's scheme from 5000."""
+    """The port of instance ``number``: the resolved one, else the port rule from the default
+    base (a model built without instance ports)."""
     for inst in spec.instances:
         if inst.number == number and inst.port is not None:
             return inst.port
-    return 5000 + 100 * spec.position + number - 1
+    first = next((i.port - i.number + 1 for i in spec.instances if i.port is not None), None)
+    if first is not None:
+        return first + number - 1
+    return assigned_port(DEFAULT_BASE_PORT, spec.position, number)
 
 
 def secret_env(

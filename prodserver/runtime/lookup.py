@@ -88,10 +88,6 @@ class Account:
     home: str
 
 
-#: variables a login sets from the password entry; inherited values describe prodserver's user
-ACCOUNT_VARIABLES = ("HOME", "USER", "LOGNAME")
-
-
 def find_account(user: str) -> Account:
     """The account named ``user`` (or a numeric uid); raises UnknownUser."""
     import pwd

@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import TYPE_CHECKING
 
-from prodserver.errors import UsageError
+from prodserver.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
 #: the environment's way to say --allow-root (a container image that must run as root)
 ALLOW_ROOT_ENV = "PRODSERVER_ALLOW_ROOT"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
 
 def parse_seconds(text: str) -> float:
-    """``"10"``, ``"10s"``, ``"500ms"``, ``"2m"`` -> seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"expected a duration like 10s or 500ms, got {text!r}")
-    value = float(match.group(1))
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
+    """A duration as the configuration file writes it (``10``, ``500ms``, ``1m30s``)."""
+    from prodserver.config.units import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _size(text: str) -> int:
-    from prodserver.runtime.audit import parse_size
+    """A size as the configuration file writes it (``512``, ``64KiB``, ``10MB``, ``10MiB``)."""
+    from prodserver.config.units import parse_size
 
     try:
         size = parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
     if size <= 0:
         raise argparse.ArgumentTypeError("the size must be more than 0")
     return size
@@ -78,10 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-file-max-size",
         type=_size,
-        default="10MB",
+        default="10MiB",
         metavar="SIZE",
-        help="rotate the log file (PATH -> PATH.1 -> ...) before it passes SIZE "
-        "(512, 64K, 10MB; default 10MB)",
+        help="rotate the log file (PATH -> PATH.1 -> ...) before it passes SIZE, written as "
+        "in the configuration file (512, 64KiB, 10MB = 10,000,000 bytes; default 10MiB)",
     )
     parser.add_argument(
         "--log-file-backups",
