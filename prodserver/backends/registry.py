@@ -8,7 +8,6 @@ imports none of them. Third-party distributions register a
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Mapping
 from functools import cache
@@ -88,8 +87,9 @@ def backend_names() -> list[str]:
 
 def suggest(name: str, candidates: list[str]) -> str | None:
     """``did you mean`` text for a misspelt name, or None."""
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return close[0] if close else None
+    from prodserver.suggest import closest
+
+    return closest(name, candidates)
 
 
 @cache

@@ -396,12 +396,13 @@ def _translate_args(
 
 
 def _unknown_backend(path: str, where: Location) -> Problem:
-    import difflib
+    from prodserver.suggest import did_you_mean
 
     known = sorted(TARGETS)
-    close = difflib.get_close_matches(path, known, n=1, cutoff=0.8)
+    # dotted paths share long prefixes: only a near-identical one is worth suggesting
+    close = did_you_mean(path, known, cutoff=0.8)
     classes = sorted({p.rsplit(".", 1)[1] for p in known})
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = f"{close} " if close else ""
     hint += (
         "supported django-prodserver backends: " + ", ".join(classes) + " (in "
         f"{PREFIX}*); for any other program write a prodserver.toml with "

@@ -24,7 +24,6 @@ Merging never changes its inputs: the parent layers stay as they were read.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,11 +63,11 @@ def _extends(source: RawSource, name: str) -> list[str]:
 
 
 def unknown_profile(name: str, known: Sequence[str], *, what: str = "profile") -> str:
-    guess = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    from prodserver.suggest import did_you_mean
+
+    guess = did_you_mean(name, known)
     text = f"known profiles: {', '.join(known)}" if known else "the file defines no profiles"
-    if guess:
-        text = f"did you mean {guess[0]!r}? ({text})"
-    return text
+    return f"{guess} ({text})" if guess else text
 
 
 def chain(source: RawSource, profile: str | None) -> list[str]:

@@ -1333,10 +1333,10 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def _guess(name: str, candidates: Iterable[str]) -> str | None:
-    import difflib
 
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
+    from prodserver.suggest import did_you_mean
+
+    return did_you_mean(name, candidates)
 
 
 def _kind(value: Any) -> str:

@@ -8,13 +8,14 @@ JSON and YAML get the same data.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from prodserver.suggest import did_you_mean
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 APP = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.()]*)?")
@@ -68,8 +69,8 @@ def _choice(text: str, choices: list[str], what: str) -> str:
     value = text.strip().lower()
     if value in choices:
         return value
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    guess = f"did you mean {close[0]!r}? " if close else ""
+    guess = did_you_mean(value, choices)
+    guess = f"{guess} " if guess else ""
     raise InvalidAnswer(
         f"{text.strip()!r} is not a {what}: {guess}choose one of {', '.join(choices)}"
     )

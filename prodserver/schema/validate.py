@@ -9,7 +9,6 @@ what was expected and found, and "did you mean" for unknown keys.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache, partial
@@ -19,6 +18,7 @@ from prodserver.backends.base import Backend
 from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError, Location, Problem, unique_problems
 from prodserver.schema.build import DURATION_PATTERN, SIZE_PATTERN
+from prodserver.suggest import did_you_mean
 
 _UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected|\('([^']+)'")
 
@@ -238,8 +238,7 @@ def _render(
         names = _unexpected_names(error.message, instance, allowed)
         out = []
         for name in names:
-            guess = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-            hint = f"did you mean {guess[0]!r}?" if guess else _known_hint(allowed)
+            hint = did_you_mean(name, allowed) or _known_hint(allowed)
             out.append(
                 Problem(
                     "PS122",
@@ -329,10 +328,7 @@ def _render(
         choices = ", ".join(repr(c) for c in error.validator_value)
         suggestion: str | None = None
         if isinstance(error.instance, str):
-            close = difflib.get_close_matches(
-                error.instance, [str(c) for c in error.validator_value], n=1, cutoff=0.6
-            )
-            suggestion = f"did you mean {close[0]!r}?" if close else None
+            suggestion = did_you_mean(error.instance, [str(c) for c in error.validator_value])
         return [
             Problem(
                 "PS138",
