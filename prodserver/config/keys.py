@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodserver.backends.base import Option
 from prodserver.config.model import DEFAULT_BASE_PORT, DEFAULT_STOP_TIMEOUT
+from prodserver.options import Option
 
 _DURATION: dict[str, Any] = {"$ref": "#/$defs/duration"}
 _STR_MAP: dict[str, Any] = {

@@ -14,11 +14,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from prodserver.options import KillMode
 from prodserver.template import Template
 
 DependencyCondition = Literal["started", "healthy", "completed"]
 RestartMode = Literal["no", "on-failure", "always"]
-KillMode = Literal["group", "main"]
 #: ``notify``: no probe; the instance is healthy once its main process sends ``READY=1``
 #: on its ``NOTIFY_SOCKET`` (the systemd protocol)
 ProbeKind = Literal["http", "tcp", "cmd", "notify"]

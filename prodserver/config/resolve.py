@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from prodserver.backends.base import Backend, BackendContext, Option, OptionType
+from prodserver.backends.base import Backend, BackendContext
 from prodserver.config.display import Masker
 from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS, PROJECT_KEYS
 from prodserver.config.merge import ROOT, Layer, chain, layers, merge_processes, unknown_profile
@@ -41,6 +41,7 @@ from prodserver.config.model import (
 from prodserver.config.sources import FILE_ENV, KeyPath, RawSource, discover, read_source
 from prodserver.config.target import RUNTIME_VARIABLES, Target
 from prodserver.errors import ConfigError, Location, Problem, unique_problems
+from prodserver.options import Option, OptionType
 from prodserver.template import Deferred, Placeholders, Ref, Template
 
 PROFILE_ENV = "PRODSERVER_PROFILE"

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from prodserver.backends.base import Backend, Option
+from prodserver.backends.base import Backend
+from prodserver.options import Option
 
 SCHEMA_ID = "https://prodserver.dev/schema/prodserver.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
