@@ -803,6 +803,9 @@ class Resolver:
             if done is None:
                 return None
             text, whole = done
+            if t == "enum" and opt.ignore_case:
+                # `loglevel = "INFO"`: the tool accepts any case; pass the declared spelling
+                return next((c for c in opt.choices if c.lower() == text.lower()), text)
             if t in ("string", "enum"):
                 return text
             if t == "list":
