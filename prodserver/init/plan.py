@@ -390,7 +390,7 @@ def django_document(settings: Any) -> tuple[Document, list[str]]:
     from prodserver.config.django_source import SETTING, source_from_settings
     from prodserver.errors import ConfigError
 
-    source = source_from_settings(settings)
+    source = source_from_settings(settings, lenient=True)
     if source is None:
         raise ConfigError(
             f"the settings {getattr(settings, 'SETTINGS_MODULE', '')!r} have no {SETTING}",
@@ -404,6 +404,13 @@ def django_document(settings: Any) -> tuple[Document, list[str]]:
     setting = getattr(settings, SETTING)
     for name in data.get("processes", {}):
         comments[("processes", name)] = f"Was {setting[name]['BACKEND']}."
+    if not data.get("processes"):
+        raise ConfigError(
+            f"no process of {SETTING} could be translated",
+            hint="the warnings above say why for each; `prodserver init` asks instead",
+            problems=[w for w in source.warnings if w.code != "PS210"],
+            code="PS180",
+        )
     header = [
         f"prodserver.toml translated from {SETTING} in {source.path.name} by",
         "`prodserver init --from-django`. Remove the setting once this file is in place:",
