@@ -238,12 +238,10 @@ class Resolver:
         self.env_files_read: list[Path] = []
         #: every process env layer seen, for masking secrets in messages
         self.process_envs: dict[str, str] = {}
-        self.port_origin = ""
         self.inherit_env = True
         #: export mode: configured variables whose value still holds a reference, so that a
         #: reference to them stays a reference too (the platform resolves the chain)
         self.ref_names: set[str] = set()
-        self.last_kept = False
         #: kept references travel through text (lookups, backends) as placeholders
         self.placeholders = Placeholders()
         #: names that hold a secret though their own name does not say so: a URL with a
@@ -455,7 +453,7 @@ class Resolver:
                 text = self.substitute_scalar(raw, below, key_path)
                 if text is None:
                     continue
-                if self.last_kept:
+                if self.kept_in(text):  # a reference to it stays one (the platform's chain)
                     self.ref_names.add(key)
                 self.note_secret_value(key, text)
                 # later keys of the same table may refer to earlier ones, in file order
@@ -592,7 +590,6 @@ class Resolver:
         """(result, was-one-whole-expression) or None after recording the problem."""
         from prodserver.config.substitute import substitute
 
-        self.last_kept = False
         if self.placeholder_in(text, self.source.location(path)):
             return None
         if "$" not in text:
@@ -610,7 +607,6 @@ class Resolver:
                 f"set {name} in the environment or an env file, or give a default: "
                 f"${{{name}:-value}}",
             )
-        self.last_kept = result.kept
         # the value as text, each kept reference a placeholder (see Deferred for typed keys)
         return self.placeholders.encode(result.template), result.whole
 
@@ -681,7 +677,7 @@ class Resolver:
         if not isinstance(scale, int) or scale == 0:
             return None  # scale 0 runs nothing; a bad scale was reported
         listens = backend.listens or "port" in table or _references_port(table)
-        base_port = self.port_for(name, table, position, lookup, where)
+        base_port, port_origin = self.port_for(name, table, position, lookup, where)
         env_table = table.get("env", {})
         if isinstance(env_table, dict):
             for key, raw in env_table.items():
@@ -690,7 +686,7 @@ class Resolver:
                 below = {**lookup, **({"PORT": str(base_port)} if listens and base_port else {})}
                 value = self.substitute_scalar(raw, below, path)
                 if value is not None:
-                    if self.last_kept:
+                    if self.kept_in(value):
                         self.ref_names.add(key)
                     self.note_secret_value(key, value)
                     process_env[key] = value
@@ -706,7 +702,7 @@ class Resolver:
                 env_origin["PORT"] = EnvOrigin("process port", self.source.location(where("port")))
             else:
                 env_origin["PORT"] = EnvOrigin(
-                    f"assigned: {self.port_origin} + 100 x position {position}", Location()
+                    f"assigned: {port_origin} + 100 x position {position}", Location()
                 )
         self.prov.process_env[name] = env_origin
         instances: list[Instance] = []
@@ -786,25 +782,27 @@ class Resolver:
         position: int,
         lookup: Mapping[str, str],
         where: Callable[..., KeyPath],
-    ) -> int | None:
+    ) -> tuple[int | None, str]:
+        """The process's first port and, for `config --explain`, where its base came from."""
         if "port" in table:
             value = self._coerce(_COMMON_BY_NAME["port"], table["port"], lookup, where("port"))
             if isinstance(value, int) and not 1 <= value <= 65535:
                 self.out.error("PS123", f"port {value} is not in 1-65535", where("port"))
-                return None
-            return value if isinstance(value, int) else None
+                return None, ""
+            return (value if isinstance(value, int) else None), ""
         base: Any = self.port
+        origin = ""
         if base is not None:
-            self.port_origin = f"--port {base}"
+            origin = f"--port {base}"
             if not 1 <= int(base) <= 65535:
                 self.out.error("PS123", f"--port {base} is not in 1-65535", ())
-                return None
+                return None, origin
         if base is None and self.target.shell_values:
             shell_port = self.environ.get("PORT")
-            origin = "shell PORT"
+            found = "shell PORT"
             if not shell_port and self.source.kind == "procfile":
                 # honcho and foreman: the .env beside a Procfile sets the base port
-                shell_port, origin = lookup.get("PORT"), "env file PORT"
+                shell_port, found = lookup.get("PORT"), "env file PORT"
             if shell_port:
                 if not _is_port(shell_port):
                     self.out.error(
@@ -813,21 +811,21 @@ class Resolver:
                         (),
                         "unset PORT or set it to a number",
                     )
-                    return None
+                    return None, origin
                 base = int(shell_port)
-                self.port_origin = f"{origin} {base}"
+                origin = f"{found} {base}"
         if base is None:
             base = self.project.get("base_port", DEFAULT_BASE_PORT)
             base = self._coerce(
                 _PROJECT_BY_NAME["base_port"], base, lookup, ("project", "base_port")
             )
             if not isinstance(base, int):
-                return None
+                return None, origin
             if "base_port" in self.project:
                 where_base = self.source.location(("project", "base_port")).render()
-                self.port_origin = f"base_port {base} ({where_base})"
+                origin = f"base_port {base} ({where_base})"
             else:
-                self.port_origin = f"default base {base}"
+                origin = f"default base {base}"
         port = assigned_port(int(base), position)
         if port > 65535:
             self.out.error(
@@ -836,8 +834,8 @@ class Resolver:
                 where(),
                 "lower base_port or set `port` on the process",
             )
-            return None
-        return port
+            return None, origin
+        return port, origin
 
     def user_for(self, name: str, user: Any, where: Callable[..., KeyPath]) -> str | None:
         """`user =` must name an account of this machine (checked at run time, not export)."""

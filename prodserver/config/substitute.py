@@ -28,15 +28,15 @@ so a value holding ``${OTHER}`` stays ``${OTHER}``.
 Malformed expressions are errors: an unclosed ``${``, ``${}``, ``${ A}``, ``${A B}``, ``${1}``,
 or an unknown operator (``${A:x}``).
 
-**Export mode.** When ``keep`` is given and returns True for a variable that an expression
-consults, that whole top-level expression is written back exactly as it was written
-(``${PORT:-8000}`` stays ``${PORT:-8000}``) so the consumer (Compose, a shell, systemd) resolves it
-at run time. In that mode the output as a whole stays valid interpolation syntax: every literal
-``$`` of the result (from ``$$``, a lone ``$``, a variable's value or an evaluated default) is
-written as ``$$``, so each single ``$`` left in the output starts a kept expression and an
-exporter can translate both reliably. Without ``keep``, ``$$`` simply becomes ``$``. A variable is
-only consulted when its value is needed: in ``${A:-${PORT}}`` with ``A`` set and non-empty,
-``PORT`` is never looked at and the value of ``A`` is used.
+**Kept references.** When ``keep`` is given and returns True for a variable that an expression
+consults, that whole top-level expression stays a reference: ``Substituted.template`` holds it
+as a :class:`~prodserver.template.Ref` (with its modifier and its unevaluated word) beside the
+literal text, and each consumer renders it in its own syntax. ``Substituted.text`` is the same
+value as Compose interpolation text (every literal ``$`` written ``$$``). Without ``keep``,
+``$$`` simply becomes ``$``. A variable is only consulted when its value is needed: in
+``${A:-${PORT}}`` with ``A`` set and non-empty, ``PORT`` is never looked at and the value of
+``A`` is used. :func:`parse_template` reads interpolation text as a template, every
+expression a reference.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Everything common to the services sits under ``x-prodserver`` (an extension field Compose
 ignores) with a YAML anchor that every service merges. Compose interpolates ``$`` in the
-whole file when it loads it, so the export keeps the resolver's interpolation text as it is:
+whole file when it loads it, so each value's template is written in Compose's own syntax:
 ``$$`` for a literal dollar and ``${NAME}`` for a variable the user provides where Compose
 runs (a secret is passed through from that environment by name, its value never written).
 ``PORT`` is the one variable fixed here: inside its own container a process always listens on

@@ -1,7 +1,8 @@
 """Export resolutions built by hand: the exporters' input, independent of the resolver.
 
-The strings follow the export contract: Compose interpolation text, ``${NAME}`` for what is
-resolved where the export runs, ``$$`` for a literal dollar sign.
+The strings are written as Compose interpolation text (``${NAME}`` for what is resolved where
+the export runs, ``$$`` for a literal dollar sign) and read once, with the one grammar
+(``parse_template``), into the templates the model carries.
 """
 
 from __future__ import annotations
