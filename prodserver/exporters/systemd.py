@@ -42,6 +42,8 @@ KILL_MODE = {"main": "mixed", "group": "control-group"}
 # Stands for the instance name (%i, the port of a listening process) until the text is
 # escaped; a private-use character refused in user values so that it cannot be forged.
 _INSTANCE = "\ue000"
+_SETTING_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 _C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -324,21 +326,34 @@ def _apply_extra(spec: ProcessSpec, sections: dict[str, Section], extra: Mapping
                 location=Location(key_path=f"processes.{spec.name}.export.systemd.{section}"),
                 code="PS611",
             )
+        _check_extra_name(spec, str(section), f"export.systemd.{section}")
         lines = sections.setdefault(section, [])
         for key, value in settings.items():
+            path = f"export.systemd.{section}.{key}"
+            _check_extra_name(spec, str(key), path)
             values = value if isinstance(value, list) else [value]
             lines[:] = [(k, v) for k, v in lines if k != key]
             for item in values:
                 text = str(item).lower() if isinstance(item, bool) else str(item)
-                if "\n" in text:
+                if _CONTROL.search(text):
+                    # systemd ends a line at \n and \r: no control character is written raw
                     raise ConfigError(
-                        f"export.systemd.{section}.{key} cannot hold a newline",
-                        location=Location(
-                            key_path=f"processes.{spec.name}.export.systemd.{section}.{key}"
-                        ),
+                        f"{path} cannot hold a line break or control character",
+                        location=Location(key_path=f"processes.{spec.name}.{path}"),
                         code="PS611",
                     )
                 lines.append((key, text))
+
+
+def _check_extra_name(spec: ProcessSpec, name: str, path: str) -> None:
+    """Section and setting names are identifiers: anything else would be structure."""
+    if not _SETTING_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{path}: {name!r} is not a systemd section or setting name",
+            location=Location(key_path=f"processes.{spec.name}.{path}"),
+            hint="use letters and digits, as systemd.directives(7) lists them (ExecStartPre)",
+            code="PS611",
+        )
 
 
 def _ini(sections: Mapping[str, Section]) -> str:

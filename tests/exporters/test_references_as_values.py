@@ -264,3 +264,27 @@ def test_an_environment_name_no_format_can_carry_is_refused(
     assert info.value.code == "PS552"
     assert info.value.location is not None
     assert info.value.location.key_path == f"processes.web.env.{name}"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("Service", "Nice", "5\rExecStartPre=/bin/touch /tmp/PWNED"),
+        ("Service", "Nice", "5\nExecStartPre=/bin/touch /tmp/PWNED"),
+        ("Service", "Nice\rExecStartPre", "/bin/touch /tmp/PWNED"),
+        ("Service]\r[Install", "WantedBy", "x.target"),
+    ],
+)
+def test_export_systemd_settings_cannot_add_a_line(
+    tmp_path: Path, section: str, key: str, value: str
+) -> None:
+    toml = (
+        '[project]\nname = "shop"\n[processes.web]\ncommand = ["true"]\n'
+        f"[processes.web.export.systemd.{json.dumps(section)}]\n"
+        f"{json.dumps(key)} = {json.dumps(value)}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        export(tmp_path, toml, "systemd")
+    assert info.value.code == "PS611"
+    assert info.value.location is not None
+    assert (info.value.location.key_path or "").startswith("processes.web.export.systemd.")
