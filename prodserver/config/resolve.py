@@ -500,6 +500,33 @@ class Resolver:
             return self.placeholders.encode(Template((Ref(name),)))
         return local
 
+    def shown(self, value: Any) -> Any:
+        """An option value for the model: a kept reference in it shown as ``${NAME}``.
+
+        Options are read as values (``prodserver config``, pre-start checks); argv, env and
+        probes carry the references as templates.
+        """
+        if isinstance(value, list):
+            return [self.shown(v) for v in value]
+        if isinstance(value, str) and self.kept_in(value):
+            return str(self.placeholders.decode(value).compose_text())
+        return value
+
+    def passed_through(self, value: Any) -> Any:
+        """A table exporters write as given (labels, ``export.<format>``), references and all.
+
+        Where references are kept, such a table is written in interpolation syntax (a kept
+        reference as ``${NAME}``, a literal ``$`` as ``$$``), as the user wrote it for the
+        export; here every value is literal.
+        """
+        if isinstance(value, dict):
+            return {k: self.passed_through(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.passed_through(v) for v in value]
+        if isinstance(value, str) and self.target.keeps_references:
+            return str(self.placeholders.decode(value).compose_text())
+        return value
+
     def kept_in(self, text: str) -> bool:
         """Whether ``text`` holds a kept reference (as its placeholder)."""
         return not self.placeholders.decode(text).is_literal
@@ -751,7 +778,7 @@ class Resolver:
             name=name,
             backend=backend.name,
             position=position,
-            options=frozen_map({k: v for k, v in values.items() if k in options}),
+            options=frozen_map({k: self.shown(v) for k, v in values.items() if k in options}),
             argv=tuple(self.text(w) for w in first_argv),
             words=tuple(self.placeholders.decode(w) for w in first_argv),
             shell=shell,
@@ -769,8 +796,15 @@ class Resolver:
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
             stop_timeout=float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT)),
             user=self.user_for(name, values.get("user"), where),
-            labels=frozen_map({k: str(v) for k, v in (values.get("labels") or {}).items()}),
-            export=frozen_map({k: frozen_map(v) for k, v in (values.get("export") or {}).items()}),
+            labels=frozen_map(
+                {k: self.passed_through(str(v)) for k, v in (values.get("labels") or {}).items()}
+            ),
+            export=frozen_map(
+                {
+                    k: frozen_map(self.passed_through(v))
+                    for k, v in (values.get("export") or {}).items()
+                }
+            ),
             max_memory=values.get("max_memory"),
             autoscale=frozen_map(values["autoscale"]) if values.get("autoscale") else None,
         )

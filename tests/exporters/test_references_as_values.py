@@ -7,6 +7,7 @@ in exports, the secret guard's false alarm) and issue 12 point 1 (references as 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -288,3 +289,42 @@ def test_export_systemd_settings_cannot_add_a_line(
     assert info.value.code == "PS611"
     assert info.value.location is not None
     assert (info.value.location.key_path or "").startswith("processes.web.export.systemd.")
+
+
+def test_a_label_keeps_its_literal_dollar_and_its_reference(tmp_path: Path) -> None:
+    toml = (
+        '[project]\nname = "shop"\n[processes.web]\ncommand = ["true"]\n'
+        'labels = { price = "5$$ ${NOT_A_REF}" }\n'
+    )
+    service = yaml.safe_load(export(tmp_path, toml, "compose").files[0].content)["services"]["web"]
+    assert service["labels"]["price"] == "5$$ ${NOT_A_REF}"
+    assert readers.compose_interpolate(service["labels"]["price"], {"NOT_A_REF": "x"}) == "5$ x"
+
+
+def test_no_placeholder_reaches_the_model_or_an_export(tmp_path: Path) -> None:
+    toml = """
+[project]
+name = "shop"
+[processes.web]
+backend = "gunicorn"
+app = "shop.wsgi"
+bind = "0.0.0.0:${PORT:-8000}"
+workers = "${WEB_CONCURRENCY:-2}"
+labels = { tier = "${TIER}" }
+healthcheck = { http = "http://127.0.0.1:${PORT}/healthz" }
+[processes.web.env]
+GREETING = "${HELLO:-hi}"
+[processes.web.export.compose]
+environment = { EXTRA = "${EXTRA_FROM_SHELL}" }
+"""
+    (tmp_path / "prodserver.toml").write_text(toml, encoding="utf-8")
+    project = resolve_project(
+        file=tmp_path / "prodserver.toml", cwd=tmp_path, environ={}, for_export=True
+    )
+    placeholder = re.compile("[\U000f0000-\U000ffffd]")
+    assert not placeholder.search(repr(project))
+    for fmt in FORMATS:
+        assert not placeholder.search(everything(render(fmt, project))), fmt
+    compose = yaml.safe_load(render("compose", project).files[0].content)["services"]["web"]
+    assert compose["environment"]["EXTRA"] == "${EXTRA_FROM_SHELL}"
+    assert compose["labels"] == {"tier": "${TIER}"}
