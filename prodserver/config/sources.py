@@ -117,8 +117,8 @@ def discover(
 
 def _has_tool_table(pyproject: Path) -> bool:
     try:
-        text = pyproject.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_bounded(pyproject, what="pyproject.toml").decode("utf-8", "replace")
+    except ConfigError:
         return False
     return re.search(r"^\s*\[\s*tool\s*\.\s*prodserver\s*[\].]", text, re.MULTILINE) is not None
 
@@ -139,32 +139,75 @@ def kind_of(path: Path) -> SourceKind:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def read_text(path: Path, *, what: str = "configuration file") -> str:
-    """The file's text, with every way that can fail turned into a clear ConfigError."""
+def read_bounded(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit``; every failure a ConfigError.
+
+    Only a regular file is read: a FIFO, a terminal or a device (``/dev/zero``) is refused
+    before a byte is read, and opening never blocks (``O_NONBLOCK``: a FIFO without a writer
+    would hang ``open`` itself). The limit does not trust ``st_size`` (``/proc`` files say 0,
+    a file may grow): at most ``limit + 1`` bytes are read, and one byte too many is an error.
+    """
+    import stat
+
     loc = Location(file=path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOCTTY", 0)
     try:
-        if path.is_dir():
-            raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"{what} {path} is {size} bytes; the limit is {MAX_CONFIG_BYTES}",
-                hint="is this really a prodserver configuration?",
-                location=loc,
-                code="PS102",
-            )
-        data = path.read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist", location=loc, code="PS101") from None
     except PermissionError:
         raise ConfigError(
             f"cannot read {what} {path}: permission denied", location=loc, code="PS101"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a directory, not a {what}", location=loc, code="PS101"
+        ) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(
             f"cannot read {what} {path}: {reason}", location=loc, code="PS101"
         ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"{what} {path} is not a regular file (a FIFO, a socket or a device)",
+                hint="name a file: prodserver reads only regular files",
+                location=loc,
+                code="PS101",
+            )
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {what} {path}: {exc.strerror or exc}", location=loc, code="PS101"
+        ) from None
+    finally:
+        os.close(fd)
+    if total > limit:
+        raise ConfigError(
+            f"{what} {path} is larger than the limit of {limit} bytes",
+            hint="is this really a prodserver configuration?",
+            location=loc,
+            code="PS102",
+        )
+    return b"".join(chunks)
+
+
+def read_text(path: Path, *, what: str = "configuration file") -> str:
+    """The file's text, with every way that can fail turned into a clear ConfigError."""
+    data = read_bounded(path, what=what)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     nul = data.find(b"\x00")

@@ -184,8 +184,11 @@ def detect(directory: Path) -> Detected:
     """A Django project is a ``manage.py`` naming its settings module."""
     manage = directory / "manage.py"
     try:
-        text = manage.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        from prodserver.config.sources import read_bounded
+        from prodserver.errors import ConfigError
+
+        text = read_bounded(manage, what="manage.py").decode("utf-8")
+    except (ConfigError, UnicodeDecodeError):
         return Detected(directory)
     found = _SETTINGS_IN_MANAGE.search(text)
     return Detected(directory, found.group(1) if found else None)

@@ -182,7 +182,8 @@ def test_metrics_address_parsing_and_the_missing_extra(monkeypatch):
 
 
 def test_service_urls_are_masked_and_refusals_explained():
-    assert mask("redis://:hunter2@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert mask("redis://:hunter2@cache:6379/0") == "redis://:********@cache:6379/0"
+    assert mask("redis://:hun#t/e?r2@cache:6379/0") == "redis://:********@cache:6379/0"
     assert mask("postgres://app@db/shop") == "postgres://app@db/shop"
     assert _redis_command("AUTH", "pw") == b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"
     with socket.socket() as s:
