@@ -169,7 +169,7 @@ def kept_reference(value: Any, unit: str) -> str | None:
             f"{value!r} cannot be exported here: the program wants {unit}, and only a value "
             "that is one ${VARIABLE} reference can be left for the platform to fill in",
             hint=f'write the reference alone, its value in {unit}: "${{VAR:-30}}"',
-            code="PS124",
+            code="PS405",
         )
     return value
 

@@ -15,13 +15,19 @@ if TYPE_CHECKING:
 
 def parse_scale(values: list[str] | None) -> dict[str, int]:
     """``["web=3", "worker=2"]`` -> ``{"web": 3, "worker": 2}``."""
+    from prodserver.config.limits import MAX_SCALE
+
     out: dict[str, int] = {}
     for item in values or []:
         name, sep, count = item.partition("=")
-        if not sep or not name or not count.strip().isdigit():
+        count = count.strip()
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
+        if not sep or not name or not count or not count.isascii() or not count.isdigit():
             raise UsageError(
                 f"--scale expects NAME=COUNT, got {item!r}", hint="for example: --scale web=3"
             )
+        if len(count) > len(str(MAX_SCALE)) + 1:  # never turn a million digits into an int
+            raise UsageError(f"--scale {name.strip()}: a process runs 0 to {MAX_SCALE} instances")
         out[name.strip()] = int(count)
     return out
 

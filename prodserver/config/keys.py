@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from prodserver.backends.base import Option
+from prodserver.config.limits import MAX_SCALE
 
 _DURATION: dict[str, Any] = {"$ref": "#/$defs/duration"}
 _STR_MAP: dict[str, Any] = {
@@ -138,7 +139,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "boolean",
         "Override `[project] inherit_env` for this process.",
     ),
-    Option("scale", "integer", "How many instances to run.", default=1, minimum=0, maximum=1000),
+    Option(
+        "scale", "integer", "How many instances to run.", default=1, minimum=0, maximum=MAX_SCALE
+    ),
     Option(
         "port",
         "integer",

@@ -24,6 +24,7 @@ from typing import Any, cast
 from prodserver.backends.base import Backend, BackendContext, Option, OptionType
 from prodserver.config.display import Masker
 from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS, PROJECT_KEYS
+from prodserver.config.limits import MAX_SCALE
 from prodserver.config.merge import ROOT, Layer, chain, layers, merge_processes, unknown_profile
 from prodserver.config.model import (
     Dependency,
@@ -239,6 +240,9 @@ class Resolver:
         #: reference to them stays a reference too (the platform resolves the chain)
         self.ref_names: set[str] = set()
         self.last_kept = False
+        #: characters substitution produced so far, against MAX_SUBSTITUTED_TOTAL
+        self.substituted = 0
+        self.over_total = False
 
     # step 3 ---------------------------------------------------------------------------------
 
@@ -487,6 +491,8 @@ class Resolver:
         except ConfigError as exc:
             self.out.problems.extend(exc.problems)
             return None
+        if not self.within_total(len(result.text), path):
+            return None
         for name in result.unset:
             self.out.warn(
                 "PS202",
@@ -497,6 +503,28 @@ class Resolver:
             )
         self.last_kept = result.kept
         return result.text, result.whole and not result.kept
+
+    def within_total(self, produced: int, path: KeyPath) -> bool:
+        """Count substitution's output against one limit for the whole resolution.
+
+        Each string has its own limit (substitute.py); this one stops many strings, or one
+        string for each of many instances, from adding up to gigabytes.
+        """
+        from prodserver.config.limits import MAX_SUBSTITUTED_TOTAL
+
+        self.substituted += produced
+        if self.substituted <= MAX_SUBSTITUTED_TOTAL:
+            return True
+        if not self.over_total:
+            self.over_total = True
+            self.out.error(
+                "PS132",
+                f"substitution produces more than {MAX_SUBSTITUTED_TOTAL} characters in all",
+                path,
+                "variables are repeated too often or hold huge values; check the expressions "
+                "that use them (and `scale`, which repeats them per instance)",
+            )
+        return False
 
     def substitute_scalar(self, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> str | None:
         if isinstance(raw, bool):
@@ -562,6 +590,16 @@ class Resolver:
             return None
         scale_value = self.scale.get(name, table.get("scale", 1))
         scale = self._coerce(_COMMON_BY_NAME["scale"], scale_value, lookup, where("scale"))
+        if isinstance(scale, int) and not 0 <= scale <= MAX_SCALE:
+            # checked here, not only by the schema: --scale and a ${VAR} reach this point
+            # without it, and the instances are built before it would run
+            given = f"--scale {name}={scale}" if name in self.scale else f"scale {scale}"
+            self.out.error(
+                "PS137",
+                f"{given} is out of range: a process runs 0 to {MAX_SCALE} instances",
+                where("scale"),
+            )
+            return None
         if not isinstance(scale, int) or scale == 0:
             return None  # scale 0 runs nothing; a bad scale was reported
         listens = backend.listens or "port" in table or _references_port(table)
@@ -740,7 +778,7 @@ class Resolver:
                 pwd.getpwnam(text)
         except KeyError:
             self.out.error(
-                "PS124",
+                "PS403",
                 f"process {name!r}: user {text!r} does not exist on this machine",
                 where("user"),
                 "create the account, or name an existing one (`getent passwd` lists them)",
@@ -824,7 +862,8 @@ class Resolver:
                 if t == "boolean":
                     return _boolean(text)
                 if t == "duration":
-                    return units.parse_duration(text, where=self.source.location(path))
+                    seconds = units.parse_duration(text, where=self.source.location(path))
+                    return self.bounded_duration(seconds, path)
                 if t == "size":
                     return units.parse_size(text, where=self.source.location(path))
             except ConfigError as exc:
@@ -839,10 +878,11 @@ class Resolver:
             from prodserver.config import units
 
             try:
-                return units.parse_duration(raw, where=self.source.location(path))
+                seconds = units.parse_duration(raw, where=self.source.location(path))
             except ConfigError as exc:
                 self.out.problems.extend(exc.problems)
                 return None
+            return self.bounded_duration(seconds, path)
         if t == "size" and isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         if t == "list" and isinstance(raw, list):
@@ -861,6 +901,16 @@ class Resolver:
                     table[sub] = value
             return table
         return raw
+
+    def bounded_duration(self, seconds: float, path: KeyPath) -> float | None:
+        """``seconds`` when it is within the key's bounds (config/limits.py), else None."""
+        from prodserver.config.limits import duration_problem
+
+        why = duration_problem(path, seconds)
+        if why is None:
+            return seconds
+        self.out.error("PS402", f"{why}, found {seconds:g} seconds", path)
+        return None
 
     def _table(self, raw: Mapping[str, Any], lookup: Mapping[str, str], path: KeyPath) -> Any:
         out: dict[str, Any] = {}

@@ -271,9 +271,16 @@ def _parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
 
             data = json.loads(text)
         else:
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text, path)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError(
+            f"invalid {kind.upper()}: nested too deeply",
+            hint="flatten the nested arrays or tables",
+            location=Location(path),
+            code="PS103",
+        ) from None
     except ValueError as exc:  # json.JSONDecodeError
         line = getattr(exc, "lineno", None)
         col = getattr(exc, "colno", None)
@@ -305,6 +312,76 @@ def _parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
         )
     _check_keys(data, (), path)
     return data
+
+
+#: the most values a YAML file may expand to once its aliases are followed: a real
+#: configuration has a few hundred; "billion laughs" (nested aliases) has billions
+MAX_YAML_NODES = 100_000
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """``yaml.safe_load``, refusing a document whose aliases expand beyond a limit.
+
+    PyYAML shares an aliased value instead of copying it, so loading a "billion laughs" file
+    is fast; everything after (validation, merging, substitution) walks the expanded tree and
+    would never finish. The node graph is measured first, before anything is built.
+    """
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, path)
+        if size > MAX_YAML_NODES:
+            raise ConfigError(
+                f"the YAML document expands to more than {MAX_YAML_NODES} values "
+                "once its aliases are followed",
+                hint="an alias (*name) repeats the whole anchored value; "
+                "write the values out, or use profiles and extends",
+                location=Location(path),
+                code="PS400",
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: Any, path: Path) -> int:
+    """How many nodes ``root`` stands for with every alias expanded (stops past the limit)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:  # an alias of an enclosing anchor: a value that contains itself
+            raise ConfigError(
+                "the YAML document holds a value that contains itself (a recursive alias)",
+                location=Location(path, node.start_mark.line + 1, node.start_mark.column + 1),
+                code="PS400",
+            )
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children: list[Any] = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > MAX_YAML_NODES:
+                break
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
 
 
 def _check_keys(value: Any, at: KeyPath, path: Path) -> None:

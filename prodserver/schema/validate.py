@@ -285,7 +285,7 @@ def _render(
             names = [a["required"][0] for a in alternatives]
             return [
                 Problem(
-                    "PS124",
+                    "PS404",
                     f"give exactly one of {', '.join(names)}{_in(full)}",
                     source.location(full),
                 )

@@ -21,8 +21,12 @@ def parse_seconds(text: str) -> float:
     match = _DURATION.match(text)
     if not match:
         raise argparse.ArgumentTypeError(f"expected a duration like 10s or 500ms, got {text!r}")
-    value = float(match.group(1))
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
+    from prodserver.config.limits import MAX_DURATION
+
+    value = float(match.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
+    if value > MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DURATION:g} seconds, got {text!r}")
+    return value
 
 
 def _size(text: str) -> int:
