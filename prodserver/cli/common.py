@@ -13,6 +13,16 @@ if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
 
+def add_allow_root(parser: argparse.ArgumentParser) -> None:
+    """``--allow-root``, the same for ``up``, ``exec`` and ``run``."""
+    parser.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="run as root in a production profile (refused by default; "
+        "also PRODSERVER_ALLOW_ROOT=1 or [project] allow_root = true)",
+    )
+
+
 def parse_scale(values: list[str] | None) -> dict[str, int]:
     """``["web=3", "worker=2"]`` -> ``{"web": 3, "worker": 2}``."""
     from prodserver.config.limits import MAX_SCALE

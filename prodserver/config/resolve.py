@@ -344,12 +344,21 @@ class Resolver:
     # step 4 ---------------------------------------------------------------------------------
 
     def production(self, chain_layers: Sequence[Layer]) -> bool:
-        """The profile's `production` mark; the nearest layer of the chain that sets it wins."""
+        """Whether the chosen profile is production: the nearest layer of the chain that says
+        so wins, and a profile named prod or production says so unless it sets the mark.
+
+        So a profile that extends a production profile is production unless it (or a
+        profile between them) says ``production = false``.
+        """
+        from prodserver.config.checks import PRODUCTION_NAMES
+
         marked = False
         for layer in chain_layers:
             value = layer.data.get("production")
             if isinstance(value, bool):
                 marked = value
+            elif layer.name != ROOT and layer.name.lower() in PRODUCTION_NAMES:
+                marked = True
         return marked
 
     def env_file_specs(self, profile: str | None) -> list[tuple[str, Location, Path]]:

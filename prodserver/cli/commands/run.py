@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from prodserver.cli.common import add_allow_root
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -12,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="-- CMD...",
         help="the command and its arguments, after --",
     )
+    add_allow_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,4 +25,8 @@ def run(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     project = load_project(args)
+    if command:
+        from prodserver.config.checks import refuse_root
+
+        refuse_root(project, flag=args.allow_root, command=command[0])
     return run_oneoff(project, command)

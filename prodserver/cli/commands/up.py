@@ -6,13 +6,12 @@ import argparse
 import re
 from typing import TYPE_CHECKING
 
+from prodserver.cli.common import add_allow_root
 from prodserver.errors import UsageError
 
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
-#: the environment's way to say --allow-root (a container image that must run as root)
-ALLOW_ROOT_ENV = "PRODSERVER_ALLOW_ROOT"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
 
@@ -108,12 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve Prometheus metrics (/metrics) and JSON (/metrics.json) on this address "
         "(a bare port means 127.0.0.1); needs the 'metrics' extra",
     )
-    parser.add_argument(
-        "--allow-root",
-        action="store_true",
-        help="run processes as root in a production profile (refused by default; "
-        f"also ${ALLOW_ROOT_ENV}=1)",
-    )
+    add_allow_root(parser)
     parser.add_argument(
         "--skip-checks",
         action="store_true",
@@ -169,20 +163,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _refuse_root(project: ResolvedProject, args: argparse.Namespace) -> None:
     """Running a production profile's processes as root is refused unless allowed."""
-    import os
+    from prodserver.config.checks import refuse_root
 
-    from prodserver.config.checks import root_problems
-    from prodserver.errors import ConfigError
-
-    geteuid = getattr(os, "geteuid", None)
-    if geteuid is None:  # Windows: no root to speak of
-        return
     names = None
     if args.names:
         from prodserver.runtime.supervisor import select_processes
 
         names = tuple(select_processes(project, args.names))
-    allowed = args.allow_root or os.environ.get(ALLOW_ROOT_ENV) == "1"
-    problems = root_problems(project, geteuid(), allow_root=allowed, names=names)
-    if problems:
-        raise ConfigError(problems[0].message, problems=problems, code=problems[0].code)
+    refuse_root(project, flag=args.allow_root, names=names)
