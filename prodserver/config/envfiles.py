@@ -25,14 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
 from prodserver.config.secrets import MASK
 from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
 
 __all__ = ["EnvFile", "parse_env", "parse_env_spec", "read_env_file"]
 
-#: names a .env file may set; only ``[A-Za-z_][A-Za-z0-9_]*`` can be used in ``${...}``
-_VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+#: names a .env file may set, as in the configuration's env tables (``${...}`` can use only
+#: ``[A-Za-z_][A-Za-z0-9_]*``)
+_VALID_NAME = re.compile(ENV_NAME_PATTERN)
 _SHOW = 60  # characters of an offending line shown in a message
 
 
@@ -149,7 +151,7 @@ def parse_env(text: str, *, path: Path) -> EnvFile:
                     "PS143",
                     f"{key!r} is not a valid variable name",
                     where,
-                    "names start with a letter or '_' and hold letters, digits, '_', '.' or '-'",
+                    ENV_NAME_RULE,
                 )
             )
             continue

@@ -16,9 +16,14 @@ _STR_MAP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
 }
-_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
-#: an environment variable name may hold anything but "=" and NUL (the OS refuses those)
-ENV_NAME_PATTERN = "^[^=\u0000]+$"
+#: a project, profile or process name: it becomes a file, unit, service and object name in the
+#: exports (systemd units, Compose services, Kubernetes objects: at most 63 characters)
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+NAME_RULE = "use letters, digits, '_' and '-', starting with a letter or digit, at most 63 long"
+#: an environment variable name every target can carry: the shell (a Procfile line), systemd's
+#: Environment=, Compose, Kubernetes and supervisord. No space, newline, ';', '$' or quote.
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+ENV_NAME_RULE = "names start with a letter or '_' and hold letters, digits, '_', '.' or '-'"
 _ENV_MAP: dict[str, Any] = {**_STR_MAP, "propertyNames": {"pattern": ENV_NAME_PATTERN}}
 
 _KINDS = ("http", "tcp", "cmd", "notify")
@@ -248,7 +253,7 @@ PROJECT_KEYS: tuple[Option, ...] = (
         "name",
         "string",
         "Project name: the Compose project, systemd unit prefix, Kubernetes labels.",
-        pattern=_NAME_PATTERN,
+        pattern=NAME_PATTERN,
     ),
     Option("description", "string", "What the project is."),
     Option("default_profile", "string", "Profile used when none is chosen."),

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from prodserver.config.keys import NAME_PATTERN, NAME_RULE
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
@@ -100,7 +101,7 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
                 )
             )
             continue
-        if name.startswith("-"):
+        if not re.fullmatch(NAME_PATTERN, name):  # a leading '-' or '_', or too long
             problems.append(_bad_name(name, where))
             continue
         if name in seen:
@@ -187,7 +188,7 @@ def _bad_name(name: str, where: Location) -> Problem:
     shown = name if len(name) <= _SHOW else name[:_SHOW] + "..."
     return Problem(
         "PS161",
-        f"process name {shown!r} is not safe as a file name",
+        f"process name {shown!r} is not safe as a file name (it names units and services too)",
         where,
-        f"use letters, digits, '_' and '-', not starting with '-': e.g. {suggestion!r}",
+        f"{NAME_RULE}: e.g. {suggestion[:63]!r}",
     )
