@@ -248,7 +248,7 @@ def honcho_commands(text: str) -> dict[str, str]:
     return dict(honcho_parse(text).processes)
 
 
-names = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,10}", fullmatch=True)
+names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,10}", fullmatch=True)  # PS161 otherwise
 # Any command text on one line that does not start or consist of whitespace.
 commands = st.text(
     alphabet=st.characters(blacklist_categories=["Cs", "Zl", "Zp", "Cc"]), min_size=1, max_size=30
