@@ -274,8 +274,9 @@ PROJECT_KEYS: tuple[Option, ...] = (
     Option(
         "allow_root",
         "boolean",
-        "Let `prodserver up` run processes as root in a production profile (refused otherwise; "
-        "prefer `user =` on each process).",
+        "Let `prodserver up`, `exec` and `run` run processes as root in a production profile "
+        "(refused otherwise, like `--allow-root` and `PRODSERVER_ALLOW_ROOT=1`; prefer "
+        "`user =` on each process).",
         default=False,
     ),
     Option(
@@ -314,7 +315,8 @@ PROFILE_KEYS: tuple[Option, ...] = (
         "boolean",
         "Treat this profile as production: pre-start checks run in full (required variables, "
         "brokers, Django's `check --deploy`) and running as root is refused. Profiles named "
-        "`prod` or `production` count as production anyway; `extends` inherits the mark.",
+        "`prod` or `production` count as production anyway, and so does a profile that extends "
+        "a production one unless it (or a profile between them) sets `production = false`.",
     ),
     Option("env_files", "list", "More `.env` files, read after the project's."),
     Option("env", "table", "Environment for every process of this profile.", schema=_ENV_MAP),
