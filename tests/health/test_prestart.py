@@ -118,8 +118,7 @@ def test_an_unreachable_database_fails_a_production_up_and_names_the_variable(tm
     assert result.returncode == ExitCode.FAILURE
     assert (
         f"DATABASE_URL: cannot use postgres://app:********@127.0.0.1:{port}/shop: "
-        "connection refused"
-        in result.stderr
+        "connection refused" in result.stderr
     )
     assert "hint: start the service, or point the variable at a running one" in result.stderr
 
