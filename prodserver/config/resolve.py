@@ -785,7 +785,7 @@ class Resolver:
                 pwd.getpwuid(int(text))
             else:
                 pwd.getpwnam(text)
-        except KeyError:
+        except (KeyError, ValueError, OverflowError):  # unknown, or a uid no system has
             self.out.error(
                 "PS403",
                 f"process {name!r}: user {text!r} does not exist on this machine",
@@ -1345,11 +1345,12 @@ def _typed_key(key: str, options: Mapping[str, Option]) -> bool:
 
 
 def _is_port(text: str) -> bool:
-    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+    # the length first: int() refuses a string of thousands of digits (a ValueError)
+    return len(text) <= 5 and text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+    return int(text) if text and _is_port(text) else None
 
 
 def _default_name(root: Path) -> str:

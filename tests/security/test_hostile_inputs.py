@@ -562,3 +562,19 @@ def test_an_idle_control_connection_is_dropped_after_its_timeout(tmp_path: Path)
         for client in clients:
             client.close()
         server.close()
+
+
+# -- found beyond the review: integers thousands of digits long --------------------------------
+
+
+def test_a_port_of_thousands_of_digits_in_the_environment_is_a_clear_error(tmp_path: Path) -> None:
+    write(tmp_path, '[processes.web]\ncommand = "python -m http.server ${PORT}"\n')
+    stderr = clean_error(cli(tmp_path, "check", env={"PORT": "9" * 5000}), 78, "PS123")
+    assert "not a port number (1-65535)" in stderr
+
+
+def test_a_user_of_thousands_of_digits_is_an_unknown_user(tmp_path: Path) -> None:
+    write(tmp_path, '[processes.web]\ncommand = ["true"]\nuser = "${U}"\n')
+    for uid in ("9" * 5000, "9" * 20):
+        stderr = clean_error(cli(tmp_path, "check", env={"U": uid}), 78, "PS403")
+        assert "does not exist on this machine" in stderr
