@@ -13,7 +13,9 @@ pre-start checks, ``up``'s events, ``status``, metrics, the audit log, ``exec``)
   (``pw``) wherever it stands as a whole word (not touching a letter or a digit), so that
   ``postgres://app:pw@db`` or ``password pw refused`` hide it while ``pwd`` or ``1024`` stay
   readable. Hunting a two-letter value inside every word would mask half of every message;
-  a secret that short is guessable anyway;
+  a secret that short is guessable anyway. A short value that is only digits or a boolean
+  word (``1``, ``0``, ``yes``, ``on``) is a flag (``REQUIRE_AUTH=1``), not a secret: hunting
+  it would hide every instance number (``web.1``);
 - the password of every URL (:func:`mask_url_passwords`), whatever the variable.
 """
 
@@ -125,6 +127,14 @@ def _password_span(text: str, start: int) -> tuple[int, int] | None:
     return start + colon + 1, start + at
 
 
+_FLAG_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+
+
+def _is_flag(value: str) -> bool:
+    """A short value that switches something (``1``, ``off``) rather than proving anything."""
+    return (value.isascii() and value.isdigit()) or value.lower() in _FLAG_WORDS
+
+
 def mask_env(env: Mapping[str, str], secret_names: Collection[str]) -> dict[str, str]:
     """A copy of ``env`` fit to print.
 
@@ -150,7 +160,9 @@ class Masker:
         self.names = frozenset(secret_names)
         values = {env[n] for n in self.names if env.get(n)}
         long = sorted((v for v in values if len(v) >= MIN_HUNTED), key=len, reverse=True)
-        short = sorted((v for v in values if len(v) < MIN_HUNTED), key=len, reverse=True)
+        short = sorted(
+            (v for v in values if len(v) < MIN_HUNTED and not _is_flag(v)), key=len, reverse=True
+        )
         alternatives = [re.escape(v) for v in long]
         # a short value only as a whole word: not preceded or followed by a letter or digit
         alternatives += [rf"(?<![^\W_]){re.escape(v)}(?![^\W_])" for v in short]

@@ -358,6 +358,8 @@ def test_the_masker_hunts_short_values_as_words_and_long_ones_anywhere() -> None
     assert masker.text("pwd 1024 pw, _pw_") == "pwd 1024 ********, _********_"
     assert masker.text("xlongsecretx") == "x********x"
     assert masker.text("nothing here") == "nothing here"  # an empty secret hides nothing
+    flags = Masker(["REQUIRE_AUTH", "X_TOKEN"], {"REQUIRE_AUTH": "1", "X_TOKEN": "on"}, show=False)
+    assert flags.text("web.1 is on") == "web.1 is on"  # a flag, not a secret
 
 
 # -- names no target can carry ---------------------------------------------------------------
