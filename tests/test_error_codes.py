@@ -24,3 +24,12 @@ def test_no_code_is_documented_twice():
     text = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (PS\d{3}) \|", text, re.MULTILINE)
     assert len(rows) == len(set(rows))
+
+
+def test_every_documented_code_is_used():
+    """A row for a code nothing raises is a promise nobody keeps (PS191/PS192 once swapped)."""
+    used = set()
+    for path in (REPO / "prodserver").rglob("*.py"):
+        used.update(re.findall(r'"(PS\d{3})"', path.read_text(encoding="utf-8")))
+    stale = sorted(_documented() - used)
+    assert not stale, f"documented but never used: {stale}"

@@ -138,6 +138,7 @@ def test_existing_file_is_never_replaced_without_force(tmp_path: Path) -> None:
     done = prodserver("init", "--web", "uvicorn", "--app", "a:b", cwd=tmp_path)
     assert done.returncode == ExitCode.CANTCREAT
     assert "already exists" in done.stderr and "--force" in done.stderr
+    assert "error PS191" in done.stderr  # as docs/errors.md says (the code once said PS192)
     assert target.read_text(encoding="utf-8") == "# mine\n"
     done = prodserver("init", "--web", "uvicorn", "--app", "a:b", "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -597,3 +597,14 @@ def test_a_user_of_thousands_of_digits_is_an_unknown_user(tmp_path: Path) -> Non
     for uid in ("9" * 5000, "9" * 20):
         stderr = clean_error(cli(tmp_path, "check", env={"U": uid}), 78, "PS403")
         assert "does not exist on this machine" in stderr
+
+
+def test_a_probe_with_two_kinds_has_its_own_code(tmp_path: Path) -> None:
+    # PS124 once meant a wrong type, an unknown user and this; each has its own code now
+    write(
+        tmp_path,
+        '[processes.web]\ncommand = ["true"]\n'
+        'healthcheck = { http = "http://127.0.0.1:1/", tcp = "127.0.0.1:1" }\n',
+    )
+    stderr = clean_error(cli(tmp_path, "check"), 78, "PS404")
+    assert "give exactly one of" in stderr
