@@ -608,3 +608,13 @@ def test_a_probe_with_two_kinds_has_its_own_code(tmp_path: Path) -> None:
     )
     stderr = clean_error(cli(tmp_path, "check"), 78, "PS404")
     assert "give exactly one of" in stderr
+
+
+@pytest.mark.parametrize("count", ["1000000000", "9" * 5000, "\u00b3"])
+def test_log_file_backups_are_bounded(tmp_path: Path, count: str) -> None:
+    # each rotation renames every backup: a billion of them never finished
+    write(tmp_path, CONFIG)
+    result = cli(tmp_path, "up", "--log-file", "log", "--log-file-backups", count)
+    assert result.returncode == 2, result.stderr
+    assert "--log-file-backups" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "log").exists()

@@ -40,9 +40,16 @@ def _size(text: str) -> int:
     return size
 
 
+#: the most rotated log files kept: each rotation renames every one of them
+MAX_LOG_BACKUPS = 1000
+
+
 def _count(text: str) -> int:
-    if not text.strip().isdigit():
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a number of files (0 or more), got {text!r}")
+    if len(text) > 4 or int(text) > MAX_LOG_BACKUPS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_LOG_BACKUPS} files, got {text[:20]!r}")
     return int(text)
 
 
