@@ -122,7 +122,8 @@ def root_problems(
     """Refuse to run processes as root in a production profile, with guidance.
 
     One rule for ``up``, ``exec`` and ``run``. Root is fine when every selected process drops
-    its privileges with ``user =`` to an account that is not root, in a development profile,
+    its privileges with ``user =`` to an account that is not root (and has no ``cmd`` health
+    probe: probes run as prodserver itself), in a development profile,
     or when allowed explicitly by ``allow_root`` (``--allow-root`` or
     ``PRODSERVER_ALLOW_ROOT=1``, see :func:`root_allowed`) or ``[project] allow_root = true``.
     ``euid`` is passed in (``os.geteuid()`` at the call site) so tests can fake it; ``names``
@@ -133,18 +134,29 @@ def root_problems(
         return []
     if not is_production(project):
         return []
+    as_root: list[str] = []
+    key: str | None = None
     if command is not None:
         as_root = [command] if euid == 0 else []
     else:
         selected = project.processes if names is None else names
-        as_root = [
-            name
-            for name in selected
-            if name in project.processes and runs_as_root(project.processes[name].user, euid)
-        ]
+        for name in selected:
+            spec = project.processes.get(name)
+            if spec is None:
+                continue
+            if runs_as_root(spec.user, euid):
+                as_root.append(name)
+            elif euid == 0 and any(
+                inst.healthcheck is not None and inst.healthcheck.kind == "cmd"
+                for inst in spec.instances
+            ):
+                # a `cmd` probe runs as prodserver does, not as the process's `user =`
+                as_root.append(f"{name}'s healthcheck cmd")
+            else:
+                continue
+            key = key or f"processes.{name}"
     if not as_root:
         return []
-    key = f"processes.{as_root[0]}" if command is None else None
     return [
         Problem(
             "PS114",

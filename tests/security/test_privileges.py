@@ -102,6 +102,20 @@ def test_user_root_is_running_as_root(tmp_path: Path, user: str) -> None:
     assert "web, worker" in problems[0].message
 
 
+def test_a_cmd_probe_of_a_process_that_drops_privileges_would_run_as_root(
+    tmp_path: Path,
+) -> None:
+    # probes run as prodserver itself: with `user =` on the process, its `cmd` probe was
+    # still a program running as root in production
+    body = CONFIG.replace("oneshot = true", 'oneshot = true\nuser = "nobody"')
+    assert root_problems(project(tmp_path, body=body), 0) == []
+    probed = body.replace('user = "nobody"', 'user = "nobody"\nhealthcheck = { cmd = "true" }', 1)
+    [problem] = root_problems(project(tmp_path, body=probed), 0)
+    assert "refusing to run web's healthcheck cmd as root" in problem.message
+    assert problem.location.key_path == "processes.web"
+    assert root_problems(project(tmp_path, body=probed), 1000) == []
+
+
 def test_run_command_as_root_in_production_is_refused(tmp_path: Path) -> None:
     problems = root_problems(project(tmp_path), 0, command="python")
     assert "refusing to run python as root" in problems[0].message
