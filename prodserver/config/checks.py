@@ -118,6 +118,7 @@ def root_problems(
     allow_root: bool = False,
     names: tuple[str, ...] | None = None,
     command: str | None = None,
+    probes: bool = True,
 ) -> list[Problem]:
     """Refuse to run processes as root in a production profile, with guidance.
 
@@ -128,7 +129,8 @@ def root_problems(
     ``PRODSERVER_ALLOW_ROOT=1``, see :func:`root_allowed`) or ``[project] allow_root = true``.
     ``euid`` is passed in (``os.geteuid()`` at the call site) so tests can fake it; ``names``
     restricts the check to the processes asked for; ``command`` is ``run``'s one-off
-    command, which always runs as prodserver does.
+    command, which always runs as prodserver does; ``probes`` is false for ``exec``, which
+    runs no health probe.
     """
     if allow_root or bool(getattr(project, "allow_root", False)):
         return []
@@ -146,9 +148,13 @@ def root_problems(
                 continue
             if runs_as_root(spec.user, euid):
                 as_root.append(name)
-            elif euid == 0 and any(
-                inst.healthcheck is not None and inst.healthcheck.kind == "cmd"
-                for inst in spec.instances
+            elif (
+                probes
+                and euid == 0
+                and any(
+                    inst.healthcheck is not None and inst.healthcheck.kind == "cmd"
+                    for inst in spec.instances
+                )
             ):
                 # a `cmd` probe runs as prodserver does, not as the process's `user =`
                 as_root.append(f"{name}'s healthcheck cmd")
@@ -176,6 +182,7 @@ def refuse_root(
     flag: bool,
     names: tuple[str, ...] | None = None,
     command: str | None = None,
+    probes: bool = True,
 ) -> None:
     """Raise the root refusal of :func:`root_problems` for this process's effective uid."""
     from prodserver.errors import ConfigError
@@ -184,7 +191,12 @@ def refuse_root(
     if geteuid is None:  # Windows: no root to speak of
         return
     problems = root_problems(
-        project, geteuid(), allow_root=root_allowed(flag), names=names, command=command
+        project,
+        geteuid(),
+        allow_root=root_allowed(flag),
+        names=names,
+        command=command,
+        probes=probes,
     )
     if problems:
         raise ConfigError(problems[0].message, problems=problems, code=problems[0].code)

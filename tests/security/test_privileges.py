@@ -114,6 +114,8 @@ def test_a_cmd_probe_of_a_process_that_drops_privileges_would_run_as_root(
     assert "refusing to run web's healthcheck cmd as root" in problem.message
     assert problem.location.key_path == "processes.web"
     assert root_problems(project(tmp_path, body=probed), 1000) == []
+    # `exec` runs no probe: the process alone decides
+    assert root_problems(project(tmp_path, body=probed), 0, probes=False) == []
 
 
 def test_run_command_as_root_in_production_is_refused(tmp_path: Path) -> None:

@@ -21,5 +21,6 @@ def run(args: argparse.Namespace) -> int:
 
     project = load_project(args)
     # the container entry point: the same root rule as `up`, before anything is replaced
-    refuse_root(project, flag=args.allow_root, names=(choose_instance(project, args.name).process,))
+    name = choose_instance(project, args.name).process
+    refuse_root(project, flag=args.allow_root, names=(name,), probes=False)
     exec_process(project, args.name)
