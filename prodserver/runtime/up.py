@@ -221,7 +221,9 @@ def _run(
         ),
     )
     for warning in project.warnings:
-        loop.say(None, Event("warning", f"warning: {warning}"))
+        # a rendered problem already starts with "warning PSxxx:"
+        text = warning if warning.startswith("warning") else f"warning: {warning}"
+        loop.say(None, Event("warning", text))
     if rundir_problem:
         loop.say(None, Event("warning", f"warning: {rundir_problem}"))
     if control is not None:
