@@ -173,6 +173,11 @@ class EventLoop:
             supervisor.start()
             self.mux.flush()
             return self._loop(supervisor)
+        except BaseException:
+            # Not a completed stop (a bug, an OverflowError, a MemoryError): no child may
+            # outlive this ``up``, so every one is stopped, and killed if need be, first.
+            self._abandon(supervisor)
+            raise
         finally:
             self._restore(previous)
             for fd in list(self._fds):
@@ -181,6 +186,20 @@ class EventLoop:
             self._poll.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
+
+    def _abandon(self, sup: Supervisor) -> None:
+        from prodserver.runtime.audit import Event
+        from prodserver.runtime.emergency import stop_everything
+
+        with contextlib.suppress(Exception):
+            self.say(None, Event("stopping", "internal error: stopping every process", {}))
+            self.mux.flush()
+        known = set(sup.helpers)
+        if sup.prober is not None:
+            with contextlib.suppress(Exception):
+                known |= sup.prober.pids()
+        grace = max((sup.grace(u) for u in sup.units), default=0.0)
+        stop_everything(sup.units, sup.spawner, known, grace=grace)
 
     def _loop(self, sup: Supervisor) -> int:
         mux = self.mux

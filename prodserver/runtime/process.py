@@ -74,6 +74,8 @@ class Unit:
         self.ready = False
         self.started_at = 0.0
         self.exit_code: int | None = None
+        #: the signal that ended the last run, from its wait status (None: it exited)
+        self.exit_signal: int | None = None
         #: prodserver asked this run to stop (so it is never restarted)
         self.stop_requested = False
         #: monotonic deadline after which the group gets SIGKILL

@@ -23,7 +23,6 @@ right after starting is given up on like a crash loop.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,7 +34,7 @@ from prodserver.runtime.clock import Clock
 from prodserver.runtime.health import Health, Prober, Transition, describe
 from prodserver.runtime.lookup import ExecutableNotFound, find_executable
 from prodserver.runtime.process import FINAL, State, Unit, Verdict
-from prodserver.runtime.spawner import Spawner, SpawnFailed
+from prodserver.runtime.spawner import ChildHandle, Spawner, SpawnFailed
 
 if TYPE_CHECKING:
     from prodserver.runtime.metrics import UnitSample
@@ -93,14 +92,22 @@ class Hooks(Protocol):
         ...
 
 
-def describe_exit(code: int) -> str:
-    """``exited with code 1`` or ``was killed by SIGKILL (exit code 137)``."""
-    if code > 128:
-        try:
-            name = signal.Signals(code - 128).name
-        except ValueError:
-            return f"exited with code {code}"
-        return f"was killed by {name} (exit code {code})"
+def signal_name(signum: int) -> str:
+    """``SIGTERM``, or ``signal 42`` for a number this system has no name for."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def describe_exit(code: int, signum: int | None = None) -> str:
+    """``exited with code 1`` or ``was killed by SIGKILL (exit code 137)``.
+
+    Only the wait status says whether a signal ended a process: ``sh -c 'exit 130'``
+    exited with code 130, it was not killed by SIGINT.
+    """
+    if signum is not None:
+        return f"was killed by {signal_name(signum)} (exit code {code})"
     return f"exited with code {code}"
 
 
@@ -168,6 +175,11 @@ class Supervisor:
         self._strays: list[int] = []
         self._stray_kill_at: float | None = None
         self._strays_killed = False
+        #: the one deadline of the current stop: processes found after their parents died
+        #: (escaped from their groups) share it instead of getting a fresh grace
+        self._stop_deadline: float | None = None
+        #: a second Ctrl-C: everything known and found is killed at once
+        self._forced_all = False
         self.prober = prober
         self.notifier = notifier
         self.sampler = sampler
@@ -216,17 +228,17 @@ class Supervisor:
         clean = {k: mask(v) if isinstance(v, str) else v for k, v in fields.items()}
         self.hooks.say(unit, Event(name, mask(text), clean, quiet=quiet))
 
-    def _exit_fields(self, code: int) -> dict[str, FieldValue]:
-        """``code``, plus ``signal`` when the exit code says a signal killed it."""
+    def _exit_fields(self, code: int, signum: int | None) -> dict[str, FieldValue]:
+        """``code``, plus ``signal`` when the wait status says a signal killed it."""
         fields: dict[str, FieldValue] = {"code": code}
-        if code > 128:
-            with contextlib.suppress(ValueError):  # not a signal this system knows
-                fields["signal"] = signal.Signals(code - 128).name
+        if signum is not None:
+            fields["signal"] = signal_name(signum)
         return fields
 
     # -- timing ----------------------------------------------------------------------------
 
-    def _grace(self, unit: Unit) -> float:
+    def grace(self, unit: Unit) -> float:
+        """The grace period of ``unit``'s stop (``--stop-timeout`` overrides its own)."""
         return self.stop_timeout if self.stop_timeout is not None else unit.spec.stop_timeout
 
     def next_deadline(self) -> float | None:
@@ -300,7 +312,7 @@ class Supervisor:
                 and not unit.killed
                 and now >= unit.kill_at
             ):
-                self._kill(unit, f"killed with SIGKILL after {self._grace(unit):g}s grace")
+                self._kill(unit, f"killed with SIGKILL after {self.grace(unit):g}s grace")
         self._check_groups()
         if not self.stopping:
             for unit in self.units:
@@ -334,12 +346,14 @@ class Supervisor:
     def force(self, text: str, **fields: FieldValue) -> None:
         """Skip every grace period: SIGKILL every group still there."""
         self.begin_stop()
+        self._forced_all = True
         self._say(None, "stopping", text, forced=True, **fields)
         for unit in self.units:
             if unit.handle is not None and not unit.killed:
                 self._kill(unit, None)
-        if self._strays:
-            self.spawner.kill_pids(self._strays, signal.SIGKILL)
+        strays = self._find_strays()
+        if strays:
+            self.spawner.kill_pids(strays, signal.SIGKILL)
             self._strays_killed = True
         self._check_done()
 
@@ -383,6 +397,7 @@ class Supervisor:
         unit.kill_at = None
         unit.killed = False
         unit.exit_code = None
+        unit.exit_signal = None
         try:
             program = find_executable(inst.argv[0] if inst.argv else "", env, cwd)
             handle = self.spawner.spawn((program, *inst.argv[1:]), env, cwd, user=unit.spec.user)
@@ -427,6 +442,7 @@ class Supervisor:
     def _main_exited(self, unit: Unit, returncode: int) -> None:
         self.hooks.exited(unit)
         code = signal_exit_code(-returncode) if returncode < 0 else returncode
+        unit.exit_signal = -returncode if returncode < 0 else None
         unit.exit_code = code
         unit.last_exit = code
         unit.main_alive = False
@@ -438,16 +454,22 @@ class Supervisor:
             self._recycled(unit, code)
         elif unit.stop_requested:
             unit.state = State.STOPPED
-            fields = self._exit_fields(code)
-            if code == signal_exit_code(unit.spec.stop_signal):
+            fields = self._exit_fields(code, unit.exit_signal)
+            if unit.exit_signal == unit.spec.stop_signal:
                 self._say(
                     unit, "process_exited", f"stopped by {unit.spec.stop_signal.name}", **fields
                 )
             else:
-                self._say(unit, "process_exited", f"stopped ({describe_exit(code)})", **fields)
+                self._say(
+                    unit,
+                    "process_exited",
+                    f"stopped ({describe_exit(code, unit.exit_signal)})",
+                    **fields,
+                )
         elif self.stopping:
             unit.state = State.EXITED
-            self._say(unit, "process_exited", describe_exit(code), **self._exit_fields(code))
+            what = describe_exit(code, unit.exit_signal)
+            self._say(unit, "process_exited", what, **self._exit_fields(code, unit.exit_signal))
         else:
             self._decide(unit, code)
         handle = unit.handle
@@ -461,8 +483,8 @@ class Supervisor:
                     signal=unit.spec.stop_signal.name,
                     group=True,
                 )
-                self.spawner.send(handle, unit.spec.stop_signal, group=True)
-                unit.kill_at = self.clock.monotonic() + self._grace(unit)
+                self._signal_stop(handle, unit.spec.stop_signal, group=True)
+                unit.kill_at = self.clock.monotonic() + self.grace(unit)
         else:
             self._release(unit)
         if was_ready:
@@ -478,8 +500,8 @@ class Supervisor:
         output. ``announced``: an exit event was already sent (a start that failed).
         """
         unit.exit_code = code
-        what = what or describe_exit(code)
-        fields = self._exit_fields(code)
+        what = what or describe_exit(code, unit.exit_signal)
+        fields = self._exit_fields(code, unit.exit_signal)
         final = not unit.restart.wants_restart(code)
         if not announced and not final:
             self._say_quietly(unit, "process_exited", what, **fields)
@@ -672,9 +694,8 @@ class Supervisor:
         unit.stop_requested = False
         if reason == "liveness":
             # a failed liveness probe is a failure of the process whatever its exit code
-            self._decide(
-                unit, 1, f"stopped after failing its liveness probe ({describe_exit(code)})"
-            )
+            how = describe_exit(code, unit.exit_signal)
+            self._decide(unit, 1, f"stopped after failing its liveness probe ({how})")
             return
         uptime = self.clock.monotonic() - unit.started_at
         delay = unit.restart.next_delay(uptime)
@@ -686,7 +707,7 @@ class Supervisor:
                 f"given up: it exceeded max_memory {unit.restart.streak} times in a row",
                 restarts=unit.restart.streak,
                 reason="max_memory",
-                **self._exit_fields(code),
+                **self._exit_fields(code, unit.exit_signal),
             )
             self._end_run(unit, int(ExitCode.FAILURE))
             return
@@ -695,11 +716,12 @@ class Supervisor:
         self._say(
             unit,
             "process_restarting",
-            f"stopped by the memory guard ({describe_exit(code)}); restarting in {delay:g}s",
+            f"stopped by the memory guard ({describe_exit(code, unit.exit_signal)}); "
+            f"restarting in {delay:g}s",
             restart=unit.restart.total,
             delay=delay,
             reason="max_memory",
-            **self._exit_fields(code),
+            **self._exit_fields(code, unit.exit_signal),
         )
 
     def _everything_ready(self) -> bool:
@@ -823,8 +845,10 @@ class Supervisor:
         group = spec.kill_mode == "group"
         unit.stop_requested = True
         unit.state = State.STOPPING
-        grace = self._grace(unit)
+        grace = self.grace(unit)
         unit.kill_at = self.clock.monotonic() + grace
+        if self.stopping:
+            self._stop_deadline = max(self._stop_deadline or 0.0, unit.kill_at)
         if not announced:
             self._say_quietly(
                 unit,
@@ -834,7 +858,13 @@ class Supervisor:
                 group=group,
                 grace=grace,
             )
-        self.spawner.send(unit.handle, spec.stop_signal, group=group)
+        self._signal_stop(unit.handle, spec.stop_signal, group=group)
+
+    def _signal_stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        """The stop signal, then SIGCONT (as systemd does): a stopped process must see it."""
+        self.spawner.send(handle, sig, group=group)
+        if sig not in (signal.SIGKILL, signal.SIGCONT):
+            self.spawner.send(handle, signal.SIGCONT, group=group)
 
     def _kill(self, unit: Unit, text: str | None) -> None:
         assert unit.handle is not None
@@ -871,29 +901,51 @@ class Supervisor:
             return
         self.done = True
 
-    def _sweep_strays(self) -> bool:
-        """Stop processes that escaped their groups; True while some are still there."""
+    def _find_strays(self) -> list[int]:
         known: Iterable[int] = self.helpers
         if self.prober is not None:
             known = self.helpers | self.prober.pids()
-        strays = self.spawner.strays(known)
+        return self.spawner.strays(known)
+
+    def _sweep_strays(self) -> bool:
+        """Stop processes that escaped their groups; True while some are still there.
+
+        They share the stop's one deadline: a process found after its parent was killed at
+        the end of its grace is killed at once, not given a grace of its own.
+        """
+        strays = self._find_strays()
         self._strays = strays
         if not strays:
             return False
         now = self.clock.monotonic()
         if self._stray_kill_at is None:
-            grace = max((self._grace(u) for u in self.units), default=10.0)
+            deadline = self._stop_deadline
+            if deadline is None:
+                deadline = now + max((self.grace(u) for u in self.units), default=10.0)
+                self._stop_deadline = deadline
+            self._stray_kill_at = deadline
             pids = ", ".join(map(str, strays))
-            self._say(
-                None,
-                "process_stopping",
-                f"stopping processes that left their process group: {pids}",
-                signal="SIGTERM",
-                pids=pids,
-            )
-            self.spawner.kill_pids(strays, signal.SIGTERM)
-            self._stray_kill_at = now + grace
-        elif now >= self._stray_kill_at and not self._strays_killed:
+            if self._forced_all or now >= deadline:
+                self._say(
+                    None,
+                    "process_killed",
+                    f"killed with SIGKILL processes that left their process group: {pids}",
+                    signal="SIGKILL",
+                    pids=pids,
+                )
+            else:
+                self._say(
+                    None,
+                    "process_stopping",
+                    f"stopping processes that left their process group: {pids} "
+                    f"(until the stop's deadline, {deadline - now:.1f}s)",
+                    signal="SIGTERM",
+                    pids=pids,
+                )
+                self.spawner.kill_pids(strays, signal.SIGTERM)
+                self.spawner.kill_pids(strays, signal.SIGCONT)
+        if self._forced_all or now >= self._stray_kill_at:
+            # every sweep: one found late (its parent just died) is killed as soon as seen
             self.spawner.kill_pids(strays, signal.SIGKILL)
             self._strays_killed = True
             self.forced = True

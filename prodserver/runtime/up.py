@@ -248,6 +248,13 @@ def _run(
         )
     try:
         code = loop.run(supervisor)
+    except BaseException:
+        # the loop stopped every child it knew of; the guardian, not dismissed, kills
+        # anything that carries this run's token and was still missed
+        if guardian is not None:
+            guardian.abandon()
+            guardian = None
+        raise
     finally:
         prober.close()
         if hub is not None:
