@@ -24,7 +24,10 @@ Guarantees (each has a test):
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import errno
+import itertools
 import json
 import os
 import re
@@ -55,6 +58,11 @@ class AuditSink(Protocol):
 READ_SIZE = 64 * 1024
 #: a line longer than this is cut into pieces of at most this size plus one read
 MAX_LINE = 32 * 1024
+#: output not yet taken by our reader beyond which children's pipes are no longer read, so
+#: that they are slowed by their own full pipes (backpressure) instead of growing our memory
+HIGH_WATER = 4 * 1024 * 1024
+#: reading resumes once the backlog fell under this
+LOW_WATER = 1024 * 1024
 #: seconds a partial line waits for the rest of it before it is shown anyway
 PARTIAL_IDLE = 0.5
 
@@ -204,6 +212,10 @@ class OutputMux:
         self._wall = wall
         self._monotonic = monotonic
         self._out: list[bytes | memoryview] = []
+        #: what the reader did not take yet, oldest first (see :meth:`flush`)
+        self._backlog: collections.deque[bytes | memoryview] = collections.deque()
+        self._backlog_bytes = 0
+        self._restore_blocking = False
         self._partial: set[Stream] = set()
         #: plain text: most chunks can take :meth:`_feed_plain`
         self._fast = style.fmt == "text"
@@ -438,30 +450,79 @@ class OutputMux:
     # -- writing -----------------------------------------------------------------------
 
     def pending_output(self) -> bool:
-        return bool(self._out)
+        return bool(self._out) or bool(self._backlog)
+
+    @property
+    def backlog(self) -> int:
+        """Bytes written by nobody yet: the reader of our output is behind by this much."""
+        return self._backlog_bytes
+
+    @property
+    def congested(self) -> bool:
+        """The backlog is over :data:`HIGH_WATER`: stop reading children (backpressure)."""
+        return self._backlog_bytes > HIGH_WATER
+
+    @property
+    def relieved(self) -> bool:
+        """The backlog fell under :data:`LOW_WATER`: reading children may resume."""
+        return self._backlog_bytes < LOW_WATER
+
+    def open(self) -> None:
+        """Make the output non-blocking for the run: a stalled reader never stops the loop.
+
+        A terminal or a pipe shares its open file with the shell or the other end's other
+        writers, so :meth:`close` puts the flag back as it was.
+        """
+        with contextlib.suppress(OSError, ValueError):
+            if os.get_blocking(self.fd):
+                os.set_blocking(self.fd, False)
+                self._restore_blocking = True
+
+    def close(self) -> None:
+        """Give the output its blocking mode back (see :meth:`open`)."""
+        if self._restore_blocking:
+            self._restore_blocking = False
+            with contextlib.suppress(OSError, ValueError):
+                os.set_blocking(self.fd, True)
 
     def flush(self) -> None:
-        """Write everything queued with as few ``writev`` calls as the output takes."""
-        bufs = self._out
-        if not bufs:
-            return
-        self._out = []
-        if self.broken:
-            return
+        """Write what the output takes now, without waiting; keep the rest, in order.
+
+        Complete records are queued whole, so a backlog never tears a line: what is not
+        written now is written first next time.
+        """
+        out = self._out
+        if out:
+            self._out = []
+            if self.broken:
+                return
+            if self._backlog:
+                self._backlog.extend(out)
+                self._backlog_bytes += sum(map(len, out))
+            else:
+                rest = self._write(out)
+                if rest:
+                    self._backlog.extend(rest)
+                    self._backlog_bytes += sum(map(len, rest))
+                return
+        if self._backlog and not self.broken:
+            self._write_backlog()
+
+    def _write(self, bufs: list[bytes | memoryview]) -> list[bytes | memoryview]:
+        """Write ``bufs`` with as few ``writev`` calls as it takes; what did not fit."""
         fd = self.fd
         i, count = 0, len(bufs)
         while i < count:
             try:
                 written = os.writev(fd, bufs[i : i + _IOV_MAX])
             except BlockingIOError:
-                select.select([], [fd], [])
-                continue
+                return bufs[i:]
             except InterruptedError:
                 continue
             except OSError as exc:
                 if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL):
                     self.broken = True
-                    return
+                    return []
                 raise
             # skip what was written (empty buffers included); a buffer written in part
             # continues where it stopped
@@ -473,6 +534,55 @@ class OutputMux:
                     break
                 written -= size
                 i += 1
+        return []
+
+    def _write_backlog(self) -> None:
+        backlog = self._backlog
+        while backlog:
+            batch = list(itertools.islice(backlog, _IOV_MAX))
+            try:
+                written = os.writev(self.fd, batch)
+            except BlockingIOError:
+                return
+            except InterruptedError:
+                continue
+            except OSError as exc:
+                if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL):
+                    self.broken = True
+                    backlog.clear()
+                    self._backlog_bytes = 0
+                    return
+                raise
+            self._backlog_bytes -= written
+            while backlog:
+                size = len(backlog[0])
+                if written < size:
+                    if written:
+                        backlog[0] = memoryview(backlog[0])[written:]
+                    break
+                written -= size
+                backlog.popleft()
+
+    def drain(self, idle: float, monotonic: Callable[[], float] = time.monotonic) -> int:
+        """Wait for the reader to take the backlog, giving up after ``idle`` seconds without
+        progress; returns the bytes given up on (0: everything was written)."""
+        self.flush()
+        last = self._backlog_bytes
+        since = monotonic()
+        while self._backlog and not self.broken:
+            left = since + idle - monotonic()
+            if left <= 0:
+                break
+            with contextlib.suppress(OSError, ValueError):
+                select.select([], [self.fd], [], left)
+            self._write_backlog()
+            if self._backlog_bytes < last:
+                last = self._backlog_bytes
+                since = monotonic()
+        dropped = self._backlog_bytes
+        self._backlog.clear()
+        self._backlog_bytes = 0
+        return dropped
 
 
 def _iso(now: float) -> str:

@@ -119,7 +119,7 @@ def _run(
     from prodserver.runtime.control import ControlServer, ensure_private_dir, runtime_dir
     from prodserver.runtime.guardian import start_guardian
     from prodserver.runtime.health import ThreadProber
-    from prodserver.runtime.loop import EventLoop
+    from prodserver.runtime.loop import DRAIN_IDLE, EventLoop
     from prodserver.runtime.metrics import (
         DEFAULT_INTERVAL,
         MetricsServer,
@@ -150,6 +150,7 @@ def _run(
     guardian = start_guardian()
     mux = OutputMux(fd, style)
     mux.audit = audit
+    mux.open()  # non-blocking until the end: a stalled reader never stops supervision
     loop = EventLoop(mux)
     spawner = default_spawner(die_with_parent=guardian is None)
     prober = ThreadProber(loop.post)
@@ -254,6 +255,8 @@ def _run(
         if guardian is not None:
             guardian.abandon()
             guardian = None
+        mux.drain(DRAIN_IDLE)
+        mux.close()
         raise
     finally:
         prober.close()
@@ -266,7 +269,8 @@ def _run(
         if guardian is not None:
             guardian.close()
     loop.say(None, Event("stopped", f"stopped (exit code {code})", {"code": code}, quiet=True))
-    mux.flush()
+    mux.drain(DRAIN_IDLE)
+    mux.close()
     if mux.broken and options.output_fd is None:
         _silence_stdout()
     return code

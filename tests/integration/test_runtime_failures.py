@@ -194,3 +194,96 @@ def test_a_process_killed_by_a_signal_is_still_reported_as_killed(tmp_path):
     exited = [r for r in map(json.loads, run.lines) if r.get("event") == "process_exited"]
     assert exited[0]["code"] == 130 and exited[0]["signal"] == "SIGINT"
     assert code == 130
+
+
+CHATTER = """
+import os, sys
+open(sys.argv[1] + '.' + os.environ['PRODSERVER_INSTANCE'], 'w').write(str(os.getpid()))
+line = b'x' * 200 + b'\\n'
+while True:
+    os.write(1, line * 64)
+"""
+
+
+def test_a_stalled_reader_never_freezes_supervision(tmp_path):
+    # ``prodserver up | (sleep 30; cat)``: a pipe nobody reads
+    r, w = os.pipe()
+    runs = tmp_path / "runs"
+    again = py(f"""
+        import time
+        with open({str(runs)!r}, 'a') as fh:
+            fh.write('run\\n')
+        time.sleep(0.3)
+    """)
+    run = Run(
+        tmp_path,
+        [
+            {"name": "chatter", "argv": [PY, "-c", CHATTER, str(tmp_path / "c")], "scale": 4},
+            {
+                "name": "again",
+                "argv": again,
+                "restart": {"mode": "always", "backoff": 0.1, "window": 0.0},
+            },
+        ],
+        {"stop_timeout": 2.0},
+        stdout=w,
+    )
+    os.close(w)
+    try:
+        wait_until(lambda: all((tmp_path / f"c.{n}").exists() for n in range(1, 5)))
+        proc = psutil.Process(run.pid)
+        time.sleep(1.0)  # let the pipe and prodserver's buffer fill
+        rss_before = proc.memory_info().rss
+        restarts_before = runs.read_text().count("run")
+        # supervision goes on while nobody reads: the restarting process keeps restarting
+        wait_until(lambda: runs.read_text().count("run") >= restarts_before + 3, timeout=5)
+        rss_after = proc.memory_info().rss
+        sent = time.monotonic()
+        os.kill(run.pid, signal.SIGTERM)
+        code = run.popen.wait(10)
+        elapsed = time.monotonic() - sent
+    finally:
+        run.kill()
+        os.close(r)
+    assert elapsed < 2.0 + 1.0, elapsed
+    assert code == 0
+    # memory is bounded: the chatter is held back by its own pipes, not by our buffer
+    assert rss_after - rss_before < 16 * 1024 * 1024, (rss_before, rss_after)
+
+
+WRITER = """
+import sys
+n = int(sys.argv[1])
+for i in range(n):
+    print(f'line {i:07d}')
+"""
+
+
+def test_a_slow_reader_gets_every_line_whole_and_in_order(tmp_path):
+    r, w = os.pipe()
+    count = 30_000
+    run = Run(
+        tmp_path,
+        [
+            {"name": "w", "argv": [PY, "-c", WRITER, str(count)], "scale": 4, "oneshot": True},
+        ],
+        stdout=w,
+    )
+    os.close(w)
+    try:
+        time.sleep(1.5)  # the reader is paused (a pager, Ctrl-S) while the writers write
+        with os.fdopen(r, "rb") as reader:
+            data = reader.read()
+        code = run.popen.wait(10)
+    finally:
+        run.kill()
+    assert code == 0
+    per: dict[str, list[str]] = {}
+    for line in data.decode().splitlines():
+        label, _, text = line.partition(" | ")
+        if text.startswith("line "):
+            per.setdefault(label.strip(), []).append(text)
+    expected = [f"line {i:07d}" for i in range(count)]
+    assert sorted(per) == ["w.1", "w.2", "w.3", "w.4"]
+    for lines in per.values():
+        assert lines == expected
