@@ -609,6 +609,9 @@ class Resolver:
                 # ${PORT}, not the port this machine would have used
                 inst_lookup["PORT"] = "${PORT}" if self.for_export else str(inst_port)
             inst_lookup.update(process_env)
+            if scale > 1 and not self.for_export:
+                # each copy's identity is known when its argv is built (celery node names)
+                inst_lookup["PRODSERVER_INSTANCE"] = str(number)
             values = self.option_values(
                 table, backend, options, inst_lookup, where, report=number == 1
             )

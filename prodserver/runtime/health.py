@@ -70,6 +70,7 @@ class Health:
         #: "starting", "healthy" or "unhealthy"
         self.status = "starting"
         self.ever_healthy = False
+        self.first_success = False
         #: consecutive failures that counted
         self.failures = 0
         #: when the last counted failure's probe started (before the first success)
@@ -140,6 +141,8 @@ class Health:
         if self.status == "healthy":
             return None
         self.status = "healthy"
+        #: this success is the run's first (``healthy after``), not a recovery (``again``)
+        self.first_success = not self.ever_healthy
         if not self.ever_healthy:
             self.ever_healthy = True
             self.ready_after = now - self.started_at

@@ -181,8 +181,14 @@ def metric_families(snapshot: Snapshot) -> Iterable[Any]:
     """Prometheus metric families for ``snapshot`` (built with prometheus-client)."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    labels = ["process", "instance"]
-    up = GaugeMetricFamily("prodserver_process_up", "1 while the main process runs", labels=labels)
+    # ``replica``, not ``instance``: Prometheus gives every scraped series an ``instance``
+    # label of its own (the target), which ours would collide with
+    labels = ["process", "replica"]
+    up = GaugeMetricFamily(
+        "prodserver_process_up",
+        "1 while the main process runs, or once a oneshot completed (0 means an outage)",
+        labels=labels,
+    )
     ready = GaugeMetricFamily(
         "prodserver_process_ready", "1 when the instance is ready (healthy)", labels=labels
     )
@@ -216,7 +222,7 @@ def metric_families(snapshot: Snapshot) -> Iterable[Any]:
     for row in snapshot.rows:
         key = [str(row["process"]), str(row["instance"])]
         running = row["pid"] is not None
-        up.add_metric(key, 1.0 if running else 0.0)
+        up.add_metric(key, 1.0 if running or row["state"] == "completed" else 0.0)
         ready.add_metric(key, 1.0 if row["ready"] else 0.0)
         for name in _STATE_NAMES:
             state.add_metric([*key, name], 1.0 if row["state"] == name else 0.0)

@@ -641,8 +641,10 @@ class Supervisor:
         if transition is Transition.HEALTHY:
             if check.role != "liveness":
                 unit.ready = True
-            if health.ready_after is not None and unit.ready_after is None:
-                unit.ready_after = health.ready_after
+            if health.first_success and health.ready_after is not None:
+                # a liveness-only probe's first success is not a recovery either
+                if unit.ready_after is None:
+                    unit.ready_after = health.ready_after
                 self._say(
                     unit,
                     "health_changed",

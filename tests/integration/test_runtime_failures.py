@@ -287,3 +287,37 @@ def test_a_slow_reader_gets_every_line_whole_and_in_order(tmp_path):
     assert sorted(per) == ["w.1", "w.2", "w.3", "w.4"]
     for lines in per.values():
         assert lines == expected
+
+
+SCALED = """
+[project]
+name = "shop"
+
+[processes.worker]
+backend = "celery-worker"
+app = "shop"
+
+[processes.echo]
+command = ["python", "-c", "import sys; print(sys.argv[1])", "${PRODSERVER_INSTANCE}"]
+port = 7100
+oneshot = true
+"""
+
+
+def test_scaled_instances_have_their_own_identity_when_their_argv_is_built(tmp_path):
+    from prodserver.config.resolve import resolve_project
+
+    (tmp_path / "prodserver.toml").write_text(SCALED)
+    project = resolve_project(
+        file=tmp_path / "prodserver.toml", scale={"worker": 2, "echo": 2}, environ={}
+    )
+    workers = project.processes["worker"].instances
+    names = [inst.argv[inst.argv.index("--hostname") + 1] for inst in workers]
+    assert names == ["worker.1@%h", "worker.2@%h"]
+    assert [inst.env["PRODSERVER_INSTANCE"] for inst in workers] == ["1", "2"]
+    echoes = project.processes["echo"].instances
+    assert [inst.argv[-1] for inst in echoes] == ["1", "2"]
+    assert [inst.port for inst in echoes] == [7100, 7101]
+    # one copy keeps celery's own default name
+    single = resolve_project(file=tmp_path / "prodserver.toml", scale={"echo": 2}, environ={})
+    assert "--hostname" not in single.processes["worker"].instances[0].argv

@@ -220,6 +220,16 @@ def test_liveness_only_probe_does_not_gate_dependants(spawner, clock, hooks):
     assert names(spawner) == ["db", "web"]
 
 
+def test_first_success_of_a_liveness_only_probe_is_not_a_recovery(spawner, clock, hooks):
+    check = dataclasses.replace(HTTP, role="liveness", retries=1)
+    sup, prober = setup(spawner, clock, hooks, check, RestartPolicy("always"))
+    clock.advance(0.5)
+    sup.tick()
+    prober.answer("db", True)
+    assert hooks.texts("db.1")[-1].startswith("healthy after 0.5s")
+    assert not any("again" in t for t in hooks.texts("db.1"))
+
+
 def test_notify_ready_from_the_main_pid_only(spawner, clock, hooks):
     check = HealthCheck("notify", "", start_period=0.0)
     sup, prober = setup(spawner, clock, hooks, check)
