@@ -157,10 +157,22 @@ def _merge_into(
             _merge_into(child, value, origins, (*at, key), (*src, key))
             target[key] = child
         else:
-            for stale in [p for p in origins if p[: len(at) + 1] == (*at, key)]:
-                del origins[stale]
+            _forget(target.get(key), origins, (*at, key))
             target[key] = _copy(value)
             _record(value, origins, (*at, key), (*src, key))
+
+
+def _forget(old: Any, origins: dict[KeyPath, KeyPath], at: KeyPath) -> None:
+    """Drop the origins recorded for a value being replaced: its own and, for a table, those of
+    every key inside it (the only paths below ``at`` that :func:`_record` ever writes).
+
+    Walking the old value instead of scanning every recorded origin keeps a merge linear in
+    the size of the file: the scan made ``check`` quadratic in the number of processes.
+    """
+    origins.pop(at, None)
+    if isinstance(old, dict):
+        for k, v in old.items():
+            _forget(v, origins, (*at, k))
 
 
 def _record(value: Any, origins: dict[KeyPath, KeyPath], at: KeyPath, src: KeyPath) -> None:

@@ -36,7 +36,7 @@ from prodserver.config.model import (
     frozen_map,
 )
 from prodserver.config.sources import FILE_ENV, KeyPath, RawSource, discover, read_source
-from prodserver.errors import ConfigError, Location, Problem
+from prodserver.errors import ConfigError, Location, Problem, unique_problems
 
 PROFILE_ENV = "PRODSERVER_PROFILE"
 DEFAULT_BASE_PORT = 5000
@@ -305,7 +305,7 @@ class Resolver:
             if spec is not None:
                 specs[name] = spec
         self.check_dependencies(specs, merged.processes, merged.defined_at)
-        errors = _dedupe([p for p in self.out.problems if p.severity == "error"])
+        errors = unique_problems([p for p in self.out.problems if p.severity == "error"])
         if errors:
             masker = self.masker(shared_env)
             raise ConfigError(
@@ -327,7 +327,7 @@ class Resolver:
             env=frozen_map(shared_env),
             secret_names=frozenset(secret_names),
             env_files=tuple(self.env_files_read),
-            warnings=tuple(masker.text(w.render()) for w in _dedupe(self.out.warnings)),
+            warnings=tuple(masker.text(w.render()) for w in unique_problems(self.out.warnings)),
             runtime_refs=frozenset(self.kept_refs),
             production=self.production(chain_layers),
             allow_root=self.project.get("allow_root") is True,
@@ -1184,14 +1184,6 @@ class Resolver:
         for spec in specs.values():
             names.update(spec.env)
         return {n for n in names if self.is_secret(n)}
-
-
-def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
-    out: list[Problem] = []
-    for problem in problems:
-        if problem not in out:
-            out.append(problem)
-    return out
 
 
 def _mask_problem(problem: Problem, masker: Masker) -> Problem:

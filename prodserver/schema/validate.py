@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache, partial
 from typing import Any
 
 from prodserver.backends.base import Backend
 from prodserver.config.sources import KeyPath, RawSource
-from prodserver.errors import ConfigError, Location, Problem
+from prodserver.errors import ConfigError, Location, Problem, unique_problems
 from prodserver.schema.build import DURATION_PATTERN, SIZE_PATTERN
 
 _UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected|\('([^']+)'")
@@ -147,7 +147,7 @@ def file_problems(source: RawSource) -> list[Problem]:
         validator = _process_validator(candidates)
         for error in sorted(validator.iter_errors(table), key=_error_key):
             problems.extend(_render(error, defs, partial(_prefixed, prefix), source))
-    return _dedupe(problems)
+    return unique_problems(problems)
 
 
 def _process_tables(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
@@ -186,19 +186,11 @@ def validate_process(
                 source,
             )
         )
-    return _dedupe(problems)
+    return unique_problems(problems)
 
 
 def _error_key(error: Any) -> tuple[str, ...]:
     return tuple(str(p) for p in error.absolute_path)
-
-
-def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
-    out: list[Problem] = []
-    for p in problems:
-        if p not in out:
-            out.append(p)
-    return out
 
 
 def _then_properties(then: Mapping[str, Any], defs: Mapping[str, Any]) -> set[str]:

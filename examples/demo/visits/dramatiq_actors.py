@@ -22,5 +22,5 @@ dramatiq.set_broker(broker)
 
 
 @dramatiq.actor(queue_name="default")
-def record_visit(source: str) -> None:
-    core.record_visit(source)
+def record_visit(source: str, work: int = 0) -> None:
+    core.record_visit(source, work)

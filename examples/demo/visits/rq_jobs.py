@@ -10,5 +10,5 @@ django.setup()
 from visits import core  # noqa: E402 - needs the app registry set up above
 
 
-def record_visit(source: str) -> int:
-    return core.record_visit(source)
+def record_visit(source: str, work: int = 0) -> int:
+    return core.record_visit(source, work)

@@ -6,5 +6,5 @@ from visits import core
 
 
 @task()
-def record_visit(source: str) -> int:
-    return core.record_visit(source)
+def record_visit(source: str, work: int = 0) -> int:
+    return core.record_visit(source, work)

@@ -1,5 +1,13 @@
-"""``manage.py enqueue_visit --via FAMILY [--source TEXT]``: put the demo task on a queue."""
+"""``manage.py enqueue_visit --via FAMILY [--source TEXT] [--count N] [--work N] [--interval S]``.
 
+Puts the demo task (``record_visit``) on a queue. With ``--count`` the task is enqueued N times
+from this one process, each with ``SOURCE-I-T`` as its source (``I`` the index, ``T`` the wall
+clock at enqueue in seconds): ``bench/workers.py`` reads throughput and enqueue-to-done latency
+back from the rows the worker wrote.
+"""
+
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -14,52 +22,76 @@ class Command(BaseCommand):
         parser.add_argument("--via", choices=FAMILIES, required=True)
         parser.add_argument("--source", help="text stored in the row (default: the family)")
         parser.add_argument("--queue", default=None, help="queue name (default: the family's)")
+        parser.add_argument("--count", type=int, default=None, help="enqueue N tasks")
+        parser.add_argument("--work", type=int, default=0, help="hashing rounds per task")
+        parser.add_argument(
+            "--interval", type=float, default=0.0, help="seconds to wait between two enqueues"
+        )
 
     def handle(
-        self, *args: Any, via: str, source: str | None, queue: str | None, **opts: Any
+        self,
+        *args: Any,
+        via: str,
+        source: str | None,
+        queue: str | None,
+        count: int | None,
+        work: int,
+        interval: float,
+        **opts: Any,
     ) -> None:
         source = source or via
-        if via == "django-tasks":
-            from visits.tasks import record_visit
+        send = _sender(via, queue)
+        if count is None:
+            ref = send(source, work)
+            self.stdout.write(f"enqueued record_visit({source!r}) via {via}: {ref}")
+            return
+        for i in range(count):
+            if i and interval:
+                time.sleep(interval)  # spaced out: each task finds an idle worker
+            send(f"{source}-{i}-{time.time():.6f}", work)
+        self.stdout.write(f"enqueued {count} x record_visit via {via}")
 
-            task = record_visit.using(queue_name=queue) if queue else record_visit
-            ref = task.enqueue(source).id
-        elif via == "celery":
-            # the configured app (demo/celery.py), not Celery's default one
-            from demo.celery import app
 
-            ref = app.send_task("visits.celery_tasks.record_visit", (source,), queue=queue).id
-        elif via == "rq":
-            from django.conf import settings
-            from redis import Redis
-            from rq import Queue
+def _sender(via: str, queue: str | None) -> Callable[[str, int], object]:
+    """A function that enqueues one task for ``via`` and returns its id."""
+    if via == "django-tasks":
+        from visits.tasks import record_visit
 
-            connection = Redis.from_url(settings.REDIS_URL)
-            ref = (
-                Queue(queue or "default", connection=connection)
-                .enqueue("visits.rq_jobs.record_visit", source)
-                .id
-            )
-        elif via == "rq-scheduler":
-            # due in a second: rqscheduler moves it onto the queue, an RQ worker runs it
-            from datetime import timedelta
+        task = record_visit.using(queue_name=queue) if queue else record_visit
+        return lambda source, work: task.enqueue(source, work).id
+    if via == "celery":
+        # the configured app (demo/celery.py), not Celery's default one
+        from demo.celery import app
 
-            from django.conf import settings
-            from redis import Redis
-            from rq_scheduler import Scheduler
+        name = "visits.celery_tasks.record_visit"
+        return lambda source, work: app.send_task(name, (source, work), queue=queue).id
+    if via == "rq":
+        from django.conf import settings
+        from redis import Redis
+        from rq import Queue
 
-            scheduler = Scheduler(
-                queue_name=queue or "default", connection=Redis.from_url(settings.REDIS_URL)
-            )
-            ref = scheduler.enqueue_in(
-                timedelta(seconds=1), "visits.rq_jobs.record_visit", source
+        rq_queue = Queue(queue or "default", connection=Redis.from_url(settings.REDIS_URL))
+        return lambda source, work: rq_queue.enqueue("visits.rq_jobs.record_visit", source, work).id
+    if via == "rq-scheduler":
+        # due in a second: rqscheduler moves it onto the queue, an RQ worker runs it
+        from datetime import timedelta
+
+        from django.conf import settings
+        from redis import Redis
+        from rq_scheduler import Scheduler
+
+        scheduler = Scheduler(
+            queue_name=queue or "default", connection=Redis.from_url(settings.REDIS_URL)
+        )
+        return lambda source, work: (
+            scheduler.enqueue_in(
+                timedelta(seconds=1), "visits.rq_jobs.record_visit", source, work
             ).id
-        elif via == "dramatiq":
-            from visits.dramatiq_actors import record_visit as actor
+        )
+    if via == "dramatiq":
+        from visits.dramatiq_actors import record_visit as actor
 
-            ref = actor.send(source).message_id
-        else:
-            from django_q.tasks import async_task
+        return lambda source, work: actor.send(source, work).message_id
+    from django_q.tasks import async_task
 
-            ref = async_task("visits.core.record_visit", source)
-        self.stdout.write(f"enqueued record_visit({source!r}) via {via}: {ref}")
+    return lambda source, work: async_task("visits.core.record_visit", source, work)
