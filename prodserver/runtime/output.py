@@ -59,10 +59,13 @@ READ_SIZE = 64 * 1024
 #: a line longer than this is cut into pieces of at most this size plus one read
 MAX_LINE = 32 * 1024
 #: output not yet taken by our reader beyond which children's pipes are no longer read, so
-#: that they are slowed by their own full pipes (backpressure) instead of growing our memory
-HIGH_WATER = 4 * 1024 * 1024
-#: reading resumes once the backlog fell under this
-LOW_WATER = 1024 * 1024
+#: that they are slowed by their own full pipes (backpressure) instead of growing our memory.
+#: Zero: as soon as the reader is behind, the loop waits for it (as a blocking write would,
+#: but with signals, exits, probes and deadlines still handled), which keeps the backlog to
+#: one turn's reads and lets the children's pipes batch the next lines
+HIGH_WATER = 0
+#: reading resumes once the backlog is under this (1: once it is all written)
+LOW_WATER = 1
 #: seconds a partial line waits for the rest of it before it is shown anyway
 PARTIAL_IDLE = 0.5
 
