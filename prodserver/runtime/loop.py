@@ -33,7 +33,13 @@ OUTPUT_RETRY = 0.05
 class EventLoop:
     """Connects a :class:`Supervisor` to real pipes, signals and an :class:`OutputMux`."""
 
-    def __init__(self, mux: OutputMux) -> None:
+    def __init__(
+        self,
+        mux: OutputMux,
+        *,
+        on_attach: Callable[[int], None] | None = None,
+        on_release: Callable[[int], None] | None = None,
+    ) -> None:
         self.mux = mux
         self.supervisor: Supervisor | None = None
         self._poll = select.epoll()
@@ -47,9 +53,9 @@ class EventLoop:
         self._global = mux.stream("prodserver", "prodserver", None, "prodserver", 0)
         self._streams: dict[int, Stream] = {}
         #: called with the process group of every spawned child (the guardian watches them)
-        self.on_attach: Callable[[int], None] | None = None
+        self.on_attach = on_attach
         #: called with a process group once it is empty
-        self.on_release: Callable[[int], None] | None = None
+        self.on_release = on_release
         #: other readable fds (notify and control sockets): fd -> callback
         self._watchers: dict[int, Callable[[], None]] = {}
         #: callables handed over by other threads (probe results), run on the loop

@@ -11,9 +11,32 @@ far apart that the window never holds ``max_restarts`` of them, and it would cra
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from prodserver.config.model import RestartPolicy
+
+
+class Action(enum.Enum):
+    """What happens to an instance whose run ended on its own."""
+
+    #: start it again after :attr:`Decision.delay`
+    RESTART = "restart"
+    #: it keeps failing: give up on it (that ends the run)
+    GIVE_UP = "give-up"
+    #: a oneshot that succeeded: done, dependants may go on
+    COMPLETE = "complete"
+    #: not restarted: the run ends with its code
+    END = "end"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The restart policy's answer for one exit."""
+
+    action: Action
+    #: seconds before the next start (RESTART only)
+    delay: float = 0.0
 
 
 @dataclass
@@ -30,6 +53,24 @@ class RestartTracker:
         """Whether the policy restarts a process that exited with ``code``."""
         mode = self.policy.mode
         return mode == "always" or (mode == "on-failure" and code != 0)
+
+    def after_exit(self, code: int, uptime: float, *, oneshot: bool) -> Decision:
+        """What to do with an instance that exited with ``code`` after ``uptime`` seconds."""
+        if self.wants_restart(code):
+            return self._again(uptime)
+        if oneshot and code == 0:
+            return Decision(Action.COMPLETE)
+        return Decision(Action.END)
+
+    def after_recycle(self, uptime: float) -> Decision:
+        """prodserver stopped the instance to start it again (its memory guard)."""
+        return self._again(uptime)
+
+    def _again(self, uptime: float) -> Decision:
+        delay = self.next_delay(uptime)
+        if delay is None:
+            return Decision(Action.GIVE_UP)
+        return Decision(Action.RESTART, delay)
 
     def next_delay(self, uptime: float) -> float | None:
         """Seconds to wait before the next start, or None to give up.

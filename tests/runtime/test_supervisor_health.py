@@ -262,9 +262,15 @@ def test_outer_notify_socket_never_reaches_a_child(spawner, clock, hooks, monkey
 def test_all_ready_is_announced_once_when_every_instance_is_ready(spawner, clock, hooks):
     proj = checked(project(proc("db", py("#db")), proc("web", py("#web"))), "db", HTTP)
     prober = FakeProber()
-    sup = Supervisor(proj, spawner=spawner, clock=clock, hooks=hooks, prober=prober)
     calls: list[str] = []
-    sup.on_all_ready = lambda: calls.append("ready")
+    sup = Supervisor(
+        proj,
+        spawner=spawner,
+        clock=clock,
+        hooks=hooks,
+        prober=prober,
+        on_all_ready=lambda: calls.append("ready"),
+    )
     sup.start()
     assert calls == []
     clock.advance(0.5)
