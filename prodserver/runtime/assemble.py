@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import ProdserverError
 from prodserver.runtime.audit import AuditLog, Event
-from prodserver.runtime.output import OutputMux, Style
+from prodserver.runtime.output import OutputMux
 from prodserver.runtime.process import Unit
+from prodserver.runtime.streams import Style
 
 if TYPE_CHECKING:
     from prodserver.runtime.control import ControlServer
@@ -73,21 +74,16 @@ def assemble(
 ) -> Assembly:
     """Build the run: bind what can fail first, then fork the guardian, then the rest."""
     from prodserver.runtime.clock import SystemClock
-    from prodserver.runtime.control import ControlServer
     from prodserver.runtime.guardian import start_guardian
     from prodserver.runtime.health import ThreadProber
     from prodserver.runtime.loop import EventLoop
     from prodserver.runtime.metrics import DEFAULT_INTERVAL, PsutilSampler
-    from prodserver.runtime.notify import NotifyHub
     from prodserver.runtime.spawner import default_spawner
     from prodserver.runtime.supervisor import Supervisor
 
     metrics = _metrics_server(options)
     rundir, warnings = _rundir(project)
-    if hasattr(signal, "pthread_sigmask"):
-        # A parent that blocked signals (SIGCHLD, SIGTERM) would make the loop deaf to them:
-        # exits would never be noticed and a stop never asked for. Signals are ours now.
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    _unblock_signals()
     # The guardian forks first, before the loop opens its pipes and epoll set.
     guardian = start_guardian()
     mux = OutputMux(fd, style)
@@ -98,7 +94,7 @@ def assemble(
         on_release=guardian.forget if guardian else None,
     )
     prober = ThreadProber(loop.post)
-    sup: Supervisor | None = None  # set below; the closures run only once it is
+    sup: Supervisor | None = None  # the closures below run only once it is built
 
     def deliver(unit: Unit, pid: int, fields: Mapping[str, str]) -> None:
         assert sup is not None
@@ -108,15 +104,10 @@ def assemble(
         assert sup is not None
         return sup.status()
 
-    hub = None
-    if rundir is not None and hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
-        hub = NotifyHub(rundir / f"notify-{os.getpid()}", deliver, loop.watch, loop.unwatch)
-    control = None
-    if options.control and rundir is not None:
-        control = ControlServer(rundir, status, loop.watch, loop.unwatch)
+    hub, control = _sockets(rundir, loop, deliver, status, control=options.control)
     interval = options.sample_interval
     if interval is None and metrics is not None:
-        interval = DEFAULT_INTERVAL
+        interval = DEFAULT_INTERVAL  # --metrics samples even without a memory guard
     sup = Supervisor(
         project,
         spawner=default_spawner(die_with_parent=guardian is None),
@@ -135,6 +126,34 @@ def assemble(
         on_sample=_publisher(metrics, lambda: sup),
     )
     return Assembly(mux, loop, sup, prober, guardian, hub, control, metrics, warnings)
+
+
+def _unblock_signals() -> None:
+    if hasattr(signal, "pthread_sigmask"):
+        # A parent that blocked signals (SIGCHLD, SIGTERM) would make the loop deaf to them:
+        # exits would never be noticed and a stop never asked for. Signals are ours now.
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def _sockets(
+    rundir: Path | None,
+    loop: EventLoop,
+    deliver: Callable[[Unit, int, Mapping[str, str]], None],
+    status: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    *,
+    control: bool,
+) -> tuple[NotifyHub | None, ControlServer | None]:
+    """The notify socket (children's READY=1) and the control socket (``status``)."""
+    from prodserver.runtime.control import ControlServer
+    from prodserver.runtime.notify import NotifyHub
+
+    if rundir is None:
+        return None, None
+    hub = None
+    if hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
+        hub = NotifyHub(rundir / f"notify-{os.getpid()}", deliver, loop.watch, loop.unwatch)
+    server = ControlServer(rundir, status, loop.watch, loop.unwatch) if control else None
+    return hub, server
 
 
 def _metrics_server(options: UpOptions) -> MetricsServer | None:

@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from prodserver.runtime.output import READ_SIZE, OutputMux, Stream, keep_heap
+from prodserver.runtime.output import READ_SIZE, OutputMux
 from prodserver.runtime.process import Unit
+from prodserver.runtime.streams import Stream
 from prodserver.runtime.supervisor import Supervisor
+from prodserver.runtime.writer import keep_heap
 
 #: the signals the loop takes over while it runs
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
@@ -288,6 +290,21 @@ class EventLoop:
         grace = max((sup.grace(u) for u in sup.units), default=0.0)
         stop_everything(sup.units, sup.spawner, known, grace=grace)
 
+    def _dispatch(self, sup: Supervisor) -> bool:
+        """Hand queued signals and posted callbacks over; True when children exited."""
+        reap = False
+        while self._signals:
+            signum = self._signals.popleft()
+            if signum == signal.SIGCHLD:
+                reap = True
+                continue
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                self.stop_asked = True
+            sup.handle_signal(signum)
+        while self._posted:
+            self._posted.popleft()()
+        return reap
+
     def _loop(self, sup: Supervisor) -> int:
         mux = self.mux
         clock = sup.clock
@@ -305,7 +322,6 @@ class EventLoop:
             if self._paused and not self._out_watched and not 0 <= timeout < OUTPUT_RETRY:
                 timeout = OUTPUT_RETRY
             events = poll(timeout)
-            reap = False
             for fd, _mask in events:
                 if fd == wake:
                     with contextlib.suppress(BlockingIOError):
@@ -331,16 +347,7 @@ class EventLoop:
                 else:
                     mux.end(st)
                     self._close(fd)
-            while self._signals:
-                signum = self._signals.popleft()
-                if signum == signal.SIGCHLD:
-                    reap = True
-                else:
-                    if signum in (signal.SIGINT, signal.SIGTERM):
-                        self.stop_asked = True
-                    sup.handle_signal(signum)
-            while self._posted:
-                self._posted.popleft()()
+            reap = self._dispatch(sup)
             if reap:
                 sup.handle_children()
             elif deadline is not None and clock.monotonic() >= deadline:

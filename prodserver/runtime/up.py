@@ -14,7 +14,7 @@ from prodserver.config.model import ResolvedProject
 from prodserver.errors import ProdserverError
 from prodserver.exitcodes import ExitCode
 from prodserver.runtime.audit import DEFAULT_BACKUPS, DEFAULT_MAX_SIZE, AuditLog, Event, FieldValue
-from prodserver.runtime.output import LogFormat, Style
+from prodserver.runtime.streams import LogFormat, Style
 
 if TYPE_CHECKING:
     from prodserver.runtime.assemble import Assembly

@@ -9,7 +9,8 @@ import tempfile
 
 import pytest
 
-from prodserver.runtime.output import MAX_LINE, PARTIAL_IDLE, READ_SIZE, OutputMux, Style
+from prodserver.runtime.output import MAX_LINE, PARTIAL_IDLE, READ_SIZE, OutputMux
+from prodserver.runtime.streams import Style
 
 
 class Sink:
