@@ -77,7 +77,7 @@ def assemble(
     from prodserver.runtime.guardian import start_guardian
     from prodserver.runtime.health import ThreadProber
     from prodserver.runtime.loop import EventLoop
-    from prodserver.runtime.metrics import DEFAULT_INTERVAL, PsutilSampler
+    from prodserver.runtime.metrics import PsutilSampler
     from prodserver.runtime.spawner import default_spawner
     from prodserver.runtime.supervisor import Supervisor
 
@@ -105,9 +105,6 @@ def assemble(
         return sup.status()
 
     hub, control = _sockets(rundir, loop, deliver, status, control=options.control)
-    interval = options.sample_interval
-    if interval is None and metrics is not None:
-        interval = DEFAULT_INTERVAL  # --metrics samples even without a memory guard
     sup = Supervisor(
         project,
         spawner=default_spawner(die_with_parent=guardian is None),
@@ -119,13 +116,21 @@ def assemble(
         prober=prober,
         notifier=hub,
         sampler=PsutilSampler(),
-        sample_interval=interval,
+        sample_interval=_interval(options, metrics),
         helpers=(guardian.pid,) if guardian else (),
         on_all_ready=_all_ready(loop, project, selected),
         on_stopping=_stopping,
         on_sample=_publisher(metrics, lambda: sup),
     )
     return Assembly(mux, loop, sup, prober, guardian, hub, control, metrics, warnings)
+
+
+def _interval(options: UpOptions, metrics: MetricsServer | None) -> float | None:
+    from prodserver.runtime.metrics import DEFAULT_INTERVAL
+
+    if options.sample_interval is None and metrics is not None:
+        return DEFAULT_INTERVAL  # --metrics samples even without a memory guard
+    return options.sample_interval
 
 
 def _unblock_signals() -> None:
