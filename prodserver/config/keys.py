@@ -74,6 +74,11 @@ _HEALTHCHECK: dict[str, Any] = {
 }
 
 _RESTART_MODES = ["no", "on-failure", "always"]
+_EXIT_CODES: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 0, "maximum": 255},
+    "uniqueItems": True,
+}
 _RESTART: dict[str, Any] = {
     "anyOf": [
         {"enum": _RESTART_MODES},
@@ -86,6 +91,8 @@ _RESTART: dict[str, Any] = {
                 "backoff": _DURATION,
                 "backoff_max": _DURATION,
                 "window": _DURATION,
+                "success_exit_codes": _EXIT_CODES,
+                "prevent_exit_codes": _EXIT_CODES,
             },
         },
     ]
@@ -168,7 +175,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "restart",
         "table",
         "`no`, `on-failure` or `always`, or a table with `policy`, `max_restarts`, `backoff`, "
-        "`backoff_max`, `window`.",
+        "`backoff_max`, `window`, `success_exit_codes` (exits that count as success, like "
+        "systemd's SuccessExitStatus=) and `prevent_exit_codes` (exits never restarted, like "
+        "RestartPreventExitStatus=).",
         schema=_RESTART,
         default="no",
     ),

@@ -67,6 +67,10 @@ class RestartPolicy:
     backoff: float = 1.0
     backoff_max: float = 30.0
     window: float = 60.0
+    #: exit codes that count as success besides 0 (systemd's ``SuccessExitStatus=``)
+    success_exit_codes: tuple[int, ...] = ()
+    #: exit codes never restarted, whatever ``mode`` (systemd's ``RestartPreventExitStatus=``)
+    prevent_exit_codes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1089,9 +1089,27 @@ class Resolver:
                             value, where=self.source.location(where("restart", key))
                         )
                     fields[key] = value
+            for key in ("success_exit_codes", "prevent_exit_codes"):
+                if key in raw:
+                    fields[key] = self.exit_codes(raw[key], where("restart", key))
         else:
             mode = raw
         return RestartPolicy(mode=mode, **fields)
+
+    def exit_codes(self, raw: Any, where: KeyPath) -> tuple[int, ...]:
+        """``restart.success_exit_codes`` / ``prevent_exit_codes``: integers 0-255."""
+        ok = isinstance(raw, list) and all(
+            isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in raw
+        )
+        if not ok:
+            self.out.error(
+                "PS450",
+                f"exit codes must be a list of integers from 0 to 255, not {raw!r}",
+                where,
+                "for example success_exit_codes = [3, 4]",
+            )
+            return ()
+        return tuple(sorted(set(raw)))
 
     def stop_signal(
         self, raw: Any, backend: Backend, where: Callable[..., KeyPath]

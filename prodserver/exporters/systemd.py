@@ -203,6 +203,11 @@ def _unit(
     service.append(("KillMode", KILL_MODE[spec.kill_mode]))
     service.append(("KillSignal", spec.stop_signal.name))
     service.append(("TimeoutStopSec", duration(spec.stop_timeout)))
+    if policy.success_exit_codes:
+        service.append(("SuccessExitStatus", " ".join(map(str, policy.success_exit_codes))))
+    if policy.prevent_exit_codes and not spec.oneshot:
+        codes = " ".join(map(str, policy.prevent_exit_codes))
+        service.append(("RestartPreventExitStatus", codes))
     if not spec.oneshot:
         service.append(("Restart", RESTART[policy.mode]))
         service.append(("RestartSec", duration(policy.backoff)))

@@ -89,8 +89,11 @@ class Exits:
             say(unit, "process_exited", f"completed (exit code {code})", code=code)
         else:
             unit.state = State.EXITED
+            if code in unit.spec.restart.prevent_exit_codes:
+                what += " (a prevent_exit_codes code: not restarted)"
             say(unit, "process_exited", what, **fields)
-            self._end_run(unit, code)
+            # an exit that counts as success ends the run as exit 0 would
+            self._end_run(unit, 0 if unit.restart.succeeded(code) else code)
 
     def after_memory_guard(self, unit: Unit, code: int) -> None:
         """The memory guard stopped ``unit``: start it again after the policy's backoff."""

@@ -49,16 +49,26 @@ class RestartTracker:
     #: restarts so far in this run of prodserver
     total: int = 0
 
+    def succeeded(self, code: int) -> bool:
+        """Whether exit ``code`` counts as success (0, or one of ``success_exit_codes``)."""
+        return code == 0 or code in self.policy.success_exit_codes
+
     def wants_restart(self, code: int) -> bool:
-        """Whether the policy restarts a process that exited with ``code``."""
+        """Whether the policy restarts a process that exited with ``code``.
+
+        ``prevent_exit_codes`` win over every mode (systemd's ``RestartPreventExitStatus=``):
+        a process that says "do not restart me" (gunicorn's 3 and 4) is not.
+        """
+        if code in self.policy.prevent_exit_codes:
+            return False
         mode = self.policy.mode
-        return mode == "always" or (mode == "on-failure" and code != 0)
+        return mode == "always" or (mode == "on-failure" and not self.succeeded(code))
 
     def after_exit(self, code: int, uptime: float, *, oneshot: bool) -> Decision:
         """What to do with an instance that exited with ``code`` after ``uptime`` seconds."""
         if self.wants_restart(code):
             return self._again(uptime)
-        if oneshot and code == 0:
+        if oneshot and self.succeeded(code):
             return Decision(Action.COMPLETE)
         return Decision(Action.END)
 
