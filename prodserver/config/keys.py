@@ -46,6 +46,11 @@ _HEALTHCHECK: dict[str, Any] = {
                 "timeout": _DURATION,
                 "retries": {"$ref": "#/$defs/integer", "minimum": 1},
                 "start_period": _DURATION,
+                "watchdog": {
+                    **_DURATION,
+                    "description": "with notify = true: WATCHDOG=1 must come at least this "
+                    "often (WATCHDOG_USEC is set); a missed deadline is a liveness failure",
+                },
                 "status": {
                     "description": "healthy HTTP status: a code or [low, high]",
                     "anyOf": [

@@ -49,6 +49,9 @@ class HealthCheck:
     expect: str | None = None
     #: ``readiness`` only gates dependants; ``liveness`` failures restart the process
     role: Literal["readiness", "liveness", "both"] = "both"
+    #: ``notify`` only: seconds within which each ``WATCHDOG=1`` must follow the last one
+    #: (``WATCHDOG_USEC``); a missed deadline is a liveness failure
+    watchdog: float | None = None
 
 
 @dataclass(frozen=True)

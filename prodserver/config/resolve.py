@@ -50,6 +50,7 @@ _SUBKEY_TYPES: dict[str, dict[str, OptionType]] = {
         "interval": "duration",
         "timeout": "duration",
         "start_period": "duration",
+        "watchdog": "duration",
         "retries": "integer",
     },
     "restart": {
@@ -1057,6 +1058,7 @@ class Resolver:
         )
         if None in probe.values() or retries is None:
             return None
+        watchdog = self.watchdog(table, kind, lookup, where)
         return HealthCheck(
             kind=kind,
             target=target,
@@ -1067,7 +1069,33 @@ class Resolver:
             status=(int(status[0]), int(status[1])),
             expect=table.get("expect"),
             role=table.get("role", "both"),
+            watchdog=watchdog,
         )
+
+    def watchdog(
+        self,
+        table: Mapping[str, Any],
+        kind: ProbeKind,
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+    ) -> float | None:
+        """``healthcheck.watchdog``: only with ``notify = true``, and more than 0."""
+        if "watchdog" not in table:
+            return None
+        path = where("healthcheck", "watchdog")
+        value = self._coerce(Option("watchdog", "duration", ""), table["watchdog"], lookup, path)
+        if value is None:
+            return None
+        if kind != "notify" or not value > 0:
+            why = "needs notify = true" if kind != "notify" else "must be longer than 0s"
+            self.out.error(
+                "PS451",
+                f"healthcheck watchdog {why}",
+                path,
+                'healthcheck = { notify = true, watchdog = "30s" }',
+            )
+            return None
+        return float(value)
 
     def restart_policy(
         self, values: Mapping[str, Any], where: Callable[..., KeyPath]

@@ -179,6 +179,8 @@ def _unit(
     elif spec.healthcheck is not None and spec.healthcheck.kind == "notify":
         # the process says READY=1 itself: systemd understands exactly that
         service += [("Type", "notify"), ("NotifyAccess", "main")]
+        if spec.healthcheck.watchdog:
+            service.append(("WatchdogSec", duration(spec.healthcheck.watchdog)))
     else:
         service.append(("Type", "exec"))
     service.append(("WorkingDirectory", _value(str(spec.cwd))))

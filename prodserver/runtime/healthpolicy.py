@@ -58,6 +58,9 @@ class HealthPolicy:
             health = unit.health
             if health is None or unit.state is not State.RUNNING or not unit.main_alive:
                 continue
+            if health.watchdog_missed(now):
+                self._watchdog_failed(unit, f"no WATCHDOG=1 for {health.check.watchdog:g}s")
+                continue
             if health.in_flight and health.deadline is not None and now >= health.deadline:
                 self.cancel_probe(health.token)
                 timeout = f"timed out after {health.check.timeout:g}s"
@@ -66,6 +69,25 @@ class HealthPolicy:
                 self.apply(unit, health.expire(now))
             if unit.state is State.RUNNING and health.due(now) and self.prober is not None:
                 self._probe(unit, now)
+
+    def _watchdog_failed(self, unit: Unit, detail: str) -> None:
+        """A missed (or triggered) watchdog: a liveness failure, whatever the probe's role."""
+        health = unit.health
+        assert health is not None
+        health.watchdog_at = None
+        health.status = "unhealthy"
+        unit.ready = False
+        self.run.all_ready = False
+        change: dict[str, FieldValue] = {
+            "from": "healthy" if health.ever_healthy else "starting",
+            "to": "unhealthy",
+            "detail": detail,
+            "role": "liveness",
+            "watchdog": health.check.watchdog,
+        }
+        self._recycle(
+            unit, "liveness", "health_changed", f"watchdog: {detail}; stopping it", change
+        )
 
     def _probe(self, unit: Unit, now: float) -> None:
         assert unit.health is not None and self.prober is not None
@@ -121,9 +143,17 @@ class HealthPolicy:
             return False
         if "STATUS" in fields:
             unit.notify_status = fields["STATUS"]
-        if fields.get("READY") != "1" or unit.state is not State.RUNNING:
+        if unit.state is not State.RUNNING:
             return False
         health = unit.health
+        watchdog = fields.get("WATCHDOG")
+        if watchdog is not None and health is not None and health.check.watchdog:
+            if watchdog == "trigger":  # the process asks to be handled as failed (systemd)
+                self._watchdog_failed(unit, "WATCHDOG=trigger")
+                return True
+            health.rearm(self.run.clock.monotonic())
+        if fields.get("READY") != "1":
+            return watchdog is not None
         if health is None:
             if not unit.ready:
                 unit.ready = True

@@ -64,6 +64,10 @@ class Starter:
         env.update(self.extra_env)
         if self.notifier is not None:
             env.update(self.notifier.env_for(unit))
+            check = unit.instance.healthcheck
+            if check is not None and check.watchdog:
+                # as systemd does for WatchdogSec=; sd_watchdog_enabled() reads it
+                env["WATCHDOG_USEC"] = str(int(check.watchdog * 1_000_000))
         return env
 
     def spawn(self, unit: Unit) -> None:
@@ -84,7 +88,10 @@ class Starter:
             return
         now = run.clock.monotonic()
         check = inst.healthcheck
-        unit.running(handle, now, Health(check, now) if check is not None else None)
+        health = Health(check, now) if check is not None else None
+        if health is not None and self.notifier is None:
+            health.watchdog_at = None  # no socket to hear WATCHDOG=1 on: no deadline either
+        unit.running(handle, now, health)
         run.by_pid[handle.pid] = unit
         restarts = f" (restart {unit.restart.total})" if unit.restart.total else ""
         run.say(
