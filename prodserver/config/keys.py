@@ -210,6 +210,13 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         schema=_SIGNAL,
     ),
     Option(
+        "reload_signal",
+        "string",
+        "Signal sent on `prodserver reload` (or SIGHUP to `up`) when this process's own "
+        "configuration did not change, to reload in place (gunicorn: SIGHUP).",
+        schema=_SIGNAL,
+    ),
+    Option(
         "kill_mode",
         "enum",
         "Send the stop signal to the `main` process only or to its whole process `group`.",

@@ -131,6 +131,9 @@ class ProcessSpec:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     oneshot: bool = False
     stop_signal: signal.Signals = signal.SIGTERM
+    #: sent to the main process on ``prodserver reload`` when the process itself did not
+    #: change (gunicorn reloads its application on SIGHUP); None: left alone
+    reload_signal: signal.Signals | None = None
     kill_mode: KillMode = "group"
     stop_timeout: float = 10.0
     user: str | None = None

@@ -663,6 +663,7 @@ class Resolver:
             restart=self.restart_policy(values, where),
             oneshot=bool(values.get("oneshot", False)),
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
+            reload_signal=self.reload_signal(values.get("reload_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
             stop_timeout=float(values.get("stop_timeout", 10.0)),
             user=self.user_for(name, values.get("user"), where),
@@ -1157,6 +1158,13 @@ class Resolver:
                 "use a name such as SIGTERM, SIGINT, SIGQUIT or SIGHUP",
             )
             return backend.stop_signal
+
+    def reload_signal(
+        self, raw: Any, backend: Backend, where: Callable[..., KeyPath]
+    ) -> signal.Signals | None:
+        if raw is None:
+            return None
+        return self.stop_signal(raw, backend, lambda *key: where("reload_signal"))
 
     def dependencies(self, raw: Any, where: Callable[..., KeyPath]) -> tuple[Dependency, ...]:
         if not raw:

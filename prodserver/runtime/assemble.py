@@ -64,6 +64,24 @@ class Assembly:
                 self.guardian.close()
 
 
+class _Late:
+    """The supervisor for the sockets built before it: they only call once the run is on."""
+
+    def __init__(self) -> None:
+        self.sup: Supervisor | None = None
+
+    def deliver(self, unit: Unit, pid: int, fields: Mapping[str, str]) -> None:
+        assert self.sup is not None
+        self.sup.handle_notify(unit, pid, fields)
+
+    def answer(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A control-socket request: ``reload``, or ``status`` (the default)."""
+        assert self.sup is not None
+        if request.get("command") == "reload":
+            return self.sup.reload("prodserver reload")
+        return self.sup.status()
+
+
 def assemble(
     project: ResolvedProject,
     options: UpOptions,
@@ -94,23 +112,14 @@ def assemble(
         on_release=guardian.forget if guardian else None,
     )
     prober = ThreadProber(loop.post)
-    sup: Supervisor | None = None  # the closures below run only once it is built
-
-    def deliver(unit: Unit, pid: int, fields: Mapping[str, str]) -> None:
-        assert sup is not None
-        sup.handle_notify(unit, pid, fields)
-
-    def status(request: Mapping[str, Any]) -> Mapping[str, Any]:
-        assert sup is not None
-        return sup.status()
-
-    hub, control = _sockets(rundir, loop, deliver, status, control=options.control)
+    late = _Late()  # the sockets reach the supervisor through it, once it is built
+    hub, control = _sockets(rundir, loop, late.deliver, late.answer, control=options.control)
     sup = Supervisor(
         project,
         spawner=default_spawner(die_with_parent=guardian is None),
         clock=SystemClock(),
         hooks=loop,
-        names=selected,
+        names=options.names,  # re-selected on reload: a process added to the file runs
         stop_timeout=options.stop_timeout,
         extra_env=guardian.env if guardian else None,
         prober=prober,
@@ -120,8 +129,10 @@ def assemble(
         helpers=(guardian.pid,) if guardian else (),
         on_all_ready=_all_ready(loop, project, selected),
         on_stopping=_stopping,
-        on_sample=_publisher(metrics, lambda: sup),
+        on_sample=_publisher(metrics, lambda: late.sup),
+        reread=options.reread,
     )
+    late.sup = sup
     return Assembly(mux, loop, sup, prober, guardian, hub, control, metrics, warnings)
 
 

@@ -132,17 +132,16 @@ class Run:
         self.clock = clock
         self.hooks = hooks
         self.stop_timeout = stop_timeout
+        #: the processes asked for (``up NAME...``); a reload selects them again
+        self.names = tuple(names)
+        self.selected = select_processes(project, names)
         self.units: list[Unit] = []
         self.by_process: dict[str, list[Unit]] = {}
         self.dependants: dict[str, set[str]] = {}
-        all_names = list(project.processes)
-        for name in select_processes(project, names):
-            spec = project.processes[name]
-            units = [Unit(spec, inst, all_names.index(name)) for inst in spec.instances]
-            self.units.extend(units)
-            self.by_process[name] = units
-            for dep in spec.depends_on:
-                self.dependants.setdefault(dep.name, set()).add(name)
+        #: instances of a previous configuration, stopping after a reload; they stay in
+        #: :attr:`units` (to be stopped, killed, reaped) until nothing of them is left
+        self.retiring: list[Unit] = []
+        self._index(project, self.selected, keep=())
         self.by_pid: dict[int, Unit] = {}
         self.stopping = False
         #: the code of the instance whose exit ended the run, if one did
@@ -155,6 +154,43 @@ class Run:
         from prodserver.config.display import masker_for
 
         self._masker = masker_for(project)
+
+    def _index(self, project: ResolvedProject, selected: list[str], keep: Sequence[str]) -> None:
+        all_names = list(project.processes)
+        units: list[Unit] = []
+        by_process: dict[str, list[Unit]] = {}
+        dependants: dict[str, set[str]] = {}
+        for name in selected:
+            spec = project.processes[name]
+            if name in keep:
+                group = self.by_process[name]
+            else:
+                group = [Unit(spec, inst, all_names.index(name)) for inst in spec.instances]
+            units.extend(group)
+            by_process[name] = group
+            for dep in spec.depends_on:
+                dependants.setdefault(dep.name, set()).add(name)
+        self.units = units + self.retiring
+        self.by_process = by_process
+        self.dependants = dependants
+
+    def replace(self, project: ResolvedProject, keep: Sequence[str]) -> None:
+        """Take ``project`` as the configuration: the processes in ``keep`` keep their
+        instances, every other selected process gets new ones (waiting to start)."""
+        from prodserver.config.display import masker_for
+
+        selected = select_processes(project, self.names)
+        self.project = project
+        self.selected = selected
+        self._index(project, selected, keep)
+        self._masker = masker_for(project)
+
+    def prune(self) -> None:
+        """Forget retiring instances of which nothing is left."""
+        if any(u.gone for u in self.retiring):
+            gone = {id(u) for u in self.retiring if u.gone}
+            self.retiring = [u for u in self.retiring if id(u) not in gone]
+            self.units = [u for u in self.units if id(u) not in gone]
 
     def grace(self, unit: Unit) -> float:
         """The grace period of ``unit``'s stop (``--stop-timeout`` overrides its own)."""

@@ -30,6 +30,10 @@ class Starter:
 
     def verdict(self, unit: Unit) -> tuple[Verdict, str]:
         """Whether ``unit``'s dependencies let it start now, later, or never."""
+        for old in self.run.retiring:
+            if old.name == unit.name and not old.gone:
+                # after a reload: the previous instances must be gone first (their ports)
+                return Verdict.WAIT, ""
         for dep in unit.spec.depends_on:
             for other in self.run.by_process.get(dep.name, ()):
                 verdict = other.reached(dep.condition)

@@ -31,6 +31,7 @@ from prodserver.runtime.exits import Exits
 from prodserver.runtime.health import Prober
 from prodserver.runtime.healthpolicy import HealthPolicy
 from prodserver.runtime.process import FINAL, State, Unit
+from prodserver.runtime.reload import Reloading
 from prodserver.runtime.run import (
     Hooks,
     Notifier,
@@ -68,6 +69,7 @@ class Supervisor:
         on_all_ready: Callable[[], None] | None = None,
         on_stopping: Callable[[], None] | None = None,
         on_sample: Callable[[], None] | None = None,
+        reread: Callable[[], ResolvedProject] | None = None,
     ) -> None:
         self.run = Run(
             project,
@@ -96,6 +98,9 @@ class Supervisor:
             probe_done=self.probe_result,
             recycle=self._recycle,
             on_all_ready=on_all_ready,
+        )
+        self.reloading = Reloading(
+            self.run, read=reread, stop=self.stopper.stop, schedule=self._after_reload
         )
         self.sampling = Sampling(
             self.run,
@@ -160,7 +165,10 @@ class Supervisor:
 
     def handle_signal(self, signum: int) -> None:
         """A signal the event loop took off its queue."""
-        if signum not in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signum == signal.SIGHUP:
+            self.reload("SIGHUP received")
+            return
+        if signum not in (signal.SIGINT, signal.SIGTERM):
             return
         name = signal.Signals(signum).name
         if not self.run.stopping:
@@ -198,6 +206,7 @@ class Supervisor:
         run = self.run
         now = self.clock.monotonic()
         self.stopper.tick(now)
+        run.prune()
         if not run.stopping:
             for unit in run.units:
                 if unit.state is State.BACKOFF and now >= unit.restart_at and unit.gone:
@@ -233,6 +242,14 @@ class Supervisor:
         self.run.say(None, "stopping", text, forced=True, **fields)
         self.stopper.force()
         self._check_done()
+
+    def reload(self, why: str = "reload asked for") -> dict[str, Any]:
+        """Read the configuration again and apply what changed (see :mod:`.reload`)."""
+        return self.reloading.reload(why)
+
+    def _after_reload(self) -> None:
+        self.project = self.run.project
+        self.tick()
 
     # -- status and metrics ----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +49,10 @@ class UpOptions:
     log_file_backups: int = DEFAULT_BACKUPS
     #: SHA-256 of the resolved configuration, for the ``config_loaded`` event
     config_sha256: str | None = None
+    #: reads the configuration again as it was read for this ``up`` (same file, profile,
+    #: env files, scale, port and starting environment), for SIGHUP and ``prodserver
+    #: reload``; raises ``ConfigError`` for a configuration that does not resolve
+    reread: Callable[[], ResolvedProject] | None = None
 
 
 def use_color(tty: bool, no_color: bool, environ: Mapping[str, str]) -> bool:
