@@ -106,6 +106,7 @@ class Reloading:
         if run.stopping:
             run.say(None, "warning", f"{why}: ignored, everything is stopping")
             return {"ok": False, "problems": ["everything is stopping"]}
+        began = run.clock.monotonic()
         try:
             project = self._read()
         except ProdserverError as exc:
@@ -116,7 +117,10 @@ class Reloading:
             for problem in problems:
                 run.say(None, "reload_failed", f"  {problem}")
             return {"ok": False, "problems": problems}
-        return self.apply(project, why)
+        outcome = self.apply(project, why)
+        # what the reload cost on the loop: reading the file again, the diff, the signals
+        outcome["seconds"] = round(run.clock.monotonic() - began, 4)
+        return outcome
 
     def apply(self, project: ResolvedProject, why: str) -> dict[str, Any]:
         """Make ``project`` the running configuration, touching only what changed."""
