@@ -134,7 +134,8 @@ class Writer:
             except InterruptedError:
                 continue
             except OSError as exc:
-                if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL):
+                # EIO: our terminal hung up (it closed); EPIPE: our reader went away
+                if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL, errno.EIO):
                     self.broken = True
                     return []
                 raise
@@ -161,7 +162,8 @@ class Writer:
             except InterruptedError:
                 continue
             except OSError as exc:
-                if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL):
+                # EIO: our terminal hung up (it closed); EPIPE: our reader went away
+                if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL, errno.EIO):
                     self.broken = True
                     backlog.clear()
                     self._bytes = 0

@@ -250,3 +250,17 @@ def test_output_to_a_slow_reader_arrives_complete_and_in_order():
     reader.join()
     os.close(r)
     assert received.decode().splitlines() == expected
+
+
+def test_a_terminal_that_hung_up_is_a_reader_gone_not_an_error():
+    import pty
+
+    controller, terminal = pty.openpty()
+    os.close(controller)  # the terminal window closed: writes now fail with EIO
+    try:
+        mux = OutputMux(terminal, Style(width=5))
+        mux.feed(mux.stream("web.1", "web", 1, "stdout"), b"hello\n")
+        mux.flush()
+        assert mux.broken
+    finally:
+        os.close(terminal)
