@@ -62,6 +62,9 @@ class Option:
     positional: bool = False
     #: regular expression the value (or each list item) must match, if any
     pattern: str | None = None
+    #: for ``enum`` options: the program accepts the choices in any case (Celery's ``INFO``);
+    #: the value is passed on as the declared choice
+    ignore_case: bool = False
     #: examples shown in the docs
     examples: tuple[str, ...] = ()
     #: an explicit JSON-schema fragment for values of a shape the types above cannot say

@@ -36,6 +36,7 @@ LOGLEVEL = Option(
     flag="--loglevel",
     default="info",
     choices=("debug", "info", "warning", "error", "critical", "fatal"),
+    ignore_case=True,  # celery upper-cases the level itself
 )
 
 #: names handled by :func:`celery_prefix`, skipped by the per-command flags

@@ -136,7 +136,14 @@ class GunicornBackend(BoundServer):
             "Error log file; `-` is standard error.",
             flag="--error-logfile",
         ),
-        Option("log_level", "enum", "Error log level.", flag="--log-level", choices=LOG_LEVELS),
+        Option(
+            "log_level",
+            "enum",
+            "Error log level.",
+            flag="--log-level",
+            choices=LOG_LEVELS,
+            ignore_case=True,  # gunicorn lower-cases the level itself
+        ),
         Option("certfile", "string", "TLS certificate file.", flag="--certfile"),
         Option("keyfile", "string", "TLS private key file.", flag="--keyfile"),
         Option("proc_name", "string", "Process title (shown by ps/top).", flag="--name"),

@@ -32,6 +32,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("prodserver.cli.commands.schema", "print the JSON schema of prodserver.toml"),
 }
 
+#: other names of a command: honcho's and foreman's `start` is `up`
+ALIASES: dict[str, str] = {"start": "up"}
+#: the options every command takes: accepted before the command too (`prodserver -f X up`)
+_GLOBAL_WITH_VALUE = ("-f", "--file", "-p", "--profile", "--env-file")
+_GLOBAL_FLAGS = ("--debug",)
+
 EPILOG = """\
 exit codes: 0 ok, 1 failure, 2 usage error, 3 no supervisor running, 69 backend package missing,
 70 internal error, 71 a process could not be started, 73 output file not written,
@@ -95,7 +101,8 @@ def build_parser(
     parser.add_argument("--version", action="version", version=f"prodserver {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        aliases = [alias for alias, target in ALIASES.items() if target == name]
+        cmd = sub.add_parser(name, help=help_text, description=help_text, aliases=aliases)
         if not load_commands or (only is not None and name != only):
             continue
         module = _command_module(module_name)
@@ -120,14 +127,45 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
     for word in argv:
         if word in COMMANDS:
             return word
+        if word in ALIASES:
+            return ALIASES[word]
         if not word.startswith("-"):
             return None
     return None
 
 
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """``-f X -p P up web`` -> ``up -f X -p P web``: global options may precede the command.
+
+    Only the common options move, and only when a command follows them; anything else is left
+    for argparse to report.
+    """
+    moved: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _GLOBAL_FLAGS:
+            moved.append(word)
+            i += 1
+        elif word in _GLOBAL_WITH_VALUE and i + 1 < len(argv):
+            moved += argv[i : i + 2]
+            i += 2
+        elif word.startswith("--") and word.partition("=")[0] in _GLOBAL_WITH_VALUE:
+            moved.append(word)
+            i += 1
+        elif word.startswith(("-f", "-p")) and len(word) > 2 and not word.startswith("--"):
+            moved.append(word)  # -fProcfile.dev
+            i += 1
+        else:
+            break
+    if not moved or i >= len(argv) or (argv[i] not in COMMANDS and argv[i] not in ALIASES):
+        return list(argv)
+    return [argv[i], *moved, *argv[i + 1 :]]
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
     """Run the command line; returns the exit code (never raises for user errors)."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     chosen = _chosen_command(args_list)
     parser = build_parser(prog, only=chosen, load_commands=chosen is not None)
     if chosen is None:

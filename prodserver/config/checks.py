@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import Location, Problem
 
 
-def backend_problems(project: ResolvedProject) -> list[Problem]:
-    """A backend whose package is not installed is an error naming the extra to install."""
+def backend_problems(
+    project: ResolvedProject,
+    *,
+    severity: str = "error",
+    names: Iterable[str] | None = None,
+) -> list[Problem]:
+    """A backend whose package is not installed, once per backend, naming the extra to install.
+
+    ``check`` reports it as a warning (the configuration itself is fine: another machine may
+    have the package); ``check --deploy`` and ``up`` as an error. ``names`` limits the check to
+    the processes that will run.
+    """
     from prodserver.backends.registry import get_backend
 
+    selected = [
+        spec for spec in project.processes.values() if names is None or spec.name in set(names)
+    ]
     problems: list[Problem] = []
     seen: set[str] = set()
-    for spec in project.processes.values():
+    for spec in selected:
         if spec.backend in seen:
             continue
         seen.add(spec.backend)
@@ -23,7 +37,7 @@ def backend_problems(project: ResolvedProject) -> list[Problem]:
         missing = backend.missing_requirements()
         if missing:
             hint = backend.install_hint() or f"install the package providing {missing[0]}"
-            users = [s.name for s in project.processes.values() if s.backend == spec.backend]
+            users = [s.name for s in selected if s.backend == spec.backend]
             problems.append(
                 Problem(
                     "PS145",
@@ -31,9 +45,16 @@ def backend_problems(project: ResolvedProject) -> list[Problem]:
                     f"{', '.join(missing)}, which is not installed",
                     Location(file=project.source),
                     hint,
+                    severity=severity,
                 )
             )
     return problems
+
+
+def _package_missing(backend_name: str) -> bool:
+    from prodserver.backends.registry import get_backend
+
+    return bool(get_backend(backend_name).missing_requirements())
 
 
 def executable_problems(project: ResolvedProject) -> list[Problem]:
@@ -43,8 +64,8 @@ def executable_problems(project: ResolvedProject) -> list[Problem]:
     masker = masker_for(project)
     problems: list[Problem] = []
     for spec in project.processes.values():
-        if not spec.instances or spec.shell:
-            continue
+        if not spec.instances or spec.shell or _package_missing(spec.backend):
+            continue  # a missing backend package is reported once, by backend_problems
         inst = spec.instances[0]
         program = inst.argv[0]
         if os.sep in program:

@@ -182,11 +182,14 @@ def translate(
     asgi_application: str | None = None,
     where: Location | None = None,
     lines: Mapping[tuple[str, ...], int] | None = None,
+    lenient: bool = False,
 ) -> Translation:
     """Translate the value of ``PRODUCTION_PROCESSES`` into prodserver source data.
 
     Raises :class:`ConfigError` listing every problem (unknown ``BACKEND`` paths name the
-    supported ones) when the setting cannot be translated.
+    supported ones) when the setting cannot be translated. ``lenient`` (``init --from-django``)
+    reports such a process as a warning with its settings line and leaves it out instead:
+    django-prodserver accepted any class path, and the rest of the setting still translates.
     """
     loc = where or Location()
     problems: list[Problem] = []
@@ -212,7 +215,18 @@ def translate(
             if app:
                 table["app"] = _app_target(app)
         processes[str(name)] = table
-    if problems:
+    if problems and lenient:
+        for problem in problems:
+            warnings.append(
+                Problem(
+                    problem.code,
+                    f"{problem.message}: this process is not translated",
+                    problem.location,
+                    problem.hint,
+                    severity="warning",
+                )
+            )
+    elif problems:
         raise ConfigError(
             f"{SETTING} cannot be translated", problems=problems, location=loc, code="PS180"
         )
@@ -512,7 +526,9 @@ def _dict_lines(node: ast.Dict, prefix: tuple[str, ...], out: dict[tuple[str, ..
                 _dict_lines(value, path, out)
 
 
-def source_from_settings(settings: Any, *, base_dir: Path | None = None) -> DjangoSource | None:
+def source_from_settings(
+    settings: Any, *, base_dir: Path | None = None, lenient: bool = False
+) -> DjangoSource | None:
     """The source for configured Django ``settings``; None without ``PRODUCTION_PROCESSES``.
 
     ``base_dir`` is the project directory (default: the nearest directory above the settings
@@ -533,6 +549,7 @@ def source_from_settings(settings: Any, *, base_dir: Path | None = None) -> Djan
         asgi_application=getattr(settings, "ASGI_APPLICATION", None) or None,
         where=where,
         lines=lines,
+        lenient=lenient,
     )
     index: dict[KeyPath, int] = {}
     for ours, theirs in translation.origins.items():

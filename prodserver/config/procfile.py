@@ -24,12 +24,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prodserver.config.secrets import mask_url_passwords
+from prodserver.config.shellline import direct_argv
 from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
 
-__all__ = ["ProcfileEntry", "ProcfileParse", "parse_procfile", "read_procfile"]
+__all__ = [
+    "RELEASE",
+    "ProcfileEntry",
+    "ProcfileParse",
+    "parse_procfile",
+    "process_table",
+    "read_procfile",
+]
+
+#: Heroku's release phase: run to completion before the other process types start
+RELEASE = "release"
 
 # The entry syntax of foreman and honcho; the command starts after the whitespace that follows ":".
 _ENTRY = re.compile(r"([A-Za-z0-9_-]+):\s*(.*)", re.DOTALL)
@@ -55,6 +67,31 @@ class ProcfileParse:
     def commands(self) -> dict[str, str]:
         """The entries as a name -> command mapping, in file order."""
         return {entry.name: entry.command for entry in self.entries}
+
+    def processes(self) -> dict[str, dict[str, Any]]:
+        """The raw ``[processes]`` tables that mean what a Procfile runner does with the file."""
+        release = any(entry.name == RELEASE for entry in self.entries)
+        return {entry.name: process_table(entry, release=release) for entry in self.entries}
+
+
+def process_table(entry: ProcfileEntry, *, release: bool = False) -> dict[str, Any]:
+    """The raw process table of one Procfile line, meaning what ``/bin/sh -c LINE`` means.
+
+    A line without shell syntax and without variables runs directly (its ``command`` string is
+    split into exactly the words sh would build, and holds no ``$`` for substitution to touch).
+    Any other line runs through ``/bin/sh -c`` (``shell = true``: prodserver substitutes
+    nothing, the shell expands the variables at run time from the process's environment, and
+    ``exec`` makes a simple command the process itself). ``release`` is a oneshot; when the file
+    has one, every other line waits for it to complete.
+    """
+    table: dict[str, Any] = {"command": entry.command}
+    if direct_argv(entry.command) is None:
+        table["shell"] = True
+    if entry.name == RELEASE:
+        table["oneshot"] = True
+    elif release:
+        table["depends_on"] = {RELEASE: "completed"}
+    return table
 
 
 def read_procfile(path: Path) -> ProcfileParse:

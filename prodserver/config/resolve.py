@@ -695,6 +695,10 @@ class Resolver:
                 return None
         if base is None and not self.for_export:
             shell_port = self.environ.get("PORT")
+            origin = "shell PORT"
+            if not shell_port and self.source.kind == "procfile":
+                # honcho and foreman: the .env beside a Procfile sets the base port
+                shell_port, origin = lookup.get("PORT"), "env file PORT"
             if shell_port:
                 if not _is_port(shell_port):
                     self.out.error(
@@ -705,7 +709,7 @@ class Resolver:
                     )
                     return None
                 base = int(shell_port)
-                self.port_origin = f"shell PORT {base}"
+                self.port_origin = f"{origin} {base}"
         if base is None:
             base = self.project.get("base_port", DEFAULT_BASE_PORT)
             base = self._coerce(
@@ -804,6 +808,9 @@ class Resolver:
             if done is None:
                 return None
             text, whole = done
+            if t == "enum" and opt.ignore_case:
+                # `loglevel = "INFO"`: the tool accepts any case; pass the declared spelling
+                return next((c for c in opt.choices if c.lower() == text.lower()), text)
             if t in ("string", "enum"):
                 return text
             if t == "list":
@@ -996,8 +1003,11 @@ class Resolver:
                     'add command = "..." or remove shell',
                 )
                 return None
+            from prodserver.config.shellline import exec_form
+
             script = command + ("" if not args else " " + shlex.join(args))
-            return ["/bin/sh", "-c", script]
+            # `exec`: one simple command becomes the process itself (signals, exit status)
+            return ["/bin/sh", "-c", exec_form(script)]
         ctx = self.backend_context(name, values, lookup, where)
         try:
             argv = list(backend.argv(values, ctx))

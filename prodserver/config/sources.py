@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ CONFIG_NAME = "prodserver.toml"
 PYPROJECT_NAME = "pyproject.toml"
 PROCFILE_NAME = "Procfile"
 FILE_ENV = "PRODSERVER_FILE"
+#: honcho's variable naming the Procfile (in the environment or the .env of the directory)
+PROCFILE_ENV = "PROCFILE"
 #: a configuration larger than this is refused before parsing (a real one is a few KiB)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
@@ -105,6 +106,10 @@ def discover(
         pyproject = directory / PYPROJECT_NAME
         if pyproject.is_file() and _has_tool_table(pyproject):
             return pyproject
+        if directory == base.resolve():
+            named = _procfile_variable(base, env)
+            if named is not None:
+                return named
         procfile = directory / PROCFILE_NAME
         if procfile.is_file():
             return procfile
@@ -113,6 +118,29 @@ def discover(
         hint="create one with `prodserver init`, or name it with -f/--file or $PRODSERVER_FILE",
         code="PS101",
     )
+
+
+def _procfile_variable(base: Path, env: Mapping[str, str]) -> Path | None:
+    """honcho's ``PROCFILE`` (the environment's, else the ``.env`` here) names the Procfile."""
+    from prodserver.config.envfiles import read_env_file
+
+    name = env.get(PROCFILE_ENV)
+    origin = f"${PROCFILE_ENV}"
+    if not name:
+        dotenv = read_env_file(base / ".env", optional=True)
+        name = dotenv.values.get(PROCFILE_ENV) if dotenv is not None else None
+        origin = f"{PROCFILE_ENV} in {base / '.env'}"
+    if not name:
+        return None
+    path = base / name
+    if not path.is_file():
+        raise ConfigError(
+            f"the Procfile {path} named by {origin} does not exist",
+            hint=f"correct {PROCFILE_ENV}, or remove it to use ./{PROCFILE_NAME}",
+            location=Location(file=path),
+            code="PS101",
+        )
+    return path
 
 
 def _has_tool_table(pyproject: Path) -> bool:
@@ -364,50 +392,16 @@ def read_source(path: Path) -> RawSource:
     return RawSource(path, kind, data, index)
 
 
-# What only a shell can run: operators, redirections, command substitution, globs, `~`,
-# leading VAR=value assignments and shell builtins (foreman runs every line with sh -c).
-_SHELL_SYNTAX = re.compile(
-    r"&&|\|\||[|;<>`*?]|\$\(|\s&\s*$|(^|\s)~"
-    r"|^\s*[A-Za-z_][A-Za-z0-9_]*="
-    r"|^\s*(cd|exec|export|source|\.|ulimit|umask|trap|set|eval|unset|test|\[)(\s|$)"
-)
-
-
 def _read_procfile(path: Path) -> RawSource:
-    """A Procfile as a source: each line a ``command`` process; ``.env`` beside it is loaded."""
+    """A Procfile as a source, read as Procfile runners read it; ``.env`` beside it is loaded."""
     from prodserver.config.procfile import read_procfile
 
     parsed = read_procfile(path)
-    processes: dict[str, Any] = {}
     lines: dict[KeyPath, int] = {}
-    warnings: list[Problem] = list(parsed.warnings)
     for entry in parsed.entries:
-        # A Procfile line is a shell command line by definition (foreman runs it with sh -c).
-        # Plain lines are split and run without a shell; lines that use shell syntax keep it.
-        if _SHELL_SYNTAX.search(entry.command):
-            processes[entry.name] = {"command": entry.command, "shell": True}
-            warnings.append(
-                Problem(
-                    "PS201",
-                    f"{entry.name!r} uses shell syntax, so it runs through /bin/sh -c",
-                    Location(path, entry.line),
-                    severity="warning",
-                )
-            )
-        else:
-            try:
-                shlex.split(entry.command)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"cannot split the command of {entry.name!r}: {exc}",
-                    hint="check the quotes on this line",
-                    location=Location(path, entry.line),
-                    code="PS104",
-                ) from None
-            processes[entry.name] = {"command": entry.command}
         lines[("processes", entry.name)] = entry.line
         lines[("processes", entry.name, "command")] = entry.line
-    data: dict[str, Any] = {"processes": processes}
+    data: dict[str, Any] = {"processes": parsed.processes()}
     if (path.parent / ".env").exists():
         data["project"] = {"env_files": [".env"]}
-    return RawSource(path, "procfile", data, LineIndex(lines), tuple(warnings))
+    return RawSource(path, "procfile", data, LineIndex(lines), parsed.warnings)

@@ -14,6 +14,7 @@ import signal
 from pathlib import PurePosixPath
 
 from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
+from prodserver.config.shellline import exec_form
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import interp, shell
 from prodserver.exporters.base import (
@@ -79,8 +80,13 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
 
 
 def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions) -> str:
-    words = [interp.parse(arg) for arg in spec.argv]
-    command = shell.command(words)
+    script = spec.options.get("command")
+    if spec.shell and isinstance(script, str) and spec.argv[:2] == ("/bin/sh", "-c"):
+        # A shell command line is what a Procfile line is: written back as it was, for the
+        # platform's shell to run (and expand) exactly as `up` does.
+        command = script if spec.argv[2] == exec_form(script) else spec.argv[2]
+    else:
+        command = shell.command([interp.parse(arg) for arg in spec.argv])
     if spec.cwd != project.root:
         relative = spec.cwd.relative_to(project.root).as_posix()
         command = f"cd {shell.word((relative,))} && {command}"

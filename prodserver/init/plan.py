@@ -165,11 +165,28 @@ _SETTINGS_IN_MANAGE = re.compile(
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One thing ``init`` found in the project, and where (shown by the wizard)."""
+
+    what: str
+    where: str
+
+
+@dataclass(frozen=True)
 class Detected:
     """What ``init`` can tell about the project in a directory, without importing it."""
 
     directory: Path
     settings_module: str | None = None
+    #: the package whose ``celery.py`` defines the Celery app (``celery -A PACKAGE``)
+    celery_app: str | None = None
+    #: a broker URL written in the settings (``CELERY_BROKER_URL``), without a password
+    broker: str | None = None
+    #: worker backends the settings configure (celery-worker, rq-worker, django-tasks, ...)
+    workers: tuple[str, ...] = ()
+    #: the variable the settings read DEBUG from (``DJANGO_DEBUG``), if they read one
+    debug_variable: str | None = None
+    findings: tuple[Finding, ...] = ()
 
     @property
     def is_django(self) -> bool:
@@ -180,15 +197,102 @@ class Detected:
         return self.settings_module.partition(".")[0] if self.settings_module else None
 
 
+_BROKER_SETTING = re.compile(
+    r"""^\s*(CELERY_BROKER_URL|BROKER_URL)\s*=\s*(?P<rest>.*)$""", re.MULTILINE
+)
+_URL_LITERAL = re.compile(r"""["']((?:redis|rediss|amqp|amqps|pyamqp|sqs)://[^"'\s]*)["']""")
+_DEBUG_VARIABLE = re.compile(
+    r"""(?:environ\.get|getenv|environ\[|env(?:\.bool)?|config)\(?\s*["']([A-Z_]*DEBUG)["']"""
+)
+
+
 def detect(directory: Path) -> Detected:
-    """A Django project is a ``manage.py`` naming its settings module."""
+    """A Django project is a ``manage.py`` naming its settings module; its settings and
+    ``celery.py`` are read as text (never imported) for the workers, broker and DEBUG."""
     manage = directory / "manage.py"
     try:
         text = manage.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return Detected(directory)
     found = _SETTINGS_IN_MANAGE.search(text)
-    return Detected(directory, found.group(1) if found else None)
+    if not found:
+        return Detected(directory)
+    module = found.group(1)
+    package = module.partition(".")[0]
+    findings: list[Finding] = []
+    settings_file = _module_file(directory, module)
+    settings = _read(settings_file) if settings_file else ""
+    shown = settings_file.relative_to(directory).as_posix() if settings_file else module
+
+    def line_of(index: int) -> str:
+        return f"{shown}:{settings.count(chr(10), 0, index) + 1}"
+
+    workers: list[str] = []
+    celery_app = None
+    celery_file = directory / package / "celery.py"
+    if "Celery(" in _read(celery_file):
+        celery_app = package
+        workers.append("celery-worker")
+        findings.append(Finding(f"Celery app (celery -A {package})", f"{package}/celery.py"))
+        if "CELERY_BEAT_SCHEDULE" in settings or "django_celery_beat" in settings:
+            workers.append("celery-beat")
+            findings.append(Finding("Celery beat schedule", shown))
+    broker = None
+    setting = _BROKER_SETTING.search(settings)
+    if setting:
+        literal = _URL_LITERAL.search(setting.group("rest"))
+        candidate = literal.group(1) if literal else None
+        if candidate is not None:
+            try:
+                broker = validate_broker(candidate)
+            except InvalidAnswer:
+                broker = None  # a password: it stays in the environment, not in the file
+        findings.append(
+            Finding(
+                f"{setting.group(1)}"
+                + (f" = {broker}" if broker else " (read from the environment)"),
+                line_of(setting.start(1)),
+            )
+        )
+    rq = re.search(r"^\s*RQ_QUEUES\s*=", settings, re.MULTILINE)
+    if rq:
+        workers.append("rq-worker")
+        findings.append(Finding("RQ queues (django-rq)", line_of(rq.start())))
+    tasks = re.search(r"^\s*TASKS\s*=", settings, re.MULTILINE)
+    if tasks and "django_tasks" in settings[tasks.start() :]:
+        workers.append("django-tasks")
+        findings.append(Finding("django-tasks (TASKS)", line_of(tasks.start())))
+    q2 = re.search(r"^\s*Q_CLUSTER\s*=", settings, re.MULTILINE)
+    if q2:
+        workers.append("django-q2")
+        findings.append(Finding("Django Q2 cluster (Q_CLUSTER)", line_of(q2.start())))
+    debug = _DEBUG_VARIABLE.search(settings)
+    if debug:
+        findings.append(Finding(f"DEBUG read from ${debug.group(1)}", line_of(debug.start())))
+    return Detected(
+        directory,
+        module,
+        celery_app=celery_app,
+        broker=broker,
+        workers=tuple(workers),
+        debug_variable=debug.group(1) if debug else None,
+        findings=tuple(findings),
+    )
+
+
+def _module_file(directory: Path, module: str) -> Path | None:
+    base = directory.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def default_name(directory: Path) -> str:
@@ -283,12 +387,31 @@ def build(answers: Answers, detected: Detected) -> Document:
             "overridden by these; ${VAR:-default} keeps a value set in the shell."
         )
     processes: dict[str, Any] = {}
+    after_migrate: dict[str, str] = {}
+    if detected.is_django:
+        processes["migrate"] = {
+            "command": ["python", "manage.py", "migrate", "--noinput"],
+            "oneshot": True,
+        }
+        comments[("processes", "migrate")] = (
+            "Django's migrations, run to completion before the processes that depend on it."
+        )
+        after_migrate = {"migrate": "completed"}
     if answers.web:
         web: dict[str, Any] = {"backend": answers.web}
         if answers.app:
             web["app"] = answers.app
         if answers.web == "gunicorn":
             web["workers"] = "${WEB_CONCURRENCY:-2}"
+        if after_migrate:
+            web["depends_on"] = dict(after_migrate)
+        # any HTTP answer below 500 means the server is up (/ may well be a 404, or a 400
+        # for a host that ALLOWED_HOSTS does not list)
+        web["healthcheck"] = {
+            "http": "http://127.0.0.1:${PORT}/",
+            "status": [200, 499],
+            "interval": "10s",
+        }
         processes["web"] = web
         comments[("processes", "web")] = (
             "The web server. PORT is assigned per process (5000, 5100, ...) unless `port` is\n"
@@ -299,8 +422,13 @@ def build(answers: Answers, detected: Detected) -> Document:
         if name in processes:
             name = worker
         table: dict[str, Any] = {"backend": worker}
-        if worker.startswith("celery-") and not detected.is_django:
-            table["app"] = answers.name
+        if worker.startswith("celery-"):
+            if detected.celery_app:
+                table["app"] = detected.celery_app
+            elif not detected.is_django:
+                table["app"] = answers.name
+        if after_migrate:
+            table["depends_on"] = dict(after_migrate)
         if worker == "dramatiq":
             table["broker"] = f"{detected.package or answers.name}.tasks"
             comments[("processes", name, "broker")] = (
@@ -349,6 +477,15 @@ def _profiles(
                 "Django's development server here; a changed backend inherits only the\n"
                 "backend-independent keys (env, depends_on, ...)."
             )
+        if profile == production and detected.is_django:
+            debug = detected.debug_variable or "DJANGO_DEBUG"
+            table["env"] = {debug: "0", "SECRET_KEY": "${SECRET_KEY}"}
+            comments[("profiles", profile, "env")] = (
+                f"Debug off ({debug} is what the settings read"
+                + ("" if detected.debug_variable else ": make them read it")
+                + ").\nSECRET_KEY comes from the environment and is required: "
+                f"`prodserver up --profile {profile}`\nrefuses to start while it is unset."
+            )
         profiles[profile] = table
     comments[("profiles",)] = (
         "Profiles change the processes and the environment: `prodserver up --profile NAME`."
@@ -390,7 +527,7 @@ def django_document(settings: Any) -> tuple[Document, list[str]]:
     from prodserver.config.django_source import SETTING, source_from_settings
     from prodserver.errors import ConfigError
 
-    source = source_from_settings(settings)
+    source = source_from_settings(settings, lenient=True)
     if source is None:
         raise ConfigError(
             f"the settings {getattr(settings, 'SETTINGS_MODULE', '')!r} have no {SETTING}",
@@ -404,6 +541,13 @@ def django_document(settings: Any) -> tuple[Document, list[str]]:
     setting = getattr(settings, SETTING)
     for name in data.get("processes", {}):
         comments[("processes", name)] = f"Was {setting[name]['BACKEND']}."
+    if not data.get("processes"):
+        raise ConfigError(
+            f"no process of {SETTING} could be translated",
+            hint="the warnings above say why for each; `prodserver init` asks instead",
+            problems=[w for w in source.warnings if w.code != "PS210"],
+            code="PS180",
+        )
     header = [
         f"prodserver.toml translated from {SETTING} in {source.path.name} by",
         "`prodserver init --from-django`. Remove the setting once this file is in place:",

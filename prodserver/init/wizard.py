@@ -52,6 +52,8 @@ def run_wizard(detected: Detected, *, ask: Ask = input, out: TextIO | None = Non
     stream.write("prodserver init: a few questions, then prodserver.toml is written.\n")
     if detected.is_django:
         stream.write(f"Django project found (settings: {detected.settings_module}).\n")
+    for finding in detected.findings:
+        stream.write(f"  found: {finding.what} ({finding.where})\n")
     stream.write("Press Enter to take the [default]; Ctrl-C to stop without writing.\n\n")
     stream.flush()
     while True:
@@ -78,12 +80,14 @@ def run_wizard(detected: Detected, *, ask: Ask = input, out: TextIO | None = Non
             ask,
             stream,
             f"Workers, comma-separated ({', '.join(worker_backends())}, or none)",
-            "none",
+            ",".join(detected.workers) or "none",
             validate_workers,
         )
         broker = None
         if needs_broker(workers):
-            broker = _question(ask, stream, "Broker URL", DEFAULT_BROKER, validate_broker)
+            broker = _question(
+                ask, stream, "Broker URL", detected.broker or DEFAULT_BROKER, validate_broker
+            )
         profiles = _question(
             ask,
             stream,
@@ -98,6 +102,20 @@ def run_wizard(detected: Detected, *, ask: Ask = input, out: TextIO | None = Non
             stream.write(f"  ! {exc}; let's start again.\n\n")
             continue
         return answers
+
+
+def confirm(text: str, target: str, *, ask: Ask = input, out: TextIO | None = None) -> bool:
+    """Show what will be written and ask before writing it."""
+    stream = out or sys.stdout
+    stream.write(f"\nThis is the {target} that will be written:\n\n{text}\n")
+    stream.flush()
+    while True:
+        answer = ask(f"Write {target}? [Y/n]: ").strip().lower()
+        if answer in ("", "y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        stream.write("  ! answer y or n\n")
 
 
 def _required(validate: Callable[[str], T | None], message: str) -> Callable[[str], T]:

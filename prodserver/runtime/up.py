@@ -169,7 +169,9 @@ def _announce(parts: Assembly, project: ResolvedProject, options: UpOptions, cou
     }
     loop.say(None, Event("config_loaded", loaded, fields, quiet=True))
     for warning in (*project.warnings, *parts.warnings):
-        loop.say(None, Event("warning", f"warning: {warning}"))
+        # a rendered problem already starts with "warning PSxxx:"
+        text = warning if warning.startswith("warning") else f"warning: {warning}"
+        loop.say(None, Event("warning", text))
     if parts.control is not None:
         try:
             busy = parts.control.open()

@@ -79,7 +79,12 @@ def _base_type(opt: Option, *, strict: bool) -> dict[str, Any]:
             words["minItems"] = 1
         schema = {"anyOf": [{"type": "string"}, words]}
     elif t == "enum":
-        schema = {"enum": list(opt.choices)}
+        choices = list(opt.choices)
+        if opt.ignore_case and not strict:
+            # JSON schema has no case-insensitive enum: the spellings people write
+            variants = (str.lower, str.upper, str.capitalize)
+            choices = list(dict.fromkeys(f(str(c)) for c in opt.choices for f in variants))
+        schema = {"enum": choices}
     elif t == "table":
         schema = {"type": "object"}
     else:  # pragma: no cover - guarded by the OptionType literal

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, partial
 from typing import Any
 
@@ -135,6 +135,8 @@ def file_problems(source: RawSource) -> list[Problem]:
             problems.append(
                 Problem("PS120", error.message, source.location((*prefix, "backend")), error.hint)
             )
+            # one root cause, one error: the other keys belong to a backend we do not know
+            continue
         if isinstance(backend, str) and known.get(backend):
             candidates: tuple[str, ...] = (backend,)
         elif prefix[0] == "processes" and backend is None:
@@ -266,6 +268,11 @@ def _render(
     if validator in ("anyOf", "oneOf") and error.context:
         alternatives = error.schema.get(validator, [])
         chosen = _alternative_for(alternatives, error.instance)
+        if chosen is not None and _is_expression(alternatives[chosen]):
+            # A string where a typed value belongs, and no ${VAR} in it: say what the key takes
+            # (the schema is generated from the option's declaration), not which regex failed.
+            typed = [alt for alt in alternatives if not _is_expression(alt)]
+            return [_expected_typed(typed, error.instance, full, source)]
         if chosen is not None:
             inner = [e for e in error.context if e.relative_schema_path[0] == chosen]
             if inner:
@@ -286,7 +293,7 @@ def _render(
 
         # The alternative meant is the one whose type matches the value: report why that
         # one failed (a range, an enum) rather than "expected a string".
-        relevant = [e for e in error.context if e.validator not in ("type", "pattern")]
+        relevant = [e for e in error.context if e.validator not in ("type", "pattern", "const")]
         best = best_match(relevant) if relevant else None
         if best is not None and best.validator not in ("anyOf", "oneOf"):
             return _render(best, defs, locate, source)
@@ -326,7 +333,7 @@ def _render(
             )
         ]
     if validator == "enum":
-        choices = ", ".join(repr(c) for c in error.validator_value)
+        choices = ", ".join(repr(c) for c in _canonical_choices(error.validator_value))
         suggestion: str | None = None
         if isinstance(error.instance, str):
             close = difflib.get_close_matches(
@@ -353,7 +360,67 @@ def _render(
         ]
     if validator == "const" and path and path[-1] == "backend":
         return []  # reported by the resolver with a suggestion
-    return [Problem("PS135", f"{error.message}{_in(full)}", source.location(full))]
+    if validator == "pattern":
+        expected = _describe_alternatives({"anyOf": [error.schema]})
+        return [
+            Problem(
+                "PS124",
+                f"expected {expected}, found {_show(error.instance)}",
+                source.location(full),
+            )
+        ]
+    # never a schema's internals (regular expressions, $ref paths) in a user's message
+    message = _SCHEMA_TEXT.sub("", str(error.message)).strip() or "invalid value"
+    return [Problem("PS135", f"{message}{_in(full)}", source.location(full))]
+
+
+_SCHEMA_TEXT = re.compile(r"\s*(does not match|is not valid under any of the given schemas).*$")
+
+
+def _is_expression(alternative: Mapping[str, Any]) -> bool:
+    """The file schema's "or a ${VAR} expression" alternative of a typed option."""
+    return alternative.get("type") == "string" and alternative.get("pattern") == r"\$"
+
+
+def _canonical_choices(choices: list[Any]) -> list[Any]:
+    """An enum the schema spells in several cases (``info``, ``INFO``, ``Info``) shown once."""
+    texts = [c for c in choices if isinstance(c, str)]
+    folded = {c.lower() for c in texts}
+    if len(folded) < len(texts) and all(c.lower() in texts for c in texts):
+        return [c for c in choices if not isinstance(c, str) or c == c.lower()]
+    return list(choices)
+
+
+def _enums(alternatives: Iterable[Mapping[str, Any]]) -> list[Any]:
+    out: list[Any] = []
+    for alt in alternatives:
+        out.extend(alt.get("enum", []))
+        out.extend(_enums(alt.get("anyOf", [])))
+    return out
+
+
+def _expected_typed(
+    typed: list[Mapping[str, Any]], instance: Any, full: KeyPath, source: RawSource
+) -> Problem:
+    """``workers = "two"``: expected an integer; ``loglevel = "loud"``: one of the choices."""
+    location = source.location(full)
+    choices = _enums(typed)
+    if choices:
+        shown = [str(c) for c in _canonical_choices(choices)]
+        close = difflib.get_close_matches(str(instance).lower(), shown, n=1, cutoff=0.6)
+        return Problem(
+            "PS138",
+            f"{_show(instance)} is not one of {', '.join(repr(c) for c in shown)}",
+            location,
+            f"did you mean {close[0]!r}?" if close else None,
+        )
+    expected = _describe_alternatives({"anyOf": typed})
+    return Problem(
+        "PS124",
+        f"expected {expected}, found {_show(instance)}",
+        location,
+        'or write a ${VAR} expression, e.g. "${VAR:-default}"',
+    )
 
 
 _JSON_TYPES = {
@@ -426,6 +493,24 @@ def _type_name(value: Any) -> str:
     return names.get(value, str(value))
 
 
+def _toml_literal(value: Any) -> str:
+    """A value as the user writes it in prodserver.toml (``false``, not ``False``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _range(schema: Mapping[str, Any]) -> str:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        return f" from {low:g} to {high:g}"
+    if low is not None:
+        return f" (at least {low:g})"
+    if high is not None:
+        return f" (at most {high:g})"
+    return ""
+
+
 def _describe_alternatives(schema: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for alt in schema.get("anyOf", schema.get("oneOf", [])):
@@ -442,11 +527,11 @@ def _describe_alternatives(schema: Mapping[str, Any]) -> str:
             elif alt.get("pattern"):
                 parts.append(_type_name(alt["type"]) + " in the documented form")
             else:
-                parts.append(_type_name(alt["type"]))
+                parts.append(_type_name(alt["type"]) + _range(alt))
         elif "enum" in alt:
             parts.append("one of " + ", ".join(repr(c) for c in alt["enum"]))
         elif "const" in alt:
-            parts.append(repr(alt["const"]))
+            parts.append(_toml_literal(alt["const"]))
         elif "anyOf" in alt:
             parts.append(_describe_alternatives(alt))
     return " or ".join(dict.fromkeys(parts)) or "a different value"

@@ -204,15 +204,26 @@ def test_from_procfile_with_env(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("DJANGO_DEBUG=1\n", encoding="utf-8")
     done = prodserver("init", "--from-procfile", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "shell syntax" in done.stderr  # the && line keeps its shell, and says so
     text = (tmp_path / "prodserver.toml").read_text(encoding="utf-8")
     assert 'env_files = [".env"]' in text
     assert "# Procfile line 2." in text
     checked(tmp_path)
     done = prodserver("config", "--format", "json", cwd=tmp_path)
     data = json.loads(done.stdout)
-    assert data["processes"]["web"]["command"][:2] == ["gunicorn", "shop.wsgi"]
-    assert data["processes"]["release"]["command"][:2] == ["/bin/sh", "-c"]
+    # $PORT is the shell's to expand at run time, as in the Procfile
+    assert data["processes"]["web"]["command"] == [
+        "/bin/sh",
+        "-c",
+        "exec gunicorn shop.wsgi --bind 0.0.0.0:$PORT",
+    ]
+    assert data["processes"]["release"]["command"] == [
+        "/bin/sh",
+        "-c",
+        "python manage.py migrate && python manage.py collectstatic --noinput",
+    ]
+    # the release phase: a oneshot the other lines wait for
+    assert data["processes"]["release"]["oneshot"] is True
+    assert data["processes"]["worker"]["depends_on"] == {"release": "completed"}
     assert data["env"]["DJANGO_DEBUG"] == "1"
 
 

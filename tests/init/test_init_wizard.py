@@ -108,6 +108,10 @@ def test_wizard_on_a_terminal_reasks_bad_answers_and_writes_a_checked_file(
     term.type("amqp://guest@rabbit//")
     term.expect("Profiles, comma-separated")
     term.type("dev, staging, prod")
+    term.expect("This is the prodserver.toml that will be written:")
+    term.expect("Write prodserver.toml? [Y/n]: ")
+    assert not (django_dir / "prodserver.toml").exists()  # shown first, written after
+    term.type("")
     assert term.wait() == 0, term.seen
     assert "wrote " in term.seen
     text = (django_dir / "prodserver.toml").read_text(encoding="utf-8")
@@ -193,3 +197,77 @@ def test_written_file_from_prodserver_helper_is_checked(tmp_path: Path) -> None:
     done = prodserver("init", "--web", "uvicorn", "--app", "a:b", cwd=tmp_path)
     assert done.returncode == 0
     checked(tmp_path)
+
+
+CELERY_PY = """\
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+app = Celery("mysite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+"""
+SETTINGS_TAIL = """
+import os
+
+DEBUG = os.environ.get("SHOP_DEBUG", "0") == "1"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://cache:6379/1")
+CELERY_BEAT_SCHEDULE = {}
+RQ_QUEUES = {"default": {"URL": "redis://cache:6379/2"}}
+"""
+
+
+def test_wizard_shows_what_it_found_and_what_it_will_write(django_dir: Path) -> None:
+    (django_dir / "mysite" / "celery.py").write_text(CELERY_PY, encoding="utf-8")
+    settings = django_dir / "mysite" / "settings.py"
+    base = settings.read_text(encoding="utf-8")
+    settings.write_text(base + SETTINGS_TAIL, encoding="utf-8")
+    first = base.count("\n") + 1  # the line of SETTINGS_TAIL's first line
+    term = Terminal(django_dir)
+    term.expect("  found: Celery app (celery -A mysite) (mysite/celery.py)\n")
+    term.expect("  found: Celery beat schedule (mysite/settings.py)\n")
+    term.expect(
+        f"  found: CELERY_BROKER_URL = redis://cache:6379/1 (mysite/settings.py:{first + 4})\n"
+    )
+    term.expect(f"  found: RQ queues (django-rq) (mysite/settings.py:{first + 6})\n")
+    term.expect(f"  found: DEBUG read from $SHOP_DEBUG (mysite/settings.py:{first + 3})\n")
+    term.expect("Project name [site]: ")
+    term.type("")
+    term.expect("Web server (")
+    term.type("")
+    # the workers and the broker the project configures are the defaults
+    term.expect("or none) [celery-worker,celery-beat,rq-worker]: ")
+    term.type("celery-worker,celery-beat")
+    term.expect("Broker URL [redis://cache:6379/1]: ")
+    term.type("")
+    term.expect("Profiles, comma-separated (the first is the default) [dev,prod]: ")
+    term.type("")
+    seen = term.expect("Write prodserver.toml? [Y/n]: ")
+    shown = seen[seen.index("This is the prodserver.toml that will be written:") :]
+    for line in (
+        "[processes.migrate]",
+        'command = ["python", "manage.py", "migrate", "--noinput"]',
+        "oneshot = true",
+        'depends_on = {migrate = "completed"}',
+        'healthcheck = {http = "http://127.0.0.1:${PORT}/", status = [200, 499], interval = "10s"}',
+        'app = "mysite"',
+        'CELERY_BROKER_URL = "${CELERY_BROKER_URL:-redis://cache:6379/1}"',
+        'env = {SHOP_DEBUG = "0", SECRET_KEY = "${SECRET_KEY}"}',
+    ):
+        assert line in shown, line
+    assert not (django_dir / "prodserver.toml").exists()
+    term.type("n")
+    assert term.wait() == 2, term.seen
+    assert "nothing was written" in term.seen
+    assert not (django_dir / "prodserver.toml").exists()
+    term = Terminal(django_dir)
+    term.expect("Project name [site]: ")
+    for answer in ("", "", "celery-worker,celery-beat", "", ""):
+        term.type(answer)  # read in order by the prompts, as typed ahead on a terminal
+    term.expect("Write prodserver.toml? [Y/n]: ")
+    term.type("y")
+    assert term.wait() == 0, term.seen
+    text = (django_dir / "prodserver.toml").read_text(encoding="utf-8")
+    assert 'env = {SHOP_DEBUG = "0", SECRET_KEY = "${SECRET_KEY}"}' in text
+    checked(django_dir)

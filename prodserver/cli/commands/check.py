@@ -59,10 +59,13 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"profile {project.profile}: {warning}\n")
         for problem in executable_problems(project):
             sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
-        missing = backend_problems(project)
+        # a missing package is the machine's, not the configuration's: a warning here, an
+        # error where the processes are to run (--deploy, and `up`)
+        missing = backend_problems(project, severity="error" if args.deploy else "warning")
         for problem in missing:
             sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
-        unavailable.extend(missing)
+        if args.deploy:
+            unavailable.extend(missing)
         if args.deploy:
             from prodserver.config.prestart import prestart_problems
 
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.write(
                         f"ok: profile {project.profile}: deploy checks: {', '.join(report.done)}\n"
                     )
-        if not args.quiet and not missing:
+        if not args.quiet and not (missing and args.deploy):
             names = ", ".join(
                 f"{n}" + (f" x{s.scale}" if s.scale != 1 else "")
                 for n, s in project.processes.items()

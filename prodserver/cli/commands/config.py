@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--show-secrets", action="store_true", help="print secret values instead of ********"
     )
+    parser.add_argument(
+        "--names", action="store_true", help="print only the process names, one per line"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         env_files=[Path(p) for p in args.env_file],
     )
+    if getattr(args, "names", False):
+        sys.stdout.write("".join(f"{name}\n" for name in project.processes))
+        return 0
     data = project_data(project, show_secrets=args.show_secrets, configured=prov.configured)
     if args.explain:
         masker = masker_for(project, show=args.show_secrets)

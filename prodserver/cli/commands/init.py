@@ -103,11 +103,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         detected = plan.detect(cwd)
         flags = (args.name, args.web, args.app, args.broker, args.profiles)
-        if args.non_interactive or any(v is not None for v in flags) or args.worker:
-            answers = _from_flags(args, detected)
-        else:
-            answers = _interactive(detected)
+        interactive = not (args.non_interactive or any(v is not None for v in flags) or args.worker)
+        answers = _interactive(detected) if interactive else _from_flags(args, detected)
         document = _answer(lambda _: plan.build(answers, detected), "", "the answers")
+        if interactive and not to_stdout:
+            _confirm(render.render(document, fmt), target.name)
     text = render.render(document, fmt)
     for warning in warnings:
         sys.stderr.write(f"prodserver: {warning}\n")
@@ -156,12 +156,12 @@ def _from_flags(args: argparse.Namespace, detected: Detected) -> Answers:
     default_web = "gunicorn" if detected.is_django else "none"
     web = _answer(plan.validate_web, args.web if args.web is not None else default_web, "--web")
     app = _answer(plan.validate_app, args.app or "", "--app")
-    workers = _answer(plan.validate_workers, args.worker, "--worker")
+    workers = _answer(plan.validate_workers, args.worker or list(detected.workers), "--worker")
     broker = None
     if args.broker is not None:
         broker = _answer(plan.validate_broker, args.broker, "--broker")
     elif plan.needs_broker(workers):
-        broker = plan.DEFAULT_BROKER
+        broker = detected.broker or plan.DEFAULT_BROKER
     profiles = _answer(
         plan.validate_profiles,
         args.profiles if args.profiles is not None else "dev,prod",
@@ -185,6 +185,18 @@ def _interactive(detected: Detected) -> Answers:
     except (EOFError, KeyboardInterrupt):
         sys.stdout.write("\n")
         raise UsageError("stopped: nothing was written") from None
+
+
+def _confirm(text: str, target: str) -> None:
+    from prodserver.errors import UsageError
+    from prodserver.init.wizard import confirm
+
+    try:
+        if confirm(text, target):
+            return
+    except (EOFError, KeyboardInterrupt):
+        sys.stdout.write("\n")
+    raise UsageError("stopped: nothing was written")
 
 
 def _django_settings(cwd: Path) -> Any:

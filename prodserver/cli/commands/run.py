@@ -1,8 +1,16 @@
-"""``prodserver run -- CMD...``: a one-off command with the profile's environment."""
+"""``prodserver run -- CMD...``: a one-off command with the profile's environment.
+
+Like ``honcho run`` and ``foreman run``, it also works where there is no configuration at all:
+the command then gets the shell's environment and the ``.env`` of the working directory.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prodserver.config.model import ResolvedProject
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -10,16 +18,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "command",
         nargs=argparse.REMAINDER,
         metavar="-- CMD...",
-        help="the command and its arguments, after --",
+        help="the command and its arguments, after -- (no configuration file needed)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from prodserver.cli.common import load_project
     from prodserver.runtime.oneoff import run_oneoff
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    project = load_project(args)
-    return run_oneoff(project, command)
+    return run_oneoff(_project(args), command)
+
+
+def _project(args: argparse.Namespace) -> ResolvedProject:
+    import os
+    from pathlib import Path
+
+    from prodserver.cli.common import load_project
+    from prodserver.config.resolve import resolve_with_provenance
+    from prodserver.config.sources import FILE_ENV, LineIndex, RawSource
+    from prodserver.errors import ConfigError
+
+    try:
+        return load_project(args)
+    except ConfigError as exc:
+        named = args.file or os.environ.get(FILE_ENV)
+        if named or exc.code != "PS101" or not exc.message.startswith("no prodserver.toml"):
+            raise
+    # No configuration anywhere: the shell's environment and ./.env, as honcho and foreman do.
+    cwd = Path.cwd()
+    bare = RawSource(cwd / ".env", "toml", {"project": {"env_files": ["?.env"]}}, LineIndex())
+    project, _ = resolve_with_provenance(
+        profile=args.profile,
+        env_files=[Path(p) for p in args.env_file or []],
+        source=bare,
+        cwd=cwd,
+    )
+    return project

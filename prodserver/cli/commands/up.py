@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
     project, prov = resolve()
     _refuse_root(project, args)
+    _require_packages(project, args)
     if not args.skip_checks:
         from prodserver.config.prestart import fail_on, prestart_problems
         from prodserver.runtime.supervisor import select_processes
@@ -175,6 +176,27 @@ def run(args: argparse.Namespace) -> int:
         reread=reread,
     )
     return run_up(project, options)
+
+
+def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> None:
+    """A backend whose package is missing cannot start: say so once, with the extra to install."""
+    from prodserver.config.checks import backend_problems
+    from prodserver.errors import BackendUnavailable
+
+    names = None
+    if args.names:
+        from prodserver.runtime.supervisor import select_processes
+
+        names = tuple(select_processes(project, args.names))
+    problems = backend_problems(project, names=names)
+    if len(problems) == 1:
+        raise BackendUnavailable(problems[0].message, hint=problems[0].hint, code="PS145")
+    if problems:
+        raise BackendUnavailable(
+            "; ".join(p.message for p in problems),
+            hint=" and ".join(dict.fromkeys(p.hint for p in problems if p.hint)),
+            code="PS145",
+        )
 
 
 def _refuse_root(project: ResolvedProject, args: argparse.Namespace) -> None:

@@ -120,3 +120,75 @@ def _streams(stdout: TextIO | None, stderr: TextIO | None) -> Iterator[None]:
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+# -- django-prodserver's command lines ------------------------------------------------------
+
+#: django-prodserver's commands: `prodserver NAME` (2.x; a deprecated alias in 3.x), and 3.x's
+#: `server NAME` and `worker NAME`; each started one process in the foreground
+LEGACY_COMMANDS = ("prodserver", "server", "worker")
+#: Django's options, which stay with the command rather than being forwarded to the process
+_DJANGO_WITH_VALUE = ("--settings", "--pythonpath", "-v", "--verbosity")
+_DJANGO_FLAGS = ("--traceback", "--no-color", "--force-color", "--skip-checks")
+
+
+def legacy_argv(command: str, rest: list[str]) -> tuple[list[str], str] | None:
+    """django-prodserver's ``manage.py COMMAND NAME [ARGS...]`` as ``prodserver exec NAME``.
+
+    Returns the arguments for ``manage.py prodserver`` and the one-line deprecation notice
+    naming the new form, or ``None`` when ``rest`` is already a prodserver command line.
+    ``--list`` (django-prodserver's list of process names) becomes ``--list``'s equivalent.
+    Arguments the command does not know are forwarded to the process, as django-prodserver
+    3.x forwards them (appended after the configured ones).
+    """
+    from prodserver.cli.main import ALIASES, COMMANDS
+
+    django: list[str] = []
+    other: list[str] = []
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word in _DJANGO_FLAGS or (word.partition("=")[0] in _DJANGO_WITH_VALUE and "=" in word):
+            django.append(word)
+        elif word in _DJANGO_WITH_VALUE and i + 1 < len(rest):
+            django += rest[i : i + 2]
+            i += 1
+        else:
+            other.append(word)
+        i += 1
+    if "--list" in other:
+        notice = (
+            f"`manage.py {command} --list` is django-prodserver's; it is deprecated: "
+            "use `python manage.py prodserver config --names`"
+        )
+        return ["config", "--names", *django], notice
+    positional = [w for w in other if not w.startswith("-")]
+    if command == "prodserver" and (
+        not positional or other[0] in COMMANDS or other[0] in ALIASES or other[0] != positional[0]
+    ):
+        return None  # a prodserver command line (or an option before the command)
+    if not positional:
+        return None  # `manage.py server` alone: django-prodserver's default process is gone
+    name = positional[0]
+    at = other.index(name)
+    forwarded = other[:at] + other[at + 1 :]
+    # Django's options before NAME: everything after it is the process's
+    new = ["exec", *django, name, *(["--", *forwarded] if forwarded else [])]
+    shown = f"python manage.py prodserver exec {name}" + (" -- ..." if forwarded else "")
+    notice = (
+        f"`manage.py {command} {name}` is django-prodserver's form and is deprecated: "
+        f"it runs `{shown}` (write that instead)"
+    )
+    return new, notice
+
+
+def legacy_run_argv(argv: list[str], stderr: Any) -> list[str]:
+    """``manage.py COMMAND ...`` as ``manage.py prodserver ...``, with the notice written."""
+    if len(argv) < 2 or argv[1] not in LEGACY_COMMANDS:
+        return argv
+    legacy = legacy_argv(argv[1], list(argv[2:]))
+    if legacy is None:
+        return argv
+    new, notice = legacy
+    stderr.write(f"prodserver: {notice}")
+    return [argv[0], "prodserver", *new]

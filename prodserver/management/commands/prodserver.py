@@ -1,7 +1,8 @@
 """``python manage.py prodserver <command>``: a thin adapter over the prodserver CLI.
 
 The logic lives in :mod:`prodserver.contrib.django.command`; this module only plugs it into
-Django's ``BaseCommand``.
+Django's ``BaseCommand``. django-prodserver's ``manage.py prodserver NAME`` keeps working as
+``exec NAME``, with a one-line deprecation notice.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class Command(BaseCommand):  # type: ignore[misc]  # Django ships no type hints
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         command.add_subcommands(parser)
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        super().run_from_argv(command.legacy_run_argv(argv, self.stderr))
 
     def check(self, *args: Any, **kwargs: Any) -> None:
         from prodserver.contrib.django.checks import suppressed

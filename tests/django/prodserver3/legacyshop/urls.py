@@ -1,0 +1,3 @@
+"""No views: only the configuration matters here."""
+
+urlpatterns: list[object] = []
