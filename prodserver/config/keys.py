@@ -52,6 +52,11 @@ _HEALTHCHECK: dict[str, Any] = {
                 "timeout": _DURATION,
                 "retries": {"$ref": "#/$defs/integer", "minimum": 1},
                 "start_period": _DURATION,
+                "watchdog": {
+                    **_DURATION,
+                    "description": "with notify = true: WATCHDOG=1 must come at least this "
+                    "often (WATCHDOG_USEC is set); a missed deadline is a liveness failure",
+                },
                 "status": {
                     "description": "healthy HTTP status: a code or [low, high]",
                     "anyOf": [
@@ -80,6 +85,11 @@ _HEALTHCHECK: dict[str, Any] = {
 }
 
 _RESTART_MODES = ["no", "on-failure", "always"]
+_EXIT_CODES: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 0, "maximum": 255},
+    "uniqueItems": True,
+}
 _RESTART: dict[str, Any] = {
     "anyOf": [
         {"enum": _RESTART_MODES},
@@ -92,6 +102,8 @@ _RESTART: dict[str, Any] = {
                 "backoff": _DURATION,
                 "backoff_max": _DURATION,
                 "window": _DURATION,
+                "success_exit_codes": _EXIT_CODES,
+                "prevent_exit_codes": _EXIT_CODES,
             },
         },
     ]
@@ -176,7 +188,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "restart",
         "table",
         "`no`, `on-failure` or `always`, or a table with `policy`, `max_restarts`, `backoff`, "
-        "`backoff_max`, `window`.",
+        "`backoff_max`, `window`, `success_exit_codes` (exits that count as success, like "
+        "systemd's SuccessExitStatus=) and `prevent_exit_codes` (exits never restarted, like "
+        "RestartPreventExitStatus=).",
         schema=_RESTART,
         default="no",
     ),
@@ -201,6 +215,13 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "stop_signal",
         "string",
         "Signal that asks for a graceful stop (default per backend).",
+        schema=_SIGNAL,
+    ),
+    Option(
+        "reload_signal",
+        "string",
+        "Signal sent on `prodserver reload` (or SIGHUP to `up`) when this process's own "
+        "configuration did not change, to reload in place (gunicorn: SIGHUP).",
         schema=_SIGNAL,
     ),
     Option(

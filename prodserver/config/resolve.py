@@ -51,6 +51,7 @@ _SUBKEY_TYPES: dict[str, dict[str, OptionType]] = {
         "interval": "duration",
         "timeout": "duration",
         "start_period": "duration",
+        "watchdog": "duration",
         "retries": "integer",
     },
     "restart": {
@@ -656,6 +657,9 @@ class Resolver:
                 # ${PORT}, not the port this machine would have used
                 inst_lookup["PORT"] = "${PORT}" if self.for_export else str(inst_port)
             inst_lookup.update(process_env)
+            if scale > 1 and not self.for_export:
+                # each copy's identity is known when its argv is built (celery node names)
+                inst_lookup["PRODSERVER_INSTANCE"] = str(number)
             values = self.option_values(
                 table, backend, options, inst_lookup, where, report=number == 1
             )
@@ -706,6 +710,7 @@ class Resolver:
             restart=self.restart_policy(values, where),
             oneshot=bool(values.get("oneshot", False)),
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
+            reload_signal=self.reload_signal(values.get("reload_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
             stop_timeout=float(values.get("stop_timeout", 10.0)),
             user=self.user_for(name, values.get("user"), where),
@@ -1123,6 +1128,7 @@ class Resolver:
         )
         if None in probe.values() or retries is None:
             return None
+        watchdog = self.watchdog(table, kind, lookup, where)
         return HealthCheck(
             kind=kind,
             target=target,
@@ -1133,7 +1139,33 @@ class Resolver:
             status=(int(status[0]), int(status[1])),
             expect=table.get("expect"),
             role=table.get("role", "both"),
+            watchdog=watchdog,
         )
+
+    def watchdog(
+        self,
+        table: Mapping[str, Any],
+        kind: ProbeKind,
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+    ) -> float | None:
+        """``healthcheck.watchdog``: only with ``notify = true``, and more than 0."""
+        if "watchdog" not in table:
+            return None
+        path = where("healthcheck", "watchdog")
+        value = self._coerce(Option("watchdog", "duration", ""), table["watchdog"], lookup, path)
+        if value is None:
+            return None
+        if kind != "notify" or not value > 0:
+            why = "needs notify = true" if kind != "notify" else "must be longer than 0s"
+            self.out.error(
+                "PS451",
+                f"healthcheck watchdog {why}",
+                path,
+                'healthcheck = { notify = true, watchdog = "30s" }',
+            )
+            return None
+        return float(value)
 
     def restart_policy(
         self, values: Mapping[str, Any], where: Callable[..., KeyPath]
@@ -1155,9 +1187,27 @@ class Resolver:
                             value, where=self.source.location(where("restart", key))
                         )
                     fields[key] = value
+            for key in ("success_exit_codes", "prevent_exit_codes"):
+                if key in raw:
+                    fields[key] = self.exit_codes(raw[key], where("restart", key))
         else:
             mode = raw
         return RestartPolicy(mode=mode, **fields)
+
+    def exit_codes(self, raw: Any, where: KeyPath) -> tuple[int, ...]:
+        """``restart.success_exit_codes`` / ``prevent_exit_codes``: integers 0-255."""
+        ok = isinstance(raw, list) and all(
+            isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in raw
+        )
+        if not ok:
+            self.out.error(
+                "PS450",
+                f"exit codes must be a list of integers from 0 to 255, not {raw!r}",
+                where,
+                "for example success_exit_codes = [3, 4]",
+            )
+            return ()
+        return tuple(sorted(set(raw)))
 
     def stop_signal(
         self, raw: Any, backend: Backend, where: Callable[..., KeyPath]
@@ -1177,6 +1227,13 @@ class Resolver:
                 "use a name such as SIGTERM, SIGINT, SIGQUIT or SIGHUP",
             )
             return backend.stop_signal
+
+    def reload_signal(
+        self, raw: Any, backend: Backend, where: Callable[..., KeyPath]
+    ) -> signal.Signals | None:
+        if raw is None:
+            return None
+        return self.stop_signal(raw, backend, lambda *key: where("reload_signal"))
 
     def dependencies(self, raw: Any, where: Callable[..., KeyPath]) -> tuple[Dependency, ...]:
         if not raw:

@@ -33,6 +33,8 @@ EVENT_NAMES = frozenset(
         "process_stopping",
         "process_killed",
         "health_changed",
+        "reloaded",
+        "reload_failed",
         "stopping",
         "stopped",
         "warning",

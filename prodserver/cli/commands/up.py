@@ -123,7 +123,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
+    from typing import Any
 
     from prodserver.cli.common import parse_scale
     from prodserver.config.display import config_hash
@@ -137,13 +139,24 @@ def run(args: argparse.Namespace) -> int:
     # resolved like cli.common.load_project, keeping the provenance: the audit trail's
     # first event carries the configuration's hash, which needs what was configured
     file = getattr(args, "file", None)
-    project, prov = resolve_with_provenance(
-        file=Path(file) if file else None,
-        profile=getattr(args, "profile", None),
-        env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
-        scale=scale or None,
-        port=args.port,
-    )
+    environ = dict(os.environ)  # a reload reads the environment up was started with
+
+    def resolve() -> tuple[ResolvedProject, Any]:
+        return resolve_with_provenance(
+            file=Path(file) if file else None,
+            profile=getattr(args, "profile", None),
+            env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
+            scale=scale or None,
+            port=args.port,
+            environ=environ,
+        )
+
+    def reread() -> ResolvedProject:
+        again, _prov = resolve()
+        _refuse_root(again, args)
+        return again
+
+    project, prov = resolve()
     _refuse_root(project, args)
     _require_packages(project, args)
     if not args.skip_checks:
@@ -165,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         log_file_max_size=args.log_file_max_size,
         log_file_backups=args.log_file_backups,
         config_sha256=config_hash(project, prov.configured),
+        reread=reread,
     )
     return run_up(project, options)
 
