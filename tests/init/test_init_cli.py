@@ -206,15 +206,18 @@ def test_from_procfile_with_env(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "prodserver.toml").read_text(encoding="utf-8")
     assert 'env_files = [".env"]' in text
-    assert "# Procfile line 2." in text
+    assert "# Procfile line 2: celery -A shop worker -l info" in text
+    assert "# Procfile line 3.\n" in text
     checked(tmp_path)
     done = prodserver("config", "--format", "json", cwd=tmp_path)
     data = json.loads(done.stdout)
-    # $PORT is the shell's to expand at run time, as in the Procfile
+    # the same argv as the line, built by the typed backend
+    assert data["processes"]["web"]["backend"] == "gunicorn"
     assert data["processes"]["web"]["command"] == [
-        "/bin/sh",
-        "-c",
-        "exec gunicorn shop.wsgi --bind 0.0.0.0:$PORT",
+        "gunicorn",
+        "--bind",
+        "0.0.0.0:5000",
+        "shop.wsgi",
     ]
     assert data["processes"]["release"]["command"] == [
         "/bin/sh",
