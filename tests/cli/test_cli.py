@@ -198,3 +198,39 @@ def test_no_configuration_found(cli, tmp_path, argv):
     result = cli(*argv, cwd=tmp_path)
     assert result.code == ExitCode.CONFIG
     assert "no prodserver.toml found" in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hoisted"),
+    [
+        (["-f", "Procfile.dev", "start"], ["start", "-f", "Procfile.dev"]),
+        (
+            ["-p", "prod", "--env-file", ".env.prod", "up", "web"],
+            ["up", "-p", "prod", "--env-file", ".env.prod", "web"],
+        ),
+        (
+            ["--profile=prod", "--debug", "run", "--", "true"],
+            ["run", "--profile=prod", "--debug", "--", "true"],
+        ),
+        (["-fProcfile.dev", "check"], ["check", "-fProcfile.dev"]),
+        (["up", "-f", "x"], ["up", "-f", "x"]),  # already after the command
+        (["-f", "x", "nosuchcommand"], ["-f", "x", "nosuchcommand"]),  # left for argparse
+    ],
+)
+def test_global_options_go_before_or_after_the_command(argv: list[str], hoisted: list[str]) -> None:
+    from prodserver.cli.main import hoist_global_options
+
+    assert hoist_global_options(argv) == hoisted
+
+
+def test_profile_before_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from prodserver.cli.main import main
+
+    (tmp_path / "prodserver.toml").write_text(
+        '[processes.web]\ncommand = "run"\n[profiles.prod.processes.web]\ncommand = "serve"\n'
+    )
+    assert (
+        main(["-f", str(tmp_path / "prodserver.toml"), "-p", "prod", "config", "--format", "json"])
+        == 0
+    )
+    assert '"serve"' in capsys.readouterr().out
