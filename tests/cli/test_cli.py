@@ -234,3 +234,34 @@ def test_profile_before_the_command(tmp_path: Path, capsys: pytest.CaptureFixtur
         == 0
     )
     assert '"serve"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("words", "printed"),
+    [
+        (["p", "--profile", "prod"], "[] prod"),
+        (["p", "--profile", "prod", "--", "-a", "--b"], "['-a', '--b'] prod"),
+        (["p", "--", "--profile", "prod"], "['--profile', 'prod'] None"),
+        (["--profile", "prod", "p"], "[] prod"),
+    ],
+)
+def test_exec_options_and_the_process_arguments(
+    tmp_path: Path, words: list[str], printed: str
+) -> None:
+    (tmp_path / "prodserver.toml").write_text(
+        "[processes.p]\n"
+        'command = ["python3", "-c", "import sys, os; '
+        "print(sys.argv[1:], os.environ.get('X'))\"]\n"
+        '[profiles.prod.processes.p.env]\nX = "prod"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "prodserver", "exec", *words],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed + "\n"
