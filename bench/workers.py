@@ -21,8 +21,8 @@ carries the wall-clock time of its enqueue; its ``created`` column is the time i
 - *throughput*: a burst of ``--burst`` tasks enqueued at once from one process; jobs/s is the
   number of jobs over the time between the first and the last completion, so it measures the
   worker draining a queue, not the enqueuing client;
-- *latency*: ``--probes`` tasks enqueued one by one, ``--spacing`` seconds apart, each finding
-  an idle worker: the time from enqueue to the row's commit, p50 and p99.
+- *latency*: ``--probes`` tasks enqueued one by one, each once the previous one has run, so
+  that each finds an idle worker: the time from enqueue to the row's commit, p50 and p99.
 
 Celery, RQ and Dramatiq use the Redis broker; django-tasks (``db_worker``) and Django Q2 (ORM
 broker) use the database itself, as the demo configures them.
@@ -147,7 +147,7 @@ class Bench:
                 start_new_session=True,
             )  # fmt: skip
         # ready when a first task has run: the worker is connected and its code imported
-        self.run_batch("warmup", 1, work=0, interval=0.0, timeout=120)
+        self.run_batch("warmup", 1, work=0, one_by_one=False, timeout=120)
 
     def stop(self) -> None:
         if self.proc is None:
@@ -172,12 +172,12 @@ class Bench:
             return []
 
     def run_batch(
-        self, prefix: str, count: int, *, work: int, interval: float, timeout: float = 600
+        self, prefix: str, count: int, *, work: int, one_by_one: bool, timeout: float = 600
     ) -> list[tuple[float, float]]:
         """Enqueue ``count`` tasks; return (enqueued, done) wall-clock times of each."""
         self.manage("enqueue_visit", "--via", self.family.via, "--source", prefix,
                     "--count", str(count), "--work", str(work),
-                    "--interval", str(interval))  # fmt: skip
+                    *(["--wait"] if one_by_one else []))  # fmt: skip
         deadline = time.monotonic() + timeout
         while len(rows := self.rows(prefix)) < count:
             assert self.proc is not None
@@ -200,7 +200,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(
-    families: list[Family], runs: int, burst: int, probes: int, spacing: float, work: int
+    families: list[Family], runs: int, burst: int, probes: int, work: int
 ) -> dict[str, Any]:
     samples: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="prodserver-bench-") as tmpdir:
@@ -212,7 +212,7 @@ def measure(
                 try:
                     for run in range(runs):
                         for weight in WEIGHTS:
-                            cell = one_cell(bench, weight, run, burst, probes, spacing, work)
+                            cell = one_cell(bench, weight, run, burst, probes, work)
                             samples.setdefault(family.name, {}).setdefault(weight, []).append(cell)
                 finally:
                     bench.stop()
@@ -220,15 +220,15 @@ def measure(
 
 
 def one_cell(
-    bench: Bench, weight: str, run: int, burst: int, probes: int, spacing: float, work: int
+    bench: Bench, weight: str, run: int, burst: int, probes: int, work: int
 ) -> dict[str, float]:
     """One burst (throughput) and one spaced series (latency) of one task weight."""
     rounds = work if weight == "heavier" else 0
     count = burst if weight == "trivial" else max(10, burst // 5)
-    burst_times = bench.run_batch(f"burst-{weight}-{run}", count, work=rounds, interval=0.0)
+    burst_times = bench.run_batch(f"burst-{weight}-{run}", count, work=rounds, one_by_one=False)
     done = sorted(t for _, t in burst_times)
     jobs_per_s = (len(done) - 1) / max(done[-1] - done[0], 1e-6)
-    probe_times = bench.run_batch(f"probe-{weight}-{run}", probes, work=rounds, interval=spacing)
+    probe_times = bench.run_batch(f"probe-{weight}-{run}", probes, work=rounds, one_by_one=True)
     latencies = [1000 * (finished - enqueued) for enqueued, finished in probe_times]
     cell = {
         "jobs_per_s": jobs_per_s,
@@ -286,11 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("families", nargs="*", help="names to run (default: all)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--burst", type=int, default=500, help="tasks per throughput burst")
-    parser.add_argument("--probes", type=int, default=30, help="tasks per latency run")
-    parser.add_argument("--spacing", type=float, default=0.15, help="seconds between probes")
+    parser.add_argument("--burst", type=int, default=200, help="tasks per throughput burst")
+    parser.add_argument("--probes", type=int, default=20, help="tasks per latency run")
     parser.add_argument("--work", type=int, default=100, help="hashing rounds of a heavier task")
-    parser.add_argument("--quick", action="store_true", help="1 run, burst 100, 10 probes")
+    parser.add_argument("--quick", action="store_true", help="1 run, burst 50, 10 probes")
     parser.add_argument("--json", type=Path, help="write every sample here")
     parser.add_argument("--chart", type=Path, help="write a PNG chart here")
     args = parser.parse_args(argv)
@@ -300,10 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown family {', '.join(unknown)}; known: {', '.join(known)}")
     families = [known[n] for n in args.families] or FAMILIES
     if args.quick:
-        args.runs, args.burst, args.probes = 1, 100, 10
-    samples = measure(families, args.runs, args.burst, args.probes, args.spacing, args.work)
+        args.runs, args.burst, args.probes = 1, 50, 10
+    samples = measure(families, args.runs, args.burst, args.probes, args.work)
     print(f"# {len(families)} worker families, {args.runs} run(s), burst {args.burst}, "
-          f"{args.probes} probes {args.spacing:g} s apart, heavier = {args.work} rounds, "
+          f"{args.probes} probes one by one, heavier = {args.work} rounds, "
           f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")  # fmt: skip
     print(table(samples, families))
     if args.json:

@@ -1,4 +1,4 @@
-"""``manage.py enqueue_visit --via FAMILY [--source TEXT] [--count N] [--work N] [--interval S]``.
+"""``manage.py enqueue_visit --via FAMILY [--source TEXT] [--count N] [--work N] [--wait]``.
 
 Puts the demo task (``record_visit``) on a queue. With ``--count`` the task is enqueued N times
 from this one process, each with ``SOURCE-I-T`` as its source (``I`` the index, ``T`` the wall
@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 FAMILIES = ("django-tasks", "celery", "rq", "rq-scheduler", "dramatiq", "django-q2")
 
@@ -25,7 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--count", type=int, default=None, help="enqueue N tasks")
         parser.add_argument("--work", type=int, default=0, help="hashing rounds per task")
         parser.add_argument(
-            "--interval", type=float, default=0.0, help="seconds to wait between two enqueues"
+            "--wait",
+            action="store_true",
+            help="with --count: enqueue the next task only once the previous one has run",
         )
 
     def handle(
@@ -36,7 +38,7 @@ class Command(BaseCommand):
         queue: str | None,
         count: int | None,
         work: int,
-        interval: float,
+        wait: bool,
         **opts: Any,
     ) -> None:
         source = source or via
@@ -46,10 +48,22 @@ class Command(BaseCommand):
             self.stdout.write(f"enqueued record_visit({source!r}) via {via}: {ref}")
             return
         for i in range(count):
-            if i and interval:
-                time.sleep(interval)  # spaced out: each task finds an idle worker
-            send(f"{source}-{i}-{time.time():.6f}", work)
+            name = f"{source}-{i}-{time.time():.6f}"
+            send(name, work)
+            if wait:
+                _wait_for_row(name)
         self.stdout.write(f"enqueued {count} x record_visit via {via}")
+
+
+def _wait_for_row(source: str, timeout: float = 120.0) -> None:
+    """Until the worker has written the row of ``source``: each task then finds an idle worker."""
+    from visits.models import Visit
+
+    deadline = time.monotonic() + timeout
+    while not Visit.objects.filter(source=source).exists():
+        if time.monotonic() > deadline:
+            raise CommandError(f"no worker ran {source!r} within {timeout:.0f}s")
+        time.sleep(0.002)  # another process writes the row: nothing to wait on but the table
 
 
 def _sender(via: str, queue: str | None) -> Callable[[str, int], object]:
