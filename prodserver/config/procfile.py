@@ -28,7 +28,7 @@ from typing import Any
 
 from prodserver.config.keys import NAME_PATTERN, NAME_RULE
 from prodserver.config.secrets import mask_url_passwords
-from prodserver.config.shellline import direct_argv
+from prodserver.config.shellline import direct_argv, unquoted
 from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
 
@@ -148,6 +148,17 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
                     f"process {name!r} is defined twice, on lines {seen[name]} and {number}",
                     where,
                     "process names must be unique: rename or remove one of them",
+                )
+            )
+            continue
+        if unquoted(command) is None:
+            problems.append(
+                Problem(
+                    "PS104",
+                    f"the command of {name!r} has an unterminated quote or substitution: "
+                    "sh cannot parse it",
+                    where,
+                    "close every ' \" ` $( and ${ the command opens",
                 )
             )
             continue

@@ -127,7 +127,10 @@ def _procfile_variable(base: Path, env: Mapping[str, str]) -> Path | None:
     name = env.get(PROCFILE_ENV)
     origin = f"${PROCFILE_ENV}"
     if not name:
-        dotenv = read_env_file(base / ".env", optional=True)
+        try:
+            dotenv = read_env_file(base / ".env", optional=True)
+        except ConfigError:
+            dotenv = None  # reported when (and if) the configuration loads it
         name = dotenv.values.get(PROCFILE_ENV) if dotenv is not None else None
         origin = f"{PROCFILE_ENV} in {base / '.env'}"
     if not name:

@@ -157,3 +157,11 @@ def test_run_without_any_configuration(tmp_path: Path) -> None:
     assert result.returncode == 4, result.stderr
     assert result.stdout == "from dotenv from shell\n"
     assert not os.path.exists(tmp_path / "prodserver.toml")
+
+
+def test_a_warning_is_said_once(tmp_path: Path) -> None:
+    result = up(tmp_path, "web: echo one\nWeb: echo two\n")
+    assert result.returncode == 0, result.stderr
+    said = [line for line in (result.stdout + result.stderr).splitlines() if "PS165" in line]
+    assert said and all("warning: warning" not in line for line in said)
+    assert said[0].startswith("prodserver * warning PS165: ")
