@@ -206,13 +206,14 @@ def test_yaml_with_a_few_aliases_still_works(tmp_path: Path) -> None:
 
 
 def test_substitution_fanning_out_hits_a_total_limit(tmp_path: Path) -> None:
-    # each string stays under the 1 MiB limit of one string; together they would be 150 MB
-    lines = ["[env]", 'A0 = "' + "x" * 1000 + '"']
-    lines += [f'A{i} = "' + f"${{A{i - 1}}}" * 10 + '"' for i in range(1, 4)]
-    lines += [f'B{j} = "${{A3}}"' for j in range(150)]
+    # each string stays under the 1 MiB limit of one string (A4 is 1,000,000 characters);
+    # together the 300 distinct strings would be 300 MB, from a file of about 4 KiB
+    lines = ["[env]", 'A0 = "' + "x" * 100 + '"']
+    lines += [f'A{i} = "' + f"${{A{i - 1}}}" * 10 + '"' for i in range(1, 5)]
+    lines += [f'B{j} = "-${{A4}}"' for j in range(300)]
     lines += ["[processes.web]", 'command = ["true"]']
     path = write(tmp_path, "\n".join(lines) + "\n")
-    assert path.stat().st_size < 4096
+    assert path.stat().st_size < 6 * 1024
     result = cli(tmp_path, "check")
     stderr = clean_error(result, 78, "PS132")
     assert "more than 33554432 characters in all" in stderr

@@ -274,9 +274,8 @@ def test_every_opt_out_works_for_every_command(tmp_path: Path, command: str, way
     args = with_profile(command, "staging")
     body, env = CONFIG, {}
     if way == "flag":
-        # before `--` for run: after it, the words are the command's
-        cut = args.index("--") if "--" in args else len(args)
-        args = (*args[:cut], "--allow-root", *args[cut:])
+        # right after the command: after `exec NAME` or `run --`, words are the program's
+        args = (args[0], "--allow-root", *args[1:])
     elif way == "environment":
         env = {"PRODSERVER_ALLOW_ROOT": "1"}
     else:
