@@ -24,3 +24,15 @@ def test_no_code_is_documented_twice():
     text = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (PS\d{3}) \|", text, re.MULTILINE)
     assert len(rows) == len(set(rows))
+
+
+def test_every_documented_code_is_used():
+    """A row for a code nothing raises is a promise nobody keeps (PS191/PS192 once swapped);
+    a code that is retired says so, and keeps its number (codes never change meaning)."""
+    used = set()
+    for path in (REPO / "prodserver").rglob("*.py"):
+        used.update(re.findall(r'"(PS\d{3})"', path.read_text(encoding="utf-8")))
+    text = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
+    retired = set(re.findall(r"^\| (PS\d{3}) \| no longer raised", text, re.MULTILINE))
+    stale = sorted(_documented() - used - retired)
+    assert not stale, f"documented but never used: {stale}"

@@ -126,8 +126,11 @@ def read_setting(module: str, name: str, dirs: Sequence[Path], _depth: int = 0) 
     if path is None or _depth > _MAX_STAR_DEPTH:
         return None
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        from prodserver.config.sources import read_bounded
+
+        text = read_bounded(path, what="settings module").decode("utf-8")
+        tree = ast.parse(text, filename=str(path))
+    except (ConfigError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
         return None
     found: str | None = None
     for node in tree.body:

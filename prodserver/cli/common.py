@@ -13,15 +13,31 @@ if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
 
+def add_allow_root(parser: argparse.ArgumentParser) -> None:
+    """``--allow-root``, the same for ``up``, ``exec`` and ``run``."""
+    parser.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="run as root in a production profile (refused by default; "
+        "also PRODSERVER_ALLOW_ROOT=1 or [project] allow_root = true)",
+    )
+
+
 def parse_scale(values: list[str] | None) -> dict[str, int]:
     """``["web=3", "worker=2"]`` -> ``{"web": 3, "worker": 2}``."""
+    from prodserver.config.limits import MAX_SCALE
+
     out: dict[str, int] = {}
     for item in values or []:
         name, sep, count = item.partition("=")
-        if not sep or not name or not count.strip().isdigit():
+        count = count.strip()
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
+        if not sep or not name or not count or not count.isascii() or not count.isdigit():
             raise UsageError(
                 f"--scale expects NAME=COUNT, got {item!r}", hint="for example: --scale web=3"
             )
+        if len(count) > len(str(MAX_SCALE)) + 1:  # never turn a million digits into an int
+            raise UsageError(f"--scale {name.strip()}: a process runs 0 to {MAX_SCALE} instances")
         out[name.strip()] = int(count)
     return out
 

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("prodserver.cli.commands.export", "write Procfile, Compose, systemd, ... files"),
     "init": ("prodserver.cli.commands.init", "write a starting prodserver.toml"),
     "status": ("prodserver.cli.commands.status", "show the running supervisor's processes"),
+    "reload": ("prodserver.cli.commands.reload", "make the running up re-read its configuration"),
     "backends": ("prodserver.cli.commands.backends", "list backends and their options"),
     "schema": ("prodserver.cli.commands.schema", "print the JSON schema of prodserver.toml"),
 }

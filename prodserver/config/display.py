@@ -2,52 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prodserver.config.model import ProcessSpec, ResolvedProject
+from prodserver.config.secrets import MASK, Masker
 
-MASK = "********"
-#: secret values shorter than this are not hunted for inside other strings (too many false hits)
-_MIN_HUNTED = 4
-
-
-class Masker:
-    """Hides secret values wherever they appear: by name, inside URLs, and inside other text."""
-
-    def __init__(self, secret_names: Iterable[str], env: Mapping[str, str], *, show: bool) -> None:
-        self.show = show
-        self.names = frozenset(secret_names)
-        values = {env[n] for n in self.names if n in env and len(env[n]) >= _MIN_HUNTED}
-        self._pattern = (
-            re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
-            if values
-            else None
-        )
-
-    def text(self, value: str) -> str:
-        if self.show:
-            return value
-        from prodserver.config.secrets import mask_url_passwords
-
-        if self._pattern is not None:
-            value = self._pattern.sub(MASK, value)
-        return mask_url_passwords(value)
-
-    def env(self, env: Mapping[str, str]) -> dict[str, str]:
-        if self.show:
-            return dict(env)
-        return {k: (MASK if k in self.names else self.text(v)) for k, v in env.items()}
-
-    def any(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {k: self.any(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.any(v) for v in value]
-        return value
+__all__ = ["MASK", "Masker", "config_hash", "masker_for", "project_data"]
 
 
 def masker_for(project: ResolvedProject, *, show: bool = False) -> Masker:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from prodserver.config.sources import KeyPath, LineIndex, RawSource
+from prodserver.config.sources import KeyPath, LineIndex, RawSource, read_bounded
 from prodserver.errors import ConfigError, Location, Problem
 
 SETTING = "PRODUCTION_PROCESSES"
@@ -499,8 +499,9 @@ class DjangoSource(RawSource):
 def setting_lines(settings_file: Path) -> dict[tuple[str, ...], int]:
     """Line of ``PRODUCTION_PROCESSES`` (key ``()``) and of each literal key inside it."""
     try:
-        tree = ast.parse(settings_file.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        text = read_bounded(settings_file, what="settings file").decode("utf-8")
+        tree = ast.parse(text)
+    except (ConfigError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
         return {}
     lines: dict[tuple[str, ...], int] = {}
     for node in tree.body:

@@ -11,7 +11,8 @@ holding ``$`` arrives intact.
 
 Reading is stricter than python-dotenv, which skips what it cannot parse: a line that cannot be
 parsed, a name without ``=`` and a name that is not a valid variable name are errors naming the
-file and line and showing the line (truncated, a secret value masked). All of a file's errors
+file and line; a message shows the name of an offending line, never its value (a line that
+cannot be parsed cannot be trusted to say which part is a secret). All of a file's errors
 are reported at once. When a name appears twice, the last one wins (as with python-dotenv) and
 ``lines`` points at it.
 """
@@ -24,14 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodserver.config.secrets import MASK, is_secret_name, mask_url_passwords
+from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
+from prodserver.config.secrets import MASK
 from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
 
 __all__ = ["EnvFile", "parse_env", "parse_env_spec", "read_env_file"]
 
-#: names a .env file may set; only ``[A-Za-z_][A-Za-z0-9_]*`` can be used in ``${...}``
-_VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+#: names a .env file may set, as in the configuration's env tables (``${...}`` can use only
+#: ``[A-Za-z_][A-Za-z0-9_]*``)
+_VALID_NAME = re.compile(ENV_NAME_PATTERN)
 _SHOW = 60  # characters of an offending line shown in a message
 
 
@@ -133,9 +136,11 @@ def parse_env(text: str, *, path: Path) -> EnvFile:
             problems.append(
                 Problem(
                     "PS142",
-                    f"{key!r} has no '=' and no value: {shown}",
+                    # the word is not shown: a value pasted on a line of its own (a token)
+                    # looks exactly like a name
+                    "a word with no '=' and no value (not shown: it may be a secret)",
                     where,
-                    f"write {key}= for an empty value, or remove the line "
+                    "write NAME= for an empty value, or remove the line "
                     "(the shell's environment reaches every process anyway)",
                 )
             )
@@ -146,7 +151,7 @@ def parse_env(text: str, *, path: Path) -> EnvFile:
                     "PS143",
                     f"{key!r} is not a valid variable name",
                     where,
-                    "names start with a letter or '_' and hold letters, digits, '_', '.' or '-'",
+                    ENV_NAME_RULE,
                 )
             )
             continue
@@ -168,14 +173,17 @@ def parse_env(text: str, *, path: Path) -> EnvFile:
 
 
 def _show(original: str) -> str:
-    """The first line of an offending binding, truncated, with any secret in it masked."""
+    """What a message may show of an offending binding: its name, never its value.
+
+    A ``.env`` file holds secrets under any name (``DJANGO_SK``, a quoted ``"SECRET_KEY"``,
+    a pasted token on a line of its own), and a line that cannot be parsed cannot be trusted
+    to say where its value starts. So a message shows the text before the first ``=`` when
+    it reads as a name, and otherwise nothing of the line at all.
+    """
     first = original.split("\n", 1)[0].strip()
     name, eq, _value = first.partition("=")
-    name = name.removeprefix("export").strip().strip("'")
-    if eq and is_secret_name(name):
-        first = f"{first[: len(first) - len(_value)]}{MASK}"
-    else:
-        first = mask_url_passwords(first)
-    if len(first) > _SHOW:
-        first = first[:_SHOW] + "..."
-    return repr(first)
+    name = name.strip()
+    bare = name.removeprefix("export ").strip().strip("'\"")
+    if not eq or not _VALID_NAME.fullmatch(bare) or len(name) > _SHOW:
+        return "(the line is not shown: it may hold a secret)"
+    return repr(f"{name}={MASK}" if _value.strip() else f"{name}=")

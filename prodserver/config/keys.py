@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prodserver.config.limits import MAX_SCALE
 from prodserver.config.model import DEFAULT_BASE_PORT, DEFAULT_STOP_TIMEOUT
 from prodserver.options import Option
 
@@ -16,9 +17,14 @@ _STR_MAP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
 }
-_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
-#: an environment variable name may hold anything but "=" and NUL (the OS refuses those)
-ENV_NAME_PATTERN = "^[^=\u0000]+$"
+#: a project, profile or process name: it becomes a file, unit, service and object name in the
+#: exports (systemd units, Compose services, Kubernetes objects: at most 63 characters)
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+NAME_RULE = "use letters, digits, '_' and '-', starting with a letter or digit, at most 63 long"
+#: an environment variable name every target can carry: the shell (a Procfile line), systemd's
+#: Environment=, Compose, Kubernetes and supervisord. No space, newline, ';', '$' or quote.
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+ENV_NAME_RULE = "names start with a letter or '_' and hold letters, digits, '_', '.' or '-'"
 _ENV_MAP: dict[str, Any] = {**_STR_MAP, "propertyNames": {"pattern": ENV_NAME_PATTERN}}
 
 _KINDS = ("http", "tcp", "cmd", "notify")
@@ -47,6 +53,11 @@ _HEALTHCHECK: dict[str, Any] = {
                 "timeout": _DURATION,
                 "retries": {"$ref": "#/$defs/integer", "minimum": 1},
                 "start_period": _DURATION,
+                "watchdog": {
+                    **_DURATION,
+                    "description": "with notify = true: WATCHDOG=1 must come at least this "
+                    "often (WATCHDOG_USEC is set); a missed deadline is a liveness failure",
+                },
                 "status": {
                     "description": "healthy HTTP status: a code or [low, high]",
                     "anyOf": [
@@ -75,6 +86,11 @@ _HEALTHCHECK: dict[str, Any] = {
 }
 
 _RESTART_MODES = ["no", "on-failure", "always"]
+_EXIT_CODES: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 0, "maximum": 255},
+    "uniqueItems": True,
+}
 _RESTART: dict[str, Any] = {
     "anyOf": [
         {"enum": _RESTART_MODES},
@@ -87,6 +103,8 @@ _RESTART: dict[str, Any] = {
                 "backoff": _DURATION,
                 "backoff_max": _DURATION,
                 "window": _DURATION,
+                "success_exit_codes": _EXIT_CODES,
+                "prevent_exit_codes": _EXIT_CODES,
             },
         },
     ]
@@ -139,7 +157,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "boolean",
         "Override `[project] inherit_env` for this process.",
     ),
-    Option("scale", "integer", "How many instances to run.", default=1, minimum=0, maximum=1000),
+    Option(
+        "scale", "integer", "How many instances to run.", default=1, minimum=0, maximum=MAX_SCALE
+    ),
     Option(
         "port",
         "integer",
@@ -169,7 +189,9 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "restart",
         "table",
         "`no`, `on-failure` or `always`, or a table with `policy`, `max_restarts`, `backoff`, "
-        "`backoff_max`, `window`.",
+        "`backoff_max`, `window`, `success_exit_codes` (exits that count as success, like "
+        "systemd's SuccessExitStatus=) and `prevent_exit_codes` (exits never restarted, like "
+        "RestartPreventExitStatus=).",
         schema=_RESTART,
         default="no",
     ),
@@ -194,6 +216,13 @@ COMMON_OPTIONS: tuple[Option, ...] = (
         "stop_signal",
         "string",
         "Signal that asks for a graceful stop (default per backend).",
+        schema=_SIGNAL,
+    ),
+    Option(
+        "reload_signal",
+        "string",
+        "Signal sent on `prodserver reload` (or SIGHUP to `up`) when this process's own "
+        "configuration did not change, to reload in place (gunicorn: SIGHUP).",
         schema=_SIGNAL,
     ),
     Option(
@@ -246,7 +275,7 @@ PROJECT_KEYS: tuple[Option, ...] = (
         "name",
         "string",
         "Project name: the Compose project, systemd unit prefix, Kubernetes labels.",
-        pattern=_NAME_PATTERN,
+        pattern=NAME_PATTERN,
     ),
     Option("description", "string", "What the project is."),
     Option("default_profile", "string", "Profile used when none is chosen."),
@@ -267,8 +296,9 @@ PROJECT_KEYS: tuple[Option, ...] = (
     Option(
         "allow_root",
         "boolean",
-        "Let `prodserver up` run processes as root in a production profile (refused otherwise; "
-        "prefer `user =` on each process).",
+        "Let `prodserver up`, `exec` and `run` run processes as root in a production profile "
+        "(refused otherwise, like `--allow-root` and `PRODSERVER_ALLOW_ROOT=1`; prefer "
+        "`user =` on each process).",
         default=False,
     ),
     Option(
@@ -307,7 +337,8 @@ PROFILE_KEYS: tuple[Option, ...] = (
         "boolean",
         "Treat this profile as production: pre-start checks run in full (required variables, "
         "brokers, Django's `check --deploy`) and running as root is refused. Profiles named "
-        "`prod` or `production` count as production anyway; `extends` inherits the mark.",
+        "`prod` or `production` count as production anyway, and so does a profile that extends "
+        "a production one unless it (or a profile between them) sets `production = false`.",
     ),
     Option("env_files", "list", "More `.env` files, read after the project's."),
     Option("env", "table", "Environment for every process of this profile.", schema=_ENV_MAP),

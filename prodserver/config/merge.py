@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prodserver.config.keys import COMMON_NAMES
+from prodserver.config.limits import MAX_EXTENDS_DEPTH
 from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError
 
@@ -107,6 +108,14 @@ def chain(source: RawSource, profile: str | None) -> list[str]:
             )
         if name in order:
             return
+        if len(stack) >= MAX_EXTENDS_DEPTH:
+            raise ConfigError(
+                f"profile {profile!r} extends a chain of more than {MAX_EXTENDS_DEPTH} profiles",
+                hint="a chain of a few profiles is enough: extend a common profile "
+                "rather than each other",
+                location=source.location(("profiles", stack[-1], "extends")),
+                code="PS401",
+            )
         stack.append(name)
         for parent in _extends(source, name):
             visit(parent, name)

@@ -63,6 +63,9 @@ class HealthCheck:
     expect: str | None = None
     #: ``readiness`` only gates dependants; ``liveness`` failures restart the process
     role: Literal["readiness", "liveness", "both"] = "both"
+    #: ``notify`` only: seconds within which each ``WATCHDOG=1`` must follow the last one
+    #: (``WATCHDOG_USEC``); a missed deadline is a liveness failure
+    watchdog: float | None = None
     #: ``target`` as templates (one per argv word of a ``cmd``, else one): where a reference
     #: was kept (an export's ``${PORT}``), ``target`` is its materialisation
     template: tuple[Template, ...] = ()
@@ -91,6 +94,10 @@ class RestartPolicy:
     backoff: float = 1.0
     backoff_max: float = 30.0
     window: float = 60.0
+    #: exit codes that count as success besides 0 (systemd's ``SuccessExitStatus=``)
+    success_exit_codes: tuple[int, ...] = ()
+    #: exit codes never restarted, whatever ``mode`` (systemd's ``RestartPreventExitStatus=``)
+    prevent_exit_codes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,9 @@ class ProcessSpec:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     oneshot: bool = False
     stop_signal: signal.Signals = signal.SIGTERM
+    #: sent to the main process on ``prodserver reload`` when the process itself did not
+    #: change (gunicorn reloads its application on SIGHUP); None: left alone
+    reload_signal: signal.Signals | None = None
     kill_mode: KillMode = "group"
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     user: str | None = None

@@ -30,6 +30,7 @@ Every problem says what failed and how to fix it; none is fatal here: the caller
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import socket
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from prodserver.config.checks import is_production
 from prodserver.config.model import ProcessSpec, ResolvedProject
+from prodserver.config.secrets import mask_url_passwords
 from prodserver.errors import Location, Problem, ProdserverError
 
 #: default ports of the URL schemes checked by a TCP connect
@@ -96,6 +98,18 @@ def prestart_problems(
         _services(project, specs, report, wait)
     if deploy:
         _django(project, specs, report)
+    # Every message goes through the masker of `prodserver config`: a password may reach one
+    # through a URL (in any form, even one urllib cannot parse), a port, a host name, or
+    # Django's own output.
+    from prodserver.config.display import masker_for
+
+    text = masker_for(project).text
+    report.problems = [
+        dataclasses.replace(p, message=text(p.message), hint=text(p.hint) if p.hint else p.hint)
+        for p in report.problems
+    ]
+    report.notes = [text(note) for note in report.notes]
+    report.done = [text(done) for done in report.done]
     return report
 
 
@@ -239,23 +253,27 @@ def service_urls(project: ResolvedProject, specs: Iterable[ProcessSpec]) -> dict
 
 
 def mask(url: str) -> str:
-    """``url`` without its password."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    """``url`` without its password: the one URL rule, :func:`mask_url_passwords`.
+
+    Not ``urllib``'s idea of the password: it stops at the first ``#``, ``/`` or ``?``, so
+    ``redis://:pa#ss@cache`` would have printed ``ss@cache``.
+    """
+    return mask_url_passwords(url)
 
 
 def check_service(url: str, timeout: float) -> str | None:
     """Why the service at ``url`` cannot be used, or None when it answers."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
     try:
-        port = parts.port or SERVICE_PORTS[scheme]
-    except ValueError:
-        return "the URL has an invalid port"
-    host = parts.hostname or "localhost"
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = parts.port or SERVICE_PORTS[parts.scheme.lower()]
+    except ValueError:  # "Invalid IPv6 URL", a port out of range or not a number
+        # urllib's message may quote a piece of the URL: say what, not which text
+        return (
+            "the URL is malformed: its host or port cannot be read (a password holding "
+            "'#', '/', '?' or '@' must be percent-encoded: %23, %2F, %3F, %40)"
+        )
+    scheme = parts.scheme.lower()
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             if scheme != "redis":

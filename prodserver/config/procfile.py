@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodserver.config.keys import NAME_PATTERN, NAME_RULE
 from prodserver.config.secrets import mask_url_passwords
-from prodserver.config.shellline import direct_argv
+from prodserver.config.shellline import direct_argv, unquoted
 from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
 
@@ -137,7 +138,7 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
                 )
             )
             continue
-        if name.startswith("-"):
+        if not re.fullmatch(NAME_PATTERN, name):  # a leading '-' or '_', or too long
             problems.append(_bad_name(name, where))
             continue
         if name in seen:
@@ -147,6 +148,17 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
                     f"process {name!r} is defined twice, on lines {seen[name]} and {number}",
                     where,
                     "process names must be unique: rename or remove one of them",
+                )
+            )
+            continue
+        if unquoted(command) is None:
+            problems.append(
+                Problem(
+                    "PS104",
+                    f"the command of {name!r} has an unterminated quote or substitution: "
+                    "sh cannot parse it",
+                    where,
+                    "close every ' \" ` $( and ${ the command opens",
                 )
             )
             continue
@@ -224,7 +236,7 @@ def _bad_name(name: str, where: Location) -> Problem:
     shown = name if len(name) <= _SHOW else name[:_SHOW] + "..."
     return Problem(
         "PS161",
-        f"process name {shown!r} is not safe as a file name",
+        f"process name {shown!r} is not safe as a file name (it names units and services too)",
         where,
-        f"use letters, digits, '_' and '-', not starting with '-': e.g. {suggestion!r}",
+        f"{NAME_RULE}: e.g. {suggestion[:63]!r}",
     )

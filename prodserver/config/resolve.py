@@ -24,6 +24,7 @@ from typing import Any, cast
 from prodserver.backends.base import Backend, BackendContext
 from prodserver.config.display import Masker
 from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS, PROJECT_KEYS
+from prodserver.config.limits import MAX_SCALE
 from prodserver.config.merge import ROOT, Layer, chain, layers, merge_processes, unknown_profile
 from prodserver.config.model import (
     DEFAULT_BASE_PORT,
@@ -54,6 +55,7 @@ _SUBKEY_TYPES: dict[str, dict[str, OptionType]] = {
         "interval": "duration",
         "timeout": "duration",
         "start_period": "duration",
+        "watchdog": "duration",
         "retries": "integer",
     },
     "restart": {
@@ -247,6 +249,9 @@ class Resolver:
         #: names that hold a secret though their own name does not say so: a URL with a
         #: password, or a variable a secret's definition refers to
         self.secret_values: set[str] = set()
+        #: characters substitution produced so far, against MAX_SUBSTITUTED_TOTAL
+        self.substituted = 0
+        self.over_total = False
 
     # step 3 ---------------------------------------------------------------------------------
 
@@ -356,12 +361,21 @@ class Resolver:
     # step 4 ---------------------------------------------------------------------------------
 
     def production(self, chain_layers: Sequence[Layer]) -> bool:
-        """The profile's `production` mark; the nearest layer of the chain that sets it wins."""
+        """Whether the chosen profile is production: the nearest layer of the chain that says
+        so wins, and a profile named prod or production says so unless it sets the mark.
+
+        So a profile that extends a production profile is production unless it (or a
+        profile between them) says ``production = false``.
+        """
+        from prodserver.config.checks import PRODUCTION_NAMES
+
         marked = False
         for layer in chain_layers:
             value = layer.data.get("production")
             if isinstance(value, bool):
                 marked = value
+            elif layer.name != ROOT and layer.name.lower() in PRODUCTION_NAMES:
+                marked = True
         return marked
 
     def env_file_specs(self, profile: str | None) -> list[tuple[str, Location, Path]]:
@@ -603,7 +617,7 @@ class Resolver:
         if whole:
             return Deferred(text)
         self.out.error(
-            "PS551",
+            "PS405",
             f"expected {_article(t)}, found {raw!r}: only a value that is one ${{VARIABLE}} "
             "reference can be left for the platform to fill in",
             path,
@@ -626,6 +640,8 @@ class Resolver:
         except ConfigError as exc:
             self.out.problems.extend(exc.problems)
             return None
+        if not self.within_total(len(result.text), path):
+            return None
         for name in result.unset:
             self.out.warn(
                 "PS202",
@@ -636,6 +652,28 @@ class Resolver:
             )
         # the value as text, each kept reference a placeholder (see Deferred for typed keys)
         return self.placeholders.encode(result.template), result.whole
+
+    def within_total(self, produced: int, path: KeyPath) -> bool:
+        """Count substitution's output against one limit for the whole resolution.
+
+        Each string has its own limit (substitute.py); this one stops many strings, or one
+        string for each of many instances, from adding up to gigabytes.
+        """
+        from prodserver.config.limits import MAX_SUBSTITUTED_TOTAL
+
+        self.substituted += produced
+        if self.substituted <= MAX_SUBSTITUTED_TOTAL:
+            return True
+        if not self.over_total:
+            self.over_total = True
+            self.out.error(
+                "PS132",
+                f"substitution produces more than {MAX_SUBSTITUTED_TOTAL} characters in all",
+                path,
+                "variables are repeated too often or hold huge values; check the expressions "
+                "that use them (and `scale`, which repeats them per instance)",
+            )
+        return False
 
     def substitute_scalar(self, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> str | None:
         if isinstance(raw, bool):
@@ -701,6 +739,16 @@ class Resolver:
             return None
         scale_value = self.scale.get(name, table.get("scale", 1))
         scale = self._coerce(_COMMON_BY_NAME["scale"], scale_value, lookup, where("scale"))
+        if isinstance(scale, int) and not 0 <= scale <= MAX_SCALE:
+            # checked here, not only by the schema: --scale and a ${VAR} reach this point
+            # without it, and the instances are built before it would run
+            given = f"--scale {name}={scale}" if name in self.scale else f"scale {scale}"
+            self.out.error(
+                "PS137",
+                f"{given} is out of range: a process runs 0 to {MAX_SCALE} instances",
+                where("scale"),
+            )
+            return None
         if not isinstance(scale, int) or scale == 0:
             return None  # scale 0 runs nothing; a bad scale was reported
         listens = backend.listens or "port" in table or _references_port(table)
@@ -743,6 +791,10 @@ class Resolver:
                 # ${PORT}, not the port this machine would have used
                 inst_lookup["PORT"] = self.runtime_value("PORT", str(inst_port))
             inst_lookup.update(process_env)
+            if scale > 1 and self.target.local_environment:
+                # each copy's identity is known when its argv is built (celery node names);
+                # an export writes one argv for every copy
+                inst_lookup["PRODSERVER_INSTANCE"] = str(number)
             values = self.option_values(
                 table, backend, options, inst_lookup, where, report=number == 1
             )
@@ -793,6 +845,7 @@ class Resolver:
             restart=self.restart_policy(values, where),
             oneshot=bool(values.get("oneshot", False)),
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
+            reload_signal=self.reload_signal(values.get("reload_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
             stop_timeout=float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT)),
             user=self.user_for(name, values.get("user"), where),
@@ -885,9 +938,9 @@ class Resolver:
                 pwd.getpwuid(int(text))
             else:
                 pwd.getpwnam(text)
-        except KeyError:
+        except (KeyError, ValueError, OverflowError):  # unknown, or a uid no system has
             self.out.error(
-                "PS124",
+                "PS403",
                 f"process {name!r}: user {text!r} does not exist on this machine",
                 where("user"),
                 "create the account, or name an existing one (`getent passwd` lists them)",
@@ -974,7 +1027,8 @@ class Resolver:
                 if t == "boolean":
                     return _boolean(text)
                 if t == "duration":
-                    return units.parse_duration(text, where=self.source.location(path))
+                    seconds = units.parse_duration(text, where=self.source.location(path))
+                    return self.bounded_duration(seconds, path)
                 if t == "size":
                     return units.parse_size(text, where=self.source.location(path))
             except ConfigError as exc:
@@ -989,10 +1043,11 @@ class Resolver:
             from prodserver.config import units
 
             try:
-                return units.parse_duration(raw, where=self.source.location(path))
+                seconds = units.parse_duration(raw, where=self.source.location(path))
             except ConfigError as exc:
                 self.out.problems.extend(exc.problems)
                 return None
+            return self.bounded_duration(seconds, path)
         if t == "size" and isinstance(raw, int) and not isinstance(raw, bool):
             return raw
         if t == "list" and isinstance(raw, list):
@@ -1011,6 +1066,16 @@ class Resolver:
                     table[sub] = value
             return table
         return raw
+
+    def bounded_duration(self, seconds: float, path: KeyPath) -> float | None:
+        """``seconds`` when it is within the key's bounds (config/limits.py), else None."""
+        from prodserver.config.limits import duration_problem
+
+        why = duration_problem(path, seconds)
+        if why is None:
+            return seconds
+        self.out.error("PS402", f"{why}, found {seconds:g} seconds", path)
+        return None
 
     def _table(self, raw: Mapping[str, Any], lookup: Mapping[str, str], path: KeyPath) -> Any:
         out: dict[str, Any] = {}
@@ -1205,6 +1270,7 @@ class Resolver:
         )
         if None in probe.values() or retries is None:
             return None
+        watchdog = self.watchdog(table, kind, lookup, where)
         return HealthCheck(
             kind=kind,
             target=target,
@@ -1215,7 +1281,33 @@ class Resolver:
             status=(int(status[0]), int(status[1])),
             expect=table.get("expect"),
             role=table.get("role", "both"),
+            watchdog=watchdog,
         )
+
+    def watchdog(
+        self,
+        table: Mapping[str, Any],
+        kind: ProbeKind,
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+    ) -> float | None:
+        """``healthcheck.watchdog``: only with ``notify = true``, and more than 0."""
+        if "watchdog" not in table:
+            return None
+        path = where("healthcheck", "watchdog")
+        value = self._coerce(Option("watchdog", "duration", ""), table["watchdog"], lookup, path)
+        if value is None:
+            return None
+        if kind != "notify" or not value > 0:
+            why = "needs notify = true" if kind != "notify" else "must be longer than 0s"
+            self.out.error(
+                "PS451",
+                f"healthcheck watchdog {why}",
+                path,
+                'healthcheck = { notify = true, watchdog = "30s" }',
+            )
+            return None
+        return float(value)
 
     def restart_policy(
         self, values: Mapping[str, Any], where: Callable[..., KeyPath]
@@ -1237,9 +1329,27 @@ class Resolver:
                             value, where=self.source.location(where("restart", key))
                         )
                     fields[key] = value
+            for key in ("success_exit_codes", "prevent_exit_codes"):
+                if key in raw:
+                    fields[key] = self.exit_codes(raw[key], where("restart", key))
         else:
             mode = raw
         return RestartPolicy(mode=mode, **fields)
+
+    def exit_codes(self, raw: Any, where: KeyPath) -> tuple[int, ...]:
+        """``restart.success_exit_codes`` / ``prevent_exit_codes``: integers 0-255."""
+        ok = isinstance(raw, list) and all(
+            isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in raw
+        )
+        if not ok:
+            self.out.error(
+                "PS450",
+                f"exit codes must be a list of integers from 0 to 255, not {raw!r}",
+                where,
+                "for example success_exit_codes = [3, 4]",
+            )
+            return ()
+        return tuple(sorted(set(raw)))
 
     def stop_signal(
         self, raw: Any, backend: Backend, where: Callable[..., KeyPath]
@@ -1259,6 +1369,13 @@ class Resolver:
                 "use a name such as SIGTERM, SIGINT, SIGQUIT or SIGHUP",
             )
             return backend.stop_signal
+
+    def reload_signal(
+        self, raw: Any, backend: Backend, where: Callable[..., KeyPath]
+    ) -> signal.Signals | None:
+        if raw is None:
+            return None
+        return self.stop_signal(raw, backend, lambda *key: where("reload_signal"))
 
     def dependencies(self, raw: Any, where: Callable[..., KeyPath]) -> tuple[Dependency, ...]:
         if not raw:
@@ -1437,11 +1554,12 @@ def _typed_key(key: str, options: Mapping[str, Option]) -> bool:
 
 
 def _is_port(text: str) -> bool:
-    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+    # the length first: int() refuses a string of thousands of digits (a ValueError)
+    return len(text) <= 5 and text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() else None
+    return int(text) if text and _is_port(text) else None
 
 
 def _default_name(root: Path) -> str:

@@ -4,6 +4,19 @@ A variable is secret when its name matches one of :data:`SECRET_PATTERNS` (case-
 globs) or one of the user's own globs (``secrets = ["STRIPE_*"]``). Its value is printed as
 :data:`MASK`, which reveals neither its length nor any prefix. Independently of names, the
 password of every URL in any printed value (``postgres://user:PASSWORD@host/db``) is masked.
+
+:class:`Masker` is the one routine every message goes through (``config``, ``check``, the
+pre-start checks, ``up``'s events, ``status``, metrics, the audit log, ``exec``): it hides
+
+- the value of every secret variable wherever it appears in a text: a value of
+  :data:`MIN_HUNTED` characters or more anywhere, even inside a longer word; a shorter one
+  (``pw``) wherever it stands as a whole word (not touching a letter or a digit), so that
+  ``postgres://app:pw@db`` or ``password pw refused`` hide it while ``pwd`` or ``1024`` stay
+  readable. Hunting a two-letter value inside every word would mask half of every message;
+  a secret that short is guessable anyway. A short value that is only digits or a boolean
+  word (``1``, ``0``, ``yes``, ``on``) is a flag (``REQUIRE_AUTH=1``), not a secret: hunting
+  it would hide every instance number (``web.1``);
+- the password of every URL (:func:`mask_url_passwords`), whatever the variable.
 """
 
 from __future__ import annotations
@@ -11,10 +24,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 from fnmatch import fnmatchcase
+from typing import Any
 
 __all__ = [
     "MASK",
+    "MIN_HUNTED",
     "SECRET_PATTERNS",
+    "Masker",
     "is_secret_name",
     "mask_env",
     "mask_url_passwords",
@@ -22,6 +38,8 @@ __all__ = [
 ]
 
 MASK = "********"
+#: secret values at least this long are hidden anywhere in a text, shorter ones as whole words
+MIN_HUNTED = 4
 
 #: Case-insensitive globs of variable names whose values are secret. Chosen to catch the usual
 #: spellings (``SECRET_KEY``, ``DB_PASSWORD``, ``GITHUB_TOKEN``, ``STRIPE_API_KEY``,
@@ -109,6 +127,14 @@ def _password_span(text: str, start: int) -> tuple[int, int] | None:
     return start + colon + 1, start + at
 
 
+_FLAG_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+
+
+def _is_flag(value: str) -> bool:
+    """A short value that switches something (``1``, ``off``) rather than proving anything."""
+    return (value.isascii() and value.isdigit()) or value.lower() in _FLAG_WORDS
+
+
 def mask_env(env: Mapping[str, str], secret_names: Collection[str]) -> dict[str, str]:
     """A copy of ``env`` fit to print.
 
@@ -119,3 +145,49 @@ def mask_env(env: Mapping[str, str], secret_names: Collection[str]) -> dict[str,
         name: mask_value(value) if is_secret_name(name, secret_names) else mask_url_passwords(value)
         for name, value in env.items()
     }
+
+
+class Masker:
+    """Hides secret values wherever they appear: by name, inside URLs, and inside other text.
+
+    ``secret_names`` are the names whose values are secret, ``env`` the values they have
+    (every layer the message may have seen). ``show`` turns masking off
+    (``--show-secrets``).
+    """
+
+    def __init__(self, secret_names: Iterable[str], env: Mapping[str, str], *, show: bool) -> None:
+        self.show = show
+        self.names = frozenset(secret_names)
+        values = {env[n] for n in self.names if env.get(n)}
+        long = sorted((v for v in values if len(v) >= MIN_HUNTED), key=len, reverse=True)
+        short = sorted(
+            (v for v in values if len(v) < MIN_HUNTED and not _is_flag(v)), key=len, reverse=True
+        )
+        alternatives = [re.escape(v) for v in long]
+        # a short value only as a whole word: not preceded or followed by a letter or digit
+        alternatives += [rf"(?<![^\W_]){re.escape(v)}(?![^\W_])" for v in short]
+        self._pattern = re.compile("|".join(alternatives)) if alternatives else None
+
+    def text(self, value: str) -> str:
+        """``value`` fit to print."""
+        if self.show:
+            return value
+        if self._pattern is not None:
+            value = self._pattern.sub(MASK, value)
+        return mask_url_passwords(value)
+
+    def env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """A copy of ``env`` fit to print: secret names masked whole, the rest as text."""
+        if self.show:
+            return dict(env)
+        return {k: (MASK if k in self.names else self.text(v)) for k, v in env.items()}
+
+    def any(self, value: Any) -> Any:
+        """Strings anywhere inside ``value`` (tables, arrays) masked with :meth:`text`."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.any(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.any(v) for v in value]
+        return value

@@ -127,7 +127,10 @@ def _procfile_variable(base: Path, env: Mapping[str, str]) -> Path | None:
     name = env.get(PROCFILE_ENV)
     origin = f"${PROCFILE_ENV}"
     if not name:
-        dotenv = read_env_file(base / ".env", optional=True)
+        try:
+            dotenv = read_env_file(base / ".env", optional=True)
+        except ConfigError:
+            dotenv = None  # reported when (and if) the configuration loads it
         name = dotenv.values.get(PROCFILE_ENV) if dotenv is not None else None
         origin = f"{PROCFILE_ENV} in {base / '.env'}"
     if not name:
@@ -145,8 +148,8 @@ def _procfile_variable(base: Path, env: Mapping[str, str]) -> Path | None:
 
 def _has_tool_table(pyproject: Path) -> bool:
     try:
-        text = pyproject.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_bounded(pyproject, what="pyproject.toml").decode("utf-8", "replace")
+    except ConfigError:
         return False
     return re.search(r"^\s*\[\s*tool\s*\.\s*prodserver\s*[\].]", text, re.MULTILINE) is not None
 
@@ -167,32 +170,75 @@ def kind_of(path: Path) -> SourceKind:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def read_text(path: Path, *, what: str = "configuration file") -> str:
-    """The file's text, with every way that can fail turned into a clear ConfigError."""
+def read_bounded(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit``; every failure a ConfigError.
+
+    Only a regular file is read: a FIFO, a terminal or a device (``/dev/zero``) is refused
+    before a byte is read, and opening never blocks (``O_NONBLOCK``: a FIFO without a writer
+    would hang ``open`` itself). The limit does not trust ``st_size`` (``/proc`` files say 0,
+    a file may grow): at most ``limit + 1`` bytes are read, and one byte too many is an error.
+    """
+    import stat
+
     loc = Location(file=path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOCTTY", 0)
     try:
-        if path.is_dir():
-            raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"{what} {path} is {size} bytes; the limit is {MAX_CONFIG_BYTES}",
-                hint="is this really a prodserver configuration?",
-                location=loc,
-                code="PS102",
-            )
-        data = path.read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} does not exist", location=loc, code="PS101") from None
     except PermissionError:
         raise ConfigError(
             f"cannot read {what} {path}: permission denied", location=loc, code="PS101"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a directory, not a {what}", location=loc, code="PS101"
+        ) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(
             f"cannot read {what} {path}: {reason}", location=loc, code="PS101"
         ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"{what} {path} is not a regular file (a FIFO, a socket or a device)",
+                hint="name a file: prodserver reads only regular files",
+                location=loc,
+                code="PS101",
+            )
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {what} {path}: {exc.strerror or exc}", location=loc, code="PS101"
+        ) from None
+    finally:
+        os.close(fd)
+    if total > limit:
+        raise ConfigError(
+            f"{what} {path} is larger than the limit of {limit} bytes",
+            hint="is this really a prodserver configuration?",
+            location=loc,
+            code="PS102",
+        )
+    return b"".join(chunks)
+
+
+def read_text(path: Path, *, what: str = "configuration file") -> str:
+    """The file's text, with every way that can fail turned into a clear ConfigError."""
+    data = read_bounded(path, what=what)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     nul = data.find(b"\x00")
@@ -256,9 +302,16 @@ def _parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
 
             data = json.loads(text)
         else:
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text, path)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError(
+            f"invalid {kind.upper()}: nested too deeply",
+            hint="flatten the nested arrays or tables",
+            location=Location(path),
+            code="PS103",
+        ) from None
     except ValueError as exc:  # json.JSONDecodeError
         line = getattr(exc, "lineno", None)
         col = getattr(exc, "colno", None)
@@ -290,6 +343,76 @@ def _parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
         )
     _check_keys(data, (), path)
     return data
+
+
+#: the most values a YAML file may expand to once its aliases are followed: a real
+#: configuration has a few hundred; "billion laughs" (nested aliases) has billions
+MAX_YAML_NODES = 100_000
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """``yaml.safe_load``, refusing a document whose aliases expand beyond a limit.
+
+    PyYAML shares an aliased value instead of copying it, so loading a "billion laughs" file
+    is fast; everything after (validation, merging, substitution) walks the expanded tree and
+    would never finish. The node graph is measured first, before anything is built.
+    """
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, path)
+        if size > MAX_YAML_NODES:
+            raise ConfigError(
+                f"the YAML document expands to more than {MAX_YAML_NODES} values "
+                "once its aliases are followed",
+                hint="an alias (*name) repeats the whole anchored value; "
+                "write the values out, or use profiles and extends",
+                location=Location(path),
+                code="PS400",
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: Any, path: Path) -> int:
+    """How many nodes ``root`` stands for with every alias expanded (stops past the limit)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:  # an alias of an enclosing anchor: a value that contains itself
+            raise ConfigError(
+                "the YAML document holds a value that contains itself (a recursive alias)",
+                location=Location(path, node.start_mark.line + 1, node.start_mark.column + 1),
+                code="PS400",
+            )
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children: list[Any] = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > MAX_YAML_NODES:
+                break
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
 
 
 def _check_keys(value: Any, at: KeyPath, path: Path) -> None:

@@ -287,6 +287,7 @@ def write_files(files: Sequence[ExportFile], outdir: Path, *, force: bool = Fals
     a reader sees the old or the new content, never a mix, and a secret file is never readable
     by others even for a moment.
     """
+    _check_output_dir(outdir)
     targets: list[tuple[ExportFile, Path]] = []
     for file in files:
         parts = file.path.parts
@@ -297,6 +298,7 @@ def write_files(files: Sequence[ExportFile], outdir: Path, *, force: bool = Fals
             )
         target = outdir.joinpath(*parts)
         _check_no_symlinks(outdir, parts)
+        _check_regular(target)
         if target.exists() and not force and not _is_generated(target):
             raise OutputError(
                 f"refusing to overwrite {target}: prodserver did not write it",
@@ -306,11 +308,81 @@ def write_files(files: Sequence[ExportFile], outdir: Path, *, force: bool = Fals
         targets.append((file, target))
     written = []
     for file, target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(outdir, file.path.parts[:-1])
         _check_no_symlinks(outdir, file.path.parts)
         _atomic_write(target, file.content, file.mode)
         written.append(target)
     return written
+
+
+#: the mode of every directory ``export`` creates, whatever the umask (never world-writable)
+MODE_DIRECTORY = 0o755
+
+
+def _check_output_dir(outdir: Path) -> None:
+    """``-o DIR``: not a symbolic link (the docs promise it), a directory if it exists."""
+    import stat
+
+    # a directory still to be created counts as its deepest existing ancestor: with
+    # `-o link/new`, the files would land wherever `link` points
+    while not os.path.lexists(outdir) and outdir.parent != outdir:
+        outdir = outdir.parent
+    try:
+        info = outdir.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot use {outdir}: {exc.strerror}", code="PS407") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise OutputError(
+            f"refusing to write through the symbolic link {outdir}",
+            hint="give the real directory, or remove the link",
+            code="PS604",
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise OutputError(
+            f"refusing to write into {outdir}: it is not a directory",
+            hint="name a directory (it is created if missing)",
+            code="PS407",
+        )
+
+
+def _check_regular(target: Path) -> None:
+    """An existing target must be a regular file: never a FIFO (reading it would hang), a
+    device or a socket, nor a directory."""
+    import stat
+
+    try:
+        info = target.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISLNK(info.st_mode):
+        return  # refused by _check_no_symlinks with its own message
+    if not stat.S_ISREG(info.st_mode):
+        raise OutputError(
+            f"refusing to replace {target}: it is not a regular file",
+            hint="move it away, or choose another output path",
+            code="PS407",
+        )
+
+
+def _make_dirs(outdir: Path, parts: Sequence[str]) -> None:
+    """Create ``outdir`` and ``parts`` below it, each with :data:`MODE_DIRECTORY`.
+
+    ``Path.mkdir(parents=True)`` gives parents ``0o777`` less the umask: world-writable under
+    ``umask 000``. An existing directory keeps its mode (it is the user's).
+    """
+    chain = [*reversed(outdir.parents), outdir]
+    for part in parts:
+        chain.append(chain[-1] / part)
+    for directory in chain:
+        if directory.exists():
+            continue
+        try:
+            directory.mkdir(mode=MODE_DIRECTORY)
+        except FileExistsError:
+            continue  # created meanwhile: checked for links like every other component
+        os.chmod(directory, MODE_DIRECTORY)
 
 
 def _check_no_symlinks(outdir: Path, parts: Sequence[str]) -> None:
@@ -329,10 +401,15 @@ def _check_no_symlinks(outdir: Path, parts: Sequence[str]) -> None:
 
 def _is_generated(path: Path) -> bool:
     try:
-        with path.open("rb") as stream:
-            head = stream.read(1024)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        head = os.read(fd, 1024)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return GENERATED_MARK.encode() in head
 
 

@@ -191,6 +191,9 @@ def _service(
                 f" within {spec.restart.window:g}s",
                 "Docker doubles the delay from 100ms by itself",
             )
+    for key in ("success_exit_codes", "prevent_exit_codes"):
+        if getattr(spec.restart, key) and not spec.oneshot:
+            lost.add(spec.name, f"restart.{key}", "Docker restarts on any non-zero exit")
     if spec.scale > 1 and not spec.oneshot:
         service["deploy"] = {"replicas": spec.scale}
     if spec.scale == 0:

@@ -151,10 +151,16 @@ def _program(
     if spec.oneshot:
         settings["autorestart"] = "false"
         settings["startsecs"] = "0"
-        settings["exitcodes"] = "0"
+        settings["exitcodes"] = ",".join(map(str, (0, *spec.restart.success_exit_codes)))
     else:
         settings["autorestart"] = AUTORESTART[spec.restart.mode]
         settings["startsecs"] = "1"
+        if spec.restart.success_exit_codes:
+            # "expected" exits: autorestart=unexpected leaves them alone
+            codes = (0, *spec.restart.success_exit_codes)
+            settings["exitcodes"] = ",".join(map(str, codes))
+        if spec.restart.prevent_exit_codes:
+            lost.add(name, "restart.prevent_exit_codes", "supervisord restarts on any exit code")
         if spec.restart.max_restarts:
             settings["startretries"] = str(spec.restart.max_restarts)
         if spec.restart.mode != "no" and restart_tuned(spec.restart):

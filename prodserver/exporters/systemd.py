@@ -184,6 +184,8 @@ def _unit(
     elif spec.healthcheck is not None and spec.healthcheck.kind == "notify":
         # the process says READY=1 itself: systemd understands exactly that
         service += [("Type", "notify"), ("NotifyAccess", "main")]
+        if spec.healthcheck.watchdog:
+            service.append(("WatchdogSec", duration(spec.healthcheck.watchdog)))
     else:
         service.append(("Type", "exec"))
     service.append(("WorkingDirectory", _value(str(spec.cwd))))
@@ -210,6 +212,11 @@ def _unit(
     service.append(("KillMode", KILL_MODE[spec.kill_mode]))
     service.append(("KillSignal", spec.stop_signal.name))
     service.append(("TimeoutStopSec", duration(spec.stop_timeout)))
+    if policy.success_exit_codes:
+        service.append(("SuccessExitStatus", " ".join(map(str, policy.success_exit_codes))))
+    if policy.prevent_exit_codes and not spec.oneshot:
+        codes = " ".join(map(str, policy.prevent_exit_codes))
+        service.append(("RestartPreventExitStatus", codes))
     if not spec.oneshot:
         service.append(("Restart", RESTART[policy.mode]))
         service.append(("RestartSec", duration(policy.backoff)))

@@ -212,8 +212,11 @@ def detect(directory: Path) -> Detected:
     ``celery.py`` are read as text (never imported) for the workers, broker and DEBUG."""
     manage = directory / "manage.py"
     try:
-        text = manage.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        from prodserver.config.sources import read_bounded
+        from prodserver.errors import ConfigError
+
+        text = read_bounded(manage, what="manage.py").decode("utf-8")
+    except (ConfigError, UnicodeDecodeError):
         return Detected(directory)
     found = _SETTINGS_IN_MANAGE.search(text)
     if not found:
@@ -511,14 +514,29 @@ def procfile_document(procfile: Path, output_dir: Path, name: str) -> tuple[Docu
         comments[("project", "env_files")] = (
             f"The .env file beside {procfile.name}, read before the shell's environment."
         )
-    for entry_name in processes:
+    from prodserver.init.recognise import typed_table
+
+    for entry_name, table in list(processes.items()):
         line = source.index.line_of(("processes", entry_name))
-        comments[("processes", entry_name)] = f"{procfile.name} line {line}." if line else ""
+        where = f"{procfile.name} line {line}" if line else procfile.name
+        comments[("processes", entry_name)] = f"{where}."
+        typed = None if table.get("oneshot") else typed_table(str(table["command"]))
+        if typed is not None:
+            # the same argv, as a backend's typed options: probes, stop signal, validation
+            if "depends_on" in table:
+                typed["depends_on"] = table["depends_on"]
+            processes[entry_name] = typed
+            comments[("processes", entry_name)] = f"{where}: {table['command']}"
+        elif table.get("shell"):
+            comments[("processes", entry_name, "shell")] = (
+                "run by /bin/sh -c as in the Procfile: the shell expands the variables"
+            )
     data["processes"] = processes
     header = [
         f"prodserver.toml translated from {procfile.name} by `prodserver init --from-procfile`.",
-        "Each line became a `command` process; switch one to a backend (gunicorn, celery-worker,",
-        "...) to get typed options, health checks and graceful stops: `prodserver backends`.",
+        "A well-known server or worker became its backend where that runs the very same",
+        "command line; the other lines are `command` processes, run as the Procfile ran them.",
+        "`prodserver backends` lists the backends: typed options, probes, graceful stops.",
     ]
     return Document(data, comments, header), [w.render() for w in source.warnings]
 

@@ -107,20 +107,20 @@ def write(text: str, target: Path, *, force: bool) -> None:
     the new one, never half of it.
     """
     if target.is_dir():
-        raise OutputError(f"{target} is a directory", hint="name a file to write", code="PS191")
+        raise OutputError(f"{target} is a directory", hint="name a file to write", code="PS192")
     if target.exists() and not force:
         raise OutputError(
             f"{target} already exists",
             hint="pass --force to replace it, or -o PATH to write elsewhere",
-            code="PS192",
+            code="PS191",
         )
     directory = target.parent
     if not directory.is_dir():
-        raise OutputError(f"directory {directory} does not exist", code="PS191")
+        raise OutputError(f"directory {directory} does not exist", code="PS192")
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputError(f"cannot write in {directory}: {exc.strerror}", code="PS191") from None
+        raise OutputError(f"cannot write in {directory}: {exc.strerror}", code="PS192") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
@@ -134,7 +134,7 @@ def write(text: str, target: Path, *, force: bool) -> None:
                 os.link(tmp, target)
             except FileExistsError:
                 raise OutputError(
-                    f"{target} already exists", hint="pass --force to replace it", code="PS192"
+                    f"{target} already exists", hint="pass --force to replace it", code="PS191"
                 ) from None
     finally:
         Path(tmp).unlink(missing_ok=True)

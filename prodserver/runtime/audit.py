@@ -20,7 +20,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from prodserver.errors import ProdserverError
+from prodserver.errors import OutputError, ProdserverError
 
 #: every name an event can have
 EVENT_NAMES = frozenset(
@@ -33,6 +33,8 @@ EVENT_NAMES = frozenset(
         "process_stopping",
         "process_killed",
         "health_changed",
+        "reloaded",
+        "reload_failed",
         "stopping",
         "stopped",
         "warning",
@@ -119,19 +121,24 @@ class AuditLog:
             fd = os.open(self.path, flags | os.O_NONBLOCK, 0o600)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise ProdserverError(
+                raise OutputError(
                     f"refusing --log-file {self.path}: it is a symbolic link",
                     hint="give the real path of the file, or remove the link",
+                    code="PS604",
                 ) from None
             if exc.errno == errno.ENXIO:
-                raise ProdserverError(
-                    f"refusing --log-file {self.path}: it is not a regular file"
+                raise OutputError(
+                    f"refusing --log-file {self.path}: it is not a regular file", code="PS407"
                 ) from None
-            raise ProdserverError(f"cannot open --log-file {self.path}: {exc.strerror}") from None
+            raise OutputError(
+                f"cannot open --log-file {self.path}: {exc.strerror}", code="PS408"
+            ) from None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            raise ProdserverError(f"refusing --log-file {self.path}: it is not a regular file")
+            raise OutputError(
+                f"refusing --log-file {self.path}: it is not a regular file", code="PS407"
+            )
         os.set_blocking(fd, True)
         # an existing file keeps its content but not a mode that lets others read it
         if stat.S_IMODE(info.st_mode) != 0o600:

@@ -11,6 +11,14 @@ the same user can connect.
 
 Protocol: one JSON object per line. The client sends ``{"command": "status"}``; the server
 answers with one JSON object and closes the connection.
+
+Limits (a client of the same user may still be careless or hostile, and ``up`` must go on):
+at most :data:`MAX_CONNECTIONS` open at once, a new one replacing the oldest; a connection
+that has not sent its request within :data:`IDLE_TIMEOUT` is dropped (checked whenever a
+connection arrives or sends, so idle ones never hold more than the limit); a request is at
+most :data:`MAX_REQUEST` bytes; an ``accept()`` that fails (out of file descriptors, EMFILE)
+is survived: a spare descriptor is given up for a moment to take the waiting connection and
+close it, so the listening socket does not stay readable and spin the event loop.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import os
 import socket
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +41,12 @@ from prodserver.exitcodes import ExitCode
 SOCKET_NAME = "control.sock"
 #: requests larger than this are refused (a status request is a few bytes)
 MAX_REQUEST = 4096
+#: connections served at once; one more replaces the oldest
+MAX_CONNECTIONS = 16
+#: seconds a connection may stay open without sending its request
+IDLE_TIMEOUT = 2.0
+#: the largest reply a client reads (a status of 1,000 instances is well under 1 MiB)
+MAX_REPLY = 64 * 1024 * 1024
 
 
 def runtime_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
@@ -69,13 +84,17 @@ class ControlServer:
         handler: Callable[[Mapping[str, Any]], Mapping[str, Any]],
         watch: Callable[[int, Callable[[], None]], None],
         unwatch: Callable[[int], None],
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.path = directory / SOCKET_NAME
         self._handler = handler
         self._watch = watch
         self._unwatch = unwatch
-        self._conns: dict[int, tuple[socket.socket, bytearray]] = {}
+        #: fd -> (connection, request so far, when it was accepted), oldest first
+        self._conns: dict[int, tuple[socket.socket, bytearray, float]] = {}
         self.sock: socket.socket | None = None
+        self._spare: int | None = None
+        self._clock = clock or time.monotonic
 
     def open(self) -> str | None:
         """Listen; returns a warning instead when another live ``up`` owns the socket."""
@@ -96,23 +115,61 @@ class ControlServer:
         sock.listen(8)
         sock.setblocking(False)
         self.sock = sock
+        self._spare = _open_spare()
         self._watch(sock.fileno(), self._accept)
         return None
 
     def _accept(self) -> None:
         assert self.sock is not None
-        while True:
+        for _ in range(4 * MAX_CONNECTIONS):  # then back to the loop: others wait too
+            self._expire()
             try:
                 conn, _ = self.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError:
+                if self._refuse_one():
+                    continue  # the next one may be waiting too
+                return
+            if len(self._conns) >= MAX_CONNECTIONS:
+                self._drop(next(iter(self._conns)))  # the oldest
             conn.setblocking(False)
             fd = conn.fileno()
-            self._conns[fd] = (conn, bytearray())
+            self._conns[fd] = (conn, bytearray(), self._clock())
             self._watch(fd, lambda fd=fd: self._read(fd))  # type: ignore[misc]
 
+    def _refuse_one(self) -> bool:
+        """``accept()`` failed: out of descriptors (EMFILE, ENFILE) or memory, or the peer
+        gave up (ECONNABORTED). Take the waiting connection with the spare descriptor and
+        close it, or the listening socket stays readable and the loop spins. True when a
+        connection was taken."""
+        if self._spare is None or self.sock is None:
+            return False
+        os.close(self._spare)
+        self._spare = None
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return False
+        else:
+            conn.close()
+            return True
+        finally:
+            self._spare = _open_spare()
+
+    def _expire(self) -> None:
+        """Drop the connections that have not sent a request in time."""
+        now = self._clock()
+        for fd, (_conn, _buf, since) in list(self._conns.items()):
+            if now - since < IDLE_TIMEOUT:
+                break  # oldest first: the rest are younger
+            self._drop(fd)
+
     def _read(self, fd: int) -> None:
-        conn, buf = self._conns[fd]
+        self._expire()
+        if fd not in self._conns:
+            return
+        conn, buf, _since = self._conns[fd]
         try:
             data = conn.recv(MAX_REQUEST)
         except (BlockingIOError, InterruptedError):
@@ -135,7 +192,7 @@ class ControlServer:
         self._drop(fd)
 
     def _drop(self, fd: int) -> None:
-        conn, _ = self._conns.pop(fd)
+        conn, _buf, _since = self._conns.pop(fd)
         self._unwatch(fd)
         conn.close()
 
@@ -146,8 +203,19 @@ class ControlServer:
             self._unwatch(self.sock.fileno())
             self.sock.close()
             self.sock = None
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
             with contextlib.suppress(OSError):
                 self.path.unlink()
+
+
+def _open_spare() -> int | None:
+    """A descriptor kept in reserve for :meth:`ControlServer._refuse_one`."""
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def _answers(path: Path) -> bool:
@@ -183,7 +251,7 @@ def request(directory: Path, command: Mapping[str, Any], timeout: float = 5.0) -
             ) from None
         sock.sendall((json.dumps(dict(command)) + "\n").encode())
         data = bytearray()
-        while not data.endswith(b"\n"):
+        while not data.endswith(b"\n") and len(data) <= MAX_REPLY:
             chunk = sock.recv(65536)
             if not chunk:
                 break

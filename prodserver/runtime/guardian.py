@@ -44,6 +44,14 @@ class Guardian:
         """A process group is empty: the guardian must not kill its (reused) id later."""
         self._send(f"-{pgid}\n")
 
+    def abandon(self) -> None:
+        """prodserver is failing: close the pipe without a goodbye, so the guardian kills
+        every group it was told about and every process carrying the run token."""
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(self.pid, 0)
+
     def close(self) -> None:
         """prodserver is exiting normally: dismiss the guardian."""
         self._send("bye\n")

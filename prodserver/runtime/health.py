@@ -70,6 +70,7 @@ class Health:
         #: "starting", "healthy" or "unhealthy"
         self.status = "starting"
         self.ever_healthy = False
+        self.first_success = False
         #: consecutive failures that counted
         self.failures = 0
         #: when the last counted failure's probe started (before the first success)
@@ -85,6 +86,11 @@ class Health:
         self.deadline: float | None = None
         #: seconds from spawn to the first healthy result
         self.ready_after: float | None = None
+        #: the watchdog's deadline: a ``WATCHDOG=1`` must come before it (the first one may
+        #: take the start period, when that is longer)
+        self.watchdog_at: float | None = None
+        if check.watchdog:
+            self.watchdog_at = started_at + max(check.watchdog, check.start_period)
 
     @property
     def in_flight(self) -> bool:
@@ -104,8 +110,19 @@ class Health:
         """When this instance's health needs attention next."""
         if self.in_flight:
             return self.deadline
-        times = [t for t in (self.next_at, self._notify_deadline()) if t is not None]
+        times = [
+            t for t in (self.next_at, self._notify_deadline(), self.watchdog_at) if t is not None
+        ]
         return min(times) if times else None
+
+    def rearm(self, now: float) -> None:
+        """A ``WATCHDOG=1``: the next one must come within the watchdog period."""
+        if self.check.watchdog:
+            self.watchdog_at = now + self.check.watchdog
+
+    def watchdog_missed(self, now: float) -> bool:
+        """The process did not send ``WATCHDOG=1`` in time."""
+        return self.watchdog_at is not None and now >= self.watchdog_at
 
     def _notify_deadline(self) -> float | None:
         if self.check.kind == "notify" and not self.ever_healthy and self.check.start_period:
@@ -140,6 +157,8 @@ class Health:
         if self.status == "healthy":
             return None
         self.status = "healthy"
+        #: this success is the run's first (``healthy after``), not a recovery (``again``)
+        self.first_success = not self.ever_healthy
         if not self.ever_healthy:
             self.ever_healthy = True
             self.ready_after = now - self.started_at

@@ -13,21 +13,35 @@ import contextlib
 import os
 import select
 import signal
+import time
 from collections.abc import Callable
 from types import FrameType
 
-from prodserver.runtime.output import READ_SIZE, OutputMux, Stream, keep_heap
+from prodserver.runtime.output import READ_SIZE, OutputMux
 from prodserver.runtime.process import Unit
+from prodserver.runtime.streams import Stream
 from prodserver.runtime.supervisor import Supervisor
+from prodserver.runtime.writer import keep_heap
 
 #: the signals the loop takes over while it runs
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+#: after a stop asked for by a signal, output nobody takes for this long is given up on: a
+#: stalled reader must not hold the exit (a run that ends on its own waits for the reader)
+DRAIN_IDLE = 0.5
+#: how often a congested output that epoll cannot watch is retried
+OUTPUT_RETRY = 0.05
 
 
 class EventLoop:
     """Connects a :class:`Supervisor` to real pipes, signals and an :class:`OutputMux`."""
 
-    def __init__(self, mux: OutputMux) -> None:
+    def __init__(
+        self,
+        mux: OutputMux,
+        *,
+        on_attach: Callable[[int], None] | None = None,
+        on_release: Callable[[int], None] | None = None,
+    ) -> None:
         self.mux = mux
         self.supervisor: Supervisor | None = None
         self._poll = select.epoll()
@@ -41,13 +55,19 @@ class EventLoop:
         self._global = mux.stream("prodserver", "prodserver", None, "prodserver", 0)
         self._streams: dict[int, Stream] = {}
         #: called with the process group of every spawned child (the guardian watches them)
-        self.on_attach: Callable[[int], None] | None = None
+        self.on_attach = on_attach
         #: called with a process group once it is empty
-        self.on_release: Callable[[int], None] | None = None
+        self.on_release = on_release
         #: other readable fds (notify and control sockets): fd -> callback
         self._watchers: dict[int, Callable[[], None]] = {}
         #: callables handed over by other threads (probe results), run on the loop
         self._posted: collections.deque[Callable[[], None]] = collections.deque()
+        #: children's pipes are not read while our own output is congested (backpressure)
+        self._paused = False
+        #: the output fd is in the epoll set (for EPOLLOUT) while paused
+        self._out_watched = False
+        #: SIGINT or SIGTERM arrived: the exit may not wait long for a stalled reader
+        self.stop_asked = False
 
     # -- other fds and other threads ----------------------------------------------------------
 
@@ -81,7 +101,7 @@ class EventLoop:
                 continue
             st = self.mux.stream(unit.label, unit.name, unit.instance.number, name, unit.color)
             self._fds[fd] = st
-            self._poll.register(fd, select.EPOLLIN)
+            self._poll.register(fd, 0 if self._paused else select.EPOLLIN)
             fds.append(fd)
         self._unit_fds[id(unit)] = fds
         if self.on_attach is not None:
@@ -141,6 +161,75 @@ class EventLoop:
         with contextlib.suppress(OSError):
             os.close(fd)
 
+    # -- backpressure --------------------------------------------------------------------
+
+    def _throttle(self) -> None:
+        """Stop reading children while our reader is behind; resume once it caught up."""
+        mux = self.mux
+        if not self._paused and mux.congested and not mux.broken:
+            self._paused = True
+            for fd in self._fds:
+                with contextlib.suppress(OSError, ValueError):
+                    self._poll.modify(fd, 0)
+            self._watch_output()
+        elif self._paused and (mux.relieved or mux.broken):
+            self._paused = False
+            for fd in self._fds:
+                with contextlib.suppress(OSError, ValueError):
+                    self._poll.modify(fd, select.EPOLLIN)
+            self._unwatch_output()
+
+    def _watch_output(self) -> None:
+        if self._out_watched:
+            return
+        try:
+            self._poll.register(self.mux.fd, select.EPOLLOUT)
+        except (OSError, ValueError):
+            return  # a file epoll cannot watch: retried every OUTPUT_RETRY instead
+        self._out_watched = True
+
+    def _unwatch_output(self) -> None:
+        if self._out_watched:
+            self._out_watched = False
+            with contextlib.suppress(OSError, ValueError):
+                self._poll.unregister(self.mux.fd)
+
+    def _drain(self) -> None:
+        """The run is over: wait for our reader to take what is left.
+
+        A run that ended on its own waits for the reader as ``cat`` would; once a stop was
+        asked for by a signal, a reader that takes nothing for :data:`DRAIN_IDLE` is given
+        up on, and a further SIGINT or SIGTERM ends the wait at once.
+        """
+        mux = self.mux
+        clock = time.monotonic
+        mux.flush()
+        if not mux.backlog or mux.broken:
+            return
+        self._watch_output()
+        last, since = mux.backlog, clock()
+        while mux.backlog and not mux.broken:
+            timeout = -1.0 if self._out_watched else OUTPUT_RETRY
+            if self.stop_asked:
+                left = since + DRAIN_IDLE - clock()
+                if left <= 0:
+                    break
+                timeout = left if timeout < 0 else min(timeout, left)
+            for fd, _mask in self._poll.poll(timeout):
+                if fd == self._wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(fd, 512):
+                            pass
+            while self._signals:
+                if self._signals.popleft() in (signal.SIGINT, signal.SIGTERM):
+                    if self.stop_asked:
+                        since = -DRAIN_IDLE  # a second request: give up now
+                    self.stop_asked = True
+            mux.flush()
+            if mux.backlog < last:
+                last, since = mux.backlog, clock()
+        self._unwatch_output()
+
     # -- signals ---------------------------------------------------------------------------
 
     def _enqueue(self, signum: int, frame: FrameType | None) -> None:
@@ -173,6 +262,11 @@ class EventLoop:
             supervisor.start()
             self.mux.flush()
             return self._loop(supervisor)
+        except BaseException:
+            # Not a completed stop (a bug, an OverflowError, a MemoryError): no child may
+            # outlive this ``up``, so every one is stopped, and killed if need be, first.
+            self._abandon(supervisor)
+            raise
         finally:
             self._restore(previous)
             for fd in list(self._fds):
@@ -181,6 +275,35 @@ class EventLoop:
             self._poll.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
+
+    def _abandon(self, sup: Supervisor) -> None:
+        from prodserver.runtime.audit import Event
+        from prodserver.runtime.emergency import stop_everything
+
+        with contextlib.suppress(Exception):
+            self.say(None, Event("stopping", "internal error: stopping every process", {}))
+            self.mux.flush()
+        known = set(sup.helpers)
+        if sup.prober is not None:
+            with contextlib.suppress(Exception):
+                known |= sup.prober.pids()
+        grace = max((sup.grace(u) for u in sup.units), default=0.0)
+        stop_everything(sup.units, sup.spawner, known, grace=grace)
+
+    def _dispatch(self, sup: Supervisor) -> bool:
+        """Hand queued signals and posted callbacks over; True when children exited."""
+        reap = False
+        while self._signals:
+            signum = self._signals.popleft()
+            if signum == signal.SIGCHLD:
+                reap = True
+                continue
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                self.stop_asked = True
+            sup.handle_signal(signum)
+        while self._posted:
+            self._posted.popleft()()
+        return reap
 
     def _loop(self, sup: Supervisor) -> int:
         mux = self.mux
@@ -196,8 +319,9 @@ class EventLoop:
             if partial_due is not None and (deadline is None or partial_due < deadline):
                 deadline = partial_due
             timeout = -1.0 if deadline is None else max(0.0, deadline - clock.monotonic())
+            if self._paused and not self._out_watched and not 0 <= timeout < OUTPUT_RETRY:
+                timeout = OUTPUT_RETRY
             events = poll(timeout)
-            reap = False
             for fd, _mask in events:
                 if fd == wake:
                     with contextlib.suppress(BlockingIOError):
@@ -206,6 +330,8 @@ class EventLoop:
                     continue
                 st = fds.get(fd)
                 if st is None:
+                    if fd == mux.fd:
+                        continue  # writable again: the flush below writes
                     watcher = self._watchers.get(fd)
                     if watcher is not None:
                         watcher()
@@ -221,20 +347,14 @@ class EventLoop:
                 else:
                     mux.end(st)
                     self._close(fd)
-            while self._signals:
-                signum = self._signals.popleft()
-                if signum == signal.SIGCHLD:
-                    reap = True
-                else:
-                    sup.handle_signal(signum)
-            while self._posted:
-                self._posted.popleft()()
+            reap = self._dispatch(sup)
             if reap:
                 sup.handle_children()
             elif deadline is not None and clock.monotonic() >= deadline:
                 sup.tick()
             partial_due = mux.flush_partial(clock.monotonic())
             mux.flush()
+            self._throttle()
             if mux.broken and not sup.stopping:
                 # nobody reads our output any more (``| head``): stop as if asked to
                 sup.begin_stop()
@@ -242,5 +362,5 @@ class EventLoop:
         for fd, st in list(fds.items()):
             while self._read(fd, st):
                 pass
-        mux.flush()
+        self._drain()
         return sup.exit_code()

@@ -177,12 +177,31 @@ _STATE_NAMES = (
 )
 
 
+#: per-instance gauges read from a status row: (metric, help, row field)
+_ROW_GAUGES = (
+    ("prodserver_process_uptime_seconds", "seconds since the instance started", "uptime"),
+    ("prodserver_process_ready_seconds", "seconds from spawn to ready", "ready_after"),
+    ("prodserver_process_cpu_percent", "CPU % of the whole process tree", "cpu_percent"),
+    ("prodserver_process_resident_memory_bytes", "RSS of the whole process tree", "rss"),
+    ("prodserver_process_threads", "threads in the whole process tree", "threads"),
+    ("prodserver_process_open_fds", "open file descriptors of the process tree", "open_files"),
+    ("prodserver_process_last_exit_code", "exit code of the previous run", "last_exit"),
+)
+# ``replica``, not ``instance``: Prometheus gives every scraped series an ``instance`` label
+# of its own (the target), which ours would collide with
+_LABELS = ["process", "replica"]
+
+
 def metric_families(snapshot: Snapshot) -> Iterable[Any]:
     """Prometheus metric families for ``snapshot`` (built with prometheus-client)."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    labels = ["process", "instance"]
-    up = GaugeMetricFamily("prodserver_process_up", "1 while the main process runs", labels=labels)
+    labels = _LABELS
+    up = GaugeMetricFamily(
+        "prodserver_process_up",
+        "1 while the main process runs, or once a oneshot completed (0 means an outage)",
+        labels=labels,
+    )
     ready = GaugeMetricFamily(
         "prodserver_process_ready", "1 when the instance is ready (healthy)", labels=labels
     )
@@ -192,64 +211,25 @@ def metric_families(snapshot: Snapshot) -> Iterable[Any]:
     restarts = CounterMetricFamily(
         "prodserver_process_restarts", "restarts in this run of prodserver", labels=labels
     )
-    uptime = GaugeMetricFamily(
-        "prodserver_process_uptime_seconds", "seconds since the instance started", labels=labels
-    )
-    ready_after = GaugeMetricFamily(
-        "prodserver_process_ready_seconds", "seconds from spawn to ready", labels=labels
-    )
-    cpu = GaugeMetricFamily(
-        "prodserver_process_cpu_percent", "CPU % of the whole process tree", labels=labels
-    )
-    rss = GaugeMetricFamily(
-        "prodserver_process_resident_memory_bytes", "RSS of the whole process tree", labels=labels
-    )
-    threads = GaugeMetricFamily(
-        "prodserver_process_threads", "threads in the whole process tree", labels=labels
-    )
-    files = GaugeMetricFamily(
-        "prodserver_process_open_fds", "open file descriptors of the process tree", labels=labels
-    )
-    last_exit = GaugeMetricFamily(
-        "prodserver_process_last_exit_code", "exit code of the previous run", labels=labels
-    )
+    gauges = [
+        (GaugeMetricFamily(name, text, labels=labels), field) for name, text, field in _ROW_GAUGES
+    ]
     for row in snapshot.rows:
         key = [str(row["process"]), str(row["instance"])]
         running = row["pid"] is not None
-        up.add_metric(key, 1.0 if running else 0.0)
+        up.add_metric(key, 1.0 if running or row["state"] == "completed" else 0.0)
         ready.add_metric(key, 1.0 if row["ready"] else 0.0)
         for name in _STATE_NAMES:
             state.add_metric([*key, name], 1.0 if row["state"] == name else 0.0)
         restarts.add_metric(key, float(row["restarts"]))
-        for family, field in (
-            (uptime, "uptime"),
-            (ready_after, "ready_after"),
-            (cpu, "cpu_percent"),
-            (rss, "rss"),
-            (threads, "threads"),
-            (files, "open_files"),
-            (last_exit, "last_exit"),
-        ):
+        for family, field in gauges:
             if row.get(field) is not None:
                 family.add_metric(key, float(row[field]))
     own = GaugeMetricFamily(
         "prodserver_supervisor_resident_memory_bytes", "RSS of prodserver itself"
     )
     own.add_metric([], float(snapshot.supervisor_rss))
-    return (
-        up,
-        ready,
-        state,
-        restarts,
-        uptime,
-        ready_after,
-        cpu,
-        rss,
-        threads,
-        files,
-        last_exit,
-        own,
-    )
+    return (up, ready, state, restarts, *(family for family, _field in gauges), own)
 
 
 def parse_address(text: str) -> tuple[str, int]:

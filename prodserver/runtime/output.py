@@ -24,20 +24,15 @@ Guarantees (each has a test):
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import re
-import select
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from prodserver.runtime.audit import Event
-
-LogFormat = Literal["text", "json"]
+from prodserver.runtime.sanitize import UNICODE_BREAKS, cut_utf8, has_control, neutralise
+from prodserver.runtime.streams import Stream, Style
+from prodserver.runtime.writer import Writer
 
 #: keys every JSON record has; an event's fields come after them
 _RECORD_KEYS = frozenset({"time", "process", "instance", "stream", "line", "event"})
@@ -58,28 +53,6 @@ MAX_LINE = 32 * 1024
 #: seconds a partial line waits for the rest of it before it is shown anyway
 PARTIAL_IDLE = 0.5
 
-# Control bytes that would let a child move the cursor, overwrite a prefix or start a line
-# on its own when the output is later shown in a terminal or split by a tool. Tab stays.
-_CONTROL = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F])
-_CONTROL_NO_NL = _CONTROL.replace(b"\n", b"")
-_CONTROL_RE = re.compile(b"[" + re.escape(_CONTROL_NO_NL) + b"]")
-# Looked for one by one: ``byte in data`` is a vectorised ``memchr``, and 31 of them over a
-# 64 KiB chunk cost less than one byte-by-byte pass (``translate`` or a regex) over it.
-_CONTROL_BYTES = tuple(bytes([byte]) for byte in _CONTROL_NO_NL)
-
-
-def has_control(data: bytes) -> bool:
-    """Whether ``data`` holds a control byte other than newline and tab."""
-    return any(byte in data for byte in _CONTROL_BYTES)
-
-
-#: at most this many buffers go to one ``writev`` (Linux's IOV_MAX is 1024)
-_IOV_MAX = 1024
-#: freed memory glibc may keep for reuse instead of returning it to the system at once
-HEAP_KEEP = 8 * 1024 * 1024
-_M_TRIM_THRESHOLD = -1
-# Unicode line separators that ``str.splitlines`` treats as line breaks (NEL, LS, PS).
-_UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
 
 _RESET = b"\x1b[0m"
 _BOLD = b"\x1b[1m"
@@ -87,100 +60,6 @@ _BOLD = b"\x1b[1m"
 _PALETTE = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91)
 
 _encode_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
-
-
-def _caret(match: re.Match[bytes]) -> bytes:
-    byte = match.group()[0]
-    return b"^?" if byte == 0x7F else b"^" + bytes([byte + 64])
-
-
-def neutralise(data: bytes) -> bytes:
-    """``data`` with control characters shown as ``^X`` (caret notation), newlines kept."""
-    if has_control(data):
-        data = _CONTROL_RE.sub(_caret, data)
-    return data
-
-
-def keep_heap() -> None:
-    """Let the C allocator keep up to :data:`HEAP_KEEP` of freed memory (glibc only).
-
-    Every turn of the event loop allocates and frees the same few hundred KiB of read and
-    output buffers. By default glibc gives freed memory at the top of its heap back to the
-    system once more than 128 KiB are free, so the next turn takes fresh pages and a page
-    fault for each of them: with 8 writers moving 1.6 million lines that was 17,000 extra
-    page faults and a fifth of the hot path's CPU time (measured with ``perf stat``).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc, or no ctypes
-        return
-    mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP)
-
-
-def _utf8(data: bytes) -> bytes:
-    """``data`` as valid UTF-8: malformed sequences become U+FFFD."""
-    if data.isascii():
-        return data
-    return data.decode("utf-8", "replace").encode("utf-8")
-
-
-def _cut_utf8(data: bytes, limit: int) -> int:
-    """An index near ``limit`` that does not split a UTF-8 sequence."""
-    cut = limit
-    # step back over at most 3 continuation bytes (0b10xxxxxx)
-    while cut > limit - 3 and cut > 0 and (data[cut] & 0xC0) == 0x80:
-        cut -= 1
-    return cut if cut > 0 else limit
-
-
-@dataclass(frozen=True)
-class Style:
-    """How lines are rendered."""
-
-    color: bool = False
-    timestamps: bool = False
-    fmt: LogFormat = "text"
-    #: neutralise control characters (when the output is not a terminal)
-    sanitize: bool = True
-    #: width the labels are padded to
-    width: int = 0
-
-
-class Stream:
-    """One pipe of one child: where its bytes are buffered and how its lines are prefixed."""
-
-    __slots__ = (
-        "_json_head",
-        "_json_head_ts",
-        "_nl_prefix",
-        "_prefix",
-        "_prefix_ts",
-        "color",
-        "instance",
-        "label",
-        "pending",
-        "pending_since",
-        "process",
-        "stream",
-    )
-
-    def __init__(self, label: str, process: str, instance: int | None, stream: str, color: int):
-        self.label = label
-        self.process = process
-        self.instance = instance
-        self.stream = stream
-        self.color = color
-        self.pending = b""
-        self.pending_since = 0.0
-        self._prefix = b""
-        self._nl_prefix = b"\n"
-        self._prefix_ts = ""
-        self._json_head = ""
-        self._json_head_ts = ""
 
 
 class OutputMux:
@@ -198,9 +77,8 @@ class OutputMux:
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.fd = fd
+        self.writer = Writer(fd)
         self.style = style
-        self.broken = False
         self._wall = wall
         self._monotonic = monotonic
         self._out: list[bytes | memoryview] = []
@@ -284,7 +162,7 @@ class OutputMux:
                 self._partial.add(st)
             st.pending = data
             while len(st.pending) > MAX_LINE:
-                cut = _cut_utf8(st.pending, MAX_LINE)
+                cut = cut_utf8(st.pending, MAX_LINE)
                 self._emit(st, st.pending[:cut])
                 st.pending = st.pending[cut:]
             return
@@ -299,7 +177,7 @@ class OutputMux:
         st.pending = data[nl + 1 :]
         st.pending_since = self._monotonic()
         while len(st.pending) > MAX_LINE:
-            cut = _cut_utf8(st.pending, MAX_LINE)
+            cut = cut_utf8(st.pending, MAX_LINE)
             self._emit(st, st.pending[:cut])
             st.pending = st.pending[cut:]
 
@@ -342,7 +220,7 @@ class OutputMux:
         st.pending = data[nl + 1 :]
         st.pending_since = self._monotonic()
         while len(st.pending) > MAX_LINE:
-            cut = _cut_utf8(st.pending, MAX_LINE)
+            cut = cut_utf8(st.pending, MAX_LINE)
             self._emit(st, st.pending[:cut])
             st.pending = st.pending[cut:]
         return True
@@ -359,7 +237,7 @@ class OutputMux:
         if not lines.isascii():
             text = lines.decode("utf-8", "replace")
             if self.style.sanitize:
-                for brk in _UNICODE_BREAKS:
+                for brk in UNICODE_BREAKS:
                     if brk in text:
                         text = text.replace(brk, f"<U+{ord(brk):04X}>")
             lines = text.encode("utf-8")
@@ -438,41 +316,51 @@ class OutputMux:
     # -- writing -----------------------------------------------------------------------
 
     def pending_output(self) -> bool:
-        return bool(self._out)
+        return bool(self._out) or bool(self.writer.backlog)
+
+    @property
+    def fd(self) -> int:
+        return self.writer.fd
+
+    @property
+    def broken(self) -> bool:
+        """Our reader went away (EPIPE): output is dropped from now on."""
+        return self.writer.broken
+
+    @property
+    def backlog(self) -> int:
+        """Bytes written by nobody yet (see :class:`~prodserver.runtime.writer.Writer`)."""
+        return self.writer.backlog
+
+    @property
+    def congested(self) -> bool:
+        """Stop reading children: the reader is behind (backpressure)."""
+        return self.writer.congested
+
+    @property
+    def relieved(self) -> bool:
+        """Reading children may resume."""
+        return self.writer.relieved
+
+    def open(self) -> None:
+        """Make the output non-blocking for the run (see :meth:`Writer.open`)."""
+        self.writer.open()
+
+    def close(self) -> None:
+        """Give the output its blocking mode back."""
+        self.writer.close()
 
     def flush(self) -> None:
-        """Write everything queued with as few ``writev`` calls as the output takes."""
-        bufs = self._out
-        if not bufs:
-            return
-        self._out = []
-        if self.broken:
-            return
-        fd = self.fd
-        i, count = 0, len(bufs)
-        while i < count:
-            try:
-                written = os.writev(fd, bufs[i : i + _IOV_MAX])
-            except BlockingIOError:
-                select.select([], [fd], [])
-                continue
-            except InterruptedError:
-                continue
-            except OSError as exc:
-                if exc.errno in (errno.EPIPE, errno.EBADF, errno.EINVAL):
-                    self.broken = True
-                    return
-                raise
-            # skip what was written (empty buffers included); a buffer written in part
-            # continues where it stopped
-            while i < count:
-                size = len(bufs[i])
-                if written < size:
-                    if written:
-                        bufs[i] = memoryview(bufs[i])[written:]
-                    break
-                written -= size
-                i += 1
+        """Write what the output takes now, without waiting; keep the rest, in order."""
+        out = self._out
+        if out:
+            self._out = []
+        self.writer.write(out)
+
+    def drain(self, idle: float) -> int:
+        """Wait for the reader to take everything (see :meth:`Writer.drain`)."""
+        self.flush()
+        return self.writer.drain(idle)
 
 
 def _iso(now: float) -> str:

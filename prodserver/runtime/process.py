@@ -74,6 +74,8 @@ class Unit:
         self.ready = False
         self.started_at = 0.0
         self.exit_code: int | None = None
+        #: the signal that ended the last run, from its wait status (None: it exited)
+        self.exit_signal: int | None = None
         #: prodserver asked this run to stop (so it is never restarted)
         self.stop_requested = False
         #: monotonic deadline after which the group gets SIGKILL
@@ -95,6 +97,30 @@ class Unit:
         self.ready_after: float | None = None
         #: restarts prodserver made for health or memory (also counted in ``restart.total``)
         self.recycles = 0
+
+    def reset_run(self) -> None:
+        """Forget the previous run's stop and exit, before a new start."""
+        self.stop_requested = False
+        self.kill_at = None
+        self.killed = False
+        self.exit_code = None
+        self.exit_signal = None
+
+    def running(self, handle: ChildHandle, now: float, health: Health | None) -> None:
+        """The instance was just spawned as ``handle`` at ``now``."""
+        self.handle = handle
+        self.pid = handle.pid
+        self.main_alive = True
+        self.ever_started = True
+        self.started_at = now
+        self.health = health
+        # a liveness-only probe does not gate dependants: such an instance is ready at once
+        check = health.check if health is not None else None
+        self.ready = check is None or check.role == "liveness"
+        self.ready_after = 0.0 if self.ready else None
+        self.notify_status = None
+        self.notify_warned = False
+        self.state = State.RUNNING
 
     @property
     def name(self) -> str:

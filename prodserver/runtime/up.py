@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import difflib
 import os
-import signal
-import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prodserver.config.model import ResolvedProject
-from prodserver.errors import ProdserverError, UsageError
-from prodserver.runtime.audit import DEFAULT_BACKUPS, DEFAULT_MAX_SIZE, AuditLog, Event
-from prodserver.runtime.output import LogFormat, OutputMux, Style
+from prodserver.errors import ProdserverError
+from prodserver.exitcodes import ExitCode
+from prodserver.runtime.audit import DEFAULT_BACKUPS, DEFAULT_MAX_SIZE, AuditLog, Event, FieldValue
+from prodserver.runtime.streams import LogFormat, Style
+
+if TYPE_CHECKING:
+    from prodserver.runtime.assemble import Assembly
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class UpOptions:
     log_file_backups: int = DEFAULT_BACKUPS
     #: SHA-256 of the resolved configuration, for the ``config_loaded`` event
     config_sha256: str | None = None
+    #: reads the configuration again as it was read for this ``up`` (same file, profile,
+    #: env files, scale, port and starting environment), for SIGHUP and ``prodserver
+    #: reload``; raises ``ConfigError`` for a configuration that does not resolve
+    reread: Callable[[], ResolvedProject] | None = None
 
 
 def use_color(tty: bool, no_color: bool, environ: Mapping[str, str]) -> bool:
@@ -58,18 +65,25 @@ def use_color(tty: bool, no_color: bool, environ: Mapping[str, str]) -> bool:
     return tty
 
 
+class UnknownProcess(ProdserverError):
+    """``up NAME`` names a process the profile does not have (a mistake of the caller's)."""
+
+    exit_code = ExitCode.USAGE
+
+
 def _check_names(project: ResolvedProject, names: tuple[str, ...]) -> None:
     known = list(project.processes)
     for name in names:
         if name not in project.processes:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
-            raise UsageError(f"no process named {name!r} in profile {project.profile!r}", hint=hint)
+            message = f"no process named {name!r} in profile {project.profile!r}"
+            raise UnknownProcess(message, hint=hint)
 
 
 def run_up(project: ResolvedProject, options: UpOptions) -> int:
     """Run the processes of ``project``; returns the exit code of ``prodserver up``."""
-    from prodserver.runtime.supervisor import select_processes
+    from prodserver.runtime.run import select_processes
 
     _check_names(project, options.names)
     selected = select_processes(project, options.names)
@@ -115,156 +129,65 @@ def _run(
     style: Style,
     audit: AuditLog | None,
 ) -> int:
-    from prodserver.runtime.clock import SystemClock
-    from prodserver.runtime.control import ControlServer, ensure_private_dir, runtime_dir
-    from prodserver.runtime.guardian import start_guardian
-    from prodserver.runtime.health import ThreadProber
-    from prodserver.runtime.loop import EventLoop
-    from prodserver.runtime.metrics import (
-        DEFAULT_INTERVAL,
-        MetricsServer,
-        PsutilSampler,
-        parse_address,
-    )
-    from prodserver.runtime.notify import NotifyHub, notify_upstream
-    from prodserver.runtime.spawner import default_spawner
-    from prodserver.runtime.supervisor import Supervisor
+    from prodserver.runtime.assemble import assemble
+    from prodserver.runtime.loop import DRAIN_IDLE
 
-    metrics_server = None
-    if options.metrics is not None:
-        # bound before anything starts: a taken port is an error, not a surprise later
-        metrics_server = MetricsServer(*parse_address(options.metrics))
-    rundir: Path | None
+    parts = assemble(project, options, selected, fd, style, audit)
+    mux, loop, supervisor = parts.mux, parts.loop, parts.supervisor
+    mux.open()  # non-blocking until the end: a stalled reader never stops supervision
+    _announce(parts, project, options, len(selected))
     try:
-        rundir = ensure_private_dir(runtime_dir(project.root))
-        rundir_problem = None
-    except (OSError, ProdserverError) as exc:
-        # status and notify need the directory; running the processes does not
-        rundir = None
-        rundir_problem = f"no runtime directory ({exc}): prodserver status and notify are off"
-    if hasattr(signal, "pthread_sigmask"):
-        # A parent that blocked signals (SIGCHLD, SIGTERM) would make the loop deaf to them:
-        # exits would never be noticed and a stop never asked for. Signals are ours now.
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    # The guardian forks first, before the loop opens its pipes and epoll set.
-    guardian = start_guardian()
-    mux = OutputMux(fd, style)
-    mux.audit = audit
-    loop = EventLoop(mux)
-    spawner = default_spawner(die_with_parent=guardian is None)
-    prober = ThreadProber(loop.post)
-    interval = options.sample_interval
-    if interval is None and metrics_server is not None:
-        interval = DEFAULT_INTERVAL
-    supervisor = Supervisor(
-        project,
-        spawner=spawner,
-        clock=SystemClock(),
-        hooks=loop,
-        names=selected,
-        stop_timeout=options.stop_timeout,
-        extra_env=guardian.env if guardian else None,
-        prober=prober,
-        sampler=PsutilSampler(),
-        sample_interval=interval,
-    )
-    hub = None
-    if rundir is not None and hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
-        hub = NotifyHub(
-            rundir / f"notify-{os.getpid()}", supervisor.handle_notify, loop.watch, loop.unwatch
-        )
-        supervisor.notifier = hub
-    control = None
-    if options.control and rundir is not None:
-        control = ControlServer(
-            rundir, lambda request: supervisor.status(), loop.watch, loop.unwatch
-        )
-    if guardian is not None:
-        supervisor.helpers.add(guardian.pid)
-        loop.on_attach = guardian.watch
-        loop.on_release = guardian.forget
+        code = loop.run(supervisor)
+    except BaseException:
+        # the loop stopped every child it knew of; the guardian, not dismissed, kills
+        # anything that carries this run's token and was still missed
+        parts.close(failed=True)
+        mux.drain(DRAIN_IDLE)
+        mux.close()
+        raise
+    parts.close(failed=False)
+    loop.say(None, Event("stopped", f"stopped (exit code {code})", {"code": code}, quiet=True))
+    mux.drain(DRAIN_IDLE)
+    mux.close()
+    if mux.broken and options.output_fd is None:
+        _silence_stdout()
+    return code
 
-    checked = any(
-        inst.healthcheck is not None and inst.healthcheck.role != "liveness"
-        for name in selected
-        for inst in project.processes[name].instances
-    )
 
-    def all_ready() -> None:
-        # only worth a line when something was actually waited for
-        if checked:
-            loop.say(None, Event("health_changed", "every process is ready", {"to": "ready"}))
-        notify_upstream("READY=1")
-
-    supervisor.on_all_ready = all_ready
-
-    def stopping() -> None:
-        notify_upstream("STOPPING=1")
-
-    supervisor.on_stopping = stopping
+def _announce(parts: Assembly, project: ResolvedProject, options: UpOptions, count: int) -> None:
+    """The first records of the run, and the sockets that may fail to open."""
+    loop = parts.loop
     digest = options.config_sha256
     loaded = f"configuration {project.source} (profile {project.profile}"
     loaded += f", sha256 {digest})" if digest else ")"
     # the first record of every run: which configuration, exactly, this run is about
-    loop.say(
-        None,
-        Event(
-            "config_loaded",
-            loaded,
-            {
-                "source": str(project.source),
-                "profile": project.profile,
-                "config_sha256": digest,
-                "processes": len(selected),
-            },
-            quiet=True,
-        ),
-    )
-    for warning in project.warnings:
+    fields: dict[str, FieldValue] = {
+        "source": str(project.source),
+        "profile": project.profile,
+        "config_sha256": digest,
+        "processes": count,
+    }
+    loop.say(None, Event("config_loaded", loaded, fields, quiet=True))
+    for warning in (*project.warnings, *parts.warnings):
         # a rendered problem already starts with "warning PSxxx:"
         text = warning if warning.startswith("warning") else f"warning: {warning}"
         loop.say(None, Event("warning", text))
-    if rundir_problem:
-        loop.say(None, Event("warning", f"warning: {rundir_problem}"))
-    if control is not None:
+    if parts.control is not None:
         try:
-            busy = control.open()
+            busy = parts.control.open()
         except OSError as exc:
-            busy = f"no control socket at {control.path} ({exc}): prodserver status is off"
-            control = None
+            busy = f"no control socket at {parts.control.path} ({exc}): prodserver status is off"
+            parts.control = None
         if busy:
             loop.say(None, Event("warning", f"warning: {busy}"))
-    if metrics_server is not None:
-        server = metrics_server
-        supervisor.on_sample = lambda: server.publish(supervisor.report()["processes"])
-        server.publish(supervisor.report()["processes"])
+    server = parts.metrics
+    if server is not None:
+        server.publish(parts.supervisor.report()["processes"])
         server.start()
         host, port = str(server.address[0]), int(server.address[1])
-        loop.say(
-            None,
-            Event(
-                "info",
-                f"metrics on http://{host}:{port}/metrics and /metrics.json",
-                {"metrics": f"http://{host}:{port}/metrics"},
-            ),
-        )
-    try:
-        code = loop.run(supervisor)
-    finally:
-        prober.close()
-        if hub is not None:
-            hub.close()
-        if control is not None:
-            control.close()
-        if metrics_server is not None:
-            metrics_server.close()
-        if guardian is not None:
-            guardian.close()
-    loop.say(None, Event("stopped", f"stopped (exit code {code})", {"code": code}, quiet=True))
-    mux.flush()
-    if mux.broken and options.output_fd is None:
-        _silence_stdout()
-    return code
+        url = f"http://{host}:{port}/metrics"
+        text = f"metrics on {url} and /metrics.json"
+        loop.say(None, Event("info", text, {"metrics": url}))
 
 
 def _silence_stdout() -> None:

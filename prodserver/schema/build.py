@@ -19,7 +19,6 @@ from prodserver.options import Option
 
 SCHEMA_ID = "https://prodserver.dev/schema/prodserver.schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$|^\s*\d+(\.\d+)?\s*$"
 SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?\s*$"
 
@@ -134,6 +133,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
     from prodserver.config.keys import (
         COMMON_OPTIONS,
         ENV_NAME_PATTERN,
+        NAME_PATTERN,
         PROFILE_KEYS,
         PROJECT_KEYS,
     )

@@ -68,7 +68,7 @@ def configuration_reference() -> str:
         "expression is accepted and converted after substitution. In an export, a value known\n"
         "only where the export runs (the platform's `PORT`, a secret, a variable the file does\n"
         "not set) stays a reference, written in the format's own syntax; in a typed key it must\n"
-        "then be that one reference alone (PS551).\n\n",
+        "then be that one reference alone (PS405).\n\n",
         "## `[project]`\n\n",
         _table(PROJECT_KEYS),
         "\n## `[env]`\n\nEnvironment variables for every process of every profile "

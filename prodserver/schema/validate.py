@@ -252,11 +252,9 @@ def _render(
         return out
     if validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
         name = str(error.instance)
-        rule = (
-            "names cannot contain '=' or NUL"
-            if "=" in str(error.schema.get("pattern", ""))
-            else "use letters, digits, '_' and '-', starting with a letter, digit or '_'"
-        )
+        from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE, NAME_RULE
+
+        rule = ENV_NAME_RULE if error.schema.get("pattern") == ENV_NAME_PATTERN else NAME_RULE
         return [
             Problem(
                 "PS136",
@@ -283,7 +281,7 @@ def _render(
             names = [a["required"][0] for a in alternatives]
             return [
                 Problem(
-                    "PS124",
+                    "PS404",
                     f"give exactly one of {', '.join(names)}{_in(full)}",
                     source.location(full),
                 )

@@ -198,3 +198,76 @@ def test_no_configuration_found(cli, tmp_path, argv):
     result = cli(*argv, cwd=tmp_path)
     assert result.code == ExitCode.CONFIG
     assert "no prodserver.toml found" in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hoisted"),
+    [
+        (["-f", "Procfile.dev", "start"], ["start", "-f", "Procfile.dev"]),
+        (
+            ["-p", "prod", "--env-file", ".env.prod", "up", "web"],
+            ["up", "-p", "prod", "--env-file", ".env.prod", "web"],
+        ),
+        (
+            ["--profile=prod", "--debug", "run", "--", "true"],
+            ["run", "--profile=prod", "--debug", "--", "true"],
+        ),
+        (["-fProcfile.dev", "check"], ["check", "-fProcfile.dev"]),
+        (["up", "-f", "x"], ["up", "-f", "x"]),  # already after the command
+        (["-f", "x", "nosuchcommand"], ["-f", "x", "nosuchcommand"]),  # left for argparse
+    ],
+)
+def test_global_options_go_before_or_after_the_command(argv: list[str], hoisted: list[str]) -> None:
+    from prodserver.cli.main import hoist_global_options
+
+    assert hoist_global_options(argv) == hoisted
+
+
+def test_profile_before_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from prodserver.cli.main import main
+
+    (tmp_path / "prodserver.toml").write_text(
+        '[processes.web]\ncommand = "run"\n[profiles.prod.processes.web]\ncommand = "serve"\n'
+    )
+    assert (
+        main(["-f", str(tmp_path / "prodserver.toml"), "-p", "prod", "config", "--format", "json"])
+        == 0
+    )
+    assert '"serve"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("words", "printed"),
+    [
+        (["p", "--profile", "prod"], "[] prod"),
+        (["p", "--profile", "prod", "--", "-a", "--b"], "['-a', '--b'] prod"),
+        (["p", "--", "--profile", "prod"], "['--profile', 'prod'] None"),
+        (["--profile", "prod", "p"], "[] prod"),
+    ],
+)
+def test_exec_options_and_the_process_arguments(
+    tmp_path: Path, words: list[str], printed: str
+) -> None:
+    (tmp_path / "prodserver.toml").write_text(
+        "[processes.p]\n"
+        'command = ["python3", "-c", "import sys, os; '
+        "print(sys.argv[1:], os.environ.get('X'))\"]\n"
+        '[profiles.prod.processes.p.env]\nX = "prod"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "prodserver", "exec", *words],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        # the prod profile refuses root (CI runs as root): allowed explicitly here
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "HOME": str(tmp_path),
+            "PRODSERVER_ALLOW_ROOT": "1",
+        },
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed + "\n"

@@ -228,7 +228,8 @@ def test_malformed_line_names_file_line_and_shows_it(tmp_path: Path) -> None:
     assert err.code == "PS141"
     assert err.location.file == path
     assert err.location.line == 2
-    assert 'B="a" trailing junk' in err.render()
+    assert "'B=********'" in err.render()
+    assert "trailing junk" not in err.render()  # a value is never shown, secret or not
     assert err.hint
 
 
@@ -245,7 +246,8 @@ def test_every_malformed_line_is_reported_at_once(tmp_path: Path) -> None:
     assert "3 invalid lines" in info.value.message
     rendered = info.value.render()
     assert f"{path}:1" in rendered
-    assert "write JUSTANAME= for an empty value" in rendered
+    assert "write NAME= for an empty value" in rendered
+    assert "JUSTANAME" not in rendered  # it may be a token pasted on a line of its own
 
 
 def test_unterminated_quote_points_at_its_line(tmp_path: Path) -> None:
@@ -254,7 +256,7 @@ def test_unterminated_quote_points_at_its_line(tmp_path: Path) -> None:
         read_env_file(path)
     err = info.value
     assert err.location.line == 2
-    assert err.message == "cannot parse line 2: 'B=\"never closed'"
+    assert err.message == "cannot parse line 2: 'B=********'"
     assert "close every quote" in (err.hint or "")
 
 
@@ -266,12 +268,12 @@ def test_quote_closed_lines_later_by_mistake_names_the_span(tmp_path: Path) -> N
     assert "lines 2-4" in info.value.message
 
 
-def test_long_malformed_line_is_truncated(tmp_path: Path) -> None:
+def test_a_long_malformed_line_is_not_shown(tmp_path: Path) -> None:
     path = write(tmp_path, "X" * 500 + ' "oops\n')
     with pytest.raises(ConfigError) as info:
         read_env_file(path)
-    assert "..." in info.value.render()
-    assert "X" * 100 not in info.value.render()
+    assert "XXXX" not in info.value.render()
+    assert info.value.location.line == 1
 
 
 def test_secret_on_a_malformed_line_is_masked(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from prodserver.config.procfile import (
     parse_procfile,
     read_procfile,
 )
+from prodserver.config.shellline import unquoted
 from prodserver.errors import ConfigError
 
 PATH = Path("/app/Procfile")
@@ -248,11 +249,12 @@ def honcho_commands(text: str) -> dict[str, str]:
     return dict(honcho_parse(text).processes)
 
 
-names = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,10}", fullmatch=True)
-# Any command text on one line that does not start or consist of whitespace.
+names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,10}", fullmatch=True)  # PS161 otherwise
+# Any command text on one line that does not start or consist of whitespace, and that sh can
+# parse (an unterminated quote is PS104: tested on its own below).
 commands = st.text(
     alphabet=st.characters(blacklist_categories=["Cs", "Zl", "Zp", "Cc"]), min_size=1, max_size=30
-).filter(lambda c: not c[0].isspace())
+).filter(lambda c: not c[0].isspace() and unquoted(c) is not None)
 entry_lines = st.tuples(names, st.sampled_from(["", " ", "  ", "\t"]), commands)
 other_lines = st.sampled_from(["", "   ", "# comment", "  # indented comment", "#web: off"])
 
@@ -281,3 +283,21 @@ def test_whatever_we_accept_honcho_reads_the_same_way(text: str) -> None:
     except ConfigError:
         return
     assert ours == honcho_commands(text)
+
+
+@pytest.mark.parametrize(
+    "command", ['echo "unterminated', "echo 'open", "echo $(date", "echo `date"]
+)
+def test_a_line_sh_cannot_parse_is_an_error(tmp_path: Path, command: str) -> None:
+    """sh itself refuses these lines: check says so before anything runs (PS104)."""
+    import subprocess
+
+    assert subprocess.run(["/bin/sh", "-n", "-c", command], capture_output=True).returncode != 0
+    path = tmp_path / "Procfile"
+    path.write_text(f"web: {command}\nok: echo hi\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_procfile(path.read_text(), path=path)
+    assert caught.value.code == "PS104"
+    assert str(caught.value) == (
+        "the command of 'web' has an unterminated quote or substitution: sh cannot parse it"
+    )

@@ -43,3 +43,27 @@ def test_compose_and_kubernetes_warn_and_write_no_probe(project, module):
     text = "".join(f.content for f in result.files)
     assert "healthcheck:" not in text  # Compose
     assert "Probe:" not in text  # Kubernetes readinessProbe / livenessProbe
+
+
+def test_a_watchdog_becomes_watchdogsec(tmp_path):
+    from tests.exporters.readers import systemd_sections
+
+    toml = TOML.replace("{ notify = true }", '{ notify = true, watchdog = "30s" }')
+    (tmp_path / "prodserver.toml").write_text(toml)
+    project = resolve_project(cwd=tmp_path, environ=BASE_ENV, for_export=True)
+    assert project.processes["web"].healthcheck.watchdog == 30.0
+    unit = next(
+        f.content for f in _render(systemd, project).files if f.path.name.endswith("@.service")
+    )
+    service = dict(systemd_sections(unit)["Service"])
+    assert service["Type"] == "notify" and service["WatchdogSec"] == "30s"
+
+
+def test_a_watchdog_needs_notify(tmp_path):
+    from prodserver.errors import ConfigError
+
+    toml = TOML.replace("{ notify = true }", '{ tcp = "127.0.0.1:9", watchdog = "30s" }')
+    (tmp_path / "prodserver.toml").write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        resolve_project(cwd=tmp_path, environ=BASE_ENV)
+    assert [p.code for p in err.value.problems] == ["PS451"]

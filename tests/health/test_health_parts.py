@@ -169,6 +169,37 @@ def test_prometheus_families_parse_and_name_every_instance():
     assert ("prodserver_process_last_exit_code", None) not in values  # unknown, not zero
 
 
+def test_metrics_label_replicas_apart_from_prometheus_instance_and_a_done_oneshot_is_up():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    def row(process: str, state: str, pid: int | None) -> dict[str, object]:
+        return {
+            "process": process,
+            "instance": 1,
+            "label": f"{process}.1",
+            "pid": pid,
+            "ready": state == "running",
+            "state": state,
+            "restarts": 0,
+            "last_exit": 0 if pid is None else None,
+        }
+
+    rows = [row("migrate", "completed", None), row("web", "running", 10), row("w", "exited", None)]
+
+    class C:
+        def collect(self):  # type: ignore[no-untyped-def]
+            return metric_families(Snapshot(rows, 5000, 0.0))
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(C())  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    assert not any("instance" in s.labels for s in samples)
+    up = {s.labels["process"]: s.value for s in samples if s.name == "prodserver_process_up"}
+    assert up == {"migrate": 1.0, "web": 1.0, "w": 0.0}
+    assert all(s.labels["replica"] == "1" for s in samples if s.name == "prodserver_process_up")
+
+
 def test_metrics_address_parsing_and_the_missing_extra(monkeypatch):
     assert parse_address("9191") == ("127.0.0.1", 9191)
     assert parse_address("0.0.0.0:80") == ("0.0.0.0", 80)
@@ -182,7 +213,8 @@ def test_metrics_address_parsing_and_the_missing_extra(monkeypatch):
 
 
 def test_service_urls_are_masked_and_refusals_explained():
-    assert mask("redis://:hunter2@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert mask("redis://:hunter2@cache:6379/0") == "redis://:********@cache:6379/0"
+    assert mask("redis://:hun#t/e?r2@cache:6379/0") == "redis://:********@cache:6379/0"
     assert mask("postgres://app@db/shop") == "postgres://app@db/shop"
     assert _redis_command("AUTH", "pw") == b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"
     with socket.socket() as s:

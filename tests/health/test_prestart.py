@@ -94,7 +94,7 @@ def test_redis_is_pinged_with_its_password(tmp_path: Path, redis_port: int):
     bad = run_cli(good, "check", "--deploy", runtime=short_runtime_dir())
     assert bad.returncode == ExitCode.FAILURE
     assert "error PS303" in bad.stderr
-    assert "REDIS_URL: cannot use redis://:***@127.0.0.1" in bad.stderr
+    assert "REDIS_URL: cannot use redis://:********@127.0.0.1" in bad.stderr
     assert "Redis refused the credentials" in bad.stderr
     assert "wrong" not in bad.stderr  # the password is never printed
 
@@ -117,8 +117,8 @@ def test_an_unreachable_database_fails_a_production_up_and_names_the_variable(tm
     )
     assert result.returncode == ExitCode.FAILURE
     assert (
-        f"DATABASE_URL: cannot use postgres://app:***@127.0.0.1:{port}/shop: connection refused"
-        in result.stderr
+        f"DATABASE_URL: cannot use postgres://app:********@127.0.0.1:{port}/shop: "
+        "connection refused" in result.stderr
     )
     assert "hint: start the service, or point the variable at a running one" in result.stderr
 

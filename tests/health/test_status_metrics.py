@@ -98,9 +98,9 @@ def test_metrics_endpoint_serves_prometheus_text_and_json(tmp_path: Path):
                 for s in family.samples
             }
 
-        key = ("prodserver_process_resident_memory_bytes", (("instance", "1"), ("process", "web")))
+        key = ("prodserver_process_resident_memory_bytes", (("process", "web"), ("replica", "1")))
         samples = wait_until(lambda: (m := scrape()).get(key) and m, 10, "a sampled RSS")
-        web = (("instance", "1"), ("process", "web"))
+        web = (("process", "web"), ("replica", "1"))
         assert samples[("prodserver_process_up", web)] == 1.0
         assert samples[("prodserver_process_restarts_total", web)] == 0.0
         assert samples[key] > 1_000_000

@@ -138,6 +138,7 @@ def test_existing_file_is_never_replaced_without_force(tmp_path: Path) -> None:
     done = prodserver("init", "--web", "uvicorn", "--app", "a:b", cwd=tmp_path)
     assert done.returncode == ExitCode.CANTCREAT
     assert "already exists" in done.stderr and "--force" in done.stderr
+    assert "error PS191" in done.stderr  # as docs/errors.md says (the code once said PS192)
     assert target.read_text(encoding="utf-8") == "# mine\n"
     done = prodserver("init", "--web", "uvicorn", "--app", "a:b", "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -206,15 +207,18 @@ def test_from_procfile_with_env(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "prodserver.toml").read_text(encoding="utf-8")
     assert 'env_files = [".env"]' in text
-    assert "# Procfile line 2." in text
+    assert "# Procfile line 2: celery -A shop worker -l info" in text
+    assert "# Procfile line 3.\n" in text
     checked(tmp_path)
     done = prodserver("config", "--format", "json", cwd=tmp_path)
     data = json.loads(done.stdout)
-    # $PORT is the shell's to expand at run time, as in the Procfile
+    # the same argv as the line, built by the typed backend
+    assert data["processes"]["web"]["backend"] == "gunicorn"
     assert data["processes"]["web"]["command"] == [
-        "/bin/sh",
-        "-c",
-        "exec gunicorn shop.wsgi --bind 0.0.0.0:$PORT",
+        "gunicorn",
+        "--bind",
+        "0.0.0.0:5000",
+        "shop.wsgi",
     ]
     assert data["processes"]["release"]["command"] == [
         "/bin/sh",
@@ -319,3 +323,65 @@ def test_every_shipped_backend_through_init_from_django(django_dir: Path) -> Non
     done = prodserver("init", "--from-django", cwd=django_dir, env=env)
     assert done.returncode == 0, done.stderr
     checked(django_dir)
+
+
+@pytest.mark.parametrize(
+    ("line", "table"),
+    [
+        (
+            "gunicorn --bind :$PORT --workers 3 dtb.wsgi:application",
+            {
+                "backend": "gunicorn",
+                "app": "dtb.wsgi:application",
+                "bind": ":${PORT}",
+                "workers": 3,
+            },
+        ),
+        (
+            "gunicorn -b 0.0.0.0:$PORT -w 2 -t 120 shop.wsgi:application",
+            {
+                "backend": "gunicorn",
+                "app": "shop.wsgi:application",
+                "bind": "0.0.0.0:${PORT}",
+                "workers": 2,
+                "timeout": 120,
+            },
+        ),
+        (
+            "uvicorn main:app --host=0.0.0.0 --port=$PORT --workers 4",
+            {"backend": "uvicorn", "app": "main:app", "bind": "0.0.0.0:${PORT}", "workers": 4},
+        ),
+        (
+            "celery -A shop worker -l info --concurrency=3",
+            {"backend": "celery-worker", "app": "shop", "loglevel": "info", "concurrency": 3},
+        ),
+        (
+            "celery -A shop beat -l info",
+            {"backend": "celery-beat", "app": "shop", "loglevel": "info"},
+        ),
+        # each of these would change what the program sees, so the line stays a command:
+        ("gunicorn shop.wsgi", None),  # the backend would add --bind
+        ("gunicorn shop.wsgi --bind 0.0.0.0:$PORT --log-file -", None),  # an undeclared flag
+        ("celery -A shop worker", None),  # the backend would add --loglevel info
+        ("celery -A shop worker -l INFO", None),  # passed as `info`
+        ("celery worker --app=shop -l info", None),  # celery 5 refuses this; kept as it is
+        ("gunicorn app:app --bind 0.0.0.0:$PORT $EXTRA", None),  # another variable
+        ("uvicorn main:app --port ${PORT:-8000}", None),  # a shell default
+        ("python manage.py runserver 0.0.0.0:$PORT", None),  # the backend adds --noreload
+    ],
+)
+def test_from_procfile_types_a_well_known_command_only_when_nothing_changes(
+    tmp_path: Path, line: str, table: dict[str, object] | None
+) -> None:
+    import tomllib
+
+    (tmp_path / "Procfile").write_text(f"release: true\nweb: {line}\n", encoding="utf-8")
+    done = prodserver("init", "--from-procfile", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    web = tomllib.loads((tmp_path / "prodserver.toml").read_text("utf-8"))["processes"]["web"]
+    assert web.pop("depends_on") == {"release": "completed"}
+    if table is None:
+        assert web["command"] == line
+    else:
+        assert web == table
+    checked(tmp_path)

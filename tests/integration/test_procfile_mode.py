@@ -54,11 +54,13 @@ def test_unset_variable_drops_the_word_and_a_multi_word_one_splits(tmp_path: Pat
 
 def test_the_shell_reads_the_env_file_and_the_port_at_run_time(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("GREETING=hello world\nPORT=7000\n")
-    result = up(tmp_path, "web: echo $GREETING on $PORT\nother: echo $PORT\n")
-    out = result.stdout.splitlines()
-    # .env's PORT is the base port, as in honcho and foreman
-    assert "web.1   | hello world on 7000" in out
-    assert "other.1 | 7100" in out
+    procfile = "web: echo $GREETING on $PORT\nother: echo $PORT\n"
+    # one process per run: the first to exit ends a run, which could stop the other unprinted
+    web = up(tmp_path, procfile, "web")
+    other = up(tmp_path, procfile, "other")
+    # .env's PORT is the base port, as in honcho and foreman; each line's is base + 100 x N
+    assert "web.1 | hello world on 7000" in web.stdout.splitlines(), web.stdout + web.stderr
+    assert "other.1 | 7100" in other.stdout.splitlines(), other.stdout + other.stderr
 
 
 def test_a_simple_command_is_the_process_itself(tmp_path: Path) -> None:
@@ -157,3 +159,11 @@ def test_run_without_any_configuration(tmp_path: Path) -> None:
     assert result.returncode == 4, result.stderr
     assert result.stdout == "from dotenv from shell\n"
     assert not os.path.exists(tmp_path / "prodserver.toml")
+
+
+def test_a_warning_is_said_once(tmp_path: Path) -> None:
+    result = up(tmp_path, "web: echo one\nWeb: echo two\n")
+    assert result.returncode == 0, result.stderr
+    said = [line for line in (result.stdout + result.stderr).splitlines() if "PS165" in line]
+    assert said and all("warning: warning" not in line for line in said)
+    assert said[0].startswith("prodserver * warning PS165: ")

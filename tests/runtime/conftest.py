@@ -39,6 +39,8 @@ class FakeSpawner:
         self.main: set[int] = set()
         self._exits: list[tuple[int, int]] = []
         self.stray_pids: list[int] = []
+        #: SIGCONTs, kept apart: each follows a stop signal (see ``test_stop_signal_then_sigcont``)
+        self.continued: list[tuple[int, bool]] = []
 
     def prepare(self) -> None:
         pass
@@ -59,6 +61,9 @@ class FakeSpawner:
         return ChildHandle(pid, pid)
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        if sig == signal.SIGCONT:
+            self.continued.append((handle.pid, group))
+            return
         self.signals.append((handle.pid, sig, group))
 
     def kill(self, handle: ChildHandle) -> None:
@@ -79,7 +84,10 @@ class FakeSpawner:
 
     def kill_pids(self, pids: Iterable[int], sig: int) -> None:
         for pid in pids:
-            self.signals.append((pid, sig, False))
+            if sig == signal.SIGCONT:
+                self.continued.append((pid, False))
+            else:
+                self.signals.append((pid, sig, False))
 
     # -- for tests ---------------------------------------------------------------------
 

@@ -55,9 +55,12 @@ class Run:
         procs: list[dict[str, Any]],
         options: dict[str, Any] | None = None,
         stdout: Any = subprocess.PIPE,
+        *,
+        crash_on_exit: bool = False,
     ) -> None:
         spec = tmp_path / "spec.json"
-        spec.write_text(json.dumps({"procs": procs, "options": options or {}}))
+        data = {"procs": procs, "options": options or {}, "crash_on_exit": crash_on_exit}
+        spec.write_text(json.dumps(data))
         self.started = time.monotonic()
         self.popen = subprocess.Popen(
             [sys.executable, str(RUNNER), str(spec)],

@@ -32,6 +32,15 @@ def main() -> int:
         name = p.pop("name")
         argv = p.pop("argv")
         procs.append(proc(name, argv, **p))
+    if spec.get("crash_on_exit"):
+        # a deliberate internal error inside ``up`` after children started: the first exit
+        # the supervisor hears of raises, as a bug in it would
+        from prodserver.runtime.supervisor import Supervisor
+
+        def broken(self: Supervisor) -> None:
+            raise RuntimeError("deliberate internal error")
+
+        Supervisor.handle_children = broken  # type: ignore[method-assign]
     options = spec.get("options", {})
     options["names"] = tuple(options.get("names", ()))
     return run_up(project(*procs), UpOptions(**options))

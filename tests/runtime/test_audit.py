@@ -13,7 +13,8 @@ from projects import proc, project, py
 from prodserver.config.model import RestartPolicy
 from prodserver.errors import ProdserverError
 from prodserver.runtime.audit import AuditLog, Event, parse_size
-from prodserver.runtime.output import OutputMux, Style
+from prodserver.runtime.output import OutputMux
+from prodserver.runtime.streams import Style
 from prodserver.runtime.supervisor import Supervisor
 
 

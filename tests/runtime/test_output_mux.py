@@ -9,7 +9,8 @@ import tempfile
 
 import pytest
 
-from prodserver.runtime.output import MAX_LINE, PARTIAL_IDLE, READ_SIZE, OutputMux, Style
+from prodserver.runtime.output import MAX_LINE, PARTIAL_IDLE, READ_SIZE, OutputMux
+from prodserver.runtime.streams import Style
 
 
 class Sink:
@@ -243,8 +244,23 @@ def test_output_to_a_slow_reader_arrives_complete_and_in_order():
         data = b"".join(b"line %06d\n" % (block * 1000 + i) for i in range(1000))
         mux.feed(st, data)
         expected.extend(f"web.1 | line {block * 1000 + i:06d}" for i in range(1000))
-    mux.flush()
+    mux.flush()  # never waits: what the pipe does not take is kept, in order
+    assert mux.drain(idle=5.0) == 0
     os.close(w)
     reader.join()
     os.close(r)
     assert received.decode().splitlines() == expected
+
+
+def test_a_terminal_that_hung_up_is_a_reader_gone_not_an_error():
+    import pty
+
+    controller, terminal = pty.openpty()
+    os.close(controller)  # the terminal window closed: writes now fail with EIO
+    try:
+        mux = OutputMux(terminal, Style(width=5))
+        mux.feed(mux.stream("web.1", "web", 1, "stdout"), b"hello\n")
+        mux.flush()
+        assert mux.broken
+    finally:
+        os.close(terminal)

@@ -385,3 +385,41 @@ def test_strays_are_stopped_before_the_run_ends(spawner, clock, hooks):
     spawner.stray_pids = []
     sup.tick()
     assert sup.done and sup.exit_code() == ExitCode.FORCED_STOP
+
+
+def test_prevent_exit_codes_win_over_always_and_end_the_run_with_that_code(spawner, clock, hooks):
+    policy = RestartPolicy("always", prevent_exit_codes=(4,))
+    sup = make(spawner, clock, hooks, p("web", restart=policy), p("other"))
+    exit_(sup, spawner, "web", 1)
+    assert sup.by_process["web"][0].state is State.BACKOFF  # any other code: restarted
+    clock.advance(1.0)
+    sup.tick()
+    exit_(sup, spawner, "web", 4)
+    assert sup.by_process["web"][0].state is State.EXITED
+    assert sup.stopping
+    spawner.exit(spawner.pid_of("#other"), -signal.SIGTERM)
+    sup.handle_children()
+    assert sup.done and sup.exit_code() == 4
+    assert any("prevent_exit_codes" in t for t in hooks.texts("web.1"))
+
+
+def test_success_exit_codes_are_not_failures(spawner, clock, hooks):
+    policy = RestartPolicy("on-failure", success_exit_codes=(3,))
+    sup = make(spawner, clock, hooks, p("web", restart=policy))
+    exit_(sup, spawner, "web", 3)
+    assert sup.by_process["web"][0].state is State.EXITED  # on-failure: not restarted
+    assert sup.done and sup.exit_code() == 0
+
+
+def test_a_oneshot_completes_with_a_success_exit_code(spawner, clock, hooks):
+    policy = RestartPolicy("no", success_exit_codes=(3,))
+    sup = make(
+        spawner,
+        clock,
+        hooks,
+        p("migrate", oneshot=True, restart=policy),
+        WEB_AFTER_MIGRATE,
+    )
+    exit_(sup, spawner, "migrate", 3)
+    assert sup.by_process["migrate"][0].state is State.COMPLETED
+    assert started(spawner) == ["migrate", "web"]

@@ -220,6 +220,16 @@ def test_liveness_only_probe_does_not_gate_dependants(spawner, clock, hooks):
     assert names(spawner) == ["db", "web"]
 
 
+def test_first_success_of_a_liveness_only_probe_is_not_a_recovery(spawner, clock, hooks):
+    check = dataclasses.replace(HTTP, role="liveness", retries=1)
+    sup, prober = setup(spawner, clock, hooks, check, RestartPolicy("always"))
+    clock.advance(0.5)
+    sup.tick()
+    prober.answer("db", True)
+    assert hooks.texts("db.1")[-1].startswith("healthy after 0.5s")
+    assert not any("again" in t for t in hooks.texts("db.1"))
+
+
 def test_notify_ready_from_the_main_pid_only(spawner, clock, hooks):
     check = HealthCheck("notify", "", start_period=0.0)
     sup, prober = setup(spawner, clock, hooks, check)
@@ -252,9 +262,15 @@ def test_outer_notify_socket_never_reaches_a_child(spawner, clock, hooks, monkey
 def test_all_ready_is_announced_once_when_every_instance_is_ready(spawner, clock, hooks):
     proj = checked(project(proc("db", py("#db")), proc("web", py("#web"))), "db", HTTP)
     prober = FakeProber()
-    sup = Supervisor(proj, spawner=spawner, clock=clock, hooks=hooks, prober=prober)
     calls: list[str] = []
-    sup.on_all_ready = lambda: calls.append("ready")
+    sup = Supervisor(
+        proj,
+        spawner=spawner,
+        clock=clock,
+        hooks=hooks,
+        prober=prober,
+        on_all_ready=lambda: calls.append("ready"),
+    )
     sup.start()
     assert calls == []
     clock.advance(0.5)

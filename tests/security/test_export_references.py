@@ -58,6 +58,7 @@ def test_a_reference_that_cannot_be_converted_is_a_config_error(tmp_path: Path, 
     with pytest.raises(ConfigError) as info:
         export_argv(tmp_path, "gunicorn", "timeout", value)
     assert "PLATFORM_VALUE" in str(info.value.problems[0].message)
+    assert info.value.problems[0].code == "PS405"  # its own code, no longer PS124's
 
 
 def test_the_generic_flag_translation_keeps_a_reference() -> None:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,11 +69,60 @@ def test_profiles_named_for_production_count(tmp_path: Path, profile: str) -> No
 
 
 def test_a_profile_marked_production_counts_whatever_its_name(tmp_path: Path) -> None:
-    staging = project(tmp_path, "staging")
-    if "production" not in {f.name for f in fields(staging)}:
-        pytest.skip("the model has no `production` mark yet")
-    assert not is_production(staging)
-    assert is_production(replace(staging, production=True))  # type: ignore[call-arg]
+    dev = project(tmp_path, "dev")
+    assert not is_production(dev)
+    assert is_production(replace(dev, production=True))
+    marked = CONFIG.replace("[profiles.dev]", "[profiles.dev]\nproduction = true")
+    assert is_production(project(tmp_path, "dev", marked))
+
+
+def test_a_profile_extending_a_production_profile_is_production(tmp_path: Path) -> None:
+    # issue 11 (5): `staging extends prod` ran as root without a word
+    assert is_production(project(tmp_path, "staging"))
+    assert root_problems(project(tmp_path, "staging"), 0)[0].code == "PS114"
+    deeper = CONFIG + '[profiles.qa]\nextends = "staging"\n'
+    assert is_production(project(tmp_path, "qa", deeper))
+
+
+def test_a_profile_extending_production_may_say_otherwise(tmp_path: Path) -> None:
+    opted_out = CONFIG.replace('extends = "prod"', 'extends = "prod"\nproduction = false')
+    assert not is_production(project(tmp_path, "staging", opted_out))
+    assert root_problems(project(tmp_path, "staging", opted_out), 0) == []
+    # ... and a profile extending the opted-out one inherits the opt-out
+    below = opted_out + '[profiles.qa]\nextends = "staging"\n'
+    assert not is_production(project(tmp_path, "qa", below))
+
+
+@pytest.mark.parametrize("user", ["root", "0"])
+def test_user_root_is_running_as_root(tmp_path: Path, user: str) -> None:
+    # issue 11 (5): `user = "root"` counted as dropping privileges
+    body = CONFIG.replace("oneshot = true", f'oneshot = true\nuser = "{user}"')
+    problems = root_problems(project(tmp_path, body=body), 0)
+    assert [p.code for p in problems] == ["PS114"]
+    assert "web, worker" in problems[0].message
+
+
+def test_a_cmd_probe_of_a_process_that_drops_privileges_would_run_as_root(
+    tmp_path: Path,
+) -> None:
+    # probes run as prodserver itself: with `user =` on the process, its `cmd` probe was
+    # still a program running as root in production
+    body = CONFIG.replace("oneshot = true", 'oneshot = true\nuser = "nobody"')
+    assert root_problems(project(tmp_path, body=body), 0) == []
+    probed = body.replace('user = "nobody"', 'user = "nobody"\nhealthcheck = { cmd = "true" }', 1)
+    [problem] = root_problems(project(tmp_path, body=probed), 0)
+    assert "refusing to run web's healthcheck cmd as root" in problem.message
+    assert problem.location.key_path == "processes.web"
+    assert root_problems(project(tmp_path, body=probed), 1000) == []
+    # `exec` runs no probe: the process alone decides
+    assert root_problems(project(tmp_path, body=probed), 0, probes=False) == []
+
+
+def test_run_command_as_root_in_production_is_refused(tmp_path: Path) -> None:
+    problems = root_problems(project(tmp_path), 0, command="python")
+    assert "refusing to run python as root" in problems[0].message
+    assert root_problems(project(tmp_path), 1000, command="python") == []
+    assert root_problems(project(tmp_path, "dev"), 0, command="python") == []
 
 
 @pytest.mark.parametrize("euid", [1000, 65534])
@@ -161,6 +210,87 @@ def test_up_as_root_in_prod_runs_with_allow_root(tmp_path: Path) -> None:
 def test_up_as_root_in_dev_runs(tmp_path: Path) -> None:
     result = up_as_root(tmp_path, "--profile", "dev")
     assert result.returncode == 0, result.stderr
+    assert "web ran" in result.stdout
+
+
+# One rule for up, exec and run (issue 11, 5): every command, every way in, every way out.
+
+
+def as_root(
+    tmp_path: Path, *args: str, body: str = CONFIG, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``prodserver ARGS`` with a faked uid 0 (the suite may run as root or not)."""
+    write(tmp_path, body)
+    site = tmp_path / "fake-root"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(FAKE_ROOT, encoding="utf-8")
+    full = base_env(tmp_path, env)
+    full["PYTHONPATH"] = f"{site}{os.pathsep}{full['PYTHONPATH']}"
+    return subprocess.run(
+        [sys.executable, "-m", "prodserver", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+
+COMMANDS = {
+    "up": ("up", "--skip-checks", "web"),
+    "exec": ("exec", "web"),
+    "run": ("run", "--", "python", "-c", "print('web ran')"),
+}
+
+
+def with_profile(command: str, profile: str) -> tuple[str, ...]:
+    name, *rest = COMMANDS[command]
+    return (name, "--profile", profile, *rest)
+
+
+ROOT_USER = CONFIG.replace("oneshot = true", 'oneshot = true\nuser = "root"')
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize(
+    ("profile", "body"),
+    [("prod", CONFIG), ("staging", CONFIG), ("prod", ROOT_USER), ("staging", ROOT_USER)],
+    ids=["prod", "staging-extends-prod", "prod-user-root", "staging-user-root"],
+)
+def test_root_is_refused_in_production_by_every_command(
+    tmp_path: Path, command: str, profile: str, body: str
+) -> None:
+    result = as_root(tmp_path, *with_profile(command, profile), body=body)
+    assert result.returncode == 78, result.stdout + result.stderr
+    assert "error PS114" in result.stderr and "as root" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "web ran" not in result.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("way", ["flag", "environment", "project key"])
+def test_every_opt_out_works_for_every_command(tmp_path: Path, command: str, way: str) -> None:
+    args = with_profile(command, "staging")
+    body, env = CONFIG, {}
+    if way == "flag":
+        # right after the command: after `exec NAME` or `run --`, words are the program's
+        args = (args[0], "--allow-root", *args[1:])
+    elif way == "environment":
+        env = {"PRODSERVER_ALLOW_ROOT": "1"}
+    else:
+        body = CONFIG.replace('name = "shop"', 'name = "shop"\nallow_root = true')
+    result = as_root(tmp_path, *args, body=body, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "web ran" in result.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_development_profile_runs_as_root_with_every_command(
+    tmp_path: Path, command: str
+) -> None:
+    result = as_root(tmp_path, *with_profile(command, "dev"))
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "web ran" in result.stdout
 
 

@@ -45,9 +45,11 @@ labels = { owner = "team-${SECRET_KEY}" }
 [profiles.prod.env]
 SECRET_KEY = "${SECRET_KEY:?set SECRET_KEY}"
 
-# a profile that is not production (the up tests below run as root in CI)
+# a profile that is not production (the up tests below run as root in CI): it extends the
+# production profile and says otherwise
 [profiles.live]
 extends = "prod"
+production = false
 
 [profiles.odd.processes.cache]
 user = "${SECRET_KEY}"
@@ -162,10 +164,13 @@ def test_up_json_messages_hold_no_secret(root: Path) -> None:
 
 
 def test_run_errors_hold_no_secret(root: Path) -> None:
-    result = prodserver(root, "run", "--debug", "--", "no-such-program-here", env=ENV)
-    assert result.returncode != 0
+    # `live`: run as root (CI) is refused in a production profile (test_privileges.py)
+    result = prodserver(
+        root, "run", "--profile", "live", "--debug", "--", "no-such-program-here", env=ENV
+    )
+    assert result.returncode == 69, result.stderr  # the program is missing, not a refusal
     assert_clean(result.stdout + result.stderr, "run")
-    ok = prodserver(root, "run", "--", "python", "-c", "print('ran')", env=ENV)
+    ok = prodserver(root, "run", "--profile", "live", "--", "python", "-c", "print('ran')", env=ENV)
     assert ok.returncode == 0, ok.stderr
     assert_clean(ok.stderr, "run")
 

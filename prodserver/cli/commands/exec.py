@@ -5,33 +5,48 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from prodserver.cli.common import add_allow_root
+
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # One REMAINDER positional: argparse keeps a `--` that follows NAME only this way, and that
+    # `--` is what separates this command's options from the process's own arguments.
+    add_allow_root(parser)
     parser.add_argument(
-        "name", metavar="NAME", help="the process to become: web, or web.2 for an instance"
-    )
-    parser.add_argument(
-        "extra",
+        "words",
         nargs=argparse.REMAINDER,
-        metavar="-- ARGS",
-        help="arguments appended to the process's command line for this run (like `args`)",
+        metavar="NAME [-- ARGS...]",
+        help="the process to become (web, or web.2 for an instance); ARGS are appended to its "
+        "command line for this run, like `args`",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from prodserver.cli.common import load_project
-    from prodserver.runtime.exec import exec_process
+    from prodserver.config.checks import refuse_root
+    from prodserver.errors import UsageError
+    from prodserver.runtime.exec import choose_instance, exec_process
 
+    words = list(getattr(args, "words", None) or [])
+    if not words or words[0].startswith("-"):
+        raise UsageError(
+            "exec needs the name of a process", hint="prodserver exec web [-- ARGS...]"
+        )
+    name, rest = words[0], words[1:]
+    split = rest.index("--") if "--" in rest else len(rest)
+    # options after NAME (`exec web --profile prod`) are this command's, up to a `--`
+    _apply_options(args, rest[:split])
+    extra = rest[split + 1 :]
     project = load_project(args)
-    extra = list(getattr(args, "extra", None) or [])
-    if extra and extra[0] == "--":
-        extra = extra[1:]
+    # the container entry point: the same root rule as `up`, before anything is replaced
+    process = choose_instance(project, name).process
+    refuse_root(project, flag=args.allow_root, names=(process,), probes=False)
     if extra:
-        project = with_extra_args(project, args.name.partition(".")[0], extra)
-    exec_process(project, args.name)
+        project = with_extra_args(project, name.partition(".")[0], extra)
+    exec_process(project, name)
 
 
 def with_extra_args(project: ResolvedProject, name: str, extra: list[str]) -> ResolvedProject:
@@ -51,3 +66,32 @@ def with_extra_args(project: ResolvedProject, name: str, extra: list[str]) -> Re
     instances = tuple(dataclasses.replace(i, argv=longer(i.argv)) for i in spec.instances)
     changed = dataclasses.replace(spec, argv=longer(spec.argv), instances=instances)
     return dataclasses.replace(project, processes={**project.processes, name: changed})
+
+
+def _apply_options(args: argparse.Namespace, words: list[str]) -> None:
+    from prodserver.cli.main import add_common_options
+    from prodserver.errors import UsageError
+
+    class _Strict(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(
+                f"exec: {message}",
+                hint="the process's own arguments go after --: prodserver exec web -- --timeout 5",
+            )
+
+    parser = _Strict(prog="prodserver exec", add_help=False)
+    add_common_options(parser)
+    # Django's options (manage.py prodserver exec web --settings x): Django already used them
+    for flag in ("--settings", "--pythonpath", "-v", "--verbosity"):
+        parser.add_argument(flag, dest=f"_django_{flag.lstrip('-')}")
+    for flag in ("--traceback", "--no-color", "--force-color", "--skip-checks"):
+        parser.add_argument(flag, action="store_true", dest=f"_django_{flag.lstrip('-')}")
+    add_allow_root(parser)
+    given = parser.parse_args(words)
+    args.allow_root = bool(getattr(args, "allow_root", False)) or given.allow_root
+    if given.file is not None:
+        args.file = given.file
+    if given.profile is not None:
+        args.profile = given.profile
+    args.env_file = [*(getattr(args, "env_file", None) or []), *given.env_file]
+    args.debug = bool(getattr(args, "debug", False)) or given.debug

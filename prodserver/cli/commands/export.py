@@ -80,6 +80,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     output = Path(args.output)
+    if output.is_symlink():
+        # `-o link` would write wherever the link points, now or after a swap
+        from prodserver.errors import OutputError
+
+        raise OutputError(
+            f"refusing to write through the symbolic link {output}",
+            hint="give the real path, or remove the link",
+            code="PS604",
+        )
     files = list(result.files)
     if (
         result.single_file

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(
             f"{target} already exists",
             hint="pass --force to replace it, or -o PATH to write elsewhere",
-            code="PS192",
+            code="PS191",
         )
     warnings: list[str] = []
     if args.from_procfile is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from prodserver.cli.common import add_allow_root
+
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
@@ -20,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="-- CMD...",
         help="the command and its arguments, after -- (no configuration file needed)",
     )
+    add_allow_root(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    return run_oneoff(_project(args), command)
+    project = _project(args)
+    if command:
+        from prodserver.config.checks import refuse_root
+
+        refuse_root(project, flag=args.allow_root, command=command[0])
+    return run_oneoff(project, command)
 
 
 def _project(args: argparse.Namespace) -> ResolvedProject:

@@ -5,23 +5,35 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from prodserver.cli.common import add_allow_root
 from prodserver.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
 
-#: the environment's way to say --allow-root (a container image that must run as root)
-ALLOW_ROOT_ENV = "PRODSERVER_ALLOW_ROOT"
-
 
 def parse_seconds(text: str) -> float:
     """A duration as the configuration file writes it (``10``, ``500ms``, ``1m30s``)."""
+    from prodserver.config.limits import MAX_DURATION
     from prodserver.config.units import parse_duration
 
     try:
-        return parse_duration(text)
+        value = parse_duration(text)
     except ConfigError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
+        if _is_huge_number(text, MAX_DURATION):
+            value = float("inf")  # reported with the bound below, not as "not finite"
+        else:
+            raise argparse.ArgumentTypeError(exc.message) from None
+    if value > MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DURATION:g} seconds, got {text!r}")
+    return value
+
+
+def _is_huge_number(text: str, bound: float) -> bool:
+    try:
+        return float(text.strip()) > bound
+    except ValueError:
+        return False
 
 
 def _size(text: str) -> int:
@@ -37,9 +49,16 @@ def _size(text: str) -> int:
     return size
 
 
+#: the most rotated log files kept: each rotation renames every one of them
+MAX_LOG_BACKUPS = 1000
+
+
 def _count(text: str) -> int:
-    if not text.strip().isdigit():
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a number of files (0 or more), got {text!r}")
+    if len(text) > 4 or int(text) > MAX_LOG_BACKUPS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_LOG_BACKUPS} files, got {text[:20]!r}")
     return int(text)
 
 
@@ -104,12 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve Prometheus metrics (/metrics) and JSON (/metrics.json) on this address "
         "(a bare port means 127.0.0.1); needs the 'metrics' extra",
     )
-    parser.add_argument(
-        "--allow-root",
-        action="store_true",
-        help="run processes as root in a production profile (refused by default; "
-        f"also ${ALLOW_ROOT_ENV}=1)",
-    )
+    add_allow_root(parser)
     parser.add_argument(
         "--skip-checks",
         action="store_true",
@@ -118,7 +132,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
+    from typing import Any
 
     from prodserver.cli.common import parse_scale
     from prodserver.config.display import config_hash
@@ -132,13 +148,24 @@ def run(args: argparse.Namespace) -> int:
     # resolved like cli.common.load_project, keeping the provenance: the audit trail's
     # first event carries the configuration's hash, which needs what was configured
     file = getattr(args, "file", None)
-    project, prov = resolve_with_provenance(
-        file=Path(file) if file else None,
-        profile=getattr(args, "profile", None),
-        env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
-        scale=scale or None,
-        port=args.port,
-    )
+    environ = dict(os.environ)  # a reload reads the environment up was started with
+
+    def resolve() -> tuple[ResolvedProject, Any]:
+        return resolve_with_provenance(
+            file=Path(file) if file else None,
+            profile=getattr(args, "profile", None),
+            env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
+            scale=scale or None,
+            port=args.port,
+            environ=environ,
+        )
+
+    def reread() -> ResolvedProject:
+        again, _prov = resolve()
+        _refuse_root(again, args)
+        return again
+
+    project, prov = resolve()
     _refuse_root(project, args)
     _require_packages(project, args)
     if not args.skip_checks:
@@ -160,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         log_file_max_size=args.log_file_max_size,
         log_file_backups=args.log_file_backups,
         config_sha256=config_hash(project, prov.configured),
+        reread=reread,
     )
     return run_up(project, options)
 
@@ -187,20 +215,11 @@ def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> Non
 
 def _refuse_root(project: ResolvedProject, args: argparse.Namespace) -> None:
     """Running a production profile's processes as root is refused unless allowed."""
-    import os
+    from prodserver.config.checks import refuse_root
 
-    from prodserver.config.checks import root_problems
-    from prodserver.errors import ConfigError
-
-    geteuid = getattr(os, "geteuid", None)
-    if geteuid is None:  # Windows: no root to speak of
-        return
     names = None
     if args.names:
         from prodserver.runtime.supervisor import select_processes
 
         names = tuple(select_processes(project, args.names))
-    allowed = args.allow_root or os.environ.get(ALLOW_ROOT_ENV) == "1"
-    problems = root_problems(project, geteuid(), allow_root=allowed, names=names)
-    if problems:
-        raise ConfigError(problems[0].message, problems=problems, code=problems[0].code)
+    refuse_root(project, flag=args.allow_root, names=names)

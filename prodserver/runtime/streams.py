@@ -1,0 +1,55 @@
+"""How output is rendered (:class:`Style`) and one child's pipe as the multiplexer sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+#: ``--log-format``
+LogFormat = Literal["text", "json"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """How lines are rendered."""
+
+    color: bool = False
+    timestamps: bool = False
+    fmt: LogFormat = "text"
+    #: neutralise control characters (when the output is not a terminal)
+    sanitize: bool = True
+    #: width the labels are padded to
+    width: int = 0
+
+
+class Stream:
+    """One pipe of one child: where its bytes are buffered and how its lines are prefixed."""
+
+    __slots__ = (
+        "_json_head",
+        "_json_head_ts",
+        "_nl_prefix",
+        "_prefix",
+        "_prefix_ts",
+        "color",
+        "instance",
+        "label",
+        "pending",
+        "pending_since",
+        "process",
+        "stream",
+    )
+
+    def __init__(self, label: str, process: str, instance: int | None, stream: str, color: int):
+        self.label = label
+        self.process = process
+        self.instance = instance
+        self.stream = stream
+        self.color = color
+        self.pending = b""
+        self.pending_since = 0.0
+        self._prefix = b""
+        self._nl_prefix = b"\n"
+        self._prefix_ts = ""
+        self._json_head = ""
+        self._json_head_ts = ""
