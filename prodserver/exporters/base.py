@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
+from prodserver.config.secrets import mask_url_passwords
 from prodserver.errors import ConfigError, Location, OutputError
 from prodserver.exporters import interp
 
@@ -152,12 +153,37 @@ def secret_env(
     """
     plain: dict[str, str] = {}
     secret: list[str] = []
+    values = set() if include_secrets else _secret_values(project)
     for name, value in env.items():
-        if name in project.secret_names and not include_secrets:
+        if not include_secrets and (name in project.secret_names or _holds_secret(value, values)):
             secret.append(name)
         else:
             plain[name] = value
     return plain, secret
+
+
+def _secret_values(project: ResolvedProject) -> set[str]:
+    """The literal values of the project's secret variables, in every environment layer."""
+    layers = [project.env, *(spec.env for spec in project.processes.values())]
+    return {
+        interp.literal(value)
+        for layer in layers
+        for name, value in layer.items()
+        if name in project.secret_names and value and interp.is_literal(value)
+    }
+
+
+def _holds_secret(value: str, secret_values: set[str]) -> bool:
+    """Whether a plain-named value is secret all the same, judged by its value.
+
+    It is when it is a secret's value (``SECRET_KEY = "${DJANGO_SK}"`` makes ``DJANGO_SK``'s
+    value secret) or a URL with a password (``postgres://app:PW@db/app``). A secret value that
+    merely occurs inside another value (``postgres`` in ``postgres://db/app``) does not count.
+    """
+    if not interp.is_literal(value):
+        return False  # a reference: the value stays on the platform
+    text = interp.literal(value)
+    return text in secret_values or mask_url_passwords(text) != text
 
 
 def guard_secrets(
@@ -172,6 +198,22 @@ def guard_secrets(
         for layer in layers
         for name, value in layer.items()
         if name in project.secret_names and interp.is_literal(value) and len(value) >= 4
+    }
+    # Judge values, not substrings: a secret that is also part of a value the export may
+    # write (POSTGRES_PASSWORD=postgres beside DATABASE_URL=postgres://db/app) cannot be told
+    # from it in the text, so it is not hunted there; secret_env keeps every secret value
+    # itself out of the export.
+    secrets = set(values.values())
+    innocent = [
+        interp.literal(value)
+        for layer in layers
+        for name, value in layer.items()
+        if name not in project.secret_names
+        and interp.is_literal(value)
+        and not _holds_secret(value, secrets)
+    ]
+    values = {
+        name: value for name, value in values.items() if not any(value in text for text in innocent)
     }
     for file in files:
         for name, value in values.items():
