@@ -277,6 +277,11 @@ class _Evaluator:
         if self.keep is not None and self.keep(name):
             raise _Kept
         value = self.lookup.get(name)
+        if value is not None and self.keep is not None:
+            # In export mode the lookup holds templates: a variable that is not kept has only
+            # literal text, each "$" written "$$". Back to plain text, as everything below
+            # expects (the top level doubles it again once), or "pa$word" came out "pa$$word".
+            value = value.replace("$$", "$")
         if op is None:
             if value is None:
                 self.unset[name] = None
