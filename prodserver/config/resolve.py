@@ -712,7 +712,7 @@ class Resolver:
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
             reload_signal=self.reload_signal(values.get("reload_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
-            stop_timeout=float(values.get("stop_timeout", 10.0)),
+            stop_timeout=self.grace(values.get("stop_timeout", 10.0), where),
             user=self.user_for(name, values.get("user"), where),
             labels=frozen_map({k: str(v) for k, v in (values.get("labels") or {}).items()}),
             export=frozen_map({k: frozen_map(v) for k, v in (values.get("export") or {}).items()}),
@@ -1166,6 +1166,30 @@ class Resolver:
             )
             return None
         return float(value)
+
+    def grace(self, raw: Any, where: Callable[..., KeyPath]) -> float:
+        """``stop_timeout`` in seconds. Only an export leaves text here (a value holding "$"):
+        every engine takes the grace as a number, so that is an error, never a crash."""
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            text = str(raw)
+            if "$" in text.replace("$$", ""):
+                self.out.error(
+                    "PS405",
+                    f"stop_timeout = {text!r} cannot be exported: every engine takes the grace "
+                    "period as a number, which a ${VARIABLE} reference cannot give",
+                    where("stop_timeout"),
+                    'write the duration itself (stop_timeout = "30s"), per profile if it differs',
+                )
+            else:
+                self.out.error(
+                    "PS170",
+                    f"invalid duration {text.replace('$$', '$')!r}",
+                    where("stop_timeout"),
+                    'use seconds (10, 2.5) or a duration such as "500ms", "10s", "2m"',
+                )
+            return 10.0
 
     def restart_policy(
         self, values: Mapping[str, Any], where: Callable[..., KeyPath]
