@@ -847,7 +847,7 @@ class Resolver:
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
             reload_signal=self.reload_signal(values.get("reload_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
-            stop_timeout=float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT)),
+            stop_timeout=self.grace(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT), where),
             user=self.user_for(name, values.get("user"), where),
             labels=frozen_map(
                 {k: self.passed_through(str(v)) for k, v in (values.get("labels") or {}).items()}
@@ -1308,6 +1308,22 @@ class Resolver:
             )
             return None
         return float(value)
+
+    def grace(self, raw: Any, where: Callable[..., KeyPath]) -> float:
+        """``stop_timeout`` in seconds. Only an export can leave a reference here
+        (``"${GRACE:-30}"``), and every engine takes the grace period as a number: that is a
+        configuration error with its key path, never a crash."""
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        self.out.error(
+            "PS405",
+            f"stop_timeout = {self.placeholders.decode(str(raw)).compose_text()!r} cannot be "
+            "exported: every engine takes the grace period as a number, which a ${VARIABLE} "
+            "reference cannot give",
+            where("stop_timeout"),
+            'write the duration itself (stop_timeout = "30s"), per profile if it differs',
+        )
+        return DEFAULT_STOP_TIMEOUT
 
     def restart_policy(
         self, values: Mapping[str, Any], where: Callable[..., KeyPath]

@@ -297,8 +297,10 @@ class OutputMux:
             return
         if isinstance(text, Event) and text.quiet:
             return
-        body = text.encode("utf-8", "replace")
         prefix = self._prefix(st, sep="*")
+        # every line of a multi-line message (an error and its hint) carries the prefix
+        end = _RESET + b"\n" if self.style.color else b"\n"
+        body = text.encode("utf-8", "replace").replace(b"\n", end + prefix)
         if self.style.color:
             self._out.append(prefix + body + _RESET + b"\n")
         else:

@@ -201,3 +201,35 @@ def test_json_log_format_parses_line_by_line(tmp_path):
     # a child's line has exactly these keys; prodserver's own events add a name and fields
     assert all(set(r) == keys for r in records if r["stream"] != "prodserver")
     assert all(keys <= set(r) for r in records)
+
+
+def test_every_line_of_a_multi_line_message_carries_its_prefix(tmp_path):
+    # A warning with a hint is two lines: a log collector that reads `name |`/`name *` prefixes
+    # (or greps for "prodserver *") must not meet a bare "  hint: ..." line.
+    (tmp_path / "prodserver.toml").write_text(
+        textwrap.dedent(f"""
+            [project]
+            name = "prefixes"
+            [env]
+            EMPTY = "${{PRODSERVER_TEST_UNSET_VARIABLE}}"
+            [processes.job]
+            command = ["{PY}", "-c", "print('done')"]
+            oneshot = true
+        """),
+        encoding="utf-8",
+    )
+    env = env_for_runner()
+    env.pop("PRODSERVER_TEST_UNSET_VARIABLE", None)
+    result = subprocess.run(
+        [PY, "-m", "prodserver", "up", "--no-color"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hint:" in result.stdout
+    for line in result.stdout.splitlines():
+        assert re.match(r"^(prodserver|job\.1) +[*|] ", line), f"line without a prefix: {line!r}"
