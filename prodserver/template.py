@@ -258,6 +258,23 @@ class Placeholders:
         pieces.append(text[pos:])
         return Template.of(*pieces)
 
+    def shown(self, text: str) -> str:
+        """``text`` fit for a message: each placeholder as the ``${...}`` it stands for.
+
+        Messages are written while values pass through as placeholders (a typed option found
+        to hold a reference); a user must read what they wrote, never a private-use character.
+        """
+        if not self._refs or not PLACEHOLDER.search(text):
+            return text
+
+        def one(match: re.Match[str]) -> str:
+            index = ord(match.group()) - _FIRST
+            if index >= len(self._refs):
+                return match.group()
+            return Template.of(self._refs[index]).compose_text()
+
+        return PLACEHOLDER.sub(one, text)
+
     @staticmethod
     def check(text: str) -> str | None:
         """The first placeholder character in user text, or None."""

@@ -102,11 +102,17 @@ class _Collector:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
+    #: how a message shows a value that passes through as a placeholder (the resolver's)
+    shown: Callable[[str], str] = str
+
     def error(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
-        self.problems.append(Problem(code, message, self.source.location(path), hint))
+        hint = self.shown(hint) if hint else hint
+        self.problems.append(Problem(code, self.shown(message), self.source.location(path), hint))
 
     def warn(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
-        problem = Problem(code, message, self.source.location(path), hint, severity="warning")
+        hint = self.shown(hint) if hint else hint
+        location = self.source.location(path)
+        problem = Problem(code, self.shown(message), location, hint, severity="warning")
         if problem not in self.warnings:
             self.warnings.append(problem)
 
@@ -246,6 +252,7 @@ class Resolver:
         self.ref_names: set[str] = set()
         #: kept references travel through text (lookups, backends) as placeholders
         self.placeholders = Placeholders()
+        self.out.shown = self.placeholders.shown
         #: names that hold a secret though their own name does not say so: a URL with a
         #: password, or a variable a secret's definition refers to
         self.secret_values: set[str] = set()
@@ -1153,6 +1160,8 @@ class Resolver:
                 values[opt.name] = opt.default
         if len(self.out.problems) > before:
             return None
+        if self.deferred_in_tables(values, where):
+            return None
         if report:
             # a kept reference stands where a number or boolean will be: the platform fills
             # it in, so only the values known here are type-checked
@@ -1166,6 +1175,30 @@ class Resolver:
             if problems:
                 return None
         return values
+
+    def deferred_in_tables(self, values: Mapping[str, Any], where: Callable[..., KeyPath]) -> bool:
+        """Report a reference left where an export can only write a value it knows.
+
+        A typed option of the process itself (``workers = "${N:-2}"``) becomes a flag the
+        platform fills in; a setting inside ``healthcheck`` or ``restart`` becomes an engine's
+        own field (a probe's period, a start limit), which takes a number, never a variable.
+        """
+        found = False
+        for key, table in values.items():
+            if not isinstance(table, Mapping):
+                continue
+            for inner, value in table.items():
+                if isinstance(value, Deferred):
+                    self.out.error(
+                        "PS405",
+                        f"{key}.{inner} = {self.placeholders.shown(value)!r} cannot be exported: "
+                        "the engines take it as a value of their own, which a ${VARIABLE} "
+                        "reference cannot give",
+                        where(key, inner),
+                        f"write the value itself ({key}.{inner}), per profile if it differs",
+                    )
+                    found = True
+        return found
 
     def backend_context(
         self,

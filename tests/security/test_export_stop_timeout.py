@@ -34,3 +34,30 @@ def test_a_stop_timeout_an_export_cannot_write_is_a_config_error(
     assert f"error {CASES[value]}: " in result.stderr
     assert "processes.web.stop_timeout" in result.stderr
     assert "internal error" not in result.stderr
+
+
+TABLE_CASES = [
+    ('healthcheck = { cmd = "true", interval = "${I:-5s}" }', "healthcheck.interval", "${I:-5s}"),
+    ('healthcheck = { cmd = "true", retries = "${R:-3}" }', "healthcheck.retries", "${R:-3}"),
+    ('restart = { policy = "on-failure", max_restarts = "${M:-3}" }', "restart.max_restarts",
+     "${M:-3}"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize(("line", "key", "text"), TABLE_CASES)
+def test_a_reference_inside_a_table_is_a_config_error_that_shows_it(
+    tmp_path: Path, fmt: str, line: str, key: str, text: str
+) -> None:
+    """The engines take a probe's period or a start limit as their own value: an export says
+    so with the key path and the reference as written (never a private-use placeholder)."""
+    (tmp_path / "prodserver.toml").write_text(
+        f'[project]\nname = "g"\n[processes.web]\ncommand = ["true"]\n{line}\n', encoding="utf-8"
+    )
+    result = prodserver(tmp_path, "export", fmt, "-o", f"{tmp_path / 'out'}/")
+    assert result.returncode == 78, result.stderr
+    assert f"error PS405: {tmp_path / 'prodserver.toml'}:5: processes.web.{key}: " in result.stderr
+    assert f"{key} = {text!r} cannot be exported" in result.stderr
+    assert "\\U000f" not in result.stderr and not any(ord(c) >= 0xF0000 for c in result.stderr)
+    local = prodserver(tmp_path, "check")
+    assert local.returncode == 0, local.stderr  # up resolves the reference here: no problem
