@@ -157,3 +157,14 @@ def test_procfile_is_unchanged(tmp_path: Path) -> None:
     text = procfile.render(_project(tmp_path), ExportOptions()).files[0].content
     assert "worker: celery --app shop worker --loglevel info\n" in text
     assert "hostname" not in text
+
+
+def test_a_hostname_the_user_chose_is_kept(tmp_path: Path) -> None:
+    toml = TOML.replace("scale = 2\n", 'scale = 2\nhostname = "fixed@%h"\n', 1)
+    project = _project(tmp_path, toml)
+    assert project.processes["worker"].numbered_words == ()
+    unit = _systemd_units(tmp_path, project)["shop-worker@.service"]
+    service = systemd_sections(unit)["Service"]
+    assert not any(value.startswith("PRODSERVER_INSTANCE") for _, value in service)
+    argv, _env = systemd_command(unit, "2")
+    assert argv[-2:] == ["--hostname", "fixed@%h"]
