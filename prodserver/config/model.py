@@ -171,12 +171,20 @@ class ProcessSpec:
     #: :attr:`argv` as templates: a reference the resolution kept (an export's ``${PORT}``, a
     #: secret) is a :class:`~prodserver.template.Ref`; ``argv`` is the materialised text
     words: tuple[Template, ...] = ()
+    #: in an export of several copies whose argv uses the copy's number (Celery's node name):
+    #: the argv with that number a ``PRODSERVER_INSTANCE`` reference, for engines that number
+    #: their copies; empty otherwise (:attr:`words` is then every copy's argv)
+    numbered_words: tuple[Template, ...] = ()
     #: :attr:`env` as templates, in the same way
     env_values: Mapping[str, Template] = field(default_factory=lambda: EMPTY)
 
     def argv_words(self) -> tuple[Template, ...]:
         """The argv as templates (literal when the resolution kept no reference)."""
         return self.words or tuple(Template.of(w) for w in self.argv)
+
+    def numbered_argv_words(self) -> tuple[Template, ...]:
+        """The argv for an engine that numbers the copies (see :attr:`numbered_words`)."""
+        return self.numbered_words or self.argv_words()
 
     def env_templates(self) -> dict[str, Template]:
         """The process's own environment as templates."""

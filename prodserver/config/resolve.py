@@ -40,7 +40,7 @@ from prodserver.config.model import (
     frozen_map,
 )
 from prodserver.config.sources import FILE_ENV, KeyPath, RawSource, discover, read_source
-from prodserver.config.target import RUNTIME_VARIABLES, Target
+from prodserver.config.target import INSTANCE, RUNTIME_VARIABLES, Target
 from prodserver.errors import ConfigError, Location, Problem, unique_problems
 from prodserver.options import Option, OptionType
 from prodserver.template import Deferred, Placeholders, Ref, Template
@@ -790,6 +790,7 @@ class Resolver:
         instances: list[Instance] = []
         first_values: dict[str, Any] | None = None
         first_argv: tuple[str, ...] = ()
+        numbered_argv: tuple[str, ...] = ()
         for number in range(1, scale + 1):
             inst_port = base_port + number - 1 if (listens and base_port is not None) else None
             inst_lookup = dict(lookup)
@@ -801,7 +802,7 @@ class Resolver:
             if scale > 1 and self.target.local_environment:
                 # each copy's identity is known when its argv is built (celery node names);
                 # an export writes one argv for every copy
-                inst_lookup["PRODSERVER_INSTANCE"] = str(number)
+                inst_lookup[INSTANCE] = str(number)
             values = self.option_values(
                 table, backend, options, inst_lookup, where, report=number == 1
             )
@@ -820,6 +821,10 @@ class Resolver:
             health = self.healthcheck(backend, values, inst_lookup, name, where)
             if number == 1:
                 first_values, first_argv = values, tuple(argv)
+                if scale > 1 and not self.target.local_environment:
+                    numbered = self.numbered_argv(name, backend, table, options, inst_lookup, where)
+                    if numbered is not None and numbered != first_argv:
+                        numbered_argv = numbered
             instances.append(
                 Instance(
                     process=name,
@@ -840,6 +845,7 @@ class Resolver:
             options=frozen_map({k: self.shown(v) for k, v in values.items() if k in options}),
             argv=tuple(self.text(w) for w in first_argv),
             words=tuple(self.placeholders.decode(w) for w in first_argv),
+            numbered_words=tuple(self.placeholders.decode(w) for w in numbered_argv),
             shell=shell,
             cwd=self.cwd_for(values, where),
             env=frozen_map({k: self.text(v) for k, v in process_env.items()}),
@@ -1216,6 +1222,30 @@ class Resolver:
             python=self.target.python or sys.executable or "python3",
             cwd=self.cwd_for(values, where),
         )
+
+    def numbered_argv(
+        self,
+        name: str,
+        backend: Backend,
+        table: Mapping[str, Any],
+        options: Mapping[str, Option],
+        lookup: Mapping[str, str],
+        where: Callable[..., KeyPath],
+    ) -> tuple[str, ...] | None:
+        """An export's argv of every copy, the copy's number a ``PRODSERVER_INSTANCE`` reference.
+
+        In ``up`` each copy's number is known when its argv is built (Celery's node name
+        ``worker.2@%h``). An export writes one argv for every copy: engines that number their
+        copies (systemd's instance name, supervisord's ``process_num``) fill the reference in;
+        the others (Compose, Kubernetes) have no number and use the argv built without it.
+        """
+        numbered = dict(lookup)
+        numbered[INSTANCE] = self.placeholders.encode(Template((Ref(INSTANCE),)))
+        values = self.option_values(table, backend, options, numbered, where, report=False)
+        if values is None:
+            return None
+        argv = self.build_argv(name, backend, values, table, numbered, where)
+        return None if argv is None else tuple(argv)
 
     def build_argv(
         self,

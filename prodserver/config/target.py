@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 #: variables whose value exists only where the processes run (the platform assigns PORT)
 RUNTIME_VARIABLES = frozenset({"PORT"})
+#: each copy's number (1, 2, ...): set by ``up``; in an export of several copies, a reference
+#: that engines numbering their copies fill in (systemd's ``%i``, supervisord's ``process_num``)
+INSTANCE = "PRODSERVER_INSTANCE"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """supervisord: one ``[program:x]`` per process type, in one ``[group:<project>]``.
 
 Several copies of a process are supervisord's ``numprocs``; for a listening process the
-numbering starts at its first port, so ``%(process_num)d`` is the copy's ``PORT``. Variables
+numbering starts at its first port, so ``%(process_num)d`` is the copy's ``PORT``. Where a
+process's argv names the copy (Celery's node name), ``PRODSERVER_INSTANCE`` is
+``%(process_num)d`` too: the copy's number, or the port of a listening process. Variables
 only known where supervisord runs (secrets, anything left to the environment) are inherited
 from supervisord's own environment, and a command that uses them runs through ``/bin/sh -c``
 so that the shell, not supervisord, puts their values in (a value can then never add
@@ -24,6 +26,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver.config.model import ProcessSpec, ResolvedProject
+from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
 from prodserver.exporters.base import (
@@ -46,7 +49,7 @@ SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.
 SIGNALS |= {signal.SIGUSR1, signal.SIGUSR2}
 AUTORESTART = {"no": "false", "on-failure": "unexpected", "always": "true"}
 _INLINE_COMMENT = re.compile(r"\s[;#]")
-# Stands for the copy's port until the text is escaped, then becomes %(process_num)d: a
+# Stands for the copy's port (or number) until the text is escaped, then becomes %(process_num)d: a
 # private-use character, refused in user values so that it cannot be forged.
 _PORT = "\ue000"
 
@@ -97,7 +100,13 @@ def _program(
     name = spec.name
     settings: dict[str, str] = {}
     fixed = {"PORT": _PORT} if spec.listens else {}
-    texts = [p for t in (*spec.argv_words(), *env.values()) for p in t.pieces]
+    argv = spec.argv_words()
+    numbered = bool(spec.numbered_words) and spec.scale > 1 and not spec.oneshot
+    if numbered:
+        # each copy's argv names the copy (Celery's ``-n worker.%(process_num)d@%%h``)
+        argv = spec.numbered_words
+        fixed[INSTANCE] = _PORT
+    texts = [p for t in (*argv, *env.values()) for p in t.pieces]
     if any(isinstance(p, str) and "\r" in p for p in texts):
         raise ConfigError(
             f"process {name!r}: a command argument or environment value holds a carriage "
@@ -113,7 +122,7 @@ def _program(
             location=Location(key_path=f"processes.{name}"),
             code="PS612",
         )
-    words = [arg.with_values(fixed) for arg in spec.argv_words()]
+    words = [arg.with_values(fixed) for arg in argv]
     environment: dict[str, str] = {}
     shell_env: dict[str, Template] = {}
     for key, value in env.items():
@@ -124,6 +133,8 @@ def _program(
             shell_env[key] = value
     if spec.listens:
         environment["PORT"] = _PORT
+    if numbered:
+        environment[INSTANCE] = _PORT
     needs_shell = bool(shell_env) or any(not word.is_literal for word in words)
     if needs_shell:
         exports = "".join(

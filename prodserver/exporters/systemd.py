@@ -2,6 +2,8 @@
 
 ``<project>.target`` wants every instance (``<project>-web@5000.service`` ...): the instance
 name of a listening process is its port, so ``Environment=PORT=%i`` gives each copy its own.
+Where a process's argv names the copy (Celery's node name), ``PRODSERVER_INSTANCE`` is the
+instance name too: the copy's number, or the port of a listening process.
 The shared environment goes to ``<project>.env`` (mode 0600), read through ``EnvironmentFile=``;
 secrets stay out of it unless asked for and come from ``/etc/<project>/secrets.env``, which the
 administrator writes.
@@ -20,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver.config.model import ProcessSpec, ResolvedProject
+from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
 from prodserver.exporters.base import (
@@ -195,6 +198,10 @@ def _unit(
         service.append(("EnvironmentFile", str(etc / "secrets.env")))
     if spec.listens and not spec.oneshot:
         service.append(("Environment", "PORT=%i"))
+    if spec.numbered_words and not spec.oneshot:
+        # the copy's identity (Celery's node name): its instance name, the copy's number, or
+        # for a listening process its port
+        service.append(("Environment", f"{INSTANCE}=%i"))
     env, secrets = secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
     )
@@ -240,7 +247,7 @@ def _unit(
 
 
 def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
-    texts = [p for t in (*spec.argv_words(), *shell_env.values()) for p in t.pieces]
+    texts = [p for t in (*spec.numbered_argv_words(), *shell_env.values()) for p in t.pieces]
     if any(isinstance(p, str) and _INSTANCE in p for p in texts):
         raise ConfigError(
             f"process {spec.name!r}: the character U+E000 cannot be exported to systemd",
@@ -250,7 +257,12 @@ def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
     # The instance name of a listening process is its port: ${PORT} is %i, even with a
     # default, so the common case needs no shell.
     fixed = {"PORT": _INSTANCE} if spec.listens and not spec.oneshot else {}
-    words = [arg.with_values(fixed).pieces for arg in spec.argv_words()]
+    argv = spec.argv_words()
+    if spec.numbered_words and not spec.oneshot:
+        # each copy's argv names the copy (Celery's ``-n worker.%i@%%h``)
+        argv = spec.numbered_words
+        fixed[INSTANCE] = _INSTANCE
+    words = [arg.with_values(fixed).pieces for arg in argv]
     if shell_env or any(Template(w).has_modifier() for w in words):
         # systemd expands only plain ${NAME}: a default (${X:-d}) or a variable built from
         # others needs a shell, which gets the script as one argument.
