@@ -66,7 +66,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
 
     # Variables only the deploying machine knows (secrets, and anything the configuration
     # leaves to the environment) are read from a file the administrator writes.
-    provided = sorted(set(secrets) | (set(project.runtime_refs) - {"PORT"}))
+    # PORT comes from the unit itself (%i), and so does the copy's number of a scaled process
+    from_unit = {"PORT"} | ({INSTANCE} if _instance_from_engine(project) else set())
+    provided = sorted(set(secrets) | (set(project.runtime_refs) - from_unit))
     files: list[ExportFile] = []
     wants: list[str] = []
     for name in project.start_order():
@@ -198,9 +200,9 @@ def _unit(
         service.append(("EnvironmentFile", str(etc / "secrets.env")))
     if spec.listens and not spec.oneshot:
         service.append(("Environment", "PORT=%i"))
-    if spec.numbered_words and not spec.oneshot:
-        # the copy's identity (Celery's node name): its instance name, the copy's number, or
-        # for a listening process its port
+    if _numbered_copies(spec) and (spec.numbered_words or _names_instance(spec)):
+        # the copy's identity (Celery's node name, a ${PRODSERVER_INSTANCE} of the user's):
+        # its instance name, the copy's number, or for a listening process its port
         service.append(("Environment", f"{INSTANCE}=%i"))
     env, secrets = secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
@@ -246,6 +248,22 @@ def _unit(
     return {"Unit": unit, "Service": service}, holds_secret
 
 
+def _numbered_copies(spec: ProcessSpec) -> bool:
+    """Copies the engine numbers: ``up`` knows each one's ``PRODSERVER_INSTANCE`` at argv time."""
+    return spec.scale > 1 and not spec.oneshot
+
+
+def _instance_from_engine(project: ResolvedProject) -> bool:
+    """Whether every process that refers to ``PRODSERVER_INSTANCE`` gets it from the engine."""
+    return all(_numbered_copies(s) for s in project.processes.values() if _names_instance(s))
+
+
+def _names_instance(spec: ProcessSpec) -> bool:
+    """Whether the process's command or environment refers to ``PRODSERVER_INSTANCE``."""
+    templates = (*spec.argv_words(), *spec.env_templates().values())
+    return any(INSTANCE in template.names() for template in templates)
+
+
 def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
     texts = [p for t in (*spec.numbered_argv_words(), *shell_env.values()) for p in t.pieces]
     if any(isinstance(p, str) and _INSTANCE in p for p in texts):
@@ -261,6 +279,7 @@ def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
     if spec.numbered_words and not spec.oneshot:
         # each copy's argv names the copy (Celery's ``-n worker.%i@%%h``)
         argv = spec.numbered_words
+    if _numbered_copies(spec):
         fixed[INSTANCE] = _INSTANCE
     words = [arg.with_values(fixed).pieces for arg in argv]
     if shell_env or any(Template(w).has_modifier() for w in words):

@@ -168,3 +168,43 @@ def test_a_hostname_the_user_chose_is_kept(tmp_path: Path) -> None:
     assert not any(value.startswith("PRODSERVER_INSTANCE") for _, value in service)
     argv, _env = systemd_command(unit, "2")
     assert argv[-2:] == ["--hostname", "fixed@%h"]
+
+
+OWN = """
+[project]
+name = "shop"
+[processes.scaled]
+backend = "rq-worker"
+args = ["--name", "rq-${PRODSERVER_INSTANCE}"]
+scale = 2
+"""
+
+
+def test_up_gives_each_copy_its_number_in_a_users_reference(tmp_path: Path) -> None:
+    project = _project(tmp_path, OWN, for_export=False)
+    names = [i.argv[-1] for i in project.processes["scaled"].instances]
+    assert names == ["rq-1", "rq-2"]
+
+
+def test_systemd_fills_a_users_instance_reference_from_the_unit(tmp_path: Path) -> None:
+    project = _project(tmp_path, OWN)
+    units = _systemd_units(tmp_path, project)
+    assert "Wants=shop-scaled@1.service shop-scaled@2.service" in units["shop.target"]
+    for number in ("1", "2"):
+        argv, env = systemd_command(units["shop-scaled@.service"], number)
+        assert argv[-2:] == ["--name", f"rq-{number}"]
+        assert env["PRODSERVER_INSTANCE"] == number
+    # the unit provides it: nothing for the user to write into secrets.env
+    advice = " ".join(systemd.render(project, ExportOptions()).advice)
+    assert "PRODSERVER_INSTANCE" not in advice
+
+
+def test_supervisord_fills_a_users_instance_reference(tmp_path: Path) -> None:
+    project = _project(tmp_path, OWN)
+    programs = _supervisord_programs(tmp_path, project)
+    for number in ("1", "2"):
+        program = programs[f"scaled_{number}"]
+        assert shlex.split(program.command)[-2:] == ["--name", f"rq-{number}"]
+        assert program.environment["PRODSERVER_INSTANCE"] == number
+    advice = " ".join(supervisord.render(project, ExportOptions()).advice)
+    assert "PRODSERVER_INSTANCE" not in advice
