@@ -742,10 +742,12 @@ class Resolver:
         enabled = self._coerce(
             _COMMON_BY_NAME["enabled"], table.get("enabled", True), lookup, where("enabled")
         )
-        if enabled is False:
+        if enabled is False or self.left_to_platform("enabled", enabled, where):
             return None
         scale_value = self.scale.get(name, table.get("scale", 1))
         scale = self._coerce(_COMMON_BY_NAME["scale"], scale_value, lookup, where("scale"))
+        if self.left_to_platform("scale", scale, where):
+            return None
         if isinstance(scale, int) and not 0 <= scale <= MAX_SCALE:
             # checked here, not only by the schema: --scale and a ${VAR} reach this point
             # without it, and the instances are built before it would run
@@ -860,7 +862,7 @@ class Resolver:
             stop_signal=self.stop_signal(values.get("stop_signal"), backend, where),
             reload_signal=self.reload_signal(values.get("reload_signal"), backend, where),
             kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
-            stop_timeout=self.grace(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT), where),
+            stop_timeout=float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT)),
             user=self.user_for(name, values.get("user"), where),
             labels=frozen_map(
                 {k: self.passed_through(str(v)) for k, v in (values.get("labels") or {}).items()}
@@ -1166,7 +1168,8 @@ class Resolver:
                 values[opt.name] = opt.default
         if len(self.out.problems) > before:
             return None
-        if self.deferred_in_tables(values, where):
+        own = [k for k in values if k not in options and k in _COMMON_BY_NAME and k != "port"]
+        if [k for k in own if self.left_to_platform(k, values[k], where)]:
             return None
         if report:
             # a kept reference stands where a number or boolean will be: the platform fills
@@ -1182,28 +1185,29 @@ class Resolver:
                 return None
         return values
 
-    def deferred_in_tables(self, values: Mapping[str, Any], where: Callable[..., KeyPath]) -> bool:
-        """Report a reference left where an export can only write a value it knows.
+    def left_to_platform(self, key: str, value: Any, where: Callable[..., KeyPath]) -> bool:
+        """Report a reference kept where prodserver itself needs the value; True if found.
 
-        A typed option of the process itself (``workers = "${N:-2}"``) becomes a flag the
-        platform fills in; a setting inside ``healthcheck`` or ``restart`` becomes an engine's
-        own field (a probe's period, a start limit), which takes a number, never a variable.
+        A typed option of the backend (``workers = "${N:-2}"``) becomes a flag the platform
+        fills in. A key prodserver consumes (``scale``, ``enabled``, ``oneshot``,
+        ``stop_timeout``, ``max_memory``, a setting inside ``healthcheck`` or ``restart``)
+        decides what the export writes, or becomes an engine's own field, which takes a value,
+        never a variable. (``port`` is the port rule's: a reference there stays ``${PORT}``.)
         """
         found = False
-        for key, table in values.items():
-            if not isinstance(table, Mapping):
+        inner = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for sub, item in inner:
+            if not isinstance(item, Deferred):
                 continue
-            for inner, value in table.items():
-                if isinstance(value, Deferred):
-                    self.out.error(
-                        "PS405",
-                        f"{key}.{inner} = {self.placeholders.shown(value)!r} cannot be exported: "
-                        "the engines take it as a value of their own, which a ${VARIABLE} "
-                        "reference cannot give",
-                        where(key, inner),
-                        f"write the value itself ({key}.{inner}), per profile if it differs",
-                    )
-                    found = True
+            name = key if sub is None else f"{key}.{sub}"
+            self.out.error(
+                "PS405",
+                f"{name} = {self.placeholders.shown(item)!r} cannot be exported: prodserver "
+                "needs its value to write the export, which a ${VARIABLE} reference cannot give",
+                where(key) if sub is None else where(key, sub),
+                f"write the value itself ({name}), per profile if it differs",
+            )
+            found = True
         return found
 
     def backend_context(
@@ -1371,22 +1375,6 @@ class Resolver:
             )
             return None
         return float(value)
-
-    def grace(self, raw: Any, where: Callable[..., KeyPath]) -> float:
-        """``stop_timeout`` in seconds. Only an export can leave a reference here
-        (``"${GRACE:-30}"``), and every engine takes the grace period as a number: that is a
-        configuration error with its key path, never a crash."""
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
-        self.out.error(
-            "PS405",
-            f"stop_timeout = {self.placeholders.decode(str(raw)).compose_text()!r} cannot be "
-            "exported: every engine takes the grace period as a number, which a ${VARIABLE} "
-            "reference cannot give",
-            where("stop_timeout"),
-            'write the duration itself (stop_timeout = "30s"), per profile if it differs',
-        )
-        return DEFAULT_STOP_TIMEOUT
 
     def restart_policy(
         self, values: Mapping[str, Any], where: Callable[..., KeyPath]

@@ -41,16 +41,23 @@ TABLE_CASES = [
     ('healthcheck = { cmd = "true", retries = "${R:-3}" }', "healthcheck.retries", "${R:-3}"),
     ('restart = { policy = "on-failure", max_restarts = "${M:-3}" }', "restart.max_restarts",
      "${M:-3}"),
+    # keys prodserver itself consumes: before, scale wrote no unit at all, oneshot made a
+    # oneshot of a server, and max_memory wrote a private-use character into MemoryMax=
+    ('scale = "${N:-2}"', "scale", "${N:-2}"),
+    ('enabled = "${E:-true}"', "enabled", "${E:-true}"),
+    ('oneshot = "${O:-false}"', "oneshot", "${O:-false}"),
+    ('max_memory = "${M:-100MB}"', "max_memory", "${M:-100MB}"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 @pytest.mark.parametrize(("line", "key", "text"), TABLE_CASES)
-def test_a_reference_inside_a_table_is_a_config_error_that_shows_it(
+def test_a_reference_where_a_value_is_needed_is_a_config_error_that_shows_it(
     tmp_path: Path, fmt: str, line: str, key: str, text: str
 ) -> None:
-    """The engines take a probe's period or a start limit as their own value: an export says
-    so with the key path and the reference as written (never a private-use placeholder)."""
+    """A key prodserver consumes, or an engine's own field (a probe's period, a start limit),
+    needs a value: an export says so with the key path and the reference as written (never a
+    private-use placeholder)."""
     (tmp_path / "prodserver.toml").write_text(
         f'[project]\nname = "g"\n[processes.web]\ncommand = ["true"]\n{line}\n', encoding="utf-8"
     )
