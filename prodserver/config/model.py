@@ -190,6 +190,19 @@ class ProcessSpec:
         """The process's own environment as templates."""
         return {k: self.env_values.get(k) or Template.of(v) for k, v in self.env.items()}
 
+    @property
+    def numbered_copies(self) -> bool:
+        """Whether an engine runs numbered copies of it (systemd instances, ``numprocs``):
+        then, as in ``up``, each copy's ``PRODSERVER_INSTANCE`` is known."""
+        return self.scale > 1 and not self.oneshot
+
+    def names_copy(self) -> bool:
+        """Whether its argv or environment uses the copy's number (``PRODSERVER_INSTANCE``)."""
+        from prodserver.config.target import INSTANCE
+
+        templates = (*self.numbered_argv_words(), *self.env_templates().values())
+        return bool(self.numbered_words) or any(INSTANCE in t.names() for t in templates)
+
 
 @dataclass(frozen=True)
 class ResolvedProject:
@@ -229,6 +242,11 @@ class ResolvedProject:
     def env_templates(self) -> dict[str, Template]:
         """The shared environment as templates."""
         return {k: self.env_values.get(k) or Template.of(v) for k, v in self.env.items()}
+
+    def copy_numbers_from_engine(self) -> bool:
+        """Whether every process that uses ``PRODSERVER_INSTANCE`` runs as numbered copies, so
+        that an engine that numbers copies provides it (nothing for the user to set)."""
+        return all(s.numbered_copies for s in self.processes.values() if s.names_copy())
 
     def process(self, name: str) -> ProcessSpec:
         return self.processes[name]

@@ -79,7 +79,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     content = header("supervisord", project, comment=";") + "\n".join(blocks)
     # PORT comes from supervisord itself (%(process_num)d), and so does the copy's number of a
     # scaled process
-    engine_set = {"PORT"} | ({INSTANCE} if _instance_from_engine(project) else set())
+    engine_set = {"PORT"} | ({INSTANCE} if project.copy_numbers_from_engine() else set())
     runtime = sorted(set(_secrets) | (set(project.runtime_refs) - engine_set))
     advice = []
     if runtime:
@@ -97,19 +97,6 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     )
 
 
-def _names_instance(spec: ProcessSpec) -> bool:
-    """Whether the process's command or environment refers to ``PRODSERVER_INSTANCE``."""
-    templates = (*spec.argv_words(), *spec.env_templates().values())
-    return any(INSTANCE in template.names() for template in templates)
-
-
-def _instance_from_engine(project: ResolvedProject) -> bool:
-    """Whether every process that refers to ``PRODSERVER_INSTANCE`` is numbered by supervisord."""
-    return all(
-        s.scale > 1 and not s.oneshot for s in project.processes.values() if _names_instance(s)
-    )
-
-
 def _program(
     spec: ProcessSpec, env: Mapping[str, Template], index: int, lost: Lost
 ) -> dict[str, str]:
@@ -121,7 +108,7 @@ def _program(
     if numbered:
         # each copy's argv names the copy (Celery's ``-n worker.%(process_num)d@%%h``)
         argv = spec.numbered_words
-    names_instance = numbered or (spec.scale > 1 and not spec.oneshot and _names_instance(spec))
+    names_instance = spec.numbered_copies and spec.names_copy()
     if names_instance:
         fixed[INSTANCE] = _PORT
     texts = [p for t in (*argv, *env.values()) for p in t.pieces]

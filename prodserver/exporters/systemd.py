@@ -67,7 +67,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     # Variables only the deploying machine knows (secrets, and anything the configuration
     # leaves to the environment) are read from a file the administrator writes.
     # PORT comes from the unit itself (%i), and so does the copy's number of a scaled process
-    from_unit = {"PORT"} | ({INSTANCE} if _instance_from_engine(project) else set())
+    from_unit = {"PORT"} | ({INSTANCE} if project.copy_numbers_from_engine() else set())
     provided = sorted(set(secrets) | (set(project.runtime_refs) - from_unit))
     files: list[ExportFile] = []
     wants: list[str] = []
@@ -200,7 +200,7 @@ def _unit(
         service.append(("EnvironmentFile", str(etc / "secrets.env")))
     if spec.listens and not spec.oneshot:
         service.append(("Environment", "PORT=%i"))
-    if _numbered_copies(spec) and (spec.numbered_words or _names_instance(spec)):
+    if spec.numbered_copies and spec.names_copy():
         # the copy's identity (Celery's node name, a ${PRODSERVER_INSTANCE} of the user's):
         # its instance name, the copy's number, or for a listening process its port
         service.append(("Environment", f"{INSTANCE}=%i"))
@@ -248,22 +248,6 @@ def _unit(
     return {"Unit": unit, "Service": service}, holds_secret
 
 
-def _numbered_copies(spec: ProcessSpec) -> bool:
-    """Copies the engine numbers: ``up`` knows each one's ``PRODSERVER_INSTANCE`` at argv time."""
-    return spec.scale > 1 and not spec.oneshot
-
-
-def _instance_from_engine(project: ResolvedProject) -> bool:
-    """Whether every process that refers to ``PRODSERVER_INSTANCE`` gets it from the engine."""
-    return all(_numbered_copies(s) for s in project.processes.values() if _names_instance(s))
-
-
-def _names_instance(spec: ProcessSpec) -> bool:
-    """Whether the process's command or environment refers to ``PRODSERVER_INSTANCE``."""
-    templates = (*spec.argv_words(), *spec.env_templates().values())
-    return any(INSTANCE in template.names() for template in templates)
-
-
 def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
     texts = [p for t in (*spec.numbered_argv_words(), *shell_env.values()) for p in t.pieces]
     if any(isinstance(p, str) and _INSTANCE in p for p in texts):
@@ -279,7 +263,7 @@ def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
     if spec.numbered_words and not spec.oneshot:
         # each copy's argv names the copy (Celery's ``-n worker.%i@%%h``)
         argv = spec.numbered_words
-    if _numbered_copies(spec):
+    if spec.numbered_copies:
         fixed[INSTANCE] = _INSTANCE
     words = [arg.with_values(fixed).pieces for arg in argv]
     if shell_env or any(Template(w).has_modifier() for w in words):
