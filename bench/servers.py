@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _shared import Panel, free_port, grouped_bars
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
 PY = sys.executable
@@ -104,12 +106,6 @@ def write_config(tmp: Path, server: Server, port: int) -> Path:
     config = tmp / f"{server.name}.toml"
     config.write_text("\n".join(lines) + "\n")
     return config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment() -> dict[str, str]:
@@ -279,26 +275,15 @@ def table(samples: dict[str, Any]) -> str:
 
 
 def chart(samples: dict[str, Any], path: Path) -> None:
-    """Grouped bars: requests/s per server and path, bare beside prodserver."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Requests/s per server, one panel per path, bare beside prodserver."""
     names = list(samples)
-    fig, axes = plt.subplots(1, len(PATHS), figsize=(6 * len(PATHS), 4.5), squeeze=False)
-    for ax, url_path in zip(axes[0], PATHS, strict=True):
-        xs = range(len(names))
-        for offset, mode in ((-0.2, "bare"), (0.2, "prodserver")):
-            heights = [median(samples[n][url_path][mode], "rps") for n in names]
-            ax.bar([x + offset for x in xs], heights, width=0.4, label=mode)
-        ax.set_xticks(list(xs), names, rotation=30, ha="right")
-        ax.set_ylabel("requests/s (median)")
-        ax.set_title(f"GET {url_path}")
-        ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    panels = [
+        Panel(f"GET {url_path}", "requests/s (median)",
+              [(mode, [median(samples[n][url_path][mode], "rps") for n in names])
+               for mode in ("bare", "prodserver")])
+        for url_path in PATHS
+    ]  # fmt: skip
+    grouped_bars(names, panels, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,6 +49,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _shared import Panel, free_port, grouped_bars
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
 CONFIG = REPO / "prodserver.toml"
@@ -74,12 +76,6 @@ FAMILIES = [
     Family("django-q2", "q2", "django-q2", "Q2's default cluster", redis=False),
 ]
 WEIGHTS = ("trivial", "heavier")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -260,26 +256,18 @@ def table(samples: dict[str, Any], families: list[Family]) -> str:
 
 
 def chart(samples: dict[str, Any], path: Path) -> None:
-    """Two panels: jobs/s and p50 latency per family, trivial beside heavier."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Jobs/s and p50 latency per family, trivial beside heavier."""
     names = list(samples)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, key, label in ((axes[0], "jobs_per_s", "jobs/s (median)"),
-                           (axes[1], "p50_ms", "enqueue-to-done p50 (ms)")):  # fmt: skip
-        xs = range(len(names))
-        for offset, weight in ((-0.2, "trivial"), (0.2, "heavier")):
-            heights = [statistics.median(c[key] for c in samples[n][weight]) for n in names]
-            ax.bar([x + offset for x in xs], heights, width=0.4, label=weight)
-        ax.set_xticks(list(xs), names, rotation=20, ha="right")
-        ax.set_ylabel(label)
-        ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+
+    def series(key: str) -> list[tuple[str, list[float]]]:
+        return [(weight, [statistics.median(c[key] for c in samples[n][weight]) for n in names])
+                for weight in WEIGHTS]  # fmt: skip
+
+    panels = [
+        Panel("", "jobs/s (median)", series("jobs_per_s")),
+        Panel("", "enqueue-to-done p50 (ms)", series("p50_ms")),
+    ]
+    grouped_bars(names, panels, path)
 
 
 def main(argv: list[str] | None = None) -> int:

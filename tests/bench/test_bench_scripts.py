@@ -43,6 +43,9 @@ time for request:   246.37ms       1.17s    686.23ms    212.40ms    66.25%
 
 
 def load_bench(name: str) -> ModuleType:
+    # run as scripts, the benchmarks import their shared module from their own folder
+    if str(REPO / "bench") not in sys.path:
+        sys.path.insert(0, str(REPO / "bench"))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
