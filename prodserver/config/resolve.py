@@ -112,9 +112,8 @@ class _Collector:
     def warn(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
         hint = self.shown(hint) if hint else hint
         location = self.source.location(path)
-        problem = Problem(code, self.shown(message), location, hint, severity="warning")
-        if problem not in self.warnings:
-            self.warnings.append(problem)
+        # repeats (one per instance) are dropped once, by unique_problems, at the end
+        self.warnings.append(Problem(code, self.shown(message), location, hint, severity="warning"))
 
 
 # -- the entry point ---------------------------------------------------------------------------
