@@ -21,6 +21,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from prodserver.config import expand
 from prodserver.config.context import Context
@@ -39,6 +40,7 @@ __all__ = [
     "PROFILE_ENV",
     "EnvOrigin",
     "Provenance",
+    "ResolveOptions",
     "add_source_fallback",
     "load_source",
     "resolve_project",
@@ -47,60 +49,59 @@ __all__ = [
 ]
 
 
-def resolve_project(
-    *,
-    file: Path | None = None,
-    cwd: Path | None = None,
-    profile: str | None = None,
-    env_files: Sequence[Path] = (),
-    scale: Mapping[str, int] | None = None,
-    port: int | None = None,
-    environ: Mapping[str, str] | None = None,
-    for_export: bool = False,
-    include_secrets: bool = False,
-) -> ResolvedProject:
+class ResolveOptions(TypedDict, total=False):
+    """What one resolution is asked for; every key may be left out."""
+
+    #: the configuration file (default: ``$PRODSERVER_FILE``, else found from ``cwd`` up)
+    file: Path | None
+    #: where discovery starts and ``--env-file`` paths are relative to (default: the cwd)
+    cwd: Path | None
+    #: ``--profile`` (default: ``$PRODSERVER_PROFILE``, else ``[project] default_profile``)
+    profile: str | None
+    #: ``--env-file``, loaded above the configuration's own env files
+    env_files: Sequence[Path]
+    #: ``--scale name=N``
+    scale: Mapping[str, int] | None
+    #: ``--port``: the base port
+    port: int | None
+    #: the shell environment (default: ``os.environ``)
+    environ: Mapping[str, str] | None
+    #: resolve for another machine (an export): see :class:`~prodserver.config.target.Target`
+    for_export: bool
+    #: with ``for_export``: write secret values instead of references
+    include_secrets: bool
+
+
+def resolve_project(**options: Unpack[ResolveOptions]) -> ResolvedProject:
     """Find, read, validate and resolve the configuration for one profile."""
-    project, _ = resolve_with_provenance(
-        file=file,
-        cwd=cwd,
-        profile=profile,
-        env_files=env_files,
-        scale=scale,
-        port=port,
-        environ=environ,
-        for_export=for_export,
-        include_secrets=include_secrets,
-    )
+    project, _ = resolve_with_provenance(**options)
     return project
 
 
 def resolve_with_provenance(
-    *,
-    file: Path | None = None,
-    cwd: Path | None = None,
-    profile: str | None = None,
-    env_files: Sequence[Path] = (),
-    scale: Mapping[str, int] | None = None,
-    port: int | None = None,
-    environ: Mapping[str, str] | None = None,
-    for_export: bool = False,
-    include_secrets: bool = False,
-    source: RawSource | None = None,
+    *, source: RawSource | None = None, **options: Unpack[ResolveOptions]
 ) -> tuple[ResolvedProject, Provenance]:
-    """:func:`resolve_project`, with where each value came from (``config --explain``)."""
+    """:func:`resolve_project`, with where each value came from (``config --explain``).
+
+    ``source``: an already loaded source (``check`` loads it first); else it is loaded.
+    """
+    environ = options.get("environ")
     env = dict(os.environ if environ is None else environ)
+    cwd = options.get("cwd")
     if source is None:
-        source = load_source(file, cwd, env)
+        source = load_source(options.get("file"), cwd, env)
+    for_export = options.get("for_export", False)
+    include_secrets = options.get("include_secrets", False)
     ctx = Context(
         source,
         environ=env,
         cwd=cwd or Path.cwd(),
         target=Target.elsewhere(include_secrets=include_secrets) if for_export else Target.here(),
-        cli_env_files=tuple(env_files),
-        scale=dict(scale or {}),
-        port=port,
+        cli_env_files=tuple(options.get("env_files", ())),
+        scale=dict(options.get("scale") or {}),
+        port=options.get("port"),
     )
-    return resolve_source(ctx, profile), ctx.prov
+    return resolve_source(ctx, options.get("profile")), ctx.prov
 
 
 #: consulted when discovery finds no file (the Django app registers PRODUCTION_PROCESSES)
