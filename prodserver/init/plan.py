@@ -9,7 +9,7 @@ JSON and YAML get the same data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,23 +241,7 @@ def detect(directory: Path) -> Detected:
         if "CELERY_BEAT_SCHEDULE" in settings or "django_celery_beat" in settings:
             workers.append("celery-beat")
             findings.append(Finding("Celery beat schedule", shown))
-    broker = None
-    setting = _BROKER_SETTING.search(settings)
-    if setting:
-        literal = _URL_LITERAL.search(setting.group("rest"))
-        candidate = literal.group(1) if literal else None
-        if candidate is not None:
-            try:
-                broker = validate_broker(candidate)
-            except InvalidAnswer:
-                broker = None  # a password: it stays in the environment, not in the file
-        findings.append(
-            Finding(
-                f"{setting.group(1)}"
-                + (f" = {broker}" if broker else " (read from the environment)"),
-                line_of(setting.start(1)),
-            )
-        )
+    broker = _broker(settings, line_of, findings)
     rq = re.search(r"^\s*RQ_QUEUES\s*=", settings, re.MULTILINE)
     if rq:
         workers.append("rq-worker")
@@ -282,6 +266,28 @@ def detect(directory: Path) -> Detected:
         debug_variable=debug.group(1) if debug else None,
         findings=tuple(findings),
     )
+
+
+def _broker(settings: str, line_of: Callable[[int], str], findings: list[Finding]) -> str | None:
+    """The broker URL the settings write literally (none with a password), and a finding."""
+    setting = _BROKER_SETTING.search(settings)
+    if not setting:
+        return None
+    broker = None
+    literal = _URL_LITERAL.search(setting.group("rest"))
+    candidate = literal.group(1) if literal else None
+    if candidate is not None:
+        try:
+            broker = validate_broker(candidate)
+        except InvalidAnswer:
+            broker = None  # a password: it stays in the environment, not in the file
+    findings.append(
+        Finding(
+            f"{setting.group(1)}" + (f" = {broker}" if broker else " (read from the environment)"),
+            line_of(setting.start(1)),
+        )
+    )
+    return broker
 
 
 def _module_file(directory: Path, module: str) -> Path | None:
@@ -358,11 +364,35 @@ def check_answers(answers: Answers, detected: Detected) -> None:
         raise InvalidAnswer("the chosen workers need a broker URL")
 
 
+Comments = dict[tuple[str, ...], str]
+
+
 def build(answers: Answers, detected: Detected) -> Document:
     """The document for ``answers``: root processes, then one table per profile."""
     check_answers(answers, detected)
     data: dict[str, Any] = {}
-    comments: dict[tuple[str, ...], str] = {}
+    comments: Comments = {}
+    data["project"] = _project(answers, comments)
+    env = _env(answers, detected)
+    if env:
+        data["env"] = env
+        comments[("env",)] = (
+            "Environment of every process in every profile. The shell's environment is\n"
+            "overridden by these; ${VAR:-default} keeps a value set in the shell."
+        )
+    data["processes"] = _processes(answers, detected, comments)
+    comments[("processes",)] = "Every process; each profile inherits them and may change them."
+    if answers.profiles:
+        data["profiles"] = _profiles(answers, detected, comments)
+    header = [
+        "prodserver: every process of this project, per profile.",
+        "`prodserver check` validates it, `prodserver up` runs it, `prodserver export` writes",
+        "Procfile, Compose, systemd, supervisord and Kubernetes files from it.",
+    ]
+    return Document(data, comments, header)
+
+
+def _project(answers: Answers, comments: Comments) -> dict[str, Any]:
     project: dict[str, Any] = {"name": answers.name}
     comments[("project",)] = "Project-wide settings."
     comments[("project", "name")] = (
@@ -377,19 +407,20 @@ def build(answers: Answers, detected: Detected) -> Document:
     comments[("project", "env_files")] = (
         ".env files read in order, lowest precedence first; '?' marks an optional file."
     )
-    data["project"] = project
+    return project
+
+
+def _env(answers: Answers, detected: Detected) -> dict[str, str]:
     env: dict[str, str] = {}
     if detected.settings_module:
         env["DJANGO_SETTINGS_MODULE"] = detected.settings_module
     if answers.broker:
         for var in dict.fromkeys(BROKER_ENV[w] for w in answers.workers if w in BROKER_ENV):
             env[var] = f"${{{var}:-{answers.broker}}}"
-    if env:
-        data["env"] = env
-        comments[("env",)] = (
-            "Environment of every process in every profile. The shell's environment is\n"
-            "overridden by these; ${VAR:-default} keeps a value set in the shell."
-        )
+    return env
+
+
+def _processes(answers: Answers, detected: Detected, comments: Comments) -> dict[str, Any]:
     processes: dict[str, Any] = {}
     after_migrate: dict[str, str] = {}
     if detected.is_django:
@@ -402,21 +433,7 @@ def build(answers: Answers, detected: Detected) -> Document:
         )
         after_migrate = {"migrate": "completed"}
     if answers.web:
-        web: dict[str, Any] = {"backend": answers.web}
-        if answers.app:
-            web["app"] = answers.app
-        if answers.web == "gunicorn":
-            web["workers"] = "${WEB_CONCURRENCY:-2}"
-        if after_migrate:
-            web["depends_on"] = dict(after_migrate)
-        # any HTTP answer below 500 means the server is up (/ may well be a 404, or a 400
-        # for a host that ALLOWED_HOSTS does not list)
-        web["healthcheck"] = {
-            "http": "http://127.0.0.1:${PORT}/",
-            "status": [200, 499],
-            "interval": "10s",
-        }
-        processes["web"] = web
+        processes["web"] = _web(answers, after_migrate)
         comments[("processes", "web")] = (
             "The web server. PORT is assigned per process (5000, 5100, ...) unless `port` is\n"
             f"set; `prodserver backends {answers.web}` lists every option."
@@ -425,31 +442,54 @@ def build(answers: Answers, detected: Detected) -> Document:
         name = PROCESS_NAMES.get(worker, worker)
         if name in processes:
             name = worker
-        table: dict[str, Any] = {"backend": worker}
-        if worker.startswith("celery-"):
-            if detected.celery_app:
-                table["app"] = detected.celery_app
-            elif not detected.is_django:
-                table["app"] = answers.name
-        if after_migrate:
-            table["depends_on"] = dict(after_migrate)
-        if worker == "dramatiq":
-            table["broker"] = f"{detected.package or answers.name}.tasks"
-            comments[("processes", name, "broker")] = (
-                "The module that sets up the dramatiq broker and imports the actors."
-            )
-        processes[name] = table
+        processes[name] = _worker(
+            worker, name, answers, detected, comments=comments, after_migrate=after_migrate
+        )
         comments[("processes", name)] = f"`prodserver backends {worker}` lists every option."
-    data["processes"] = processes
-    comments[("processes",)] = "Every process; each profile inherits them and may change them."
-    if answers.profiles:
-        data["profiles"] = _profiles(answers, detected, comments)
-    header = [
-        "prodserver: every process of this project, per profile.",
-        "`prodserver check` validates it, `prodserver up` runs it, `prodserver export` writes",
-        "Procfile, Compose, systemd, supervisord and Kubernetes files from it.",
-    ]
-    return Document(data, comments, header)
+    return processes
+
+
+def _web(answers: Answers, after_migrate: Mapping[str, str]) -> dict[str, Any]:
+    web: dict[str, Any] = {"backend": answers.web}
+    if answers.app:
+        web["app"] = answers.app
+    if answers.web == "gunicorn":
+        web["workers"] = "${WEB_CONCURRENCY:-2}"
+    if after_migrate:
+        web["depends_on"] = dict(after_migrate)
+    # any HTTP answer below 500 means the server is up (/ may well be a 404, or a 400
+    # for a host that ALLOWED_HOSTS does not list)
+    web["healthcheck"] = {
+        "http": "http://127.0.0.1:${PORT}/",
+        "status": [200, 499],
+        "interval": "10s",
+    }
+    return web
+
+
+def _worker(
+    worker: str,
+    name: str,
+    answers: Answers,
+    detected: Detected,
+    *,
+    comments: Comments,
+    after_migrate: Mapping[str, str],
+) -> dict[str, Any]:
+    table: dict[str, Any] = {"backend": worker}
+    if worker.startswith("celery-"):
+        if detected.celery_app:
+            table["app"] = detected.celery_app
+        elif not detected.is_django:
+            table["app"] = answers.name
+    if after_migrate:
+        table["depends_on"] = dict(after_migrate)
+    if worker == "dramatiq":
+        table["broker"] = f"{detected.package or answers.name}.tasks"
+        comments[("processes", name, "broker")] = (
+            "The module that sets up the dramatiq broker and imports the actors."
+        )
+    return table
 
 
 _PROFILE_DOCS = {

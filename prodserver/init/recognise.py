@@ -160,29 +160,15 @@ def _parse(program: Program, backend: Backend, argv: Sequence[str]) -> Parsed | 
         flag, eq, inline = word.partition("=")
         flag = aliases.get(flag, flag)
         if word.startswith("-") and word != "-":
-            opt = by_flag.get(flag)
-            if flag in program.leading:
-                if seen_subcommand and program.subcommand is not None:
-                    return None  # celery 5 wants -A before the subcommand: keep it as it is
-                opt = Option(flag.lstrip("-"), "string", "", flag=flag)
-            elif program.host_port and flag in ("--host", "--port"):
-                opt = Option(flag.lstrip("-"), "string", "", flag=flag)
-            elif opt is None or not seen_subcommand:
+            opt = _flag_option(program, by_flag, flag, seen_subcommand=seen_subcommand)
+            taken = (
+                None if opt is None or flag in options else _flag_value(opt, eq, inline, words, i)
+            )
+            if taken is None:
                 return None
-            if flag in options:
-                return None
-            if opt.type == "boolean":
-                if eq:
-                    return None
-                options[flag] = True
-            elif eq:
-                options[flag] = inline
-            elif i + 1 < len(words):
-                options[flag] = words[i + 1]
-                i += 1
-            else:
-                return None
-        elif app is None and seen_subcommand and program.subcommand is None:
+            options[flag], i = taken
+            continue
+        if app is None and seen_subcommand and program.subcommand is None:
             app = word
         else:
             return None
@@ -192,3 +178,32 @@ def _parse(program: Program, backend: Backend, argv: Sequence[str]) -> Parsed | 
     if "--app" in options and program.subcommand is not None:
         app = str(options.pop("--app"))
     return Parsed(options, app)
+
+
+def _flag_option(
+    program: Program, by_flag: Mapping[str, Option], flag: str, *, seen_subcommand: bool
+) -> Option | None:
+    """The option a flag sets, or None where the command line is not one to rewrite."""
+    if flag in program.leading:
+        if seen_subcommand and program.subcommand is not None:
+            return None  # celery 5 wants -A before the subcommand: keep it as it is
+        return Option(flag.lstrip("-"), "string", "", flag=flag)
+    if program.host_port and flag in ("--host", "--port"):
+        return Option(flag.lstrip("-"), "string", "", flag=flag)
+    opt = by_flag.get(flag)
+    if opt is None or not seen_subcommand:
+        return None
+    return opt
+
+
+def _flag_value(
+    opt: Option, eq: str, inline: str, words: Sequence[str], i: int
+) -> tuple[str | bool, int] | None:
+    """(the flag's value, the index of the next word), or None where it has no value."""
+    if opt.type == "boolean":
+        return None if eq else (True, i + 1)
+    if eq:
+        return inline, i + 1
+    if i + 1 < len(words):
+        return words[i + 1], i + 2
+    return None

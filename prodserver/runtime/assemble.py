@@ -88,6 +88,7 @@ def assemble(
     selected: list[str],
     fd: int,
     style: Style,
+    *,
     audit: AuditLog | None,
 ) -> Assembly:
     """Build the run: bind what can fail first, then fork the guardian, then the rest."""

@@ -115,7 +115,7 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
             backups=options.log_file_backups,
         )
     try:
-        return _run(project, options, selected, fd, style, audit)
+        return _run(project, options, selected, fd, style, audit=audit)
     finally:
         if audit is not None:
             audit.close()
@@ -127,12 +127,13 @@ def _run(
     selected: list[str],
     fd: int,
     style: Style,
+    *,
     audit: AuditLog | None,
 ) -> int:
     from prodserver.runtime.assemble import assemble
     from prodserver.runtime.loop import DRAIN_IDLE
 
-    parts = assemble(project, options, selected, fd, style, audit)
+    parts = assemble(project, options, selected, fd, style, audit=audit)
     mux, loop, supervisor = parts.mux, parts.loop, parts.supervisor
     mux.open()  # non-blocking until the end: a stalled reader never stops supervision
     _announce(parts, project, options, len(selected))

@@ -11,7 +11,7 @@ Two flavours come from the same declarations:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prodserver.backends.base import Backend
@@ -25,70 +25,84 @@ SIZE_PATTERN = r"^\s*\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?\s*$"
 _INTERPOLATED = {"type": "string", "pattern": r"\$", "description": "a ${VAR} expression"}
 
 
+def _string(opt: Option, strict: bool) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if opt.pattern:
+        schema["pattern"] = opt.pattern
+    if opt.positional:
+        # a positional argument that starts with "-" would be read as an option
+        schema["not"] = {"pattern": "^-"}
+    return schema
+
+
+def _numeric(opt: Option, strict: bool) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": opt.type}
+    if opt.minimum is not None:
+        schema["minimum"] = opt.minimum
+    if opt.maximum is not None:
+        schema["maximum"] = opt.maximum
+    return schema
+
+
+def _duration(opt: Option, strict: bool) -> dict[str, Any]:
+    seconds = {"type": "number", "minimum": 0}
+    if strict:
+        return seconds
+    return {"anyOf": [seconds, {"type": "string", "pattern": DURATION_PATTERN}]}
+
+
+def _size(opt: Option, strict: bool) -> dict[str, Any]:
+    size = {"type": "integer", "minimum": 0}
+    if strict:
+        return size
+    return {"anyOf": [size, {"type": "string", "pattern": SIZE_PATTERN}]}
+
+
+def _list(opt: Option, strict: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "string"}
+    if opt.pattern:
+        item["pattern"] = opt.pattern
+    schema: dict[str, Any] = {"type": "array", "items": item}
+    return schema if strict else {"anyOf": [schema, {"type": "string"}]}
+
+
+def _argv(opt: Option, strict: bool) -> dict[str, Any]:
+    # strict: split into words already, except a `shell = true` command (one script)
+    words: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+    if opt.required:
+        words["minItems"] = 1
+    return {"anyOf": [{"type": "string"}, words]}
+
+
+def _enum(opt: Option, strict: bool) -> dict[str, Any]:
+    choices = list(opt.choices)
+    if opt.ignore_case and not strict:
+        # JSON schema has no case-insensitive enum: the spellings people write
+        variants = (str.lower, str.upper, str.capitalize)
+        choices = list(dict.fromkeys(f(str(c)) for c in opt.choices for f in variants))
+    return {"enum": choices}
+
+
+#: the JSON schema of each option type, before an option's own schema and interpolation
+_BY_TYPE: dict[str, Callable[[Option, bool], dict[str, Any]]] = {
+    "string": _string,
+    "integer": _numeric,
+    "number": _numeric,
+    "boolean": lambda opt, strict: {"type": "boolean"},
+    "duration": _duration,
+    "size": _size,
+    "list": _list,
+    "argv": _argv,
+    "enum": _enum,
+    "table": lambda opt, strict: {"type": "object"},
+}
+
+
 def _base_type(opt: Option, *, strict: bool) -> dict[str, Any]:
     t = opt.type
-    schema: dict[str, Any]
-    if t == "string":
-        schema = {"type": "string"}
-        if opt.pattern:
-            schema["pattern"] = opt.pattern
-        if opt.positional:
-            # a positional argument that starts with "-" would be read as an option
-            schema["not"] = {"pattern": "^-"}
-    elif t in ("integer", "number"):
-        schema = {"type": t}
-        if opt.minimum is not None:
-            schema["minimum"] = opt.minimum
-        if opt.maximum is not None:
-            schema["maximum"] = opt.maximum
-    elif t == "boolean":
-        schema = {"type": "boolean"}
-    elif t == "duration":
-        schema = (
-            {"type": "number", "minimum": 0}
-            if strict
-            else {
-                "anyOf": [
-                    {"type": "number", "minimum": 0},
-                    {"type": "string", "pattern": DURATION_PATTERN},
-                ]
-            }
-        )
-    elif t == "size":
-        schema = (
-            {"type": "integer", "minimum": 0}
-            if strict
-            else {
-                "anyOf": [
-                    {"type": "integer", "minimum": 0},
-                    {"type": "string", "pattern": SIZE_PATTERN},
-                ]
-            }
-        )
-    elif t == "list":
-        item: dict[str, Any] = {"type": "string"}
-        if opt.pattern:
-            item["pattern"] = opt.pattern
-        schema = {"type": "array", "items": item}
-        if not strict:
-            schema = {"anyOf": [schema, {"type": "string"}]}
-    elif t == "argv":
-        # strict: split into words already, except a `shell = true` command (one script)
-        words: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
-        if opt.required:
-            words["minItems"] = 1
-        schema = {"anyOf": [{"type": "string"}, words]}
-    elif t == "enum":
-        choices = list(opt.choices)
-        if opt.ignore_case and not strict:
-            # JSON schema has no case-insensitive enum: the spellings people write
-            variants = (str.lower, str.upper, str.capitalize)
-            choices = list(dict.fromkeys(f(str(c)) for c in opt.choices for f in variants))
-        schema = {"enum": choices}
-    elif t == "table":
-        schema = {"type": "object"}
-    else:  # pragma: no cover - guarded by the OptionType literal
+    if t not in _BY_TYPE:  # pragma: no cover - guarded by the OptionType literal
         raise ValueError(f"unknown option type {t!r}")
+    schema = _BY_TYPE[t](opt, strict)
     if opt.schema is not None and not (strict and t in ("argv", "list")):
         schema = dict(opt.schema)
     if not strict and t in ("integer", "number", "boolean", "duration", "size", "enum"):
