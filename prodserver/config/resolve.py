@@ -10,9 +10,14 @@ provenance):
 4. merge the processes along the chain (merge.py);
 5. secrets: which names hold secrets, before any value is substituted (secrecy.py);
 6. environment: env files < shell < [env] < profile env (environment.py);
-7. processes: per process substitute, coerce, ports, env, argv, probes (process.py);
+7. processes (process.py), each: its copies and port (ports.py), its env layer, then per
+   copy the option values (values.py: substituted by expand.py, typed by coerce.py), argv
+   (commands.py), probe (probes.py) and policies (policies.py);
 8. dependency graph (graph.py);
-9. the model, or every error found in steps 6 to 8 at once.
+9. the model, or every error found in steps 6 to 8 at once, secrets masked.
+
+Which variables stay references (an export's ``${PORT}``, secrets, what the deploying machine
+provides) is decided in one place: :meth:`Context.keeps <prodserver.config.context.Context.keeps>`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import TypedDict, Unpack
 from prodserver.config import expand
 from prodserver.config.context import Context
 from prodserver.config.environment import SharedEnv, shared_environment
+from prodserver.config.graph import check_dependencies
 from prodserver.config.merge import ROOT, Merged, merge_processes, profile_names
 from prodserver.config.model import ProcessSpec, ResolvedProject, frozen_map
 from prodserver.config.process import Shared, key_paths, resolve_process
@@ -144,8 +150,6 @@ def resolve_source(ctx: Context, requested: str | None) -> ResolvedProject:
     shared = shared_environment(ctx, chosen.layers, chosen.profile)
     _check_scale_names(ctx, merged)
     specs = _processes(ctx, merged, Shared(shared.values, inherit_env(ctx, chosen.layers)))
-    from prodserver.config.graph import check_dependencies
-
     specs = check_dependencies(ctx, specs, merged.processes, merged.defined_at)
     _raise_errors(ctx, shared.values)
     return _project(ctx, chosen, shared, specs)
