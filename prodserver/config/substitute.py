@@ -37,6 +37,8 @@ value as Compose interpolation text (every literal ``$`` written ``$$``). Withou
 ``${A:-${PORT}}`` with ``A`` set and non-empty, ``PORT`` is never looked at and the value of
 ``A`` is used. :func:`parse_template` reads interpolation text as a template, every
 expression a reference.
+
+The parser of the grammar is :mod:`.substitute_syntax`; this module evaluates its tree.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from prodserver.config.grammar import (
+from prodserver.config.substitute_syntax import (
     DEPTH_CEILING,
     Dollar,
     Node,

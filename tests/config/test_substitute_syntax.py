@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prodserver.config.grammar import DOLLAR, SyntaxProblem, Var, parse, syntax_error
+from prodserver.config.substitute_syntax import DOLLAR, SyntaxProblem, Var, parse, syntax_error
 from prodserver.errors import Location
 
 

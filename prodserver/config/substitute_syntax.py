@@ -1,7 +1,8 @@
-"""The ``${...}`` grammar read into a syntax tree (see :mod:`prodserver.config.substitute`).
+"""The ``${VAR}`` grammar of :mod:`prodserver.config.substitute`, parsed into a syntax tree.
 
-Parsing is separate from evaluation: a string is parsed once (short ones are cached, as the
-same strings repeat across profiles and instances) and evaluated against each lookup.
+Parsing is separate from evaluation: a malformed expression is an error before any variable is
+looked at (a typo in an unused default never waits for production), and the tree of a short
+string is parsed once and cached (configuration strings repeat across profiles and instances).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _SYNTAX_HINT = (
 )
 
 
-# -- the syntax tree -------------------------------------------------------------------------
+# -- the tree -------------------------------------------------------------------------
 
 
 class Dollar:
@@ -106,7 +107,7 @@ def _parse_level(
 
 
 def _parse_dollar(text: str, i: int, depth: int, max_depth: int) -> tuple[Node, int]:
-    """The node the ``$`` at ``i`` starts, and the index after it."""
+    """The node that the ``$`` at ``i`` starts, and the index after it."""
     n = len(text)
     nxt = text[i + 1] if i + 1 < n else ""
     if nxt == "$":
