@@ -1,4 +1,5 @@
-"""The configuration package's modules: each imports alone, and no two import each other.
+"""The configuration package's modules: each imports alone, in a fresh interpreter, and none
+imports another back at import time.
 
 Module-level imports only: an import inside a function is deliberate (it keeps the CLI's
 import path short) and cannot form a cycle at import time.
