@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 # A known, minimal environment for resolution tests: nothing from the developer's shell leaks in.
 BASE_ENV = {"PATH": os.environ.get("PATH", os.defpath), "HOME": "/nonexistent"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_configuration_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The configuration cache of every command the tests run is the session's own, never the
+    developer's (``~/.cache/prodserver``)."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
 
 
 @dataclass

@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 ALIASES: dict[str, str] = {"start": "up"}
 #: the options every command takes: accepted before the command too (`prodserver -f X up`)
 _GLOBAL_WITH_VALUE = ("-f", "--file", "-p", "--profile", "--env-file")
-_GLOBAL_FLAGS = ("--debug",)
+_GLOBAL_FLAGS = ("--debug", "--no-cache")
 
 EPILOG = """\
 exit codes: 0 ok, 1 failure, 2 usage error, 3 no supervisor running, 69 backend package missing,
@@ -85,6 +85,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--debug", action="store_true", help="show tracebacks and internal details on errors"
+    )
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        dest="no_cache",
+        help="resolve the configuration from its files, without reading or writing the "
+        "configuration cache (also PRODSERVER_NO_CACHE=1)",
     )
 
 
