@@ -348,11 +348,13 @@ def test_errors_are_never_cached(project: tuple) -> None:
 
 def _cases() -> list[tuple[Path, str | None]]:
     cases: list[tuple[Path, str | None]] = []
-    for path in sorted((REPO / "examples").glob("*/prodserver.toml")):
+    tomls = [REPO / "prodserver.toml", *sorted((REPO / "examples").glob("*/prodserver.toml"))]
+    for path in tomls:
         import tomllib
 
         profiles = tomllib.loads(path.read_text()).get("profiles", {})
         cases += [(path, None), *((path, name) for name in profiles)]
+    cases.append((REPO / "examples" / "procfile-app" / "Procfile", None))
     for path in sorted((REPO / "tests" / "procfiles").glob("*.Procfile")):
         if not path.name.endswith(".invalid.Procfile"):
             cases.append((path, None))
