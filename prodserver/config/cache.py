@@ -89,6 +89,8 @@ class _Skip(Exception):
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     """The user's private cache directory, created 0700; None where it cannot be trusted."""
     env = os.environ if environ is None else environ
+    if not hasattr(os, "geteuid"):
+        return None  # Windows: no owner and mode to check the directory and entries by
     base = env.get("XDG_CACHE_HOME", "")
     if not base or not os.path.isabs(base):
         home = env.get("HOME") or os.path.expanduser("~")
@@ -608,7 +610,10 @@ def cached(
     directory = None if disabled(no_cache, env) else cache_dir(env)
     if directory is None:
         return resolve()
-    name = request_key(request, env) + _SUFFIX
+    try:
+        name = request_key(request, env) + _SUFFIX
+    except (OSError, ValueError):  # the working directory is gone, the package is zipped...
+        return resolve()
     body = _read_entry(directory / name)
     found = None if body is None else _hit(body, env)
     if found is not None:

@@ -320,6 +320,21 @@ def test_a_cache_directory_of_another_user_is_not_used(project: tuple) -> None:
     assert entries(environ) == []
 
 
+def test_a_working_directory_that_is_gone_resolves_without_the_cache(
+    project: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file, environ = project
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    resolve = Counter(file, environ)
+    resolve()
+    resolve()
+    assert resolve.resolutions == 2
+    assert entries(environ) == []
+
+
 def test_entries_are_bounded(project: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
     file, environ = project
     monkeypatch.setattr(cache, "MAX_ENTRIES", 3)
