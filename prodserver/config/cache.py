@@ -60,23 +60,17 @@ MAGIC = b"prodserver-config-cache\x00"
 MAX_ENTRIES = 64
 _SUFFIX = ".entry"
 _WRITE_FLAGS = ("w", "a", "x", "+")
-#: the only classes an entry may name (anything else: the entry is ignored)
+#: the only classes an entry may name besides the model's own dataclasses (anything else: the
+#: entry is ignored)
 _ALLOWED = {
-    "prodserver.config.model": {
-        "ResolvedProject",
-        "ProcessSpec",
-        "Instance",
-        "HealthCheck",
-        "RestartPolicy",
-        "Dependency",
-        "frozen_map",
-    },
-    "prodserver.template": {"Template", "Ref", "Deferred"},
+    "prodserver.config.model": {"frozen_map"},
     "pathlib": {"PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"},
     "signal": {"Signals"},
     "copyreg": {"_reconstructor"},
     "builtins": {"frozenset", "set", "object", "tuple", "dict", "list"},
 }
+#: modules whose dataclasses an entry may hold: the configuration model and its templates
+_MODEL_MODULES = ("prodserver.config.model", "prodserver.template")
 
 
 class _Skip(Exception):
@@ -499,9 +493,16 @@ class _Unpickler(pickle.Unpickler):
         self.secrets = secrets
 
     def find_class(self, module: str, name: str) -> Any:
-        if name not in _ALLOWED.get(module, ()):
-            raise pickle.UnpicklingError(f"{module}.{name} is not part of the model")
-        return super().find_class(module, name)
+        if name in _ALLOWED.get(module, ()):
+            return super().find_class(module, name)
+        if module in _MODEL_MODULES and not name.startswith("_"):
+            import dataclasses
+            import importlib
+
+            found = getattr(importlib.import_module(module), name, None)
+            if isinstance(found, type) and dataclasses.is_dataclass(found):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of the model")
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) == 2 and pid[0] == "secret"):
@@ -615,7 +616,7 @@ def cached(
     except (OSError, ValueError):  # the working directory is gone, the package is zipped...
         return resolve()
     body = _read_entry(directory / name)
-    found = None if body is None else _hit(body, env)
+    found = None if body is None else _hit(body, env, debug)
     if found is not None:
         return found
     with _recording() as rec:
@@ -630,7 +631,9 @@ def cached(
     return result
 
 
-def _hit(body: bytes, env: Mapping[str, str]) -> tuple[ResolvedProject, frozenset[str]] | None:
+def _hit(
+    body: bytes, env: Mapping[str, str], debug: bool = False
+) -> tuple[ResolvedProject, frozenset[str]] | None:
     """The entry's result if every input it lists is unchanged; None for any damage."""
     try:
         inputs, origins, data = _HeadUnpickler(io.BytesIO(body)).load()
@@ -638,7 +641,8 @@ def _hit(body: bytes, env: Mapping[str, str]) -> tuple[ResolvedProject, frozense
             return None
         secrets = _open_vault(origins, env)
         project, configured = _Unpickler(io.BytesIO(data), secrets).load()
-    except Exception:  # an entry of another build, damaged or edited: rebuilt, never trusted
+    except Exception as exc:  # an entry of another build, damaged or edited: rebuilt
+        _say(debug, env, f"configuration cache entry ignored: {type(exc).__name__}: {exc}")
         return None
     return project, frozenset(configured)
 
