@@ -195,8 +195,8 @@ class _Compiler:
             (re.compile(p).search, self.compile(v))
             for p, v in (schema.get("patternProperties") or {}).items()
         ]
-        extra = self.compile(schema.get("additionalProperties", True))
-        extra_free = extra is _always
+        additional = self.compile(schema.get("additionalProperties", True))
+        any_additional = additional is _always
 
         def check(x: Any) -> bool:
             if not isinstance(x, dict):
@@ -213,7 +213,7 @@ class _Compiler:
                         matched = True
                         if not sub(value):
                             return False
-                if not matched and not extra_free and not extra(value):
+                if not matched and not any_additional and not additional(value):
                     return False
             return True
 
