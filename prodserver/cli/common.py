@@ -25,6 +25,8 @@ def add_allow_root(parser: argparse.ArgumentParser) -> None:
 
 def parse_scale(values: list[str] | None) -> dict[str, int]:
     """``["web=3", "worker=2"]`` -> ``{"web": 3, "worker": 2}``."""
+    if not values:
+        return {}
     from prodserver.config.limits import MAX_SCALE
 
     out: dict[str, int] = {}
