@@ -1,4 +1,7 @@
-"""The event loop: one thread, one epoll set, signals through a wake-up pipe.
+"""The event loop: one thread, one poller, signals through a wake-up pipe.
+
+The poller is ``epoll`` on the native Linux runtime and :mod:`selectors` (kqueue on macOS)
+on the portable one (:mod:`prodserver.runtime.plumbing`); the loop is the same.
 
 Signal handlers only append the signal number to a queue; ``signal.set_wakeup_fd`` makes the
 same signal wake the poll, and the loop hands each queued signal to the supervisor. Child
@@ -11,13 +14,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import select
 import signal
 import time
 from collections.abc import Callable
 from types import FrameType
 
 from prodserver.runtime.output import READ_SIZE, OutputMux
+from prodserver.runtime.plumbing import READ, WRITE, Poller
 from prodserver.runtime.process import Unit
 from prodserver.runtime.streams import Stream
 from prodserver.runtime.supervisor import Supervisor
@@ -28,7 +31,7 @@ HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
 #: after a stop asked for by a signal, output nobody takes for this long is given up on: a
 #: stalled reader must not hold the exit (a run that ends on its own waits for the reader)
 DRAIN_IDLE = 0.5
-#: how often a congested output that epoll cannot watch is retried
+#: how often a congested output that the poller cannot watch is retried
 OUTPUT_RETRY = 0.05
 
 
@@ -41,17 +44,22 @@ class EventLoop:
         *,
         on_attach: Callable[[int], None] | None = None,
         on_release: Callable[[int], None] | None = None,
+        poller: Poller | None = None,
     ) -> None:
         self.mux = mux
         self.supervisor: Supervisor | None = None
-        self._poll = select.epoll()
+        if poller is None:
+            from prodserver.runtime.plumbing import choose
+
+            poller = choose().poller()
+        self._poll = poller
         self._fds: dict[int, Stream] = {}
         self._unit_fds: dict[int, list[int]] = {}
         self._signals: collections.deque[int] = collections.deque()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._poll.register(self._wake_r, select.EPOLLIN)
+        self._poll.register(self._wake_r, READ)
         self._global = mux.stream("prodserver", "prodserver", None, "prodserver", 0)
         self._streams: dict[int, Stream] = {}
         #: called with the process group of every spawned child (the guardian watches them)
@@ -64,7 +72,7 @@ class EventLoop:
         self._posted: collections.deque[Callable[[], None]] = collections.deque()
         #: children's pipes are not read while our own output is congested (backpressure)
         self._paused = False
-        #: the output fd is in the epoll set (for EPOLLOUT) while paused
+        #: the output fd is in the poller (for writing) while paused
         self._out_watched = False
         #: SIGINT or SIGTERM arrived: the exit may not wait long for a stalled reader
         self.stop_asked = False
@@ -74,7 +82,7 @@ class EventLoop:
     def watch(self, fd: int, callback: Callable[[], None]) -> None:
         """Call ``callback`` on the loop whenever ``fd`` is readable."""
         self._watchers[fd] = callback
-        self._poll.register(fd, select.EPOLLIN)
+        self._poll.register(fd, READ)
 
     def unwatch(self, fd: int) -> None:
         """Stop watching ``fd`` (the caller closes it)."""
@@ -101,7 +109,7 @@ class EventLoop:
                 continue
             st = self.mux.stream(unit.label, unit.name, unit.instance.number, name, unit.color)
             self._fds[fd] = st
-            self._poll.register(fd, 0 if self._paused else select.EPOLLIN)
+            self._poll.register(fd, 0 if self._paused else READ)
             fds.append(fd)
         self._unit_fds[id(unit)] = fds
         if self.on_attach is not None:
@@ -176,16 +184,16 @@ class EventLoop:
             self._paused = False
             for fd in self._fds:
                 with contextlib.suppress(OSError, ValueError):
-                    self._poll.modify(fd, select.EPOLLIN)
+                    self._poll.modify(fd, READ)
             self._unwatch_output()
 
     def _watch_output(self) -> None:
         if self._out_watched:
             return
         try:
-            self._poll.register(self.mux.fd, select.EPOLLOUT)
+            self._poll.register(self.mux.fd, WRITE)
         except (OSError, ValueError):
-            return  # a file epoll cannot watch: retried every OUTPUT_RETRY instead
+            return  # a file the poller cannot watch: retried every OUTPUT_RETRY instead
         self._out_watched = True
 
     def _unwatch_output(self) -> None:

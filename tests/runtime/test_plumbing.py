@@ -1,0 +1,284 @@
+"""The two kinds of OS plumbing under the supervisor: choosing one, and what the portable one
+does differently (a selectors poller, strays found by session or token, the light guardian)."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from prodserver.errors import UsageError
+from prodserver.runtime.guardian import start_guardian
+from prodserver.runtime.plumbing import READ, WRITE, Poller, SelectorPoller, choose
+from prodserver.runtime.spawner import PortableSpawner
+from prodserver.runtime.tree import RUN_TOKEN_VAR
+from tests.conftest import POSIX_RUNTIME, run_script
+
+posix = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
+
+
+# -- choosing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "platform", "expected"),
+    [
+        (None, "linux", "native"),
+        (None, "darwin", "portable"),
+        (None, "win32", "portable"),
+        ("portable", "linux", "portable"),
+        ("Portable ", "linux", "portable"),
+        ("native", "linux", "native"),
+        ("portable", "darwin", "portable"),
+        ("", "linux", "native"),
+    ],
+)
+def test_the_runtime_follows_the_platform_and_the_variable(
+    value: str | None, platform: str, expected: str
+) -> None:
+    env = {} if value is None else {"PRODSERVER_RUNTIME": value}
+    assert choose(env, platform).name == expected
+
+
+def test_an_unknown_runtime_is_an_error_not_a_silent_default() -> None:
+    with pytest.raises(UsageError) as caught:
+        choose({"PRODSERVER_RUNTIME": "portabel"}, "linux")
+    assert caught.value.code == "PS460"
+    assert "'portabel'" in caught.value.message
+    assert "native or portable" in (caught.value.hint or "")
+
+
+def test_the_native_runtime_off_linux_is_an_error() -> None:
+    with pytest.raises(UsageError) as caught:
+        choose({"PRODSERVER_RUNTIME": "native"}, "darwin")
+    assert caught.value.code == "PS461"
+    assert "darwin" in caught.value.message
+
+
+@posix
+def test_up_with_an_unknown_runtime_starts_nothing_and_says_why(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    (tmp_path / "prodserver.toml").write_text(
+        f'[processes.web]\ncommand = ["{sys.executable}", "-c", "open({str(marker)!r}, \'w\')"]\n'
+    )
+    result = run_script("up", cwd=tmp_path, env={"PRODSERVER_RUNTIME": "kqueue"})
+    assert result.code == 2, result.err
+    assert "error PS460: PRODSERVER_RUNTIME='kqueue' is not a runtime" in result.err
+    assert "Traceback" not in result.err
+    assert not marker.exists()
+
+
+# -- the poller ----------------------------------------------------------------------------
+
+
+def _pollers() -> list[Callable[[], Poller]]:
+    found: list[Callable[[], Poller]] = [SelectorPoller]
+    if hasattr(select, "epoll"):
+        found.append(select.epoll)
+    return found
+
+
+@pytest.fixture(params=_pollers(), ids=lambda make: getattr(make, "__name__", "epoll"))
+def poller(request: pytest.FixtureRequest) -> Iterator[Poller]:
+    made: Poller = request.param()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    r, w = os.pipe()
+    yield r, w
+    for fd in (r, w):
+        try:
+            os.close(fd)
+        except OSError:
+            continue
+
+
+@posix
+def test_the_selector_poller_behaves_as_epoll_does(poller: Poller, pipe: tuple[int, int]) -> None:
+    """The loop is written against epoll's behaviour: both pollers must show the same."""
+    r, w = pipe
+    poller.register(r, READ)
+    assert poller.poll(0) == []
+    os.write(w, b"x")
+    assert poller.poll(1.0) == [(r, READ)]
+    # paused: known, not watched, even with data waiting (backpressure)
+    poller.modify(r, 0)
+    assert poller.poll(0) == []
+    with pytest.raises(FileExistsError):
+        poller.register(r, READ)
+    poller.modify(r, READ)
+    assert poller.poll(0) == [(r, READ)]
+    poller.unregister(r)
+    assert poller.poll(0) == []
+    with pytest.raises(OSError):
+        poller.unregister(r)
+    with pytest.raises(OSError):
+        poller.modify(r, READ)
+    # the write end of an empty pipe is writable; a closed writer is end-of-file (readable)
+    poller.register(w, WRITE)
+    assert poller.poll(1.0) == [(w, WRITE)]
+    poller.unregister(w)
+    poller.register(r, READ)
+    os.read(r, 10)
+    os.close(w)
+    assert [fd for fd, _events in poller.poll(1.0)] == [r]  # epoll adds EPOLLHUP
+    assert os.read(r, 10) == b""
+    assert not poller.closed
+    poller.close()
+    assert poller.closed
+
+
+@posix
+def test_a_negative_timeout_waits_until_an_event(poller: Poller, pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    poller.register(r, READ)
+    timer = threading.Timer(0.1, os.write, (w, b"x"))
+    timer.start()
+    try:
+        assert poller.poll(-1.0) == [(r, READ)]
+    finally:
+        timer.join()
+
+
+# -- the portable spawner: strays without a subreaper ----------------------------------------
+
+TREE = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    sleep = [sys.executable, '-c', 'import time; time.sleep(60)']
+    member = subprocess.Popen(sleep)                                   # stays in its group
+    regrouped = subprocess.Popen(sleep, process_group=0)               # same session
+    middle = os.fork()
+    if middle == 0:                                                    # a classic daemon
+        os.setsid()
+        if os.fork() == 0:
+            with open(sys.argv[1] + '.tmp', 'w') as fh:
+                fh.write(str(os.getpid()))
+            os.rename(sys.argv[1] + '.tmp', sys.argv[1])
+            os.execv(sys.executable, sleep)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    print(member.pid, regrouped.pid, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@posix
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="process_group= needs 3.11")
+def test_the_portable_spawner_finds_daemons_by_session_and_by_token(tmp_path: Path) -> None:
+    token = os.urandom(8).hex()
+    spawner = PortableSpawner(token=token)
+    spawner.prepare()
+    env = dict(os.environ, **{RUN_TOKEN_VAR: token})
+    pidfile = tmp_path / "daemon"
+    handle = spawner.spawn((sys.executable, "-c", TREE, str(pidfile)), env, tmp_path)
+    try:
+        assert handle.stdout is not None
+        os.set_blocking(handle.stdout, True)
+        data = b""
+        while not data.endswith(b"\n"):  # unbuffered, print writes piece by piece
+            data += os.read(handle.stdout, 100)
+        member, regrouped = map(int, data.split())
+        deadline = time.monotonic() + 10
+        while not pidfile.exists():  # written by the daemon itself: nothing to wait on
+            assert time.monotonic() < deadline, "no daemon"
+            time.sleep(0.02)
+        daemon = int(pidfile.read_text())
+        strays = spawner.strays({handle.pid})
+        # the member is the group's to stop; the other two left the group
+        assert sorted(strays) == sorted([regrouped, daemon])
+        assert member not in strays
+        assert os.getsid(daemon) != handle.pid  # found by the token, not the session
+    finally:
+        spawner.kill(handle)
+        spawner.kill_pids(spawner.strays({handle.pid}), signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    reaped: list[tuple[int, int]] = []
+    while spawner.strays(set()) or spawner.group_alive(handle) or not reaped:
+        assert time.monotonic() < deadline, "the tree outlived its kill"
+        reaped += [done for done in spawner.reap() if done[0] == handle.pid]
+        time.sleep(0.02)
+    os.close(handle.stdout)
+    assert handle.stderr is not None
+    os.close(handle.stderr)
+    # everything is gone: the session is forgotten (its id may be reused)
+    assert spawner._sessions == set()
+
+
+# -- the guardian -----------------------------------------------------------------------------
+
+
+@posix
+@pytest.mark.parametrize("portable", [False, True], ids=["proc", "psutil"])
+def test_the_guardian_is_a_small_program_of_its_own(portable: bool) -> None:
+    guardian = start_guardian(portable=portable)
+    assert guardian is not None
+    try:
+        deadline = time.monotonic() + 10
+        while len(cmdline := psutil.Process(guardian.pid).cmdline()) < 4:
+            assert time.monotonic() < deadline, cmdline  # between its fork and its exec
+            time.sleep(0.01)
+        assert cmdline[1:3] == ["-I", "-S"]
+        assert cmdline[3].endswith("tree.py")
+        assert guardian.token not in " ".join(cmdline)  # every user can read a command line
+        # its own session: a terminal's Ctrl-C to prodserver's group is not for it
+        assert os.getsid(guardian.pid) == guardian.pid
+    finally:
+        guardian.close()
+    assert not psutil.pid_exists(guardian.pid) or (
+        psutil.Process(guardian.pid).status() == psutil.STATUS_ZOMBIE
+    )
+
+
+def _sleeper(token: str) -> subprocess.Popen[bytes]:
+    code = "import time; time.sleep(60)"
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, **{RUN_TOKEN_VAR: token}),
+        start_new_session=True,
+    )
+
+
+@posix
+@pytest.mark.parametrize("portable", [False, True], ids=["proc", "psutil"])
+@pytest.mark.parametrize("dismissed", [False, True], ids=["abandoned", "dismissed"])
+def test_the_guardian_kills_the_run_only_when_prodserver_dies(
+    portable: bool, dismissed: bool
+) -> None:
+    guardian = start_guardian(portable=portable)
+    assert guardian is not None
+    group = subprocess.Popen(  # a group prodserver started, carrying no token
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    tagged = _sleeper(guardian.token)  # a daemon that left every group
+    stranger = _sleeper("someone-else")
+    try:
+        guardian.watch(group.pid)
+        if dismissed:
+            guardian.close()
+        else:
+            guardian.abandon()  # what prodserver's death looks like: EOF, no goodbye
+        for proc in (group, tagged):
+            if dismissed:
+                assert proc.poll() is None
+            else:
+                assert proc.wait(10) == -signal.SIGKILL
+        assert stranger.poll() is None
+    finally:
+        for proc in (group, tagged, stranger):
+            proc.kill()
+            proc.wait()
