@@ -2,17 +2,18 @@
 
 The parent-death signal kills each child prodserver started, but not the child's own children
 (it is not inherited across fork), macOS has no such signal at all, and a daemon that left
-its group is out of reach of a group kill. So before anything starts, prodserver starts a tiny
-guardian: a separate Python (``python -I -S``) running :mod:`prodserver.runtime.tree`, which
-imports nothing of prodserver, in a session of its own, blocked reading one pipe. prodserver
-writes each new process group to the pipe. If the pipe reaches end-of-file without a goodbye,
-prodserver died: the guardian kills every group it was told about, then every process of the
-run found outside them (by session, or by this run's ``PRODSERVER_RUN`` token in its
-environment: double-forked daemons included), and exits.
+its group is out of reach of a group kill. So before anything starts, prodserver starts a
+guardian in a session of its own: a POSIX shell (:data:`WAITER`) blocked reading one pipe.
+prodserver writes this run's token and each new process group to the pipe. If the pipe
+reaches end-of-file without a goodbye, prodserver died: the shell replaces itself with
+``python -I -S`` running :mod:`prodserver.runtime.tree` (which imports nothing of prodserver),
+and that kills every group it was told about, then every process of the run found outside
+them (by session, or by this run's ``PRODSERVER_RUN`` token in its environment: double-forked
+daemons included), and exits.
 
-It is a program of its own rather than a fork of prodserver: a fork shares memory with
-prodserver only until either writes to it, and prodserver keeps writing, so a forked guardian
-slowly became a second copy (about 3 MiB of PSS more than this one with 8 children).
+Waiting costs a shell's memory (about 0.2 MiB of PSS); Python starts only when there is
+something to kill. A forked copy of prodserver, the earlier guardian, shared its pages only
+until either process wrote to them, and cost about 10 MiB of PSS with 8 children.
 """
 
 from __future__ import annotations
@@ -24,9 +25,30 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prodserver.runtime.tree import RUN_TOKEN_VAR
+from prodserver.runtime.tree import GUARD_GROUPS_VAR, GUARD_TOKEN_VAR, RUN_TOKEN_VAR
 
-__all__ = ["RUN_TOKEN_VAR", "Guardian", "start_guardian"]
+__all__ = ["RUN_TOKEN_VAR", "WAITER", "Guardian", "start_guardian"]
+
+#: the guardian while prodserver lives: it keeps the groups in a variable (``+PGID`` adds one,
+#: ``-PGID`` removes it: an id is reused once its group is empty), leaves on ``bye``, and on
+#: end-of-file execs the killer (its arguments) with the token and the groups in its
+#: environment, where other users cannot read them, unlike a command line
+WAITER = f"""
+trap '' INT HUP TERM
+groups=' '
+token=''
+while IFS= read -r line; do
+  case $line in
+    bye) exit 0 ;;
+    =*) token=${{line#=}} ;;
+    +*) groups="$groups${{line#+}} " ;;
+    -*) g=${{line#-}}
+        case $groups in *" $g "*) groups="${{groups%%" $g "*}} ${{groups#*" $g "}}" ;; esac ;;
+  esac
+done
+export {GUARD_TOKEN_VAR}="$token" {GUARD_GROUPS_VAR}="$groups"
+exec "$@"
+"""
 
 
 @dataclass
@@ -75,28 +97,28 @@ class Guardian:
 
 
 def start_guardian(*, portable: bool = False) -> Guardian | None:
-    """Start the guardian; None where it cannot work (no ``fork``: Windows).
+    """Start the guardian; None where it cannot work (Windows, no ``/bin/sh``).
 
-    ``portable``: it reads the process table with psutil rather than ``/proc``.
+    ``portable``: its killer reads the process table with psutil rather than ``/proc``.
     """
-    if not hasattr(os, "fork") or not sys.executable:
+    shell = "/bin/sh"
+    if not hasattr(os, "fork") or not os.path.exists(shell) or not sys.executable:
         return None  # Windows (a Job Object does this work), or an embedded interpreter
     # os.urandom, not the secrets module: same bytes, 4 ms less start-up (secrets imports
     # hashlib, base64 and random)
     token = os.urandom(8).hex()
     use_proc = not portable and os.path.isdir("/proc/self")
-    read_fd, write_fd = os.pipe()
-    program = Path(__file__).with_name("tree.py")
-    argv = [str(read_fd), "proc" if use_proc else "psutil"]
+    killer = [sys.executable, "-I", "-S", str(Path(__file__).with_name("tree.py"))]
+    killer.append("proc" if use_proc else "psutil")
     if not use_proc:
-        argv.append(_psutil_path())
+        killer.append(_psutil_path())
+    read_fd, write_fd = os.pipe()
     try:
         popen = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(program), *argv],
-            stdin=subprocess.DEVNULL,
+            [shell, "-c", WAITER, "prodserver-guardian", *killer],
+            stdin=read_fd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(read_fd,),
             start_new_session=True,  # out of prodserver's group: a Ctrl-C is not for it
             env={},
         )
@@ -111,7 +133,7 @@ def start_guardian(*, portable: bool = False) -> Guardian | None:
 
 
 def _psutil_path() -> str:
-    """The directory psutil is imported from (the guardian runs without site-packages)."""
+    """The directory psutil is imported from (the killer runs without site-packages)."""
     from importlib.machinery import PathFinder
 
     spec = PathFinder.find_spec("psutil")

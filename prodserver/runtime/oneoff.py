@@ -46,6 +46,9 @@ def run_oneoff(project: ResolvedProject, argv: Sequence[str]) -> int:
     """Run ``argv`` in ``project``'s environment from its root; returns its exit code."""
     if not argv:
         raise UsageError("nothing to run", hint="prodserver run -- python manage.py shell")
+    from prodserver.runtime.plumbing import choose
+
+    choose()  # an unknown PRODSERVER_RUNTIME is an error here too (one command, no plumbing)
     env = dict(project.env)
     try:
         program = find_executable(argv[0], env, project.root)

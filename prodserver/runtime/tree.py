@@ -12,8 +12,8 @@ The process table comes from ``/proc`` on Linux and from psutil elsewhere (or wh
 which is how the portable runtime is tested on Linux).
 
 This module imports nothing from prodserver and nothing beyond the standard library until
-psutil is needed: the guardian runs it as a small program of its own (``python -I -S
-tree.py``), so that it costs a few MiB instead of a copy of the whole prodserver process.
+psutil is needed: when prodserver dies, its guardian (:mod:`prodserver.runtime.guardian`)
+runs it as a program of its own (``python -I -S tree.py``) to kill what is left.
 """
 
 from __future__ import annotations
@@ -146,41 +146,12 @@ def _psutil_adopted(skip: Collection[int]) -> list[int]:
     return found
 
 
-# -- the guardian's program ------------------------------------------------------------------
+# -- the guardian's killer ---------------------------------------------------------------------
 
-
-def guard(read_fd: int, *, use_proc: bool) -> None:
-    """Read process groups from ``read_fd`` until it ends; kill the run unless dismissed.
-
-    Lines are ``=TOKEN`` (this run's token: on the pipe, not the command line, which every
-    user can read), ``+PGID`` (a new group), ``-PGID`` (an empty group: its id may be reused)
-    and ``bye`` (prodserver is exiting normally). End-of-file without ``bye`` means prodserver
-    died: every group it named is killed, then every process of the run found outside them.
-    """
-    groups: set[int] = set()
-    token: str | None = None
-    buffer = b""
-    dismissed = False
-    while True:
-        try:
-            data = os.read(read_fd, 4096)
-        except InterruptedError:
-            continue
-        if not data:
-            break
-        buffer += data
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line == b"bye":
-                dismissed = True
-            elif line[:1] == b"+":
-                groups.add(int(line[1:]))
-            elif line[:1] == b"-":
-                groups.discard(int(line[1:]))
-            elif line[:1] == b"=":
-                token = line[1:].decode()
-    if not dismissed:
-        kill_run(groups, token, use_proc=use_proc)
+#: what the guardian's waiting shell hands over when prodserver died: this run's token, and
+#: the process groups still known (space-separated)
+GUARD_TOKEN_VAR = "PRODSERVER_GUARD_TOKEN"  # noqa: S105 - a variable name, not a secret
+GUARD_GROUPS_VAR = "PRODSERVER_GUARD_GROUPS"
 
 
 def kill_run(groups: Collection[int], token: str | None, *, use_proc: bool) -> None:
@@ -203,13 +174,15 @@ def _signal(pid: int, *, group: bool) -> None:
 
 
 def _main(argv: list[str]) -> None:  # pragma: no cover - runs as the guardian
-    """``tree.py READ_FD proc|psutil [PSUTIL_PATH]``: the guardian."""
-    read_fd, table = int(argv[0]), argv[1]
-    if len(argv) > 2 and argv[2]:
-        sys.path.append(argv[2])  # -S left site-packages out: psutil's directory only
+    """``tree.py proc|psutil [PSUTIL_PATH]``: kill the run described by the environment."""
+    table = argv[0]
+    if len(argv) > 1 and argv[1]:
+        sys.path.append(argv[1])  # -S left site-packages out: psutil's directory only
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)  # a terminal's Ctrl-C or hang-up is not for us
-    guard(read_fd, use_proc=table == "proc")
+    token = os.environ.get(GUARD_TOKEN_VAR) or None
+    groups = {int(g) for g in os.environ.get(GUARD_GROUPS_VAR, "").split() if g.isdigit()}
+    kill_run(groups, token, use_proc=table == "proc")
 
 
 if __name__ == "__main__":  # pragma: no cover - runs as the guardian
