@@ -26,8 +26,18 @@ from prodserver.runtime.streams import Stream
 from prodserver.runtime.supervisor import Supervisor
 from prodserver.runtime.writer import keep_heap
 
-#: the signals the loop takes over while it runs
-HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+#: the signals the loop takes over while it runs (Windows has neither SIGHUP nor SIGCHLD,
+#: but a console's Ctrl-Break arrives as SIGBREAK)
+HANDLED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGBREAK")
+    if hasattr(signal, name)
+)
+#: without SIGCHLD (Windows) exits are looked for at least this often
+CHILD_POLL = 0.1
+_SIGCHLD: int | None = getattr(signal, "SIGCHLD", None)
+_NO_SIGCHLD = _SIGCHLD is None
+_SIGBREAK: int | None = getattr(signal, "SIGBREAK", None)
 #: after a stop asked for by a signal, output nobody takes for this long is given up on: a
 #: stalled reader must not hold the exit (a run that ends on its own waits for the reader)
 DRAIN_IDLE = 0.5
@@ -53,6 +63,8 @@ class EventLoop:
 
             poller = choose().poller()
         self._poll = poller
+        #: how registered fds are read: a poller with reader threads hands over their chunks
+        self._reader: Callable[[int, int], bytes] = getattr(poller, "read", os.read)
         self._fds: dict[int, Stream] = {}
         self._unit_fds: dict[int, list[int]] = {}
         self._signals: collections.deque[int] = collections.deque()
@@ -148,7 +160,7 @@ class EventLoop:
     def _read(self, fd: int, st: Stream) -> bool:
         """Read once from ``fd``; False when nothing more is there for now (or ever)."""
         try:
-            data = os.read(fd, READ_SIZE)
+            data = self._reader(fd, READ_SIZE)
         except BlockingIOError:
             return False
         except InterruptedError:
@@ -226,7 +238,7 @@ class EventLoop:
             for fd, _mask in self._poll.poll(timeout):
                 if fd == self._wake_r:
                     with contextlib.suppress(BlockingIOError):
-                        while os.read(fd, 512):
+                        while self._reader(fd, 512):
                             pass
             while self._signals:
                 if self._signals.popleft() in (signal.SIGINT, signal.SIGTERM):
@@ -248,13 +260,17 @@ class EventLoop:
         previous: dict[int, object] = {}
         for sig in HANDLED:
             previous[sig] = signal.signal(sig, self._enqueue)
-            # a signal must not break a blocking write or read half-way
-            signal.siginterrupt(sig, False)
-        previous[-1] = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+            if hasattr(signal, "siginterrupt"):
+                # a signal must not break a blocking write or read half-way
+                signal.siginterrupt(sig, False)
+        # Windows wants a socket (ValueError): the poller's slices let the handlers run instead
+        with contextlib.suppress(ValueError):
+            previous[-1] = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         return previous
 
     def _restore(self, previous: dict[int, object]) -> None:
-        signal.set_wakeup_fd(int(previous.pop(-1)))  # type: ignore[call-overload]
+        if -1 in previous:
+            signal.set_wakeup_fd(int(previous.pop(-1)))  # type: ignore[call-overload]
         for sig, handler in previous.items():
             with contextlib.suppress(TypeError, ValueError):
                 signal.signal(sig, handler)  # type: ignore[arg-type]
@@ -300,12 +316,14 @@ class EventLoop:
 
     def _dispatch(self, sup: Supervisor) -> bool:
         """Hand queued signals and posted callbacks over; True when children exited."""
-        reap = False
+        reap = _NO_SIGCHLD  # then every turn looks for exits
         while self._signals:
             signum = self._signals.popleft()
-            if signum == signal.SIGCHLD:
+            if signum == _SIGCHLD:
                 reap = True
                 continue
+            if signum == _SIGBREAK:
+                signum = signal.SIGTERM  # a Windows console's Ctrl-Break: stop, as for SIGTERM
             if signum in (signal.SIGINT, signal.SIGTERM):
                 self.stop_asked = True
             sup.handle_signal(signum)
@@ -317,7 +335,7 @@ class EventLoop:
         mux = self.mux
         clock = sup.clock
         fds = self._fds
-        read = os.read
+        read = self._reader
         wake = self._wake_r
         poll = self._poll.poll
         feed = mux.feed
@@ -329,6 +347,8 @@ class EventLoop:
             timeout = -1.0 if deadline is None else max(0.0, deadline - clock.monotonic())
             if self._paused and not self._out_watched and not 0 <= timeout < OUTPUT_RETRY:
                 timeout = OUTPUT_RETRY
+            if _NO_SIGCHLD and not 0 <= timeout < CHILD_POLL:
+                timeout = CHILD_POLL
             events = poll(timeout)
             for fd, _mask in events:
                 if fd == wake:

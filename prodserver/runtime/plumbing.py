@@ -17,9 +17,11 @@ cannot work (PS461): a typo must not silently pick a runtime.
 
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -128,6 +130,175 @@ class SelectorPoller:
         self._selector.close()
 
 
+class ThreadedPoller:
+    """epoll's interface where pipes cannot be waited on (Windows): a thread reads each one.
+
+    Each registered pipe gets a daemon thread that blocks in ``os.read`` and hands over one
+    chunk at a time: it reads the next only once the loop took this one (:meth:`read`), so a
+    paused fd (mask 0) holds at most one chunk and backpressure still reaches the child. A
+    socket (the control socket) is only waited on by its thread (``select``, which Windows
+    has for sockets): its reader is the loop's callback, which gets it unchanged.
+    Watching for writing is refused (``OSError``), as epoll refuses a regular file: the loop
+    then retries its output on a timer. The loop reads registered fds through :meth:`read`.
+
+    :meth:`poll` waits in slices of :data:`SLICE`: on Windows a signal handler (Ctrl-C) only
+    runs once the main thread returns from a wait.
+    """
+
+    #: the longest single wait
+    SLICE = 0.1
+
+    def __init__(self, read_size: int = 1 << 16) -> None:
+        self._read_size = read_size
+        self._cond = threading.Condition()
+        self._masks: dict[int, int] = {}
+        #: the chunk each fd's thread read and the loop has not taken yet
+        self._chunks: dict[int, bytes] = {}
+        self._eof: set[int] = set()
+        #: sockets found readable and not yet reported by :meth:`poll`
+        self._sockets_ready: set[int] = set()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def register(self, fd: int, eventmask: int = READ, /) -> None:
+        if eventmask & WRITE:
+            raise OSError(errno.EPERM, "a reader thread cannot wait for writing")
+        with self._cond:
+            if fd in self._masks:
+                raise FileExistsError(f"fd {fd} is already registered")
+            sock = _is_socket(fd)  # and a closed fd is an error now, not in the thread
+            self._masks[fd] = eventmask
+            self._eof.discard(fd)
+        if sock:
+            threading.Thread(target=self._waiter, args=(fd,), daemon=True).start()
+            return
+        if sys.platform != "win32":
+            os.set_blocking(fd, True)  # the thread blocks; the loop only reads the chunk
+        threading.Thread(target=self._reader, args=(fd,), daemon=True).start()
+
+    def modify(self, fd: int, eventmask: int, /) -> None:
+        if eventmask & WRITE:
+            raise OSError(errno.EPERM, "a reader thread cannot wait for writing")
+        with self._cond:
+            if fd not in self._masks:
+                raise FileNotFoundError(f"fd {fd} is not registered")
+            self._masks[fd] = eventmask
+            self._cond.notify_all()
+
+    def unregister(self, fd: int, /) -> None:
+        with self._cond:
+            if self._masks.pop(fd, None) is None:
+                raise FileNotFoundError(f"fd {fd} is not registered")
+            self._chunks.pop(fd, None)
+            self._eof.discard(fd)
+            self._sockets_ready.discard(fd)
+            self._cond.notify_all()
+
+    def _waiter(self, fd: int) -> None:
+        import select
+
+        while True:
+            with self._cond:
+                while fd in self._sockets_ready and fd in self._masks:
+                    self._cond.wait()
+                if fd not in self._masks:
+                    return
+            try:
+                readable, _, _ = select.select([fd], [], [], self.SLICE)
+            except (OSError, ValueError):
+                return  # closed under us
+            if readable:
+                with self._cond:
+                    if fd in self._masks:
+                        self._sockets_ready.add(fd)
+                        self._cond.notify_all()
+
+    def _reader(self, fd: int) -> None:
+        while True:
+            try:
+                data = os.read(fd, self._read_size)
+            except InterruptedError:
+                continue
+            except OSError:
+                data = b""  # closed under us, or broken: end of file
+            with self._cond:
+                if fd not in self._masks:
+                    return  # unregistered while we read: nobody wants it
+                if not data:
+                    self._eof.add(fd)
+                    self._cond.notify_all()
+                    return
+                self._chunks[fd] = data
+                self._cond.notify_all()
+                while fd in self._chunks and fd in self._masks:
+                    self._cond.wait()
+
+    def read(self, fd: int, size: int) -> bytes:
+        """The chunk the thread read (up to ``size``); ``b""`` at end of file.
+
+        Raises BlockingIOError when nothing is there yet, as a non-blocking ``os.read`` does.
+        """
+        with self._cond:
+            chunk = self._chunks.get(fd)
+            if chunk is None:
+                if fd in self._eof:
+                    return b""
+                raise BlockingIOError(errno.EAGAIN, "nothing read yet")
+            if len(chunk) > size:
+                self._chunks[fd] = chunk[size:]
+                return chunk[:size]
+            del self._chunks[fd]
+            self._cond.notify_all()
+            return chunk
+
+    def _ready(self) -> list[tuple[int, int]]:
+        ready = [
+            (fd, READ)
+            for fd, mask in self._masks.items()
+            if mask & READ and (fd in self._chunks or fd in self._eof or fd in self._sockets_ready)
+        ]
+        if self._sockets_ready:
+            # reported once: its thread waits again after the loop's callback had its turn
+            self._sockets_ready.difference_update(fd for fd, _ in ready)
+            self._cond.notify_all()
+        return ready
+
+    def poll(self, timeout: float | None = -1.0, maxevents: int = -1, /) -> list[tuple[int, int]]:
+        wait = self.SLICE if timeout is None or timeout < 0 else min(timeout, self.SLICE)
+        with self._cond:
+            ready = self._ready()
+            if not ready and wait > 0:
+                self._cond.wait(wait)
+                ready = self._ready()
+        return ready
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._masks.clear()
+            self._chunks.clear()
+            self._cond.notify_all()
+
+
+def _is_socket(fd: int) -> bool:
+    """Whether ``fd`` is a socket (raises OSError for a closed fd)."""
+    if sys.platform == "win32":
+        import select
+
+        try:
+            select.select([fd], [], [], 0)  # Windows selects sockets only
+        except (OSError, ValueError):
+            os.fstat(fd)  # not a socket: a pipe, or closed (then this raises)
+            return False
+        return True
+    import stat
+
+    return stat.S_ISSOCK(os.fstat(fd).st_mode)
+
+
 def _poll_events(mask: int) -> int:
     return (READ if mask & selectors.EVENT_READ else 0) | (
         WRITE if mask & selectors.EVENT_WRITE else 0
@@ -152,6 +323,8 @@ class Plumbing:
             import select
 
             return select.epoll()
+        if sys.platform == "win32":
+            return ThreadedPoller()  # only sockets can be selected there, not pipes
         return SelectorPoller()
 
     def guardian(self) -> Guardian | None:

@@ -19,7 +19,14 @@ import pytest
 
 from prodserver.errors import UsageError
 from prodserver.runtime.guardian import start_guardian
-from prodserver.runtime.plumbing import READ, WRITE, Poller, SelectorPoller, choose
+from prodserver.runtime.plumbing import (
+    READ,
+    WRITE,
+    Poller,
+    SelectorPoller,
+    ThreadedPoller,
+    choose,
+)
 from prodserver.runtime.spawner import PortableSpawner
 from prodserver.runtime.tree import RUN_TOKEN_VAR
 from tests.conftest import POSIX_RUNTIME, run_script
@@ -82,7 +89,7 @@ def test_up_with_an_unknown_runtime_starts_nothing_and_says_why(tmp_path: Path) 
 
 
 def _pollers() -> list[Callable[[], Poller]]:
-    found: list[Callable[[], Poller]] = [SelectorPoller]
+    found: list[Callable[[], Poller]] = [SelectorPoller, ThreadedPoller]
     if hasattr(select, "epoll"):
         found.append(select.epoll)
     return found
@@ -107,9 +114,10 @@ def pipe() -> Iterator[tuple[int, int]]:
 
 
 @posix
-def test_the_selector_poller_behaves_as_epoll_does(poller: Poller, pipe: tuple[int, int]) -> None:
-    """The loop is written against epoll's behaviour: both pollers must show the same."""
+def test_every_poller_behaves_as_epoll_does(poller: Poller, pipe: tuple[int, int]) -> None:
+    """The loop is written against epoll's behaviour: every poller must show the same."""
     r, w = pipe
+    read = getattr(poller, "read", os.read)  # a reader thread's poller hands chunks over
     poller.register(r, READ)
     assert poller.poll(0) == []
     os.write(w, b"x")
@@ -121,24 +129,73 @@ def test_the_selector_poller_behaves_as_epoll_does(poller: Poller, pipe: tuple[i
         poller.register(r, READ)
     poller.modify(r, READ)
     assert poller.poll(0) == [(r, READ)]
+    assert read(r, 10) == b"x"
+    os.write(w, b"yz")
+    assert poller.poll(1.0) == [(r, READ)]
+    assert read(r, 1) == b"y"  # a chunk is handed over in parts when asked for less
+    assert read(r, 10) == b"z"
+    os.close(w)
+    assert [fd for fd, _events in poller.poll(1.0)] == [r]  # end of file (epoll: EPOLLHUP)
+    assert read(r, 10) == b""
     poller.unregister(r)
     assert poller.poll(0) == []
     with pytest.raises(OSError):
         poller.unregister(r)
     with pytest.raises(OSError):
         poller.modify(r, READ)
-    # the write end of an empty pipe is writable; a closed writer is end-of-file (readable)
-    poller.register(w, WRITE)
-    assert poller.poll(1.0) == [(w, WRITE)]
-    poller.unregister(w)
-    poller.register(r, READ)
-    os.read(r, 10)
-    os.close(w)
-    assert [fd for fd, _events in poller.poll(1.0)] == [r]  # epoll adds EPOLLHUP
-    assert os.read(r, 10) == b""
     assert not poller.closed
     poller.close()
     assert poller.closed
+
+
+@posix
+@pytest.mark.parametrize(
+    "make", [SelectorPoller, *_pollers()[2:]], ids=["selector", "epoll"][: len(_pollers()) - 1]
+)
+def test_the_write_end_of_an_empty_pipe_is_writable(
+    make: Callable[[], Poller], pipe: tuple[int, int]
+) -> None:
+    poller = make()
+    try:
+        poller.register(pipe[1], WRITE)
+        assert poller.poll(1.0) == [(pipe[1], WRITE)]
+    finally:
+        poller.close()
+
+
+def test_a_reader_thread_refuses_to_watch_for_writing(pipe: tuple[int, int]) -> None:
+    """The loop then retries its congested output on a timer, as for a regular file."""
+    poller = ThreadedPoller()
+    with pytest.raises(OSError):
+        poller.register(pipe[1], WRITE)
+    poller.close()
+
+
+@posix
+def test_a_paused_reader_thread_holds_one_chunk_so_the_writer_blocks(
+    pipe: tuple[int, int],
+) -> None:
+    r, w = pipe
+    poller = ThreadedPoller(read_size=1024)
+    poller.register(r, 0)
+    os.set_blocking(w, False)
+    written = 0
+    deadline = time.monotonic() + 10
+    while True:  # fill the pipe: the thread takes one chunk and waits for the loop
+        try:
+            written += os.write(w, b"x" * 1024)
+        except BlockingIOError:
+            if poller._chunks:  # the thread holds its chunk: the pipe is full for good
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    poller.modify(r, READ)
+    taken = 0
+    while taken < written:
+        if poller.poll(1.0):
+            taken += len(poller.read(r, 1 << 20))
+    assert taken == written
+    poller.close()
 
 
 @posix
@@ -148,7 +205,10 @@ def test_a_negative_timeout_waits_until_an_event(poller: Poller, pipe: tuple[int
     timer = threading.Timer(0.1, os.write, (w, b"x"))
     timer.start()
     try:
-        assert poller.poll(-1.0) == [(r, READ)]
+        events = poller.poll(-1.0)
+        while not events and isinstance(poller, ThreadedPoller):  # it waits in slices
+            events = poller.poll(-1.0)
+        assert events == [(r, READ)]
     finally:
         timer.join()
 
@@ -282,3 +342,67 @@ def test_the_guardian_kills_the_run_only_when_prodserver_dies(
         for proc in (group, tagged, stranger):
             proc.kill()
             proc.wait()
+
+
+# -- the whole loop on reader threads (how Windows reads pipes), for real here ---------------
+
+THREADED_UP = (
+    "import sys; from prodserver.runtime import plumbing; "
+    "plumbing.Plumbing.poller = lambda self: plumbing.ThreadedPoller(); "
+    "from prodserver.cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@posix
+def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path: Path) -> None:
+    talk = (
+        "import sys, time\nfor i in range(2000): print('line', i)\n"
+        "sys.stderr.write('done\\n'); sys.stderr.flush(); time.sleep(60)"
+    )
+    (tmp_path / "prodserver.toml").write_text(
+        "[processes.talk]\n"
+        f"command = [{sys.executable!r}, '-c', {talk!r}]\n"
+        "[processes.sleep]\n"
+        f"command = [{sys.executable!r}, '-c', 'import time; time.sleep(60)']\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), NO_COLOR="1")
+    env["XDG_RUNTIME_DIR"] = str(tmp_path)
+    up = subprocess.Popen(
+        [sys.executable, "-c", THREADED_UP, "up"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert up.stdout is not None
+        lines = []
+        for line in up.stdout:  # the output arrives through the reader threads
+            lines.append(line)
+            if line.startswith("talk.1") and "| done" in line:
+                break
+        talked = [x.split("| ")[1] for x in lines if x.startswith("talk.1 ") and "| line" in x]
+        assert talked == [f"line {i}\n" for i in range(2000)]
+        # the control socket, watched by a thread, answers
+        status = subprocess.run(
+            [sys.executable, "-m", "prodserver", "status"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert status.returncode == 0, status.stderr
+        assert "talk.1" in status.stdout and "sleep.1" in status.stdout
+        pids = [int(x.split()[-1]) for x in lines if "* started with pid" in x]
+        up.send_signal(signal.SIGTERM)
+        rest, err = up.communicate(timeout=30)
+    finally:
+        up.kill()
+        up.wait()
+    assert up.returncode == 0, err
+    assert "talk.1  * stopped by SIGTERM" in rest and "sleep.1 * stopped by SIGTERM" in rest
+    assert len(pids) == 2
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids)
