@@ -169,7 +169,9 @@ def _sockets(
     hub = None
     if hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
         hub = NotifyHub(rundir / f"notify-{os.getpid()}", deliver, loop.watch, loop.unwatch)
-    server = ControlServer(rundir, status, loop.watch, loop.unwatch) if control else None
+    server = None
+    if control and hasattr(socket, "AF_UNIX"):  # Windows: no status endpoint yet
+        server = ControlServer(rundir, status, loop.watch, loop.unwatch)
     return hub, server
 
 
