@@ -206,7 +206,12 @@ class PosixSpawner:
         os.set_blocking(out_r, False)
         os.set_blocking(err_r, False)
         self._popens[popen.pid] = popen
-        return ChildHandle(popen.pid, popen.pid, out_r, err_r, popen)
+        handle = ChildHandle(popen.pid, popen.pid, out_r, err_r, popen)
+        self._started(handle)
+        return handle
+
+    def _started(self, handle: ChildHandle) -> None:
+        """A child was started (the portable spawner remembers its session)."""
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -264,25 +269,20 @@ class PortableSpawner(PosixSpawner):
         self.token = token
         #: the session (and group) ids of the children started, while anything is in them
         self._sessions: set[int] = set()
+        #: processes (pid, session) found without the token: not read again
+        self._untagged: set[tuple[int, int]] = set()
 
     def prepare(self) -> None:
         self._parent = os.getpid()
         unignore_inherited_signals()
 
-    def spawn(
-        self,
-        argv: tuple[str, ...],
-        env: Mapping[str, str],
-        cwd: Path,
-        *,
-        user: str | None = None,
-    ) -> ChildHandle:
-        handle = super().spawn(argv, env, cwd, user=user)
+    def _started(self, handle: ChildHandle) -> None:
         self._sessions.add(handle.pgid)
-        return handle
 
     def strays(self, known: Iterable[int]) -> list[int]:
-        found = tree.run_processes(self._sessions, self.token, set(known), use_proc=False)
+        found = tree.run_processes(
+            self._sessions, self.token, set(known), use_proc=False, untagged=self._untagged
+        )
         # a session whose leader was reaped, whose group is empty and where nothing was
         # found is over (its id may be reused)
         seen = set()

@@ -63,12 +63,15 @@ def run_processes(
     skip: Collection[int] = (),
     *,
     use_proc: bool,
+    untagged: set[tuple[int, int]] | None = None,
 ) -> list[int]:
     """Processes of the run that are not in one of the groups ``sessions``.
 
     ``sessions``: the ids of the sessions (and groups) of the children prodserver started;
     a process still in one of those groups is left to the group's stop. ``skip``: pids
-    prodserver knows (its instances, probes, the guardian).
+    prodserver knows (its instances, probes, the guardian). ``untagged``: a cache of
+    ``(pid, session)`` found without the token, whose environment is not read again (an
+    environment is inherited, not acquired: reading it is most of a scan's cost).
     """
     me = os.getpid()
     found: list[int] = []
@@ -82,8 +85,13 @@ def run_processes(
             continue  # gone while we looked, or not ours to see
         if pgid in sessions:
             continue
-        if sid in sessions or (token is not None and _tagged(pid, token, use_proc)):
+        if sid in sessions:
             found.append(pid)
+        elif token is not None and (untagged is None or (pid, sid) not in untagged):
+            if _tagged(pid, token, use_proc):
+                found.append(pid)
+            elif untagged is not None:
+                untagged.add((pid, sid))
     return found
 
 

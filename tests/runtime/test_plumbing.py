@@ -306,11 +306,16 @@ def test_the_guardian_waits_as_a_shell_not_as_a_copy_of_prodserver() -> None:
 
 def _sleeper(token: str) -> subprocess.Popen[bytes]:
     code = "import time; time.sleep(60)"
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-c", code],
         env=dict(os.environ, **{RUN_TOKEN_VAR: token}),
         start_new_session=True,
     )
+    deadline = time.monotonic() + 10
+    while psutil.Process(proc.pid).cmdline()[1:2] != ["-c"]:  # exec'd: its own environment
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return proc
 
 
 @posix
@@ -357,7 +362,7 @@ THREADED_UP = (
 def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path: Path) -> None:
     talk = (
         "import sys, time\nfor i in range(2000): print('line', i)\n"
-        "sys.stderr.write('done\\n'); sys.stderr.flush(); time.sleep(60)"
+        "sys.stdout.flush(); sys.stderr.write('done\\n'); sys.stderr.flush(); time.sleep(60)"
     )
     (tmp_path / "prodserver.toml").write_text(
         "[processes.talk]\n"
@@ -377,12 +382,15 @@ def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path
     )
     try:
         assert up.stdout is not None
-        lines = []
+        lines: list[str] = []
+        talked: list[str] = []
         for line in up.stdout:  # the output arrives through the reader threads
             lines.append(line)
-            if line.startswith("talk.1") and "| done" in line:
+            if line.startswith("talk.1 ") and "| line" in line:
+                talked.append(line.split("| ")[1])
+            # two pipes: stderr's line may come before stdout's last ones (as on any runtime)
+            if len(talked) == 2000 and any("| done" in x for x in lines):
                 break
-        talked = [x.split("| ")[1] for x in lines if x.startswith("talk.1 ") and "| line" in x]
         assert talked == [f"line {i}\n" for i in range(2000)]
         # the control socket, watched by a thread, answers
         status = subprocess.run(
@@ -406,3 +414,24 @@ def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path
     assert "talk.1  * stopped by SIGTERM" in rest and "sleep.1 * stopped by SIGTERM" in rest
     assert len(pids) == 2
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids)
+
+
+@posix
+def test_an_environment_read_once_without_the_token_is_not_read_again() -> None:
+    """A stop sweeps for strays many times; after the first, only new processes cost a read."""
+    from prodserver.runtime.tree import run_processes
+
+    token = os.urandom(8).hex()
+    tagged = _sleeper(token)
+    plain = _sleeper("someone-else")
+    cache: set[tuple[int, int]] = set()
+    try:
+        for _ in range(2):
+            found = run_processes(set(), token, use_proc=False, untagged=cache)
+            assert tagged.pid in found and plain.pid not in found
+        assert (plain.pid, plain.pid) in cache  # its own session: start_new_session
+        assert not any(pid == tagged.pid for pid, _ in cache)
+    finally:
+        for proc in (tagged, plain):
+            proc.kill()
+            proc.wait()
