@@ -23,13 +23,11 @@ from prodserver.errors import BackendUnavailable, UsageError
 from prodserver.exitcodes import signal_exit_code
 from prodserver.runtime.lookup import ExecutableNotFound, find_executable
 
-_FORWARDED = (
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGINT,
-    signal.SIGQUIT,
+#: (those the system has: Windows has neither SIGHUP nor the SIGUSRs nor SIGQUIT)
+_FORWARDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGQUIT")
+    if hasattr(signal, name)
 )
 
 

@@ -42,7 +42,7 @@ posix = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
     [
         (None, "linux", "native"),
         (None, "darwin", "portable"),
-        (None, "win32", "portable"),
+        ("portable", "win32", "portable"),
         ("portable", "linux", "portable"),
         ("Portable ", "linux", "portable"),
         ("native", "linux", "native"),
@@ -63,6 +63,13 @@ def test_an_unknown_runtime_is_an_error_not_a_silent_default() -> None:
     assert caught.value.code == "PS460"
     assert "'portabel'" in caught.value.message
     assert "native or portable" in (caught.value.hint or "")
+
+
+def test_windows_says_the_runtime_is_unfinished_unless_asked_for_by_name() -> None:
+    with pytest.raises(UsageError) as caught:
+        choose({}, "win32")
+    assert caught.value.code == "PS462"
+    assert "WSL 2" in (caught.value.hint or "")
 
 
 def test_the_native_runtime_off_linux_is_an_error() -> None:
