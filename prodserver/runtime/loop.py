@@ -69,8 +69,9 @@ class EventLoop:
         self._unit_fds: dict[int, list[int]] = {}
         self._signals: collections.deque[int] = collections.deque()
         self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+        if hasattr(os, "set_blocking"):  # Windows before 3.12 has none for pipes
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
         self._poll.register(self._wake_r, READ)
         self._global = mux.stream("prodserver", "prodserver", None, "prodserver", 0)
         self._streams: dict[int, Stream] = {}
