@@ -67,11 +67,11 @@ rm -f "$audit_report" "$audit_report.err"
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
 # The runtime tests a second time on the portable OS plumbing (selectors, sessions, psutil:
-# what macOS and Windows use), so that it is tested on every run here too. Skipped when the
-# arguments name what to test (a path or -k/-m with its value): that run is a targeted one.
+# what macOS and Windows use), so that it is tested on every run here too. Skipped when an
+# argument names what to test (a test file, directory or node id): that run is a targeted one.
 targeted=0
 for arg in "$@"; do
-  case "$arg" in -*) ;; *) targeted=1 ;; esac
+  case "$arg" in -*) ;; *) if [ -e "${arg%%::*}" ]; then targeted=1; fi ;; esac
 done
 if [ "$targeted" = 0 ]; then
   echo "== pytest (PRODSERVER_RUNTIME=portable: runtime, integration, health)"
