@@ -379,7 +379,9 @@ def choose(environ: Mapping[str, str] | None = None, platform: str | None = None
     if value == "native" and not linux:
         raise UsageError(
             f"{RUNTIME_VAR}=native needs Linux (subreaper, epoll, /proc); this is {system}",
-            hint=f"unset {RUNTIME_VAR}: the portable runtime is the default here",
+            hint=f"{RUNTIME_VAR}=portable"
+            if system == "win32"
+            else f"unset {RUNTIME_VAR}: the portable runtime is the default here",
             code="PS461",
         )
     return Plumbing("native" if value == "native" else "portable")
