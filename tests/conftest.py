@@ -19,6 +19,22 @@ REPO = Path(__file__).resolve().parent.parent
 # A known, minimal environment for resolution tests: nothing from the developer's shell leaks in.
 BASE_ENV = {"PATH": os.environ.get("PATH", os.defpath), "HOME": "/nonexistent"}
 
+#: why the runtime, integration and health tests skip on Windows: they send POSIX signals
+#: and read process groups (the Windows spawner is tested against fakes instead)
+POSIX_RUNTIME = "POSIX runtime (signals, process groups); Windows: tests/runtime/test_windows.py"
+#: why a test needs Linux itself (``/proc``, the parent-death signal, notify's credentials)
+LINUX_ONLY = "Linux only"
+
+
+def runtime_env() -> dict[str, str]:
+    """``PRODSERVER_RUNTIME`` if the test run has one, for tests that build a small environment.
+
+    The CI runs the runtime and integration tests twice on Linux, the second time with
+    ``PRODSERVER_RUNTIME=portable`` (see tools/test.sh): it must reach the prodserver they start.
+    """
+    value = os.environ.get("PRODSERVER_RUNTIME")
+    return {"PRODSERVER_RUNTIME": value} if value else {}
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_configuration_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -63,7 +79,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
 
     def run(*argv: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> CliResult:
         for key in list(os.environ):
-            if key.startswith("PRODSERVER_") or key == "PORT":
+            # PRODSERVER_RUNTIME stays: the CI runs the runtime tests on both runtimes
+            if (key.startswith("PRODSERVER_") and key != "PRODSERVER_RUNTIME") or key == "PORT":
                 monkeypatch.delenv(key, raising=False)
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
