@@ -7,6 +7,7 @@ runs the format, and makes sure no secret value slipped into the output.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 from prodserver.config.model import ResolvedProject
@@ -18,6 +19,7 @@ from prodserver.exporters.base import (
     check_env_names,
     check_names,
     guard_secrets,
+    restart_warnings,
     write_files,
 )
 
@@ -52,4 +54,7 @@ def render(
         lambda other: module.render(other, options),
         include_secrets=options.include_secrets,
     )
+    extra = [w for w in restart_warnings(project, fmt) if w not in result.warnings]
+    if extra:
+        result = dataclasses.replace(result, warnings=(*result.warnings, *extra))
     return result

@@ -27,9 +27,11 @@ from prodserver.exporters.base import (
     Lost,
     default_port,
     duration,
+    export_restart,
     header,
     restart_tuned,
     secret_env,
+    target_env_files,
 )
 from prodserver.template import Template
 
@@ -76,9 +78,11 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         "build": {"context": "."},
         "init": True,
     }
-    if project.env_files:
-        # Referenced, not copied: Compose reads them where it runs, next to compose.yaml.
-        common["env_file"] = [_relative(project, path) for path in project.env_files]
+    env_files = target_env_files(project, lost)
+    if env_files:
+        # Referenced, not copied: Compose reads them where it runs, next to compose.yaml, and
+        # a missing one is fine there as it is here.
+        common["env_file"] = [{"path": p.as_posix(), "required": False} for p in env_files]
     if environment:
         common["environment"] = environment
     anchor = yamlout.Anchored("prodserver", common)
@@ -177,22 +181,23 @@ def _service(
     if spec.stop_signal != signal.SIGTERM:
         service["stop_signal"] = spec.stop_signal.name
     service["stop_grace_period"] = duration(spec.stop_timeout)
+    policy = export_restart(project, spec, "compose")
     if spec.oneshot:
         service["restart"] = "no"
     else:
-        mode = spec.restart.mode
+        mode = policy.mode
         service["restart"] = RESTART[mode]
-        if mode == "on-failure" and spec.restart.max_restarts:
-            service["restart"] = f"on-failure:{spec.restart.max_restarts}"
-        if mode != "no" and restart_tuned(spec.restart):
+        if mode == "on-failure" and policy.max_restarts:
+            service["restart"] = f"on-failure:{policy.max_restarts}"
+        if mode != "no" and restart_tuned(policy):
             lost.add(
                 spec.name,
-                f"restart backoff {spec.restart.backoff:g}s..{spec.restart.backoff_max:g}s"
-                f" within {spec.restart.window:g}s",
+                f"restart backoff {policy.backoff:g}s..{policy.backoff_max:g}s"
+                f" within {policy.window:g}s",
                 "Docker doubles the delay from 100ms by itself",
             )
     for key in ("success_exit_codes", "prevent_exit_codes"):
-        if getattr(spec.restart, key) and not spec.oneshot:
+        if getattr(policy, key) and not spec.oneshot:
             lost.add(spec.name, f"restart.{key}", "Docker restarts on any non-zero exit")
     if spec.scale > 1 and not spec.oneshot:
         service["deploy"] = {"replicas": spec.scale}

@@ -32,6 +32,7 @@ from prodserver.exporters.base import (
     ExportResult,
     Lost,
     default_port,
+    export_restart,
     header,
     seconds,
     secret_env,
@@ -339,12 +340,8 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         _merge(job["spec"], extra.pop("job", {}))
         objects.append(job)
     else:
-        if spec.restart.mode != "always":
-            lost.add(
-                spec.name,
-                f"restart {spec.restart.mode}",
-                "a Deployment always restarts its pods",
-            )
+        if export_restart(project, spec, "kubernetes").mode == "no":
+            lost.add(spec.name, "restart no", "a Deployment always restarts its pods")
         deployment = _meta("apps/v1", "Deployment", name, project, spec.name)
         replicas = spec.scale
         if spec.autoscale:

@@ -13,7 +13,7 @@ import shlex
 import signal
 from pathlib import PurePosixPath
 
-from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
+from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.config.shellline import exec_form
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
@@ -24,8 +24,10 @@ from prodserver.exporters.base import (
     ExportOptions,
     ExportResult,
     Lost,
+    export_restart,
     header,
     line_break,
+    restart_tuned,
     secret_env,
 )
 
@@ -42,7 +44,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     for name in project.start_order():
         spec = project.processes[name]
         command = _command(project, spec, options)
-        _report_losses(spec, lost)
+        _report_losses(project, spec, lost)
         if spec.oneshot:
             release.append(command)
         else:
@@ -61,7 +63,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         # The shared environment is the platform's config vars, not part of the Procfile.
         assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in plain.items())
         advice.append(f"set the config vars: heroku config:set {assignments}")
-    provided = sorted({*secrets, *(k for k in shared if k not in plain)})
+    # and what the configuration leaves to the platform (PORT is the platform's own)
+    left = {n for n in project.runtime_refs if n != "PORT" and n not in plain}
+    provided = sorted({*secrets, *left, *(k for k in shared if k not in plain)})
     if provided:
         advice.append("and set these on the platform yourself: " + ", ".join(provided))
     if scale:
@@ -117,7 +121,7 @@ def raise_newline(spec: ProcessSpec, char: str = "\n") -> None:
     )
 
 
-def _report_losses(spec: ProcessSpec, lost: Lost) -> None:
+def _report_losses(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> None:
     name = spec.name
     uses_port = any("PORT" in w.names() for w in spec.argv_words()) or any(
         "PORT" in value.names() for value in spec.env_templates().values()
@@ -146,8 +150,9 @@ def _report_losses(spec: ProcessSpec, lost: Lost) -> None:
                 f"depends_on {dep.name} ({dep.condition})",
                 "process types start together; only the release phase runs first",
             )
-    if spec.restart != RestartPolicy():
-        lost.add(name, f"restart {spec.restart.mode}", "the platform restarts crashed processes")
+    policy = export_restart(project, spec, "procfile")
+    if not spec.oneshot and (policy.mode == "no" or restart_tuned(policy)):
+        lost.add(name, f"restart {policy.mode}", "the platform restarts crashed processes")
     if spec.user:
         lost.add(name, f"user {spec.user}", "the platform chooses the user")
     if spec.max_memory:

@@ -34,12 +34,21 @@ from prodserver.exporters.base import (
     Lost,
     default_port,
     duration,
+    export_restart,
     header,
+    relative_cwd,
+    restart_tuned,
+    run_as,
     secret_env,
+    target_env_files,
+    target_path,
+    under_root,
 )
 from prodserver.template import Piece, Template
 
 RESTART = {"no": "no", "on-failure": "on-failure", "always": "always"}
+#: systemd's own PATH for services (systemd.exec(5)), after the virtualenv's
+SYSTEMD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 KILL_MODE = {"main": "mixed", "group": "control-group"}
 
 # Stands for the instance name (%i, the port of a listening process) until the text is
@@ -71,6 +80,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     provided = sorted(set(secrets) | (set(project.runtime_refs) - from_unit))
     files: list[ExportFile] = []
     wants: list[str] = []
+    root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
+    # the target's own env files (optional, like `?.env`), below what the configuration sets
+    env_files = [f"-{under_root(root, p)}" for p in target_env_files(project, lost)]
     for name in project.start_order():
         spec = project.processes[name]
         unit_name, instances = _names(prefix, spec)
@@ -81,6 +93,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
             etc=etc,
             has_env_file=bool(file_env),
             has_secrets=bool(provided),
+            env_files=env_files,
             shell_env=shell_env,
             options=options,
             lost=lost,
@@ -146,6 +159,7 @@ def _unit(
     etc: PurePosixPath,
     has_env_file: bool,
     has_secrets: bool,
+    env_files: Sequence[str],
     shell_env: Mapping[str, Template],
     options: ExportOptions,
     lost: Lost,
@@ -173,7 +187,7 @@ def _unit(
         unit.append(("After", " ".join(after)))
     if requires:
         unit.append(("Requires", " ".join(requires)))
-    policy = spec.restart
+    policy = export_restart(project, spec, "systemd")
     if not spec.oneshot and policy.mode != "no":
         # systemd reads the start limits from [Unit], not [Service].
         interval = duration(policy.window) if policy.max_restarts else "0"
@@ -193,7 +207,14 @@ def _unit(
             service.append(("WatchdogSec", duration(spec.healthcheck.watchdog)))
     else:
         service.append(("Type", "exec"))
-    service.append(("WorkingDirectory", _value(str(spec.cwd))))
+    root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
+    service.append(("WorkingDirectory", _value(under_root(root, relative_cwd(project, spec)))))
+    path = target_path(project, spec, "systemd", root, SYSTEMD_PATH)
+    if path is not None:
+        # commands are found in the virtualenv, not in the PATH of whoever runs systemctl
+        service.append(("Environment", _assignment(f"PATH={path}")))
+    for env_file in env_files:
+        service.append(("EnvironmentFile", _value(env_file)))
     if has_env_file:
         service.append(("EnvironmentFile", str(etc / f"{prefix}.env")))
     if has_secrets:
@@ -229,14 +250,17 @@ def _unit(
     if not spec.oneshot:
         service.append(("Restart", RESTART[policy.mode]))
         service.append(("RestartSec", duration(policy.backoff)))
-        if policy.mode != "no" and policy.backoff_max != policy.backoff:
+        if policy.mode != "no" and restart_tuned(policy) and policy.backoff_max != policy.backoff:
             lost.add(
                 name,
                 f"restart backoff_max {policy.backoff_max:g}s",
                 "systemd 252 restarts after a fixed RestartSec",
             )
-    if spec.user:
-        service.append(("User", _value(spec.user)))
+    user, group = run_as(project, spec, "systemd", allow_root=options.allow_root)
+    if user:
+        service.append(("User", _value(user)))
+    if group:
+        service.append(("Group", _value(group)))
     if spec.max_memory:
         service.append(("MemoryMax", str(spec.max_memory)))
     if spec.healthcheck is not None and spec.healthcheck.kind != "notify":

@@ -40,6 +40,9 @@ depends_on = { migrate = "completed" }
 [profiles.prod.env]
 SECRET_KEY = "sk-CANARY-1"
 
+[profiles.prod.export]
+user = "canary"
+
 [profiles.dev.env]
 DJANGO_DEBUG = "1"
 [profiles.dev.processes.worker]

@@ -1,0 +1,359 @@
+"""Exports that deploy unedited (issue 13): restart semantics, the ``[export]`` table, users,
+and nothing of this machine (its paths, its ``.env``) in any output.
+
+Each test reads the deploy-relevant fields of the format back with its own reader where one
+runs here (supervisor's config parser, PyYAML, a systemd unit reader).
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from prodserver.config.model import ResolvedProject
+from prodserver.config.resolve import resolve_project
+from prodserver.errors import ConfigError
+from prodserver.exporters import FORMATS, ExportOptions, ExportResult, render
+from tests.conftest import REPO, CliResult
+from tests.exporters.readers import systemd_sections
+
+SHOP = """
+[project]
+name = "shop"
+
+[env]
+DJANGO_SETTINGS_MODULE = "shop.settings"
+
+[processes.migrate]
+command = ["python", "manage.py", "migrate", "--noinput"]
+oneshot = true
+
+[processes.web]
+backend = "gunicorn"
+app = "shop.wsgi:application"
+bind = "0.0.0.0:${PORT}"
+depends_on = { migrate = "completed" }
+
+[processes.worker]
+backend = "celery-worker"
+app = "shop"
+cwd = "src"
+depends_on = { migrate = "completed" }
+
+[profiles.staging]
+[profiles.prod]
+"""
+
+
+def _write(tmp_path: Path, toml: str, **files: str) -> Path:
+    (tmp_path / "prodserver.toml").write_text(textwrap.dedent(toml), encoding="utf-8")
+    (tmp_path / "src").mkdir(exist_ok=True)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path / "prodserver.toml"
+
+
+def _resolve(path: Path, profile: str = "staging") -> ResolvedProject:
+    return resolve_project(file=path, profile=profile, for_export=True, environ={})
+
+
+def _export(
+    fmt: str, path: Path, profile: str = "staging", *, allow_root: bool = False
+) -> ExportResult:
+    return render(fmt, _resolve(path, profile), ExportOptions(allow_root=allow_root))
+
+
+def _text(result: ExportResult, name: str) -> str:
+    return next(f.content for f in result.files if f.path.name == name)
+
+
+def _unit(result: ExportResult, name: str) -> dict[str, list[tuple[str, str]]]:
+    return systemd_sections(_text(result, name))
+
+
+def _values(section: list[tuple[str, str]], key: str) -> list[str]:
+    return [v for k, v in section if k == key]
+
+
+def _programs(tmp_path: Path, result: ExportResult) -> dict[str, Any]:
+    options = pytest.importorskip("supervisor.options", reason="supervisor is not installed")
+    conf = tmp_path / "out" / "supervisord.conf"
+    conf.parent.mkdir(exist_ok=True)
+    conf.write_text("[supervisord]\n" + result.files[0].content, encoding="utf-8")
+    server = options.ServerOptions()
+    server.here = str(conf.parent)  # what supervisord sets for the file it reads
+    (group,) = server.read_config(str(conf)).process_group_configs
+    return {p.name: p for p in group.process_configs}
+
+
+# -- point 2: restart semantics ----------------------------------------------------------------
+
+
+def test_a_long_running_process_without_a_policy_restarts_on_failure_everywhere(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, SHOP)
+    web = _unit(_export("systemd", path), "shop-web@.service")
+    assert _values(web["Service"], "Restart") == ["on-failure"]
+    assert _values(web["Unit"], "StartLimitBurst") == ["5"]
+    programs = _programs(tmp_path, _export("supervisord", path))
+    from supervisor.datatypes import RestartUnconditionally, RestartWhenExitUnexpected
+
+    assert programs["worker"].autorestart is RestartWhenExitUnexpected
+    assert programs["migrate"].autorestart is False
+    assert RestartUnconditionally is not RestartWhenExitUnexpected
+    compose = yaml.safe_load(_text(_export("compose", path), "compose.yaml"))
+    assert compose["services"]["web"]["restart"] == "on-failure:5"
+    assert compose["services"]["migrate"]["restart"] == "no"
+    k8s = _export("kubernetes", path)
+    assert not [w for w in k8s.warnings if "restart" in w]
+
+
+def test_restart_limits_become_the_engines_own(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        SHOP
+        + """
+[processes.web.restart]
+policy = "always"
+max_restarts = 3
+window = "30s"
+backoff = "2s"
+""",
+    )
+    web = _unit(_export("systemd", path), "shop-web@.service")
+    assert _values(web["Service"], "Restart") == ["always"]
+    assert _values(web["Service"], "RestartSec") == ["2s"]
+    assert _values(web["Unit"], "StartLimitIntervalSec") == ["30s"]
+    assert _values(web["Unit"], "StartLimitBurst") == ["3"]
+    programs = _programs(tmp_path, _export("supervisord", path))
+    from supervisor.datatypes import RestartUnconditionally
+
+    web_program = next(p for n, p in programs.items() if n.startswith("web"))
+    assert web_program.autorestart is RestartUnconditionally
+    assert web_program.startretries == 3
+
+
+def test_an_explicit_restart_no_is_kept_and_warned_about_in_production(tmp_path: Path) -> None:
+    path = _write(tmp_path, SHOP + '\n[profiles.prod.processes.worker]\nrestart = "no"\n')
+    for fmt in ("systemd", "supervisord", "compose"):
+        result = _export(fmt, path, "prod", allow_root=True)
+        warned = [w for w in result.warnings if 'restart = "no"' in w]
+        assert len(warned) == 1, result.warnings
+        assert "'worker'" in warned[0] and "production" in warned[0]
+    worker = _unit(_export("systemd", path, "prod", allow_root=True), "shop-worker@.service")
+    assert _values(worker["Service"], "Restart") == ["no"]
+    # outside production the choice is the user's to make quietly
+    staging = _export("systemd", path, "staging")
+    assert not [w for w in staging.warnings if "restart" in w]
+
+
+def test_the_default_policy_comes_from_the_export_table_per_format(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, SHOP + '\n[export]\nrestart = "always"\n[export.compose]\nrestart = "no"\n'
+    )
+    web = _unit(_export("systemd", path), "shop-web@.service")
+    assert _values(web["Service"], "Restart") == ["always"]
+    compose = yaml.safe_load(_text(_export("compose", path), "compose.yaml"))
+    assert compose["services"]["web"]["restart"] == "no"
+
+
+def test_supervisord_leaves_the_release_step_to_the_notes(tmp_path: Path) -> None:
+    result = _export("supervisord", _write(tmp_path, SHOP))
+    programs = _programs(tmp_path, result)
+    assert programs["migrate"].autostart is False
+    assert programs["worker"].autostart is True
+    (note,) = [a for a in result.advice if "one-shot" in a]
+    assert "supervisorctl start shop:migrate" in note
+    assert "supervisorctl restart shop:web shop:worker" in note
+
+
+def test_systemd_orders_dependants_after_the_release_step(tmp_path: Path) -> None:
+    result = _export("systemd", _write(tmp_path, SHOP))
+    migrate = _unit(result, "shop-migrate.service")
+    assert _values(migrate["Service"], "Type") == ["oneshot"]
+    web = _unit(result, "shop-web@.service")
+    assert _values(web["Unit"], "After") == ["shop-migrate.service"]
+    assert _values(web["Unit"], "Requires") == ["shop-migrate.service"]
+
+
+# -- point 1: the [export] table ---------------------------------------------------------------
+
+
+def test_defaults_place_the_app_under_a_target_root_with_its_virtualenv(tmp_path: Path) -> None:
+    path = _write(tmp_path, SHOP)
+    worker = _unit(_export("systemd", path), "shop-worker@.service")["Service"]
+    assert _values(worker, "WorkingDirectory") == ["/srv/shop/src"]
+    (env_path,) = [v for v in _values(worker, "Environment") if v.startswith("PATH=")]
+    assert env_path.startswith("PATH=/srv/shop/.venv/bin:")
+    assert env_path.endswith(":/usr/bin:/sbin:/bin")
+    programs = _programs(tmp_path, _export("supervisord", path))
+    here = tmp_path / "out"
+    assert programs["worker"].directory == f"{here}/src"
+    assert programs["worker"].environment["PATH"].startswith(f"{here}/.venv/bin:")
+
+
+def test_the_export_table_sets_root_venv_path_user_and_group(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        SHOP
+        + """
+[export]
+root = "/opt/shop"
+venv = "/opt/venvs/shop"
+path = ["/opt/tools/bin"]
+user = "nobody"
+group = "nogroup"
+
+[profiles.prod.export]
+user = "shop"
+
+[export.supervisord]
+root = "/home/shop/app"
+venv = ""
+""",
+    )
+    worker = _unit(_export("systemd", path), "shop-worker@.service")["Service"]
+    assert _values(worker, "WorkingDirectory") == ["/opt/shop/src"]
+    assert "PATH=/opt/venvs/shop/bin:/opt/tools/bin:/usr/local/sbin" in " ".join(
+        _values(worker, "Environment")
+    )
+    assert (_values(worker, "User"), _values(worker, "Group")) == (["nobody"], ["nogroup"])
+    prod = _unit(_export("systemd", path, "prod"), "shop-worker@.service")["Service"]
+    assert _values(prod, "User") == ["shop"]  # the profile's table over the root's
+    supervisord = _export("supervisord", path)
+    programs = _programs(tmp_path, supervisord)
+    assert programs["worker"].directory == "/home/shop/app/src"
+    assert programs["worker"].environment["PATH"].startswith("/opt/tools/bin:")
+    assert programs["worker"].uid == 65534  # nobody
+    assert [w for w in supervisord.warnings if "group nogroup" in w]
+
+
+def test_a_configured_path_is_left_alone(tmp_path: Path) -> None:
+    path = _write(tmp_path, SHOP.replace("[env]\n", '[env]\nPATH = "/app/bin:/usr/bin"\n'))
+    worker = _unit(_export("systemd", path), "shop-worker@.service")["Service"]
+    assert not [v for v in _values(worker, "Environment") if v.startswith("PATH=")]
+
+
+@pytest.mark.parametrize(
+    ("table", "code"),
+    [
+        ('[export]\nsingletons = ["wokrer"]', "PS632"),
+        ('[export]\nroot = "srv/shop"', "PS124"),
+        ('[export.systemd]\nuser = "a b"', "PS124"),
+        ("[export.systemd]\npublish_ports = false", "PS122"),
+    ],
+)
+def test_bad_export_settings_are_reported_with_their_key(
+    tmp_path: Path, table: str, code: str
+) -> None:
+    path = _write(tmp_path, SHOP + "\n" + table + "\n")
+    with pytest.raises(ConfigError) as info:
+        _resolve(path)
+    rendered = info.value.render() if hasattr(info.value, "render") else str(info.value)
+    codes = {p.code for p in info.value.problems} | {info.value.code}
+    assert code in codes, rendered
+    assert "export" in " ".join(str(p.location.key_path) for p in info.value.problems)
+
+
+def test_no_export_holds_a_path_or_a_dotenv_value_of_this_machine(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        SHOP.replace('name = "shop"', 'name = "shop"\nenv_files = ["?.env", "?.env.local"]')
+        + '\n[profiles.staging.env]\nBROKER = "${CANARY_URL}"\n',
+        **{".env": "CANARY_URL=redis://canary-7731/0\nOTHER=canary-7732\n"},
+    )
+    for fmt in FORMATS:
+        result = _export(fmt, path)
+        for file in result.files:
+            assert str(tmp_path) not in file.content, (fmt, file.path)
+            assert "canary-773" not in file.content, (fmt, file.path)
+        messages = " ".join((*result.warnings, *result.advice))
+        assert "canary-773" not in messages and str(tmp_path) not in messages
+    compose = yaml.safe_load(_text(_export("compose", path), "compose.yaml"))
+    assert compose["x-prodserver"]["env_file"] == [
+        {"path": ".env", "required": False},
+        {"path": ".env.local", "required": False},
+    ]
+    assert compose["x-prodserver"]["environment"]["BROKER"] == "${CANARY_URL}"
+    worker = _unit(_export("systemd", path), "shop-worker@.service")["Service"]
+    files = _values(worker, "EnvironmentFile")
+    assert files[:2] == ["-/srv/shop/.env", "-/srv/shop/.env.local"]
+
+
+def test_the_demo_exports_name_no_path_of_this_checkout() -> None:
+    for profile in ("prod", "dev"):
+        project = resolve_project(
+            file=REPO / "prodserver.toml", profile=profile, for_export=True, environ={}
+        )
+        for fmt in FORMATS:
+            result = render(fmt, project, ExportOptions(allow_root=True))
+            for file in result.files:
+                assert str(REPO) not in file.content, (profile, fmt, file.path)
+
+
+# -- point 3: users ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["systemd", "supervisord"])
+def test_a_production_export_without_a_user_is_refused_with_the_way_out(
+    tmp_path: Path, fmt: str
+) -> None:
+    path = _write(tmp_path, SHOP)
+    with pytest.raises(ConfigError) as info:
+        _export(fmt, path, "prod")
+    assert info.value.code == "PS630"
+    assert "[profiles.prod.export] user" in (info.value.hint or "")
+    assert "--allow-root" in (info.value.hint or "")
+    # explicit opt-outs: the flag, or [project] allow_root
+    assert _export(fmt, path, "prod", allow_root=True).files
+    allowed = _write(tmp_path, SHOP.replace('name = "shop"', 'name = "shop"\nallow_root = true'))
+    assert _export(fmt, allowed, "prod").files
+
+
+@pytest.mark.parametrize("fmt", ["systemd", "supervisord"])
+def test_a_production_export_refuses_root_named_as_the_user(tmp_path: Path, fmt: str) -> None:
+    path = _write(tmp_path, SHOP + '\n[profiles.prod.export]\nuser = "root"\n')
+    with pytest.raises(ConfigError) as info:
+        _export(fmt, path, "prod")
+    assert info.value.code == "PS630"
+
+
+def test_the_cli_takes_allow_root_for_exports(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    _write(tmp_path, SHOP)
+    refused = cli("export", "supervisord", "-p", "prod", cwd=tmp_path)
+    assert refused.code != 0 and "PS630" in refused.err
+    allowed = cli("export", "supervisord", "-p", "prod", "--allow-root", cwd=tmp_path)
+    assert allowed.code == 0, allowed.err
+    from_env = cli(
+        "export", "supervisord", "-p", "prod", cwd=tmp_path, env={"PRODSERVER_ALLOW_ROOT": "1"}
+    )
+    assert from_env.code == 0, from_env.err
+
+
+@pytest.mark.parametrize("fmt", ["procfile", "compose", "kubernetes"])
+def test_platform_formats_do_not_ask_for_a_user(tmp_path: Path, fmt: str) -> None:
+    assert _export(fmt, _write(tmp_path, SHOP), "prod").files
+
+
+def test_systemd_units_with_deploy_settings_pass_systemd_analyze(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    from tests.exporters.test_formats import _systemd_verify
+
+    path = _write(tmp_path, SHOP + '\n[export]\nuser = "shop"\ngroup = "shop"\n')
+    result = _export("systemd", path)
+    out = tmp_path / "units"
+    from prodserver.exporters import write_files
+
+    write_files(result.files, out)
+    units = [str(f.path) for f in result.files if f.path.suffix in (".service", ".target")]
+    _systemd_verify(out, [u.replace("@.", "@1.") for u in units])
