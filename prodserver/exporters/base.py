@@ -13,7 +13,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from prodserver.config.model import (
     frozen_map,
 )
 from prodserver.errors import ConfigError, Location, OutputError
-from prodserver.template import Template
+from prodserver.template import Ref, Template
 
 #: every file prodserver writes says so near its top; :func:`write_files` only overwrites files
 #: that carry this mark (unless ``force``)
@@ -216,6 +216,58 @@ def restart_warnings(project: ResolvedProject, fmt: str) -> list[str]:
             "the engine will not start it again when it fails"
         )
     return out
+
+
+def optional_names(project: ResolvedProject) -> set[str]:
+    """The variables the target may leave unset: each use has a default (``${X:-d}``) or is a
+    condition (``${X:+alt}``). Secrets are never optional (their defaults are secret too), and
+    a name used inside a secret's definition is not looked at (that text is the secret's):
+    such a name counts as required."""
+    templates: list[Template] = [
+        v for k, v in project.env_templates().items() if k not in project.secret_names
+    ]
+    for spec in project.processes.values():
+        templates.extend(spec.argv_words())
+        templates.extend(spec.numbered_words)
+        templates.extend(
+            v for k, v in spec.env_templates().items() if k not in project.secret_names
+        )
+        if spec.healthcheck is not None:
+            templates.extend(spec.healthcheck.target_words())
+    plain_use: set[str] = set()
+    guarded: set[str] = set()
+    for template in templates:
+        for ref in template.refs():
+            (guarded if ref.op in (":-", "-", ":+", "+") else plain_use).add(ref.name)
+    # a reference nested in a default is used only when the outer one is unset: optional
+    nested = {r.name for t in templates for p in t.pieces if isinstance(p, Ref) for r in _nested(p)}
+    guarded |= nested
+    return guarded - plain_use - set(project.secret_names)
+
+
+def _nested(ref: Ref) -> list[Ref]:
+    return [r for piece in ref.word if isinstance(piece, Ref) for r in (piece, *_nested(piece))]
+
+
+def provide_notes(
+    project: ResolvedProject,
+    names: Iterable[str],
+    must: str,
+    may: str,
+    also_required: Iterable[str] = (),
+) -> list[str]:
+    """The notes that list what the target provides: ``must`` + the required names, then
+    ``may`` + the ones with a default (each note only when it has names)."""
+    optional_ = optional_names(project) - set(also_required)
+    names = sorted(set(names))
+    notes = []
+    needed = [n for n in names if n not in optional_]
+    optional = [n for n in names if n in optional_]
+    if needed:
+        notes.append(must + ", ".join(needed))
+    if optional:
+        notes.append(may + ", ".join(optional))
+    return notes
 
 
 def relative_cwd(project: ResolvedProject, spec: ProcessSpec) -> PurePosixPath:

@@ -27,6 +27,7 @@ from prodserver.exporters.base import (
     export_restart,
     header,
     line_break,
+    provide_notes,
     restart_tuned,
     secret_env,
 )
@@ -66,8 +67,14 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     # and what the configuration leaves to the platform (PORT is the platform's own)
     left = {n for n in project.runtime_refs if n != "PORT" and n not in plain}
     provided = sorted({*secrets, *left, *(k for k in shared if k not in plain)})
-    if provided:
-        advice.append("and set these on the platform yourself: " + ", ".join(provided))
+    advice += provide_notes(
+        project,
+        provided,
+        "and set these on the platform yourself: ",
+        "and, if the defaults do not suit, these: ",
+        # a config var is one value: one the configuration builds from others is the user's
+        also_required={k for k in shared if k not in plain and k not in left},
+    )
     if scale:
         advice.append("scale the process types with: heroku ps:scale " + " ".join(scale))
     holds_secret = options.include_secrets and any(

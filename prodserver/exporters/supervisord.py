@@ -40,6 +40,7 @@ from prodserver.exporters.base import (
     export_restart,
     header,
     line_break,
+    provide_notes,
     relative_cwd,
     restart_tuned,
     run_as,
@@ -105,8 +106,12 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
             f"deploy run {runs}, wait until `supervisorctl status` shows them EXITED, then: "
             f"supervisorctl restart {others}"
         )
-    if runtime:
-        advice.append("supervisord's environment must provide: " + ", ".join(runtime))
+    advice += provide_notes(
+        project,
+        runtime,
+        "supervisord's environment must provide: ",
+        "supervisord's environment may set (each has a default): ",
+    )
     return ExportResult(
         files=(
             ExportFile(

@@ -36,6 +36,8 @@ from prodserver.exporters.base import (
     duration,
     export_restart,
     header,
+    optional_names,
+    provide_notes,
     relative_cwd,
     restart_tuned,
     run_as,
@@ -93,6 +95,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
             etc=etc,
             has_env_file=bool(file_env),
             has_secrets=bool(provided),
+            # read only if it is there when every variable it may set has a default
+            secrets_file=("-" if provided and set(provided) <= optional_names(project) else "")
+            + str(etc / "secrets.env"),
             env_files=env_files,
             shell_env=shell_env,
             options=options,
@@ -131,8 +136,12 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         f"install: copy the units to /etc/systemd/system/, {prefix}.env to {etc}/ (mode 0600),"
         f" then: systemctl daemon-reload && systemctl enable --now {prefix}.target"
     ]
-    if provided:
-        advice.append(f"write {etc}/secrets.env (mode 0600) setting: " + ", ".join(provided))
+    advice += provide_notes(
+        project,
+        provided,
+        f"write {etc}/secrets.env (mode 0600) setting: ",
+        f"and optionally in {etc}/secrets.env (each has a default): ",
+    )
     return ExportResult(
         files=tuple(files), warnings=tuple(lost.items), advice=tuple(advice), single_file=False
     )
@@ -159,6 +168,7 @@ def _unit(
     etc: PurePosixPath,
     has_env_file: bool,
     has_secrets: bool,
+    secrets_file: str,
     env_files: Sequence[str],
     shell_env: Mapping[str, Template],
     options: ExportOptions,
@@ -218,7 +228,7 @@ def _unit(
     if has_env_file:
         service.append(("EnvironmentFile", str(etc / f"{prefix}.env")))
     if has_secrets:
-        service.append(("EnvironmentFile", str(etc / "secrets.env")))
+        service.append(("EnvironmentFile", secrets_file))
     if spec.listens and not spec.oneshot:
         service.append(("Environment", "PORT=%i"))
     if spec.numbered_copies and spec.names_copy():
@@ -237,7 +247,7 @@ def _unit(
             proc_shell_env[key] = value
     if secrets and not has_secrets:
         # A secret named in the process's own env is read from the secrets file like the rest.
-        service.append(("EnvironmentFile", str(etc / "secrets.env")))
+        service.append(("EnvironmentFile", secrets_file))
     service.append(("ExecStart", _exec_start(spec, proc_shell_env)))
     service.append(("KillMode", KILL_MODE[spec.kill_mode]))
     service.append(("KillSignal", spec.stop_signal.name))
