@@ -9,6 +9,7 @@ completion before the new processes start). Scale is not part of a Procfile: it 
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 from pathlib import PurePosixPath
@@ -133,7 +134,11 @@ def _report_losses(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> N
     uses_port = any("PORT" in w.names() for w in spec.argv_words()) or any(
         "PORT" in value.names() for value in spec.env_templates().values()
     )
-    if spec.listens and not spec.oneshot and not uses_port:
+    script = spec.options.get("command")
+    if spec.shell and isinstance(script, str) and re.search(r"\$\{?PORT\b", script):
+        uses_port = True  # the platform's shell expands it in the line as written
+    # a plain command may or may not listen: only a server backend is known to
+    if spec.listens and not spec.oneshot and not uses_port and spec.backend != "command":
         # The platform chooses the port and passes it only in $PORT.
         lost.add(
             name,

@@ -357,3 +357,26 @@ def test_systemd_units_with_deploy_settings_pass_systemd_analyze(tmp_path: Path)
     write_files(result.files, out)
     units = [str(f.path) for f in result.files if f.path.suffix in (".service", ".target")]
     _systemd_verify(out, [u.replace("@.", "@1.") for u in units])
+
+
+# -- point 6: a Procfile stays itself ---------------------------------------------------------
+
+
+def test_a_procfile_is_exported_as_its_own_lines(tmp_path: Path) -> None:
+    from honcho.environ import parse_procfile
+
+    lines = {
+        "release": "python manage.py migrate",
+        "web": "gunicorn app:wsgi --bind 0.0.0.0:$PORT $GUNICORN_OPTS",
+        "worker": 'celery -A app worker --loglevel "${LOG_LEVEL:-info}"',
+    }
+    (tmp_path / "Procfile").write_text(
+        "".join(f"{name}: {line}\n" for name, line in lines.items()), encoding="utf-8"
+    )
+    (tmp_path / ".env").write_text("PORT=6000\nGUNICORN_OPTS=--workers 3\n", encoding="utf-8")
+    project = resolve_project(file=tmp_path / "Procfile", for_export=True, environ={})
+    result = render("procfile", project)
+    assert parse_procfile(result.files[0].content).processes == lines
+    # nothing false in the messages: web uses $PORT, and the worker is not a server
+    assert not [w for w in result.warnings if "$PORT" in w], result.warnings
+    assert "--workers 3" not in result.files[0].content  # .env is the platform's business
