@@ -18,6 +18,7 @@ from prodserver.exporters.base import (
     ExportResult,
     check_env_names,
     check_names,
+    check_singletons,
     guard_secrets,
     restart_warnings,
     write_files,
@@ -46,6 +47,7 @@ def render(
     options = options or ExportOptions()
     check_names(project)
     check_env_names(project)
+    check_singletons(project, fmt)
     module = importlib.import_module(f"prodserver.exporters.{FORMATS[fmt]}")
     result: ExportResult = module.render(project, options)
     guard_secrets(

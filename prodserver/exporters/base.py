@@ -101,7 +101,9 @@ class Lost:
     def add(self, process: str | None, setting: str, why: str) -> None:
         """Record that ``setting`` of ``process`` is not written, and why."""
         who = f"process {process!r}" if process else "project"
-        self.items.append(f"{self.fmt}: {who}: {setting} not exported: {why}")
+        item = f"{self.fmt}: {who}: {setting} not exported: {why}"
+        if item not in self.items:  # said once, however many processes it concerns
+            self.items.append(item)
 
 
 def header(fmt: str, project: ResolvedProject, comment: str = "#") -> str:
@@ -195,6 +197,32 @@ def export_restart(project: ResolvedProject, spec: ProcessSpec, fmt: str) -> Res
     if spec.oneshot or spec.name in project.deploy.explicit_restart:
         return spec.restart
     return dataclasses.replace(spec.restart, mode=project.deploy.settings(fmt).restart)
+
+
+#: backends that must never run twice at once (two schedulers send every task twice)
+SINGLETON_BACKENDS = frozenset({"celery-beat", "rq-scheduler"})
+
+
+def is_singleton(project: ResolvedProject, spec: ProcessSpec, fmt: str) -> bool:
+    """Whether ``spec`` must never run as more than one copy."""
+    return (
+        spec.backend in SINGLETON_BACKENDS or spec.name in project.deploy.settings(fmt).singletons
+    )
+
+
+def check_singletons(project: ResolvedProject, fmt: str) -> None:
+    """A singleton asked to run as several copies, or autoscaled, is refused (PS634)."""
+    for spec in project.processes.values():
+        if not is_singleton(project, spec, fmt) or (spec.scale <= 1 and not spec.autoscale):
+            continue
+        what = f"scale = {spec.scale}" if spec.scale > 1 else "autoscale"
+        raise ConfigError(
+            f"process {spec.name!r} is a singleton ({spec.backend} or listed in [export] "
+            f"singletons) but has {what}: two copies would do every scheduled job twice",
+            location=Location(file=project.source, key_path=f"processes.{spec.name}"),
+            hint="run one copy: remove scale/autoscale from it (scale the workers instead)",
+            code="PS634",
+        )
 
 
 def restart_warnings(project: ResolvedProject, fmt: str) -> list[str]:

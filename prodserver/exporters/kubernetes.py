@@ -15,6 +15,8 @@ pod a process always listens on the same port: ``PORT`` is fixed per Deployment.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
@@ -34,14 +36,19 @@ from prodserver.exporters.base import (
     default_port,
     export_restart,
     header,
+    is_singleton,
+    relative_cwd,
     seconds,
     secret_env,
+    under_root,
 )
 from prodserver.template import Piece, Template
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "prodserver"}
+#: seconds a finished release Job is kept (for its logs) before Kubernetes removes it
+JOB_TTL = 3600
 
 
 def k8s_name(project: ResolvedProject, *parts: str) -> str:
@@ -109,8 +116,10 @@ def build(
         raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code="PS621")
 
     objects: list[dict[str, Any]] = []
-    if plain:
-        objects.append(_meta("v1", "ConfigMap", config_name, project) | {"data": plain})
+    # Always there: every container reads it whole (envFrom), so a variable the
+    # configuration gives a default can be set by adding it here, and nothing refers to a
+    # ConfigMap that no file creates.
+    objects.append(_meta("v1", "ConfigMap", config_name, project) | {"data": plain})
     if secret_values:
         objects.append(
             _meta("v1", "Secret", secret_name, project)
@@ -119,7 +128,7 @@ def build(
     ctx = _Context(
         project=project,
         options=options,
-        config=config_name if plain else None,
+        config=config_name,
         secret=secret_name,
         runtime=runtime_name,
         secrets=set(secrets) | {n for n in project.runtime_refs if n in project.secret_names},
@@ -211,6 +220,7 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
     project, lost = ctx.project, ctx.lost
     fixed = {"PORT": str(default_port(spec))} if spec.listens else {}
     extra = dict(spec.export.get("kubernetes", {}))
+    deploy = project.deploy.settings("kubernetes")
     words = [arg.with_values(fixed) for arg in spec.argv_words()]
     own, own_secrets = secret_env(
         project, spec.env_templates(), include_secrets=ctx.options.include_secrets
@@ -246,11 +256,11 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
             ctx.used_secrets.add(ref)
             source = {"secretKeyRef": {"name": ctx.secret, "key": ref}}
         else:
-            if ref in required:
-                ctx.used_runtime.add(ref)
-            source = {"configMapKeyRef": {"name": ctx.runtime, "key": ref}}
             if ref not in required:
-                source["configMapKeyRef"]["optional"] = True
+                # used only with a default: read from the ConfigMap above if set there
+                continue
+            ctx.used_runtime.add(ref)
+            source = {"configMapKeyRef": {"name": ctx.runtime, "key": ref}}
         env_list.append({"name": ref, "valueFrom": source})
     # A variable built from others comes after them: Kubernetes expands only earlier ones.
     for key, value in values.items():
@@ -268,7 +278,7 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
 
     container: dict[str, Any] = {
         "name": spec.name.lower().replace("_", "-"),
-        "image": extra.pop("image", f"{project.name.lower()}:latest"),
+        "image": extra.pop("image", deploy.image or f"{project.name.lower()}:latest"),
         "command": command,
     }
     env_from: list[dict[str, Any]] = []
@@ -280,7 +290,7 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         container["envFrom"] = env_from
     if env_list:
         container["env"] = env_list
-    if spec.listens:
+    if spec.listens and not spec.oneshot:
         container["ports"] = [{"name": "app", "containerPort": int(fixed["PORT"])}]
     if spec.healthcheck is not None and spec.healthcheck.kind == "notify":
         lost.add(spec.name, "healthcheck (notify)", "Kubernetes has no READY=1 readiness protocol")
@@ -295,13 +305,19 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
     }
-    if spec.user:
-        if spec.user.isdigit() and int(spec.user) > 0:
-            container_security["runAsUser"] = int(spec.user)
+    user = spec.user or deploy.user
+    if user:
+        if user.isdigit() and int(user) > 0:
+            container_security["runAsUser"] = int(user)
         else:
-            lost.add(spec.name, f"user {spec.user}", "Kubernetes needs a numeric non-root uid")
+            who = spec.name if spec.user else None  # [export] user: said once
+            lost.add(who, f"user {user}", "Kubernetes needs a numeric non-root uid")
+    if deploy.group and deploy.group.isdigit():
+        container_security["runAsGroup"] = int(deploy.group)
     container["securityContext"] = container_security
-    if spec.cwd != project.root:
+    if deploy.root is not None:
+        container["workingDir"] = under_root(deploy.root, relative_cwd(project, spec))
+    elif spec.cwd != project.root:
         lost.add(
             spec.name,
             f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
@@ -335,9 +351,15 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         job = _meta("batch/v1", "Job", name, project, spec.name)
         job["spec"] = {
             "backoffLimit": spec.restart.max_restarts if on_failure else 0,
+            # a finished Job is removed after an hour: the next release is a new Job anyway
+            "ttlSecondsAfterFinished": JOB_TTL,
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         }
         _merge(job["spec"], extra.pop("job", {}))
+        # A Job's template cannot change: each new release (another image, command or
+        # environment) is a new Job, named by a short hash of what it runs.
+        digest = hashlib.sha256(json.dumps(job["spec"], sort_keys=True).encode()).hexdigest()
+        job["metadata"]["name"] = f"{name[: 63 - 9]}-{digest[:8]}"
         objects.append(job)
     else:
         if export_restart(project, spec, "kubernetes").mode == "no":
@@ -351,6 +373,9 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
             "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         }
+        if is_singleton(project, spec, "kubernetes"):
+            # a rolling update runs the new pod beside the old one: never two schedulers
+            deployment["spec"]["strategy"] = {"type": "Recreate"}
         _merge(deployment["spec"], extra.pop("deployment", {}))
         objects.append(deployment)
         if spec.listens:

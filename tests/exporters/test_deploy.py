@@ -380,3 +380,185 @@ def test_a_procfile_is_exported_as_its_own_lines(tmp_path: Path) -> None:
     # nothing false in the messages: web uses $PORT, and the worker is not a server
     assert not [w for w in result.warnings if "$PORT" in w], result.warnings
     assert "--workers 3" not in result.files[0].content  # .env is the platform's business
+
+
+# -- point 4: Compose that comes up ------------------------------------------------------------
+
+BROKERS = SHOP.replace(
+    '[env]\nDJANGO_SETTINGS_MODULE = "shop.settings"\n',
+    '[env]\nDJANGO_SETTINGS_MODULE = "shop.settings"\n'
+    'REDIS_URL = "${REDIS_URL:-redis://127.0.0.1:6379/0}"\n'
+    'DATABASE_URL = "postgres://shop@localhost:5432/shopdb"\n'
+    'SECRET_KEY = "${SECRET_KEY}"\n',
+)
+
+
+def _compose(path: Path, profile: str = "staging") -> tuple[dict[str, Any], ExportResult]:
+    result = _export("compose", path, profile)
+    return yaml.safe_load(_text(result, "compose.yaml")), result
+
+
+def test_compose_publishes_ports_and_restarts_every_service(tmp_path: Path) -> None:
+    compose, _ = _compose(_write(tmp_path, SHOP))
+    services = compose["services"]
+    port = services["web"]["environment"]["PORT"]
+    assert services["web"]["ports"] == [f"{port}:{port}"]
+    assert "ports" not in services["worker"] and "ports" not in services["migrate"]
+    assert all("restart" in s for s in services.values())
+    opted_out, _ = _compose(_write(tmp_path, SHOP + "\n[export.compose]\npublish_ports = false\n"))
+    assert "ports" not in opted_out["services"]["web"]
+
+
+def test_compose_generates_the_broker_and_database_a_localhost_url_needs(tmp_path: Path) -> None:
+    compose, result = _compose(_write(tmp_path, BROKERS))
+    services = compose["services"]
+    env = services["web"]["environment"]
+    assert env["REDIS_URL"] == "${REDIS_URL:-redis://redis:6379/0}"
+    assert env["DATABASE_URL"] == "postgres://shop@postgres:5432/shopdb"
+    assert services["redis"]["healthcheck"]["test"][:2] == ["CMD", "redis-cli"]
+    assert services["postgres"]["environment"] == {
+        "POSTGRES_USER": "shop",
+        "POSTGRES_DB": "shopdb",
+        # reachable only by the other services: the URL has no password
+        "POSTGRES_HOST_AUTH_METHOD": "trust",
+    }
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    for name in ("migrate", "web", "worker"):
+        depends = services[name]["depends_on"]
+        assert depends["redis"] == {"condition": "service_healthy"}
+        assert depends["postgres"] == {"condition": "service_healthy"}
+    assert "ports" not in services["redis"]  # reachable on the Compose network only
+    assert [a for a in result.advice if "'redis' service" in a]
+
+
+def test_compose_backing_services_can_be_turned_off(tmp_path: Path) -> None:
+    compose, _ = _compose(
+        _write(tmp_path, BROKERS + "\n[export.compose]\nbacking_services = false\n")
+    )
+    assert "redis" not in compose["services"] and "postgres" not in compose["services"]
+    env = compose["services"]["web"]["environment"]
+    assert env["REDIS_URL"] == "${REDIS_URL:-redis://127.0.0.1:6379/0}"
+
+
+def test_compose_takes_image_root_and_user_from_the_export_table(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        SHOP + '\n[export]\nimage = "registry.example/shop:1.2"\nroot = "/app"\nuser = "1000"\n',
+    )
+    compose, result = _compose(path)
+    assert compose["x-prodserver"]["image"] == "registry.example/shop:1.2"
+    assert "build" not in compose["x-prodserver"]
+    assert compose["services"]["worker"]["working_dir"] == "/app/src"
+    assert compose["services"]["web"]["working_dir"] == "/app"
+    assert compose["services"]["web"]["user"] == "1000"
+    assert not [w for w in result.warnings if "cwd" in w]
+
+
+# -- point 5: Kubernetes that survives the second deploy ---------------------------------------
+
+SINGLETONS = (
+    SHOP
+    + """
+[processes.beat]
+backend = "celery-beat"
+app = "shop"
+
+[processes.scheduler]
+command = ["python", "scheduler.py"]
+"""
+)
+
+
+def _k8s(path: Path, profile: str = "staging") -> tuple[list[dict[str, Any]], ExportResult]:
+    result = _export("kubernetes", path, profile)
+    return [d for d in yaml.safe_load_all(result.files[0].content) if d], result
+
+
+def _object(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def test_kubernetes_singletons_run_one_pod_and_are_recreated(tmp_path: Path) -> None:
+    path = _write(tmp_path, SINGLETONS + '\n[export]\nsingletons = ["scheduler"]\n')
+    objects, _ = _k8s(path)
+    for name in ("shop-beat", "shop-scheduler"):
+        spec = _object(objects, "Deployment", name)["spec"]
+        assert (spec["replicas"], spec["strategy"]) == (1, {"type": "Recreate"})
+    assert "strategy" not in _object(objects, "Deployment", "shop-worker")["spec"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "\n[processes.beat.autoscale]\nmax = 3\n",
+        '\n[export]\nsingletons = ["scheduler"]\n[processes.scheduler.autoscale]\nmax = 2\n',
+    ],
+)
+def test_a_singleton_refuses_to_scale(tmp_path: Path, extra: str) -> None:
+    path = _write(
+        tmp_path,
+        SINGLETONS.replace(
+            'app = "shop"\n\n[processes.scheduler]', 'app = "shop"\n\n[processes.scheduler]'
+        )
+        + extra,
+    )
+    for fmt in ("kubernetes", "compose"):
+        with pytest.raises(ConfigError) as info:
+            _export(fmt, path)
+        assert info.value.code == "PS634"
+
+
+def test_the_release_job_is_named_by_what_it_runs_and_cleaned_up(tmp_path: Path) -> None:
+    objects, result = _k8s(_write(tmp_path, SHOP))
+    (job,) = [o for o in objects if o["kind"] == "Job"]
+    name = job["metadata"]["name"]
+    assert name.startswith("shop-migrate-") and len(name) == len("shop-migrate-") + 8
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+    assert "ports" not in job["spec"]["template"]["spec"]["containers"][0]
+    assert [a for a in result.advice if f"job/{name}" in a]
+    # the same release is the same Job; another image is a new one
+    again, _ = _k8s(_write(tmp_path, SHOP))
+    assert [o["metadata"]["name"] for o in again if o["kind"] == "Job"] == [name]
+    other, _ = _k8s(_write(tmp_path, SHOP + '\n[export]\nimage = "shop:2"\n'))
+    assert [o["metadata"]["name"] for o in other if o["kind"] == "Job"] != [name]
+
+
+def test_kubernetes_refers_to_no_configmap_it_does_not_write(tmp_path: Path) -> None:
+    path = _write(tmp_path, BROKERS + '\n[profiles.staging.env]\nAPI = "${API_URL}"\n')
+    objects, result = _k8s(path)
+    written = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+    assert "shop-env" in written
+    refs = set()
+    for deployment in (o for o in objects if o["kind"] in ("Deployment", "Job")):
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        refs |= {
+            e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e
+        }
+        for item in container.get("env", []):
+            ref = item.get("valueFrom", {}).get("configMapKeyRef")
+            if ref is not None:
+                refs.add(ref["name"])
+                # a required value the deployment must create: the notes say how
+                assert [a for a in result.advice if f"create configmap {ref['name']}" in a]
+                assert ref["key"] == "API_URL" and not ref.get("optional")
+    # REDIS_URL has a default: no reference at all, the generated ConfigMap may override it
+    assert refs - written <= {"shop-runtime"}
+    secrets = [a for a in result.advice if "create secret generic shop-secrets" in a]
+    assert secrets and "SECRET_KEY" in secrets[0]
+
+
+def test_probes_follow_the_healthcheck_role(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        SHOP.replace(
+            'depends_on = { migrate = "completed" }\n\n[processes.worker]',
+            'depends_on = { migrate = "completed" }\n'
+            'healthcheck = { http = "http://127.0.0.1:${PORT}/healthz", role = "readiness" }\n\n'
+            "[processes.worker]",
+        ),
+    )
+    objects, _ = _k8s(path)
+    (container,) = _object(objects, "Deployment", "shop-web")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert "readinessProbe" in container and "livenessProbe" not in container
