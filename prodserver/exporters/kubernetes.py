@@ -154,9 +154,17 @@ def build(
         )
     jobs = [o["metadata"]["name"] for o in objects if o["kind"] == "Job"]
     if jobs:
+        # objects without a component label (the ConfigMap, a Secret) match "notin" too
+        long_running = ",".join(
+            n.lower().replace("_", "-") for n, s in project.processes.items() if not s.oneshot
+        )
+        selector = f"app.kubernetes.io/component notin ({long_running})"
+        waits = " ".join(f"job/{j}" for j in jobs)
         advice.append(
-            "apply the Job(s) and wait before the rest: kubectl wait --for=condition=complete "
-            + " ".join(f"job/{j}" for j in jobs)
+            "apply the release Job(s) first and wait for them, then the rest: "
+            f"kubectl apply -f FILE -l '{selector}' && "
+            f"kubectl wait --for=condition=complete --timeout=15m {waits} && "
+            "kubectl apply -f FILE"
         )
     return objects, bool(secret_values), advice
 
