@@ -562,3 +562,15 @@ def test_probes_follow_the_healthcheck_role(tmp_path: Path) -> None:
         "containers"
     ]
     assert "readinessProbe" in container and "livenessProbe" not in container
+
+
+def test_the_demos_prod_profile_names_its_systemd_user_and_supervisord_asks_for_one() -> None:
+    project = resolve_project(
+        file=REPO / "prodserver.toml", profile="prod", for_export=True, environ={}
+    )
+    units = render("systemd", project)
+    web = systemd_sections(_text(units, "demo-web@.service"))["Service"]
+    assert _values(web, "User") == ["demo"]
+    with pytest.raises(ConfigError) as info:
+        render("supervisord", project)
+    assert info.value.code == "PS630"
