@@ -254,7 +254,7 @@ def _check(key: str, value: Any) -> Any:
     if not isinstance(value, str):
         return _BAD
     if key == "root":
-        return value.rstrip("/") or "/" if _absolute_dir(value) else _BAD
+        return (value.rstrip("/") or "/") if _absolute_dir(value) else _BAD
     if key == "venv":
         ok = not re.search(r"[\x00-\x1f\x7f:]", value) and ".." not in PurePosixPath(value).parts
         return value.rstrip("/") if ok else _BAD

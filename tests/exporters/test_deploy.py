@@ -574,3 +574,33 @@ def test_the_demos_prod_profile_names_its_systemd_user_and_supervisord_asks_for_
     with pytest.raises(ConfigError) as info:
         render("supervisord", project)
     assert info.value.code == "PS630"
+
+
+def test_the_export_table_is_checked_where_the_schema_does_not_look(tmp_path: Path) -> None:
+    """A value the schema did not see (the resolver is also given sources that were not
+    validated as a file) is still refused, with its key path: never written into a unit."""
+    from prodserver.config.deploy import resolve_deploy
+    from prodserver.config.merge import layers
+    from prodserver.config.sources import read_source
+    from prodserver.errors import Problem
+
+    path = _write(tmp_path, SHOP + '\n[export]\nroot = "srv/shop"\nvenv = "../x"\n')
+    source = read_source(path)
+    problems: list[Problem] = []
+    deploy = resolve_deploy(source, layers(source, "staging"), {}, problems)
+    assert [p.code for p in problems] == ["PS631", "PS631"]
+    assert {p.location.key_path for p in problems} == {"export.root", "export.venv"}
+    assert deploy.common.root is None and deploy.common.venv == ".venv"
+
+
+def test_an_env_file_outside_the_project_is_not_named(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.env"
+    outside.write_text("X=1\n", encoding="utf-8")
+    (tmp_path / "p").mkdir()
+    path = _write(tmp_path / "p", SHOP)
+    project = resolve_project(
+        file=path, profile="staging", for_export=True, environ={}, env_files=[outside]
+    )
+    result = render("compose", project)
+    assert str(tmp_path) not in result.files[0].content
+    assert [w for w in result.warnings if "elsewhere.env" in w]
