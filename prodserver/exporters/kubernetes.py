@@ -329,7 +329,8 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         lost.add(
             spec.name,
             f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
-            "the container runs in the image's WORKDIR",
+            "the container runs in the image's WORKDIR; set [export] root to where the project "
+            "is in the image",
         )
     if spec.stop_signal.name != "SIGTERM":
         lost.add(
@@ -339,11 +340,12 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
             " in the Dockerfile",
         )
     for dep in spec.depends_on:
+        if _is_oneshot(project, dep.name):
+            continue  # a release Job: the notes give the order (apply it, wait, the rest)
         lost.add(
             spec.name,
             f"depends_on {dep.name} ({dep.condition})",
-            "Kubernetes starts workloads independently"
-            + ("; apply the Job first" if _is_oneshot(project, dep.name) else ""),
+            "Kubernetes starts workloads independently",
         )
     pod_spec: dict[str, Any] = {
         "securityContext": {"runAsNonRoot": True},

@@ -242,6 +242,9 @@ def _program(
         lost.add(name, f"group {group}", "supervisord runs a program with its user's groups")
     settings["redirect_stderr"] = "true"
     for dep in spec.depends_on:
+        other = project.processes.get(dep.name)
+        if other is not None and other.oneshot:
+            continue  # the release step: the note says to run it first
         if dep.condition != "started":
             lost.add(
                 name,
