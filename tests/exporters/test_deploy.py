@@ -103,11 +103,10 @@ def test_a_long_running_process_without_a_policy_restarts_on_failure_everywhere(
     assert _values(web["Service"], "Restart") == ["on-failure"]
     assert _values(web["Unit"], "StartLimitBurst") == ["5"]
     programs = _programs(tmp_path, _export("supervisord", path))
-    from supervisor.datatypes import RestartUnconditionally, RestartWhenExitUnexpected
+    from supervisor.datatypes import RestartWhenExitUnexpected
 
     assert programs["worker"].autorestart is RestartWhenExitUnexpected
     assert programs["migrate"].autorestart is False
-    assert RestartUnconditionally is not RestartWhenExitUnexpected
     compose = yaml.safe_load(_text(_export("compose", path), "compose.yaml"))
     assert compose["services"]["web"]["restart"] == "on-failure:5"
     assert compose["services"]["migrate"]["restart"] == "no"
@@ -495,14 +494,8 @@ def test_kubernetes_singletons_run_one_pod_and_are_recreated(tmp_path: Path) -> 
     ],
 )
 def test_a_singleton_refuses_to_scale(tmp_path: Path, extra: str) -> None:
-    path = _write(
-        tmp_path,
-        SINGLETONS.replace(
-            'app = "shop"\n\n[processes.scheduler]', 'app = "shop"\n\n[processes.scheduler]'
-        )
-        + extra,
-    )
-    for fmt in ("kubernetes", "compose"):
+    path = _write(tmp_path, SINGLETONS + extra)
+    for fmt in ("kubernetes", "compose", "systemd"):
         with pytest.raises(ConfigError) as info:
             _export(fmt, path)
         assert info.value.code == "PS634"
