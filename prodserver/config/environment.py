@@ -72,7 +72,11 @@ def shared_environment(
     files: list[Path] = []
     for spec in env_file_specs(ctx, profile):
         found = _env_file_path(ctx, spec)
-        if found is not None and _load_env_file(ctx, *found, spec.where, env):
+        if found is not None and not ctx.target.env_file_values:
+            # an export names the file for the target to read; this machine's values never
+            # reach it (issue 13)
+            files.append(found[0])
+        elif found is not None and _load_env_file(ctx, *found, spec.where, env):
             files.append(found[0])
     if ctx.target.shell_values:
         for key, value in ctx.environ.items():

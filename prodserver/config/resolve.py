@@ -13,7 +13,7 @@ provenance):
 7. processes (process.py), each: its copies and port (ports.py), its env layer, then per
    copy the option values (values.py: substituted by expand.py, typed by coerce.py), argv
    (commands.py), probe (probes.py) and policies (policies.py);
-8. dependency graph (graph.py);
+8. dependency graph (graph.py), and the ``[export]`` table (deploy.py);
 9. the model, or every error found in steps 6 to 8 at once, secrets masked.
 
 Which variables stay references (an export's ``${PORT}``, secrets, what the deploying machine
@@ -30,10 +30,11 @@ from typing import TypedDict, Unpack
 
 from prodserver.config import expand
 from prodserver.config.context import Context
+from prodserver.config.deploy import resolve_deploy
 from prodserver.config.environment import SharedEnv, shared_environment
 from prodserver.config.graph import check_dependencies
 from prodserver.config.merge import ROOT, Merged, merge_processes, profile_names
-from prodserver.config.model import ProcessSpec, ResolvedProject, frozen_map
+from prodserver.config.model import DeploySettings, ProcessSpec, ResolvedProject, frozen_map
 from prodserver.config.process import Shared, key_paths, resolve_process
 from prodserver.config.profiles import PROFILE_ENV, Chosen, inherit_env, linearise, production
 from prodserver.config.provenance import EnvOrigin, Provenance
@@ -151,8 +152,9 @@ def resolve_source(ctx: Context, requested: str | None) -> ResolvedProject:
     _check_scale_names(ctx, merged)
     specs = _processes(ctx, merged, Shared(shared.values, inherit_env(ctx, chosen.layers)))
     specs = check_dependencies(ctx, specs, merged.processes, merged.defined_at)
+    deploy = resolve_deploy(ctx.source, chosen.layers, merged.processes, ctx.out.problems)
     _raise_errors(ctx, shared.values)
-    return _project(ctx, chosen, shared, specs)
+    return _project(ctx, chosen, shared, specs, deploy)
 
 
 def _env_tables(chosen: Chosen, merged: Merged) -> list[Mapping[str, object]]:
@@ -201,7 +203,11 @@ def _raise_errors(ctx: Context, shared_env: Mapping[str, str]) -> None:
 
 
 def _project(
-    ctx: Context, chosen: Chosen, shared: SharedEnv, specs: Mapping[str, ProcessSpec]
+    ctx: Context,
+    chosen: Chosen,
+    shared: SharedEnv,
+    specs: Mapping[str, ProcessSpec],
+    deploy: DeploySettings,
 ) -> ResolvedProject:
     env = shared.values
     secrets = secret_names(ctx, env, specs)
@@ -223,6 +229,7 @@ def _project(
         runtime_refs=frozenset(ctx.kept_refs),
         production=production(chosen.layers),
         allow_root=ctx.project.get("allow_root") is True,
+        deploy=deploy,
     )
 
 

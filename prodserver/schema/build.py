@@ -144,6 +144,7 @@ def process_schema(backend: Backend, common: Iterable[Option], *, strict: bool) 
 def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any]:
     """The file schema. ``backends`` defaults to the built-ins (what is committed)."""
     from prodserver.backends.registry import BUILTINS, get_backend
+    from prodserver.config.deploy import export_schema_defs
     from prodserver.config.keys import (
         COMMON_OPTIONS,
         ENV_NAME_PATTERN,
@@ -210,6 +211,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
         "additionalProperties": False,
     }
     profile_props = options_properties(PROFILE_KEYS)
+    profile_props["export"] = {"$ref": "#/$defs/export"}
     profile_props["processes"] = {
         "type": "object",
         "description": "Overrides and additions for this profile.",
@@ -231,6 +233,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
                 "propertyNames": {"pattern": ENV_NAME_PATTERN},
                 "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
             },
+            "export": {"$ref": "#/$defs/export"},
             "processes": {
                 "type": "object",
                 "description": "The processes; every profile inherits them.",
@@ -261,6 +264,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
             "process": process_def(root=True),
             "process_override": process_def(root=False),
             **backend_defs,
+            **export_schema_defs(),
         },
     }
 
