@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
+from prodserver.config.readfile import read_text
 from prodserver.config.secrets import MASK
-from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
 
 __all__ = ["EnvFile", "parse_env", "parse_env_spec", "read_env_file"]

@@ -30,8 +30,8 @@ from typing import Any
 
 from prodserver.config.keys import COMMON_NAMES
 from prodserver.config.limits import MAX_EXTENDS_DEPTH
-from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError
+from prodserver.rawsource import KeyPath, RawSource
 
 #: common keys that still describe the old backend's program, dropped when it changes
 BACKEND_BOUND = frozenset({"args", "stop_signal", "kill_mode"})

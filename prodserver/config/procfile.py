@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from prodserver.config.keys import NAME_PATTERN, NAME_RULE
+from prodserver.config.readfile import read_text
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.config.shellline import direct_argv, unquoted
-from prodserver.config.sources import read_text
 from prodserver.errors import ConfigError, Location, Problem
 
 __all__ = [

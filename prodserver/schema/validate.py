@@ -15,8 +15,8 @@ from functools import cache, partial
 from typing import Any
 
 from prodserver.backends.base import Backend
-from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError, Location, Problem, unique_problems
+from prodserver.rawsource import KeyPath, RawSource
 from prodserver.schema.build import DURATION_PATTERN, SIZE_PATTERN
 from prodserver.suggest import did_you_mean
 
