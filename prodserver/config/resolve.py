@@ -373,7 +373,7 @@ class Resolver:
         So a profile that extends a production profile is production unless it (or a
         profile between them) says ``production = false``.
         """
-        from prodserver.config.checks import PRODUCTION_NAMES
+        from prodserver.config.model import PRODUCTION_NAMES
 
         marked = False
         for layer in chain_layers:

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     project = _project(args)
     if command:
-        from prodserver.config.checks import refuse_root
+        from prodserver.checks.root import refuse_root
 
         refuse_root(project, flag=args.allow_root, command=command[0])
     return run_oneoff(project, command)

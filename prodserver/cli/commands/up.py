@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     _refuse_root(project, args)
     _require_packages(project, args)
     if not args.skip_checks:
-        from prodserver.config.prestart import fail_on, prestart_problems
+        from prodserver.checks.prestart import fail_on, prestart_problems
         from prodserver.runtime.supervisor import select_processes
 
         names = select_processes(project, args.names) if args.names else None
@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> None:
     """A backend whose package is missing cannot start: say so once, with the extra to install."""
-    from prodserver.config.checks import backend_problems
+    from prodserver.checks.installed import backend_problems
     from prodserver.errors import BackendUnavailable
 
     names = None
@@ -215,7 +215,7 @@ def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> Non
 
 def _refuse_root(project: ResolvedProject, args: argparse.Namespace) -> None:
     """Running a production profile's processes as root is refused unless allowed."""
-    from prodserver.config.checks import refuse_root
+    from prodserver.checks.root import refuse_root
 
     names = None
     if args.names:
