@@ -36,6 +36,7 @@ from prodserver.exporters.base import (
     seconds,
     secret_env,
 )
+from prodserver.hostport import split_host_port
 from prodserver.template import Piece, Template
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -422,8 +423,8 @@ def _probes(
         if check.expect:
             lost.add(spec.name, "healthcheck expect", "Kubernetes does not read the body")
     elif check.kind == "tcp":
-        _, _, port = _literal_target(check, fixed).rpartition(":")
-        probe = {"tcpSocket": {"port": int(port)}}
+        _, port = split_host_port(_literal_target(check, fixed))
+        probe = {"tcpSocket": {"port": port}}
     else:
         words = [w.with_values(fixed) for w in check.target_words()]
         if any(not w.is_literal for w in words):

@@ -14,8 +14,9 @@ from prodserver.checks.services import _redis_command, check_service, mask
 from prodserver.cli.commands.status import duration, render, size
 from prodserver.config.model import HealthCheck
 from prodserver.errors import BackendUnavailable, UsageError
+from prodserver.hostport import split_host_port
 from prodserver.runtime.control import NotRunning, request, runtime_dir
-from prodserver.runtime.health import Health, Transition, http_probe, split_host_port, tcp_probe
+from prodserver.runtime.health import Health, Transition, http_probe, tcp_probe
 from prodserver.runtime.metrics import MetricsServer, Snapshot, metric_families, parse_address
 from prodserver.runtime.notify import parse_message
 
