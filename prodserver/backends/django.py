@@ -173,7 +173,7 @@ def as_target(dotted: str) -> str:
 def application(ctx: BackendContext, interface: Interface, option: str = "app") -> str:
     """The WSGI or ASGI application of the Django project, as ``module:attribute``.
 
-    Raises :class:`ConfigError` (PS140) naming ``option`` when there is no way to know it.
+    Raises :class:`ConfigError` (PS220) naming ``option`` when there is no way to know it.
     """
     setting = "WSGI_APPLICATION" if interface == "wsgi" else "ASGI_APPLICATION"
     settings = settings_module(ctx)
