@@ -38,9 +38,8 @@ def _used() -> dict[str, set[str]]:
     used: dict[str, set[str]] = {}
     for where, text in _package_sources().items():
         found = set(re.findall(r"[\"'](PS\d{3})[\"']", text))
-        found |= {
-            constants[n] for n in re.findall(r"\bcodes\.([A-Z0-9_]+)\b", text) if n in constants
-        }
+        named = re.findall(r"\b(?:error_)?codes\.([A-Z0-9_]+)\b", text)
+        found |= {constants[n] for n in named if n in constants}
         for code in found:
             used.setdefault(code, set()).add(where)
     return used
