@@ -81,17 +81,6 @@ def registry() -> Mapping[str, BackendInfo]:
     return found
 
 
-def backend_names() -> list[str]:
-    return list(registry())
-
-
-def suggest(name: str, candidates: list[str]) -> str | None:
-    """``did you mean`` text for a misspelt name, or None."""
-    from prodserver.suggest import closest
-
-    return closest(name, candidates)
-
-
 @cache
 def _builtin(name: str) -> Backend:
     return _load(BUILTINS[name])
@@ -107,6 +96,7 @@ def get_backend(name: str) -> Backend:
     known = registry()
     if name in known:
         return known[name].backend
-    guess = suggest(name, list(known))
-    hint = f"did you mean {guess!r}?" if guess else "known backends: " + ", ".join(known)
+    from prodserver.suggest import did_you_mean
+
+    hint = did_you_mean(name, known) or "known backends: " + ", ".join(known)
     raise ConfigError(f"unknown backend {name!r}", hint=hint, code="PS120")

@@ -14,38 +14,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prodserver.config.discovery import (
-    CONFIG_NAME,
-    FILE_ENV,
-    PROCFILE_ENV,
-    PROCFILE_NAME,
-    PYPROJECT_NAME,
-    discover,
-    kind_of,
-)
+from prodserver.config.discovery import FILE_ENV, discover, kind_of
 from prodserver.config.parsing import index_lines, parse_data, parse_toml
-from prodserver.config.readfile import MAX_CONFIG_BYTES, read_bounded, read_text
+from prodserver.config.readfile import read_bounded, read_text
 from prodserver.errors import ConfigError, Location
-from prodserver.rawsource import KeyPath, LineIndex, RawSource, SourceKind
+from prodserver.rawsource import KeyPath, LineIndex, RawSource
 
+#: the names the rest of the package and its tests read from here
 __all__ = [
-    "CONFIG_NAME",
     "FILE_ENV",
-    "MAX_CONFIG_BYTES",
-    "PROCFILE_ENV",
-    "PROCFILE_NAME",
-    "PYPROJECT_NAME",
     "KeyPath",
     "LineIndex",
     "RawSource",
-    "SourceKind",
     "discover",
     "index_lines",
-    "kind_of",
-    "parse_toml",
     "read_bounded",
     "read_source",
-    "read_text",
 ]
 
 
