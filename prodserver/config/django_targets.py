@@ -7,6 +7,7 @@ built-in backend, how it read ``ARGS``, where its application comes from, and wh
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -48,6 +49,8 @@ _GRANIAN_RENAME = {
     "url-path-prefix": "url_path_prefix",
 }
 _DEV_DROPPED = frozenset({"noreload", "nostatic", "nothreading"})
+#: runserver's flags as the negations of our options
+_RUNSERVER_RENAME = {"nothreading": "!threading", "noreload": "!reload"}
 _DEV_NOTE = (
     "{cls} ran the server inside the management command with Django's autoreloader; prodserver "
     "runs it as a supervised process without the reloader (set `reload = true` to get it back)"
@@ -76,13 +79,7 @@ def _kinds() -> dict[str, Target]:
     celery_flower = Target("celery-flower", "argv", "APP")
     tasks = Target("django-tasks", "argv", "none", rename={"queue_name": "queues"})
     q2 = Target("django-q2", "argv", "none", rename={"name": "cluster_name"})
-    runserver = Target(
-        "runserver",
-        "kwargs",
-        "none",
-        rename={"nothreading": "!threading", "noreload": "!reload"},
-        note=_DEV_NOTE,
-    )
+    runserver = Target("runserver", "kwargs", "none", rename=_RUNSERVER_RENAME, note=_DEV_NOTE)
     daphne_dev = Target(
         "daphne",
         "kwargs",
@@ -90,13 +87,7 @@ def _kinds() -> dict[str, Target]:
         dropped=_DEV_DROPPED | {"ipv6", "insecure", "websocket_handshake_timeout"},
         note=_DEV_NOTE,
     )
-    werkzeug = Target(
-        "runserver",
-        "kwargs",
-        "none",
-        rename={"nothreading": "!threading", "noreload": "!reload"},
-        note=_WERKZEUG_NOTE,
-    )
+    werkzeug = dataclasses.replace(runserver, note=_WERKZEUG_NOTE)
     return {
         "gunicorn": gunicorn,
         "uvicorn": uvicorn,
