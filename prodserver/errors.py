@@ -134,6 +134,22 @@ class ConfigError(ProdserverError):
         return super().render()
 
 
+def raise_problems(problems: Sequence[Problem], summary: str) -> None:
+    """Raise the problems of one file: one as itself, several as one :class:`ConfigError`
+    (``summary`` above the list, the first problem's code, location and hint); none: return."""
+    if len(problems) == 1:
+        only = problems[0]
+        raise ConfigError(only.message, location=only.location, hint=only.hint, code=only.code)
+    if problems:
+        raise ConfigError(
+            summary,
+            location=problems[0].location,
+            hint=problems[0].hint,
+            code=problems[0].code,
+            problems=problems,
+        )
+
+
 class BackendUnavailable(ProdserverError):
     """A backend's package is not installed or its executable cannot be found."""
 

@@ -22,6 +22,7 @@ collide on case-insensitive file systems and in Kubernetes.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from prodserver.config.keys import NAME_PATTERN, NAME_RULE
 from prodserver.config.readfile import read_text
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.config.shellline import direct_argv, unquoted
-from prodserver.errors import ConfigError, Location, Problem
+from prodserver.errors import ConfigError, Location, Problem, raise_problems
 
 __all__ = [
     "RELEASE",
@@ -128,53 +129,14 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
             problems.append(_unparseable(line, where))
             continue
         name, command = match.groups()
-        if not command.strip():
-            problems.append(
-                Problem(
-                    "PS164",
-                    f"process {name!r} has no command",
-                    where,
-                    f"write the command after the colon: {name}: <command>",
-                )
-            )
-            continue
-        if not re.fullmatch(NAME_PATTERN, name):  # a leading '-' or '_', or too long
-            problems.append(_bad_name(name, where))
-            continue
-        if name in seen:
-            problems.append(
-                Problem(
-                    "PS162",
-                    f"process {name!r} is defined twice, on lines {seen[name]} and {number}",
-                    where,
-                    "process names must be unique: rename or remove one of them",
-                )
-            )
-            continue
-        if unquoted(command) is None:
-            problems.append(
-                Problem(
-                    "PS104",
-                    f"the command of {name!r} has an unterminated quote or substitution: "
-                    "sh cannot parse it",
-                    where,
-                    "close every ' \" ` $( and ${ the command opens",
-                )
-            )
+        problem = _entry_problem(name, command, where, seen)
+        if problem is not None:
+            problems.append(problem)
             continue
         entry = ProcfileEntry(name, command, number)
         folded = seen_folded.get(name.casefold())
         if folded is not None:
-            warnings.append(
-                Problem(
-                    "PS165",
-                    f"process names {folded.name!r} (line {folded.line}) and {name!r} "
-                    "differ only in case",
-                    where,
-                    "they collide on case-insensitive file systems and in Kubernetes names",
-                    severity="warning",
-                )
-            )
+            warnings.append(_differ_in_case(folded, name, where))
         seen[name] = number
         seen_folded.setdefault(name.casefold(), entry)
         entries.append(entry)
@@ -187,18 +149,49 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
                 "add one line per process, e.g. `web: gunicorn app.wsgi`",
             )
         )
-    if len(problems) == 1:
-        only = problems[0]
-        raise ConfigError(only.message, location=only.location, hint=only.hint, code=only.code)
-    if problems:
-        raise ConfigError(
-            f"{path} has {len(problems)} invalid lines",
-            location=problems[0].location,
-            hint=problems[0].hint,
-            code=problems[0].code,
-            problems=problems,
-        )
+    raise_problems(problems, f"{path} has {len(problems)} invalid lines")
     return ProcfileParse(tuple(entries), tuple(warnings))
+
+
+def _entry_problem(
+    name: str, command: str, where: Location, seen: Mapping[str, int]
+) -> Problem | None:
+    """What is wrong with the entry ``name: command`` (None: nothing)."""
+    if not command.strip():
+        return Problem(
+            "PS164",
+            f"process {name!r} has no command",
+            where,
+            f"write the command after the colon: {name}: <command>",
+        )
+    if not re.fullmatch(NAME_PATTERN, name):  # a leading '-' or '_', or too long
+        return _bad_name(name, where)
+    if name in seen:
+        return Problem(
+            "PS162",
+            f"process {name!r} is defined twice, on lines {seen[name]} and {where.line}",
+            where,
+            "process names must be unique: rename or remove one of them",
+        )
+    if unquoted(command) is None:
+        return Problem(
+            "PS104",
+            f"the command of {name!r} has an unterminated quote or substitution: "
+            "sh cannot parse it",
+            where,
+            "close every ' \" ` $( and ${ the command opens",
+        )
+    return None
+
+
+def _differ_in_case(first: ProcfileEntry, name: str, where: Location) -> Problem:
+    return Problem(
+        "PS165",
+        f"process names {first.name!r} (line {first.line}) and {name!r} differ only in case",
+        where,
+        "they collide on case-insensitive file systems and in Kubernetes names",
+        severity="warning",
+    )
 
 
 def _unparseable(line: str, where: Location) -> Problem:
