@@ -37,35 +37,29 @@ value as Compose interpolation text (every literal ``$`` written ``$$``). Withou
 ``${A:-${PORT}}`` with ``A`` set and non-empty, ``PORT`` is never looked at and the value of
 ``A`` is used. :func:`parse_template` reads interpolation text as a template, every
 expression a reference.
+
+The parser of the grammar is :mod:`.substitute_syntax`; this module evaluates its tree.
 """
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import NoReturn
 
-from prodserver.config.secrets import mask_url_passwords
+from prodserver.config.substitute_syntax import (
+    DEPTH_CEILING,
+    Dollar,
+    Node,
+    SyntaxProblem,
+    Var,
+    parse,
+    syntax_error,
+)
 from prodserver.errors import ConfigError, Location
 from prodserver.template import Piece, Ref, Template
 
 __all__ = ["Substituted", "is_whole_expression", "parse_template", "references", "substitute"]
-
-_NAME_START = frozenset(string.ascii_letters + "_")
-_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_")
-# Longest first so ":-" is not read as an unknown ":" followed by "-".
-_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
-_NESTED_STOP = re.compile(r"[${}]")
-# Python's own recursion limit must never be what stops a deeply nested expression.
-_DEPTH_CEILING = 200
-_CACHED_LENGTH = 4096
-_SYNTAX_HINT = (
-    "write $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, "
-    "${NAME:+alternative}; use $$ for a literal $"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,162 +81,6 @@ class Substituted:
     kept: bool
     used: tuple[str, ...]
     template: Template = field(default_factory=Template, compare=False)
-
-
-# -- the syntax tree -------------------------------------------------------------------------
-
-
-class _Dollar:
-    """A ``$$`` in the source: ``$`` when substituting, ``$$`` again in export mode."""
-
-    __slots__ = ()
-
-
-_DOLLAR = _Dollar()
-
-
-@dataclass(frozen=True, slots=True)
-class _Var:
-    name: str
-    op: str | None  # None for $NAME and ${NAME}
-    arg: tuple[_Node, ...]  # the parsed default, message or alternative
-    raw: str  # exactly as written, for export mode
-
-
-_Node = str | _Dollar | _Var
-
-
-class _SyntaxProblem(Exception):
-    """Raised by the cached parser; turned into a ConfigError with the caller's location."""
-
-    def __init__(self, message: str, code: str = "PS130") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-def _excerpt(text: str, start: int, limit: int = 40) -> str:
-    piece = text[start : start + limit]
-    return piece + ("..." if len(text) > start + limit else "")
-
-
-def _parse_level(
-    text: str, pos: int, depth: int, max_depth: int, *, balance: bool = True
-) -> tuple[tuple[_Node, ...], int]:
-    """Parse from ``pos``; at depth > 0 stop after the ``}`` that closes this level.
-
-    With ``balance``, a ``{`` inside the word makes the next ``}`` literal text.
-    """
-    nodes: list[_Node] = []
-    n = len(text)
-    braces = 0
-    while True:
-        if depth:
-            m = _NESTED_STOP.search(text, pos)
-            i = m.start() if m else -1
-        else:
-            i = text.find("$", pos)
-        if i < 0:
-            if depth:
-                raise _SyntaxProblem("unclosed '${'")
-            if pos < n:
-                nodes.append(text[pos:])
-            return tuple(nodes), n
-        if i > pos:
-            nodes.append(text[pos:i])
-        if text[i] == "{":  # only reachable when depth > 0
-            braces += balance
-            nodes.append("{")
-            pos = i + 1
-            continue
-        if text[i] == "}":  # only reachable when depth > 0
-            if braces:
-                braces -= 1
-                nodes.append("}")
-                pos = i + 1
-                continue
-            return tuple(nodes), i + 1
-        nxt = text[i + 1] if i + 1 < n else ""
-        if nxt == "$":
-            nodes.append(_DOLLAR)
-            pos = i + 2
-        elif nxt in _NAME_START:
-            j = i + 2
-            while j < n and text[j] in _NAME_CHARS:
-                j += 1
-            nodes.append(_Var(text[i + 1 : j], None, (), text[i:j]))
-            pos = j
-        elif nxt == "{":
-            var, pos = _parse_braced(text, i, depth, max_depth)
-            nodes.append(var)
-        else:
-            # Compose keeps a "$" that starts no expression: "$1", "$(", "$ ", a trailing "$".
-            nodes.append("$")
-            pos = i + 1
-
-
-def _parse_braced(text: str, start: int, depth: int, max_depth: int) -> tuple[_Var, int]:
-    """Parse the ``${...}`` that starts at ``start``; return it and the index after it."""
-    n = len(text)
-    j = start + 2
-    if j < n and text[j] in _NAME_START:
-        j += 1
-        while j < n and text[j] in _NAME_CHARS:
-            j += 1
-    name = text[start + 2 : j]
-    if j >= n:
-        raise _SyntaxProblem(f"unclosed '${{' in {_excerpt(text, start)!r}")
-    if not name:
-        if text[j] == "}":
-            raise _SyntaxProblem("empty '${}'")
-        raise _SyntaxProblem(f"invalid variable name in {_excerpt(text, start)!r}")
-    if text[j] == "}":
-        return _Var(name, None, (), text[start : j + 1]), j + 1
-    op = next((o for o in _OPERATORS if text.startswith(o, j)), None)
-    if op is None:
-        raise _SyntaxProblem(f"unexpected {text[j]!r} after ${{{name} in {_excerpt(text, start)!r}")
-    if depth + 1 > max_depth:
-        raise _SyntaxProblem(f"expressions nested more than {max_depth} levels deep", code="PS133")
-    try:
-        try:
-            arg, end = _parse_level(text, j + len(op), depth + 1, max_depth)
-        except _SyntaxProblem as exc:
-            if exc.message != "unclosed '${'":
-                raise
-            # a "{" of the word that never closes: the first "}" ends it (as in Compose)
-            arg, end = _parse_level(text, j + len(op), depth + 1, max_depth, balance=False)
-    except _SyntaxProblem as exc:
-        if exc.message == "unclosed '${'":
-            raise _SyntaxProblem(f"unclosed '${{' in {_excerpt(text, start)!r}") from None
-        raise
-    return _Var(name, op, arg, text[start:end]), end
-
-
-def _parse(text: str, max_depth: int) -> tuple[_Node, ...]:
-    # Configuration strings repeat across profiles and instances: parse each short one once,
-    # and never let the cache hold on to huge strings.
-    if len(text) <= _CACHED_LENGTH:
-        return _parse_cached(text, max_depth)
-    return _parse_level(text, 0, 0, min(max_depth, _DEPTH_CEILING))[0]
-
-
-@lru_cache(maxsize=2048)
-def _parse_cached(text: str, max_depth: int) -> tuple[_Node, ...]:
-    return _parse_level(text, 0, 0, min(max_depth, _DEPTH_CEILING))[0]
-
-
-def _syntax_error(exc: _SyntaxProblem, text: str, where: Location | None) -> ConfigError:
-    hint = "flatten the nested defaults" if exc.code == "PS133" else _SYNTAX_HINT
-    # The text is the configuration as written, but it may still hold a literal URL password.
-    message = mask_url_passwords(
-        f"invalid substitution in {_excerpt(text, 0, 80)!r}: {exc.message}"
-    )
-    return ConfigError(
-        message,
-        hint=hint,
-        location=where,
-        code=exc.code,
-    )
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -270,7 +108,7 @@ class _Evaluator:
         #: the top level as data: literal text and kept references
         self.pieces: list[Piece] = []
 
-    def join(self, nodes: tuple[_Node, ...], *, top: bool) -> str:
+    def join(self, nodes: tuple[Node, ...], *, top: bool) -> str:
         # In export mode the top level writes template syntax: literal "$" doubled, kept
         # expressions as written. Below the top level everything is plain text.
         template = top and self.keep is not None
@@ -281,7 +119,7 @@ class _Evaluator:
                 piece = node.replace("$", "$$") if template else node
                 if top:
                     self.pieces.append(node)
-            elif isinstance(node, _Dollar):
+            elif isinstance(node, Dollar):
                 piece = "$$" if template else "$"
                 if top:
                     self.pieces.append("$")
@@ -310,7 +148,7 @@ class _Evaluator:
             parts.append(piece)
         return "".join(parts)
 
-    def value(self, var: _Var) -> str:
+    def value(self, var: Var) -> str:
         name, op = var.name, var.op
         self.used[name] = None
         if self.keep is not None and self.keep(name):
@@ -331,7 +169,7 @@ class _Evaluator:
             return self.join(var.arg, top=False)
         return value
 
-    def _required(self, var: _Var, value: str | None) -> NoReturn:
+    def _required(self, var: Var, value: str | None) -> NoReturn:
         message = self.join(var.arg, top=False).strip()
         state = "not set" if value is None else "empty"
         at = f" (needed by {self.where.key_path})" if self.where and self.where.key_path else ""
@@ -368,27 +206,27 @@ def substitute(
     if "$" not in text:
         return Substituted(text, False, (), False, (), Template.of(text))
     try:
-        nodes = _parse(text, max_depth)
-    except _SyntaxProblem as exc:
-        raise _syntax_error(exc, text, where) from None
+        nodes = parse(text, max_depth)
+    except SyntaxProblem as exc:
+        raise syntax_error(exc, text, where) from None
     ev = _Evaluator(lookup, keep, where, max_output)
     result = ev.join(nodes, top=True)
-    whole = len(nodes) == 1 and isinstance(nodes[0], _Var)
+    whole = len(nodes) == 1 and isinstance(nodes[0], Var)
     return Substituted(
         result, whole, tuple(ev.unset), ev.kept, tuple(ev.used), Template.of(*ev.pieces)
     )
 
 
-def _ref(var: _Var) -> Ref:
+def _ref(var: Var) -> Ref:
     return Ref(var.name, var.op, _pieces(var.arg))
 
 
-def _pieces(nodes: tuple[_Node, ...]) -> tuple[Piece, ...]:
+def _pieces(nodes: tuple[Node, ...]) -> tuple[Piece, ...]:
     out: list[Piece] = []
     for node in nodes:
-        if isinstance(node, _Dollar):
+        if isinstance(node, Dollar):
             out.append("$")
-        elif isinstance(node, _Var):
+        elif isinstance(node, Var):
             out.append(_ref(node))
         else:
             out.append(node)
@@ -403,9 +241,9 @@ def parse_template(text: str) -> Template:
     if "$" not in text:
         return Template.of(text)
     try:
-        nodes = _parse(text, _DEPTH_CEILING)
-    except _SyntaxProblem as exc:
-        raise _syntax_error(exc, text, None) from None
+        nodes = parse(text, DEPTH_CEILING)
+    except SyntaxProblem as exc:
+        raise syntax_error(exc, text, None) from None
     return Template(_pieces(nodes))
 
 
@@ -417,14 +255,14 @@ def references(text: str) -> tuple[str, ...]:
     if "$" not in text:
         return ()
     try:
-        nodes = _parse(text, _DEPTH_CEILING)
-    except _SyntaxProblem as exc:
-        raise _syntax_error(exc, text, None) from None
+        nodes = parse(text, DEPTH_CEILING)
+    except SyntaxProblem as exc:
+        raise syntax_error(exc, text, None) from None
     found: dict[str, None] = {}
     stack = list(reversed(nodes))
     while stack:
         node = stack.pop()
-        if isinstance(node, _Var):
+        if isinstance(node, Var):
             found[node.name] = None
             stack.extend(reversed(node.arg))
     return tuple(found)
@@ -435,7 +273,7 @@ def is_whole_expression(text: str) -> bool:
     if not text.startswith("$"):
         return False
     try:
-        nodes = _parse(text, _DEPTH_CEILING)
-    except _SyntaxProblem:
+        nodes = parse(text, DEPTH_CEILING)
+    except SyntaxProblem:
         return False
-    return len(nodes) == 1 and isinstance(nodes[0], _Var)
+    return len(nodes) == 1 and isinstance(nodes[0], Var)
