@@ -126,7 +126,7 @@ def read_setting(module: str, name: str, dirs: Sequence[Path], _depth: int = 0) 
     if path is None or _depth > _MAX_STAR_DEPTH:
         return None
     try:
-        from prodserver.config.sources import read_bounded
+        from prodserver.readfile import read_bounded
 
         text = read_bounded(path, what="settings module").decode("utf-8")
         tree = ast.parse(text, filename=str(path))

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from prodserver.config.readfile import read_bounded
 from prodserver.errors import ConfigError, Location
 from prodserver.rawsource import SourceKind
+from prodserver.readfile import read_bounded
 
 CONFIG_NAME = "prodserver.toml"
 PYPROJECT_NAME = "pyproject.toml"

@@ -20,9 +20,9 @@ from typing import Any
 
 from prodserver.config.django_targets import PREFIX, TARGETS, Target
 from prodserver.config.django_translate import SETTING, Translation, translate
-from prodserver.config.readfile import read_bounded
 from prodserver.errors import ConfigError, Location, Problem
 from prodserver.rawsource import KeyPath, LineIndex, RawSource
+from prodserver.readfile import read_bounded
 
 __all__ = [
     "DEPRECATED",

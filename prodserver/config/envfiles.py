@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
-from prodserver.config.readfile import read_text
 from prodserver.config.secrets import MASK
 from prodserver.errors import ConfigError, Location, Problem, raise_problems
+from prodserver.readfile import read_text
 
 if TYPE_CHECKING:
     from dotenv.parser import Binding

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from prodserver.config.keys import NAME_PATTERN, NAME_RULE
-from prodserver.config.readfile import read_text
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.config.shellline import direct_argv, unquoted
 from prodserver.errors import ConfigError, Location, Problem, raise_problems
+from prodserver.readfile import read_text
 
 __all__ = [
     "RELEASE",

@@ -4,9 +4,9 @@ A source is one of ``prodserver.toml``, ``[tool.prodserver]`` in ``pyproject.tom
 ``Procfile`` (read strictly, with its ``.env``). Reading never executes anything and turns every
 failure of the file or the parser into a :class:`ConfigError` with file, line and column.
 
-The pieces live beside this module: :mod:`.discovery` finds the file, :mod:`.readfile` reads it
-safely, :mod:`.parsing` parses it; the types are in :mod:`prodserver.rawsource`. The names the
-rest of the package reads from here are re-exported.
+The pieces: :mod:`.discovery` finds the file, :mod:`prodserver.readfile` reads it safely,
+:mod:`.parsing` parses it; the types are in :mod:`prodserver.rawsource`. The names the rest of
+the package reads from here are re-exported.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 from prodserver.config.discovery import FILE_ENV, discover, kind_of
 from prodserver.config.parsing import index_lines, parse_data, parse_toml
-from prodserver.config.readfile import read_bounded, read_text
 from prodserver.errors import ConfigError, Location
 from prodserver.rawsource import KeyPath, LineIndex, RawSource
+from prodserver.readfile import read_bounded, read_text
 
 #: the names the rest of the package and its tests read from here
 __all__ = [

@@ -212,8 +212,8 @@ def detect(directory: Path) -> Detected:
     ``celery.py`` are read as text (never imported) for the workers, broker and DEBUG."""
     manage = directory / "manage.py"
     try:
-        from prodserver.config.sources import read_bounded
         from prodserver.errors import ConfigError
+        from prodserver.readfile import read_bounded
 
         text = read_bounded(manage, what="manage.py").decode("utf-8")
     except (ConfigError, UnicodeDecodeError):
