@@ -34,6 +34,7 @@ import re
 import sys
 from collections.abc import Sequence
 
+from prodserver import codes
 from prodserver.checks.deploy import check_django_deploy
 from prodserver.checks.ports import check_ports
 from prodserver.checks.report import PrestartFailed, Report
@@ -44,7 +45,8 @@ from prodserver.errors import Location, Problem
 
 __all__ = ["PrestartFailed", "Report", "fail_on", "prestart_problems"]
 
-_UNSET = re.compile(r"PS202: .*?variable (\S+) is not set")
+#: the resolver's warning that a variable was substituted as empty, as rendered
+_UNSET = re.compile(rf"{codes.VARIABLE_UNSET}: .*?variable (\S+) is not set")
 
 
 def prestart_problems(
