@@ -86,15 +86,8 @@ def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
             location=Location(file=path),
             code="PS101",
         )
-    try:
-        text = read_text(path, what=".env file")
-    except OSError as exc:  # read_text's is_dir() check lets e.g. ENAMETOOLONG through
-        raise ConfigError(
-            f"cannot read .env file {path}: {exc.strerror}",
-            location=Location(file=path),
-            code="PS101",
-        ) from None
-    return parse_env(text, path=path)
+    # read_text turns every OSError (ENAMETOOLONG, EACCES, a FIFO...) into a PS101 ConfigError
+    return parse_env(read_text(path, what=".env file"), path=path)
 
 
 def _exists(path: Path) -> bool:

@@ -101,15 +101,8 @@ def read_procfile(path: Path) -> ProcfileParse:
     if "\x00" in str(path):
         # The OS cannot name such a file; pathlib would raise ValueError.
         raise ConfigError(f"Procfile name {str(path)!r} contains a NUL byte", code="PS101")
-    try:
-        text = read_text(path, what="Procfile")
-    except OSError as exc:  # read_text's is_dir() check lets e.g. ENAMETOOLONG through
-        raise ConfigError(
-            f"cannot read Procfile {path}: {exc.strerror}",
-            location=Location(file=path),
-            code="PS101",
-        ) from None
-    return parse_procfile(text, path=path)
+    # read_text turns every OSError (ENAMETOOLONG, EACCES, a FIFO...) into a PS101 ConfigError
+    return parse_procfile(read_text(path, what="Procfile"), path=path)
 
 
 def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
