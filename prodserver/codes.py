@@ -287,7 +287,7 @@ BACKEND_NOT_INSTALLED = _code(
     "PS145",
     (
         "a backend's package is not installed, reported once per backend with the extra to install:"
-        " a warning in `check`, an error in `check --deploy` and `up` (exit 69)"
+        " a warning in `check`, an error in `check --deploy` and `up`"
     ),
     error="BackendUnavailable",
 )
