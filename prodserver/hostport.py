@@ -18,6 +18,8 @@ from __future__ import annotations
 LOOPBACK = "127.0.0.1"
 #: a port is at most this many digits before it is even converted (no ``int()`` of a huge text)
 _MAX_PORT_DIGITS = 5
+#: how much of a bad port a message quotes (a port may be pasted garbage, or a secret)
+_MAX_SHOWN = 12
 _EXAMPLE = "expected HOST:PORT such as 127.0.0.1:8000 or [::1]:8000"
 
 
@@ -72,12 +74,13 @@ def split_host_port(
 
 
 def _port_number(port: str, *, allow_zero: bool) -> int:
+    shown = port if len(port) <= _MAX_SHOWN else port[:_MAX_SHOWN] + "..."
     if not (port.isascii() and port.isdigit()):
-        raise AddressError(f"the port {port!r} is not a number ({_EXAMPLE})")
+        raise AddressError(f"the port {shown!r} is not a number ({_EXAMPLE})")
     lowest = 0 if allow_zero else 1
     number = int(port) if len(port.lstrip("0")) <= _MAX_PORT_DIGITS else 65536
     if not lowest <= number <= 65535:
-        raise AddressError(f"the port {port} is out of range ({lowest}-65535)")
+        raise AddressError(f"the port {shown} is out of range ({lowest}-65535)")
     return number
 
 
