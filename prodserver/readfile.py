@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from prodserver import codes
 from prodserver.errors import ConfigError, Location
 
 #: a configuration larger than this is refused before parsing (a real one is a few KiB)
@@ -34,7 +35,9 @@ def read_bounded(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) -> byt
             total += len(chunk)
     except OSError as exc:
         raise ConfigError(
-            f"cannot read {what} {path}: {exc.strerror or exc}", location=loc, code="PS101"
+            f"cannot read {what} {path}: {exc.strerror or exc}",
+            location=loc,
+            code=codes.FILE_UNREADABLE,
         ) from None
     finally:
         os.close(fd)
@@ -43,7 +46,7 @@ def read_bounded(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) -> byt
             f"{what} {path} is larger than the limit of {limit} bytes",
             hint="is this really a prodserver configuration?",
             location=loc,
-            code="PS102",
+            code=codes.FILE_NOT_TEXT,
         )
     return b"".join(chunks)
 
@@ -55,19 +58,23 @@ def _open_nonblocking(path: Path, what: str, loc: Location) -> int:
     try:
         return os.open(path, flags)
     except FileNotFoundError:
-        raise ConfigError(f"{what} {path} does not exist", location=loc, code="PS101") from None
+        raise ConfigError(
+            f"{what} {path} does not exist", location=loc, code=codes.FILE_UNREADABLE
+        ) from None
     except PermissionError:
         raise ConfigError(
-            f"cannot read {what} {path}: permission denied", location=loc, code="PS101"
+            f"cannot read {what} {path}: permission denied",
+            location=loc,
+            code=codes.FILE_UNREADABLE,
         ) from None
     except IsADirectoryError:
         raise ConfigError(
-            f"{path} is a directory, not a {what}", location=loc, code="PS101"
+            f"{path} is a directory, not a {what}", location=loc, code=codes.FILE_UNREADABLE
         ) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(
-            f"cannot read {what} {path}: {reason}", location=loc, code="PS101"
+            f"cannot read {what} {path}: {reason}", location=loc, code=codes.FILE_UNREADABLE
         ) from None
 
 
@@ -77,13 +84,15 @@ def _refuse_special(fd: int, path: Path, what: str, loc: Location) -> None:
 
     mode = os.fstat(fd).st_mode
     if stat.S_ISDIR(mode):
-        raise ConfigError(f"{path} is a directory, not a {what}", location=loc, code="PS101")
+        raise ConfigError(
+            f"{path} is a directory, not a {what}", location=loc, code=codes.FILE_UNREADABLE
+        )
     if not stat.S_ISREG(mode):
         raise ConfigError(
             f"{what} {path} is not a regular file (a FIFO, a socket or a device)",
             hint="name a file: prodserver reads only regular files",
             location=loc,
-            code="PS101",
+            code=codes.FILE_UNREADABLE,
         )
 
 
@@ -96,7 +105,7 @@ def read_text(path: Path, *, what: str = "configuration file") -> str:
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
         raise ConfigError(
-            f"{what} contains a NUL byte", location=Location(path, line), code="PS102"
+            f"{what} contains a NUL byte", location=Location(path, line), code=codes.FILE_NOT_TEXT
         )
     try:
         return data.decode("utf-8")
@@ -107,5 +116,5 @@ def read_text(path: Path, *, what: str = "configuration file") -> str:
             f"{what} is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
             hint="save the file as UTF-8",
             location=Location(path, line, col),
-            code="PS102",
+            code=codes.FILE_NOT_TEXT,
         ) from None

@@ -4,6 +4,8 @@ entry is raised (or marked retired), none means two things, and docs/errors.md i
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -111,3 +113,16 @@ def test_docs_errors_md_is_the_catalogue():
 
 def test_every_exit_code_has_one_summary():
     assert set(SUMMARY) == set(ExitCode)
+
+
+def test_the_package_raises_codes_by_name_not_as_text():
+    """``code=codes.UNKNOWN_KEY``, never ``code="PS122"``: a typo in a name fails at import,
+    a typo in a text is a wrong code (tools/codes_to_constants.py rewrites what is left)."""
+    proc = subprocess.run(
+        [sys.executable, "tools/codes_to_constants.py", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout

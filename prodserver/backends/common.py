@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from prodserver import hostport
+from prodserver import codes, hostport
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault, flag_args
 from prodserver.errors import ConfigError
 from prodserver.template import Deferred
@@ -84,7 +84,7 @@ def split_bind(bind: str) -> tuple[str, str]:
     try:
         return hostport.split_bind(bind)
     except hostport.AddressError as exc:
-        raise ConfigError(f"bind {bind!r}: {exc}", code="PS222") from None
+        raise ConfigError(f"bind {bind!r}: {exc}", code=codes.BAD_BIND) from None
 
 
 def host_port(
@@ -137,7 +137,7 @@ def positional(name: str, value: Any) -> str:
         raise ConfigError(
             f"option {name!r} is {text!r}: a value starting with '-' would be read as a flag",
             hint=f"use `args` for flags; {name!r} takes a name such as 'project.wsgi:application'",
-            code="PS221",
+            code=codes.LEADING_DASH,
         )
     return text
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from prodserver import codes
 from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import positional
 from prodserver.errors import ConfigError
@@ -184,7 +185,7 @@ def application(ctx: BackendContext, interface: Interface, option: str = "app") 
                 f'set {option} = "package.{interface}:application" for this process, or set '
                 f"{SETTINGS_VARIABLE} so that prodserver reads {setting} from the settings"
             ),
-            code="PS220",
+            code=codes.OPTION_REQUIRED,
         )
     dirs = search_path(ctx)
     if module_file(settings, dirs) is None:
@@ -202,7 +203,7 @@ def application(ctx: BackendContext, interface: Interface, option: str = "app") 
         f"process {ctx.process!r}: cannot tell which {interface.upper()} application to serve: "
         f"no literal {setting} in {settings!r} and no {package}/{interface}.py (looked in {where})",
         hint=f'set {option} = "package.{interface}:application" for this process',
-        code="PS220",
+        code=codes.OPTION_REQUIRED,
     )
 
 
@@ -216,7 +217,7 @@ def project_package(ctx: BackendContext, option: str = "app") -> str:
                 f'set {option} = "yourproject" for this process, or set {SETTINGS_VARIABLE} so '
                 "that prodserver uses the Django project package"
             ),
-            code="PS220",
+            code=codes.OPTION_REQUIRED,
         )
     return settings.split(".")[0]
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from prodserver import codes
 from prodserver.checks.report import Report
 from prodserver.checks.root import is_production
 from prodserver.config.model import ProcessSpec, ResolvedProject
@@ -56,14 +57,18 @@ def check_django_deploy(
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         report.problems.append(
-            Problem("PS304", f"manage.py check --deploy did not run: {exc}", Location(file=manage))
+            Problem(
+                codes.DJANGO_DEPLOY_CHECK_FAILED,
+                f"manage.py check --deploy did not run: {exc}",
+                Location(file=manage),
+            )
         )
         return
     if result.returncode != 0:
         output = (result.stderr.strip() or result.stdout.strip()).splitlines()
         report.problems.append(
             Problem(
-                "PS304",
+                codes.DJANGO_DEPLOY_CHECK_FAILED,
                 "Django's check --deploy failed:\n    " + "\n    ".join(output[-30:]),
                 Location(file=manage),
                 "fix what Django lists, or silence a check you accept with SILENCED_SYSTEM_CHECKS",

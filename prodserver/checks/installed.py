@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Iterable
 
+from prodserver import codes
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import Location, Problem
 
@@ -44,7 +45,7 @@ def backend_problems(
             users = [s.name for s in selected if s.backend == spec.backend]
             problems.append(
                 Problem(
-                    "PS145",
+                    codes.BACKEND_NOT_INSTALLED,
                     f"backend {spec.backend!r} (used by {', '.join(users)}) needs "
                     f"{', '.join(missing)}, which is not installed",
                     Location(file=project.source),
@@ -79,7 +80,7 @@ def executable_problems(project: ResolvedProject) -> list[Problem]:
         if not found:
             problems.append(
                 Problem(
-                    "PS146",
+                    codes.PROGRAM_NOT_FOUND,
                     f"{spec.name}: program {masker.text(repr(program))} was not found on its PATH",
                     Location(file=project.source, key_path=f"processes.{spec.name}"),
                     "install it, or use an absolute path",

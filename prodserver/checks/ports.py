@@ -6,6 +6,7 @@ import contextlib
 import socket
 from collections.abc import Iterable
 
+from prodserver import codes
 from prodserver.checks.report import Report
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.errors import Location, Problem
@@ -51,7 +52,7 @@ def check_ports(project: ResolvedProject, specs: Iterable[ProcessSpec], report: 
             who = f" by {holder}" if holder else ""
             report.problems.append(
                 Problem(
-                    "PS301",
+                    codes.PORT_NOT_FREE,
                     f"{inst.label}: port {port} on {host} is not free ({error}{who})",
                     Location(file=project.source, key_path=f"processes.{spec.name}"),
                     "stop what listens there, or give the process another port "

@@ -104,7 +104,7 @@ def _required(project: ResolvedProject, report: Report) -> None:
     for name in missing:
         report.problems.append(
             Problem(
-                "PS302",
+                codes.REQUIRED_VARIABLE_UNSET,
                 f"variable {name} is used by the configuration but not set "
                 f"(profile {project.profile})",
                 Location(file=project.source),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from prodserver import codes
 from prodserver.config.model import PRODUCTION_NAMES, ResolvedProject
 from prodserver.errors import Location, Problem
 
@@ -89,7 +90,7 @@ def root_problems(
         return []
     return [
         Problem(
-            "PS114",
+            codes.ROOT_IN_PRODUCTION,
             f"refusing to run {', '.join(as_root)} as root in the production profile "
             f"{project.profile!r}",
             Location(file=project.source, key_path=key),

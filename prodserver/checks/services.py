@@ -11,6 +11,7 @@ import socket
 import urllib.parse
 from collections.abc import Iterable
 
+from prodserver import codes
 from prodserver.checks.report import Report
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.config.secrets import mask_url_passwords
@@ -127,7 +128,7 @@ def check_services(
             continue
         report.problems.append(
             Problem(
-                "PS303",
+                codes.SERVICE_UNREACHABLE,
                 f"{', '.join(names)}: cannot use {mask(url)}: {why}",
                 Location(file=project.source),
                 "start the service, or point the variable at a running one",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from prodserver import codes
 from prodserver.errors import ConfigError, Location
 from prodserver.rawsource import SourceKind
 from prodserver.readfile import read_bounded
@@ -35,20 +36,22 @@ def discover(
         origin = "--file" if file is not None else FILE_ENV
         if "\x00" in str(path) or len(path.name) > 255:
             raise ConfigError(
-                f"{origin} names an impossible path", location=Location(file=path), code="PS101"
+                f"{origin} names an impossible path",
+                location=Location(file=path),
+                code=codes.FILE_UNREADABLE,
             )
         if path.is_dir():
             raise ConfigError(
                 f"{path} is a directory, not a configuration file ({origin})",
                 hint=f"name the file itself, e.g. {path / CONFIG_NAME}",
                 location=Location(file=path),
-                code="PS101",
+                code=codes.FILE_UNREADABLE,
             )
         if not path.exists():
             raise ConfigError(
                 f"configuration file {path} does not exist ({origin})",
                 location=Location(file=path),
-                code="PS101",
+                code=codes.FILE_UNREADABLE,
             )
         return path
     for directory in (base.resolve(), *base.resolve().parents):
@@ -68,7 +71,7 @@ def discover(
     raise ConfigError(
         f"no {CONFIG_NAME} found in {base} or any parent directory",
         hint="create one with `prodserver init`, or name it with -f/--file or $PRODSERVER_FILE",
-        code="PS101",
+        code=codes.FILE_UNREADABLE,
     )
 
 
@@ -93,7 +96,7 @@ def _procfile_variable(base: Path, env: Mapping[str, str]) -> Path | None:
             f"the Procfile {path} named by {origin} does not exist",
             hint=f"correct {PROCFILE_ENV}, or remove it to use ./{PROCFILE_NAME}",
             location=Location(file=path),
-            code="PS101",
+            code=codes.FILE_UNREADABLE,
         )
     return path
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.django_targets import PREFIX, TARGETS, Target
 from prodserver.config.django_translate import SETTING, Translation, translate
 from prodserver.errors import ConfigError, Location, Problem
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 #: warning code of the deprecation notice (one per source)
-DEPRECATED = "PS210"
+DEPRECATED = codes.DJANGO_SETTING_DEPRECATED
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.django_targets import PREFIX, TARGETS, Target
 from prodserver.errors import ConfigError, Location, Problem
 from prodserver.hostport import AddressError, join_host_port, split_bind
@@ -61,7 +62,7 @@ class _Entry:
         return Location(self.loc.file, line, key_path=".".join((SETTING, self.name, *keys)))
 
     def problem(self, message: str, *keys: str) -> None:
-        self.problems.append(Problem("PS181", message, self.at(*keys)))
+        self.problems.append(Problem(codes.DJANGO_SETTING_SHAPE, message, self.at(*keys)))
 
     def warn(self, code: str, message: str, *keys: str, hint: str | None = None) -> None:
         self.warnings.append(Problem(code, message, self.at(*keys), hint, severity="warning"))
@@ -94,7 +95,7 @@ def translate(
             f"{SETTING} must be a dict of process name -> {{'BACKEND': ..., 'ARGS': ...}}, "
             f"found {type(setting).__name__}",
             location=loc,
-            code="PS181",
+            code=codes.DJANGO_SETTING_SHAPE,
         )
     apps = {"wsgi": wsgi_application, "asgi": asgi_application}
     processes: dict[str, Any] = {}
@@ -117,7 +118,10 @@ def translate(
         processes[entry.name] = table
     if problems and not lenient:
         raise ConfigError(
-            f"{SETTING} cannot be translated", problems=problems, location=loc, code="PS180"
+            f"{SETTING} cannot be translated",
+            problems=problems,
+            location=loc,
+            code=codes.DJANGO_UNKNOWN_BACKEND,
         )
     warnings += [_not_translated(problem) for problem in problems]
     data: dict[str, Any] = {}
@@ -154,10 +158,14 @@ def _translate_process(entry: _Entry, raw: object) -> tuple[dict[str, Any], Targ
         return None
     cls = backend_path.rsplit(".", 1)[1]
     if target.note:
-        entry.warn("PS212", target.note.replace("{cls}", cls))
+        entry.warn(codes.DJANGO_BACKEND_MAPPED, target.note.replace("{cls}", cls))
     for key in raw:
         if key not in ("BACKEND", "ARGS", "APP"):
-            entry.warn("PS211", f"{key!r} is not a django-prodserver key and is ignored", str(key))
+            entry.warn(
+                codes.DJANGO_ARG_IGNORED,
+                f"{key!r} is not a django-prodserver key and is ignored",
+                str(key),
+            )
     table: dict[str, Any] = {"backend": target.backend, **target.fixed}
     entry.origin("backend", "BACKEND")
     _translate_app(entry, raw.get("APP"), target, cls, table)
@@ -175,7 +183,11 @@ def _translate_app(
         table["app"] = str(app)
         entry.origin("app", "APP")
     else:
-        entry.warn("PS211", f"'APP' is not used by {cls} (django-prodserver ignored it too)", "APP")
+        entry.warn(
+            codes.DJANGO_ARG_IGNORED,
+            f"'APP' is not used by {cls} (django-prodserver ignored it too)",
+            "APP",
+        )
 
 
 def _translate_args(entry: _Entry, raw_args: object, target: Target, table: dict[str, Any]) -> bool:
@@ -266,7 +278,7 @@ class _ArgsDict:
             self.entry.origin("args", "ARGS")
             return
         self.entry.warn(
-            "PS211",
+            codes.DJANGO_ARG_IGNORED,
             f"ARGS key {key!r} has no equivalent for backend {self.target.backend!r} and is "
             "ignored",
             "ARGS",
@@ -322,7 +334,7 @@ def _unknown_backend(path: str, where: Location) -> Problem:
         f"{PREFIX}*); for any other program write a prodserver.toml with "
         'backend = "command" (`prodserver init`)'
     )
-    return Problem("PS180", f"unknown BACKEND {path!r}", where, hint)
+    return Problem(codes.DJANGO_UNKNOWN_BACKEND, f"unknown BACKEND {path!r}", where, hint)
 
 
 _TRUE = {"true", "1", "yes", "on"}

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prodserver import codes
 from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
 from prodserver.config.secrets import MASK
 from prodserver.errors import ConfigError, Location, Problem, raise_problems
@@ -62,7 +63,7 @@ def parse_env_spec(spec: str) -> tuple[str, bool]:
         raise ConfigError(
             f"empty env file name {spec!r}",
             hint='name a file, e.g. ".env", or "?.env.local" for an optional one',
-            code="PS140",
+            code=codes.EMPTY_ENV_FILE_NAME,
         )
     return name, optional
 
@@ -74,7 +75,7 @@ def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
         raise ConfigError(
             f"env file name {str(path)!r} contains a NUL byte",
             location=Location(key_path="env_files"),
-            code="PS140",
+            code=codes.EMPTY_ENV_FILE_NAME,
         )
     if not _exists(path):
         if optional:
@@ -84,7 +85,7 @@ def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
             hint=f'create it, or prefix its name with "?" (e.g. "?{path.name}") '
             "to make it optional",
             location=Location(file=path),
-            code="PS101",
+            code=codes.FILE_UNREADABLE,
         )
     # read_text turns every OSError (ENAMETOOLONG, EACCES, a FIFO...) into a PS101 ConfigError
     return parse_env(read_text(path, what=".env file"), path=path)
@@ -128,7 +129,7 @@ def _binding_problem(binding: Binding, body: str, where: Location) -> Problem | 
         span = body.rstrip("\n").count("\n")
         at = f"lines {line}-{line + span}" if span else f"line {line}"
         return Problem(
-            "PS141",
+            codes.ENV_LINE_SYNTAX,
             f"cannot parse {at}: {_show(body)}",
             where,
             "write NAME=value; quote values with spaces or '#', "
@@ -139,7 +140,7 @@ def _binding_problem(binding: Binding, body: str, where: Location) -> Problem | 
         return None
     if binding.value is None:
         return Problem(
-            "PS142",
+            codes.ENV_LINE_WITHOUT_EQUALS,
             # the word is not shown: a value pasted on a line of its own (a token) looks
             # exactly like a name
             "a word with no '=' and no value (not shown: it may be a secret)",
@@ -148,7 +149,9 @@ def _binding_problem(binding: Binding, body: str, where: Location) -> Problem | 
             "(the shell's environment reaches every process anyway)",
         )
     if not _VALID_NAME.fullmatch(key):
-        return Problem("PS143", f"{key!r} is not a valid variable name", where, ENV_NAME_RULE)
+        return Problem(
+            codes.ENV_NAME_INVALID, f"{key!r} is not a valid variable name", where, ENV_NAME_RULE
+        )
     return None
 
 

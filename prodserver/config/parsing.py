@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.errors import ConfigError, Location
 from prodserver.rawsource import KeyPath, LineIndex, SourceKind
 
@@ -35,14 +36,14 @@ def parse_toml(text: str, path: Path) -> dict[str, Any]:
             f"invalid TOML: {message[0].lower() + message[1:] if message else 'syntax error'}",
             hint="see https://toml.io for the syntax",
             location=Location(path, line, col),
-            code="PS103",
+            code=codes.FILE_SYNTAX,
         ) from None
     except RecursionError:
         raise ConfigError(
             "invalid TOML: nested too deeply",
             hint="flatten the nested arrays or tables",
             location=Location(path),
-            code="PS103",
+            code=codes.FILE_SYNTAX,
         ) from None
 
 
@@ -63,7 +64,7 @@ def parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
             f"invalid {kind.upper()}: nested too deeply",
             hint="flatten the nested arrays or tables",
             location=Location(path),
-            code="PS103",
+            code=codes.FILE_SYNTAX,
         ) from None
     except ValueError as exc:  # json.JSONDecodeError
         line = getattr(exc, "lineno", None)
@@ -71,11 +72,11 @@ def parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
         raise ConfigError(
             f"invalid JSON: {getattr(exc, 'msg', exc)}",
             location=Location(path, line, col),
-            code="PS103",
+            code=codes.FILE_SYNTAX,
         ) from None
     except ImportError:
         raise ConfigError(
-            "reading YAML needs PyYAML", hint="pip install pyyaml", code="PS103"
+            "reading YAML needs PyYAML", hint="pip install pyyaml", code=codes.FILE_SYNTAX
         ) from None
     except Exception as exc:  # yaml.YAMLError and its subclasses
         mark = getattr(exc, "problem_mark", None)
@@ -84,7 +85,7 @@ def parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
             location=Location(
                 path, mark.line + 1 if mark else None, mark.column + 1 if mark else None
             ),
-            code="PS103",
+            code=codes.FILE_SYNTAX,
         ) from None
     if data is None:
         return {}
@@ -92,7 +93,7 @@ def parse_data(text: str, path: Path, kind: SourceKind) -> dict[str, Any]:
         raise ConfigError(
             f"the configuration must be a table (an object), not {type(data).__name__}",
             location=Location(path),
-            code="PS103",
+            code=codes.FILE_SYNTAX,
         )
     _check_keys(data, (), path)
     return data
@@ -125,7 +126,7 @@ def _load_yaml(text: str, path: Path) -> Any:
                 hint="an alias (*name) repeats the whole anchored value; "
                 "write the values out, or use profiles and extends",
                 location=Location(path),
-                code="PS400",
+                code=codes.YAML_TOO_LARGE,
             )
         return loader.construct_document(node)
     finally:
@@ -147,7 +148,7 @@ def _expanded_size(root: Any, path: Path) -> int:
             raise ConfigError(
                 "the YAML document holds a value that contains itself (a recursive alias)",
                 location=Location(path, node.start_mark.line + 1, node.start_mark.column + 1),
-                code="PS400",
+                code=codes.YAML_TOO_LARGE,
             )
         active.add(key)
         total = 1
@@ -177,7 +178,7 @@ def _check_keys(value: Any, at: KeyPath, path: Path) -> None:
                     f"the key {key!r} is not a string",
                     hint="quote it in the YAML file",
                     location=Location(path, key_path=".".join(at) or None),
-                    code="PS103",
+                    code=codes.FILE_SYNTAX,
                 )
             _check_keys(item, (*at, key), path)
     elif isinstance(value, list):

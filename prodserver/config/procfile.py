@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.keys import NAME_PATTERN, NAME_RULE
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.config.shellline import direct_argv, unquoted
@@ -100,7 +101,9 @@ def read_procfile(path: Path) -> ProcfileParse:
     """Read and parse the Procfile at ``path``; an unreadable or non-UTF-8 file is an error."""
     if "\x00" in str(path):
         # The OS cannot name such a file; pathlib would raise ValueError.
-        raise ConfigError(f"Procfile name {str(path)!r} contains a NUL byte", code="PS101")
+        raise ConfigError(
+            f"Procfile name {str(path)!r} contains a NUL byte", code=codes.FILE_UNREADABLE
+        )
     # read_text turns every OSError (ENAMETOOLONG, EACCES, a FIFO...) into a PS101 ConfigError
     return parse_procfile(read_text(path, what="Procfile"), path=path)
 
@@ -136,7 +139,7 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
     if not problems and not entries:
         problems.append(
             Problem(
-                "PS163",
+                codes.PROCFILE_EMPTY,
                 "the Procfile defines no processes",
                 Location(file=path),
                 "add one line per process, e.g. `web: gunicorn app.wsgi`",
@@ -152,7 +155,7 @@ def _entry_problem(
     """What is wrong with the entry ``name: command`` (None: nothing)."""
     if not command.strip():
         return Problem(
-            "PS164",
+            codes.PROCFILE_NO_COMMAND,
             f"process {name!r} has no command",
             where,
             f"write the command after the colon: {name}: <command>",
@@ -161,14 +164,14 @@ def _entry_problem(
         return _bad_name(name, where)
     if name in seen:
         return Problem(
-            "PS162",
+            codes.PROCFILE_DUPLICATE_NAME,
             f"process {name!r} is defined twice, on lines {seen[name]} and {where.line}",
             where,
             "process names must be unique: rename or remove one of them",
         )
     if unquoted(command) is None:
         return Problem(
-            "PS104",
+            codes.PROCFILE_SHELL_SYNTAX,
             f"the command of {name!r} has an unterminated quote or substitution: "
             "sh cannot parse it",
             where,
@@ -179,7 +182,7 @@ def _entry_problem(
 
 def _differ_in_case(first: ProcfileEntry, name: str, where: Location) -> Problem:
     return Problem(
-        "PS165",
+        codes.PROCFILE_NAMES_DIFFER_IN_CASE,
         f"process names {first.name!r} (line {first.line}) and {name!r} differ only in case",
         where,
         "they collide on case-insensitive file systems and in Kubernetes names",
@@ -193,7 +196,7 @@ def _unparseable(line: str, where: Location) -> Problem:
     shown = repr(shown[:_SHOW] + "..." if len(shown) > _SHOW else shown)
     if _ENTRY.fullmatch(line.strip()):
         return Problem(
-            "PS160",
+            codes.PROCFILE_BAD_LINE,
             f"line {where.line} is indented: {shown}",
             where,
             "remove the leading whitespace (foreman and honcho would silently skip this process)",
@@ -203,14 +206,14 @@ def _unparseable(line: str, where: Location) -> Problem:
     if colon and candidate and not any(c.isspace() for c in candidate):
         if re.fullmatch(r"[A-Za-z0-9_-]+", candidate):
             return Problem(
-                "PS160",
+                codes.PROCFILE_BAD_LINE,
                 f"line {where.line} has a space before the colon: {shown}",
                 where,
                 f"write it as `{candidate}: <command>`",
             )
         return _bad_name(candidate, where)
     return Problem(
-        "PS160",
+        codes.PROCFILE_BAD_LINE,
         f"line {where.line} is not `name: command`: {shown}",
         where,
         "each line is `name: command`; comments start with #",
@@ -221,7 +224,7 @@ def _bad_name(name: str, where: Location) -> Problem:
     suggestion = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "web"
     shown = name if len(name) <= _SHOW else name[:_SHOW] + "..."
     return Problem(
-        "PS161",
+        codes.PROCFILE_BAD_NAME,
         f"process name {shown!r} is not safe as a file name (it names units and services too)",
         where,
         f"{NAME_RULE}: e.g. {suggestion[:63]!r}",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from prodserver import codes
 from prodserver.backends.base import Backend, BackendContext
 from prodserver.config.display import Masker
 from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS, PROJECT_KEYS
@@ -167,7 +168,7 @@ def load_source(
     except ConfigError as exc:
         found = None
         named = file is not None or bool((os.environ if environ is None else environ).get(FILE_ENV))
-        if not named and exc.code == "PS101":
+        if not named and exc.code == codes.FILE_UNREADABLE:
             found = next((s for s in (f() for f in _source_fallbacks) if s is not None), None)
         if found is None:
             raise
@@ -278,7 +279,7 @@ class Resolver:
                     f"default_profile {default!r} is not a profile of this file",
                     hint=unknown_profile(default, known),
                     location=self.source.location(("project", "default_profile")),
-                    code="PS110",
+                    code=codes.UNKNOWN_PROFILE,
                 )
             return default, "[project] default_profile"
         return None, "no profile chosen: the root processes"
@@ -291,7 +292,7 @@ class Resolver:
         try:
             chain_layers = layers(self.source, profile)
         except ConfigError as exc:
-            if exc.code == "PS110" and why != "--profile":
+            if exc.code == codes.UNKNOWN_PROFILE and why != "--profile":
                 raise ConfigError(
                     f"{exc.message} (chosen by {why})",
                     hint=exc.hint,
@@ -322,7 +323,7 @@ class Resolver:
                 raise ConfigError(
                     f"--scale names unknown process {name!r}",
                     hint=guess or f"processes: {', '.join(names)}",
-                    code="PS112",
+                    code=codes.SCALE_UNKNOWN_PROCESS,
                 )
         specs: dict[str, ProcessSpec] = {}
         # Like foreman, a process's position is its place in the file: scaling or disabling
@@ -420,7 +421,7 @@ class Resolver:
                 if base == self.root and not _inside(path, self.root):
                     self.out.problems.append(
                         Problem(
-                            "PS113",
+                            codes.ENV_FILE_OUTSIDE_ROOT,
                             f"env file {name!r} is outside the project root {self.root}",
                             where,
                             "name it by an absolute path to load it explicitly",
@@ -610,7 +611,7 @@ class Resolver:
             return False
         self.out.problems.append(
             Problem(
-                "PS550",
+                codes.PRIVATE_USE_CHARACTER,
                 f"the character U+{ord(found):05X} (private use) cannot be used in a value",
                 where,
                 "remove it: prodserver uses these characters internally",
@@ -623,7 +624,7 @@ class Resolver:
         if whole:
             return Deferred(text)
         self.out.error(
-            "PS405",
+            codes.REFERENCE_NOT_ALONE,
             f"expected {_article(t)}, found {raw!r}: only a value that is one ${{VARIABLE}} "
             "reference can be left for the platform to fill in",
             path,
@@ -650,7 +651,7 @@ class Resolver:
             return None
         for name in result.unset:
             self.out.warn(
-                "PS202",
+                codes.VARIABLE_UNSET,
                 f"variable {name} is not set; substituted an empty string",
                 path,
                 f"set {name} in the environment or an env file, or give a default: "
@@ -673,7 +674,7 @@ class Resolver:
         if not self.over_total:
             self.over_total = True
             self.out.error(
-                "PS132",
+                codes.SUBSTITUTION_TOO_LONG,
                 f"substitution produces more than {MAX_SUBSTITUTED_TOTAL} characters in all",
                 path,
                 "variables are repeated too often or hold huge values; check the expressions "
@@ -687,7 +688,7 @@ class Resolver:
         if isinstance(raw, (int, float)):
             return str(raw)
         if not isinstance(raw, str):
-            self.out.error("PS121", f"expected a string, found {_kind(raw)}", path)
+            self.out.error(codes.NOT_TEXT, f"expected a string, found {_kind(raw)}", path)
             return None
         done = self.substitute(raw, lookup, path)
         return None if done is None else done[0]
@@ -716,12 +717,12 @@ class Resolver:
         self.prov.keys[name] = {key: self.source.location(where(key)) for key in table}
         backend_name = table.get("backend", "command")
         if not isinstance(backend_name, str):
-            self.out.error("PS121", "backend must be a string", where("backend"))
+            self.out.error(codes.NOT_TEXT, "backend must be a string", where("backend"))
             return None
         try:
             backend = get_backend(backend_name)
         except ConfigError as exc:
-            self.out.error("PS120", exc.message, where("backend"), exc.hint)
+            self.out.error(codes.UNKNOWN_BACKEND, exc.message, where("backend"), exc.hint)
             return None
         options = {o.name: o for o in backend.options}
         known = {*COMMON_NAMES, *options}
@@ -729,7 +730,7 @@ class Resolver:
             if key not in known:
                 guess = _guess(key, sorted(known))
                 self.out.error(
-                    "PS122",
+                    codes.UNKNOWN_KEY,
                     f"unknown key {key!r} for a {backend_name} process",
                     where(key),
                     guess or f"`prodserver backends {backend_name}` lists its options",
@@ -752,7 +753,7 @@ class Resolver:
             # without it, and the instances are built before it would run
             given = f"--scale {name}={scale}" if name in self.scale else f"scale {scale}"
             self.out.error(
-                "PS137",
+                codes.OUT_OF_RANGE,
                 f"{given} is out of range: a process runs 0 to {MAX_SCALE} instances",
                 where("scale"),
             )
@@ -888,7 +889,7 @@ class Resolver:
         if "port" in table:
             value = self._coerce(_COMMON_BY_NAME["port"], table["port"], lookup, where("port"))
             if isinstance(value, int) and not 1 <= value <= 65535:
-                self.out.error("PS123", f"port {value} is not in 1-65535", where("port"))
+                self.out.error(codes.BAD_PORT, f"port {value} is not in 1-65535", where("port"))
                 return None, ""
             return (value if isinstance(value, int) else None), ""
         base: Any = self.port
@@ -896,7 +897,7 @@ class Resolver:
         if base is not None:
             origin = f"--port {base}"
             if not 1 <= int(base) <= 65535:
-                self.out.error("PS123", f"--port {base} is not in 1-65535", ())
+                self.out.error(codes.BAD_PORT, f"--port {base} is not in 1-65535", ())
                 return None, origin
         if base is None and self.target.shell_values:
             shell_port = self.environ.get("PORT")
@@ -907,7 +908,7 @@ class Resolver:
             if shell_port:
                 if not _is_port(shell_port):
                     self.out.error(
-                        "PS123",
+                        codes.BAD_PORT,
                         f"PORT in the environment is {shell_port!r}, not a port number (1-65535)",
                         (),
                         "unset PORT or set it to a number",
@@ -930,7 +931,7 @@ class Resolver:
         port = assigned_port(int(base), position)
         if port > 65535:
             self.out.error(
-                "PS123",
+                codes.BAD_PORT,
                 f"the assigned port {port} of {name!r} is above 65535",
                 where(),
                 "lower base_port or set `port` on the process",
@@ -954,7 +955,7 @@ class Resolver:
                 pwd.getpwnam(text)
         except (KeyError, ValueError, OverflowError):  # unknown, or a uid no system has
             self.out.error(
-                "PS403",
+                codes.UNKNOWN_USER,
                 f"process {name!r}: user {text!r} does not exist on this machine",
                 where("user"),
                 "create the account, or name an existing one (`getent passwd` lists them)",
@@ -969,12 +970,14 @@ class Resolver:
             return True, None
         if not _is_port(text):
             self.out.error(
-                "PS123", f"env PORT is {text!r}, not a port number (1-65535)", where("env", "PORT")
+                codes.BAD_PORT,
+                f"env PORT is {text!r}, not a port number (1-65535)",
+                where("env", "PORT"),
             )
             return True, None
         if scale > 1:
             self.out.error(
-                "PS123",
+                codes.BAD_PORT,
                 f"env PORT = {text} would give all {scale} instances the same port",
                 where("env", "PORT"),
                 "set `port = N` instead: instance N then gets port + N - 1",
@@ -1024,7 +1027,7 @@ class Resolver:
                 return self.deferred(text, whole, t, raw, path)
             if t in ("integer", "number", "boolean") and not whole:
                 self.out.error(
-                    "PS124",
+                    codes.WRONG_TYPE,
                     f"expected {_article(t)}, found the string {raw!r}",
                     path,
                     "write it without quotes, or as one expression such as "
@@ -1050,7 +1053,7 @@ class Resolver:
                 return None
             except ValueError:
                 shown = f"{text!r} (from {raw!r})" if text != raw else repr(text)
-                self.out.error("PS124", f"expected {_article(t)}, found {shown}", path)
+                self.out.error(codes.WRONG_TYPE, f"expected {_article(t)}, found {shown}", path)
                 return None
             return text
         if t == "duration" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -1088,7 +1091,7 @@ class Resolver:
         why = duration_problem(path, seconds)
         if why is None:
             return seconds
-        self.out.error("PS402", f"{why}, found {seconds:g} seconds", path)
+        self.out.error(codes.DURATION_OUT_OF_BOUNDS, f"{why}, found {seconds:g} seconds", path)
         return None
 
     def _table(self, raw: Mapping[str, Any], lookup: Mapping[str, str], path: KeyPath) -> Any:
@@ -1115,20 +1118,27 @@ class Resolver:
                 items: list[Any] = shlex.split(raw)
             except ValueError as exc:
                 self.out.error(
-                    "PS125", f"cannot split the command: {exc}", path, "check the quotes"
+                    codes.COMMAND_UNSPLITTABLE,
+                    f"cannot split the command: {exc}",
+                    path,
+                    "check the quotes",
                 )
                 return None
         elif isinstance(raw, list):
             items = raw
         else:
             self.out.error(
-                "PS124", f"expected a string or an array of strings, found {_kind(raw)}", path
+                codes.WRONG_TYPE,
+                f"expected a string or an array of strings, found {_kind(raw)}",
+                path,
             )
             return None
         out: list[str] = []
         for i, item in enumerate(items):
             if not isinstance(item, str):
-                self.out.error("PS124", f"expected a string, found {_kind(item)}", (*path, str(i)))
+                self.out.error(
+                    codes.WRONG_TYPE, f"expected a string, found {_kind(item)}", (*path, str(i))
+                )
                 return None
             done = self.substitute(item, lookup, path)
             if done is None:
@@ -1200,7 +1210,7 @@ class Resolver:
                 continue
             name = key if sub is None else f"{key}.{sub}"
             self.out.error(
-                "PS405",
+                codes.REFERENCE_NOT_ALONE,
                 f"{name} = {self.placeholders.shown(item)!r} cannot be exported: prodserver "
                 "needs its value to write the export, which a ${VARIABLE} reference cannot give",
                 where(key) if sub is None else where(key, sub),
@@ -1264,7 +1274,7 @@ class Resolver:
             command = values.get("command")
             if not isinstance(command, str):
                 self.out.error(
-                    "PS126",
+                    codes.EMPTY_COMMAND,
                     "`shell = true` needs a `command`",
                     where("shell"),
                     'add command = "..." or remove shell',
@@ -1282,7 +1292,7 @@ class Resolver:
             self.out.error(exc.code, exc.message, where(), exc.hint)
             return None
         if not argv or not argv[0]:
-            self.out.error("PS126", "the command is empty", where("command"))
+            self.out.error(codes.EMPTY_COMMAND, "the command is empty", where("command"))
             return None
         return argv + args
 
@@ -1367,7 +1377,7 @@ class Resolver:
         if kind != "notify" or not value > 0:
             why = "needs notify = true" if kind != "notify" else "must be longer than 0s"
             self.out.error(
-                "PS451",
+                codes.BAD_WATCHDOG,
                 f"healthcheck watchdog {why}",
                 path,
                 'healthcheck = { notify = true, watchdog = "30s" }',
@@ -1409,7 +1419,7 @@ class Resolver:
         )
         if not ok:
             self.out.error(
-                "PS450",
+                codes.BAD_EXIT_CODE_LIST,
                 f"exit codes must be a list of integers from 0 to 255, not {raw!r}",
                 where,
                 "for example success_exit_codes = [3, 4]",
@@ -1429,7 +1439,7 @@ class Resolver:
             return signal.Signals[name if name.startswith("SIG") else "SIG" + name]
         except (KeyError, ValueError):
             self.out.error(
-                "PS127",
+                codes.UNKNOWN_SIGNAL,
                 f"unknown signal {raw!r}",
                 where("stop_signal"),
                 "use a name such as SIGTERM, SIGINT, SIGQUIT or SIGHUP",
@@ -1466,19 +1476,19 @@ class Resolver:
             for dep in spec.depends_on:
                 path = (*defined_at[name], "depends_on")
                 if dep.name == name:
-                    self.out.error("PS128", f"{name!r} depends on itself", path)
+                    self.out.error(codes.UNKNOWN_DEPENDENCY, f"{name!r} depends on itself", path)
                 elif dep.name in specs:
                     kept.append(dep)
                 elif dep.name in merged:
                     self.out.warn(
-                        "PS203",
+                        codes.DEPENDENCY_DISABLED,
                         f"{name!r} depends on {dep.name!r}, which is disabled in this profile; "
                         "the dependency is ignored",
                         path,
                     )
                 else:
                     self.out.error(
-                        "PS128",
+                        codes.UNKNOWN_DEPENDENCY,
                         f"{name!r} depends on unknown process {dep.name!r}",
                         path,
                         _guess(dep.name, list(specs)) or f"processes: {', '.join(specs)}",
@@ -1496,7 +1506,7 @@ class Resolver:
                 if state.get(dep.name) == 1:
                     cycle = [*stack[stack.index(dep.name) :], dep.name]
                     self.out.error(
-                        "PS129",
+                        codes.DEPENDENCY_CYCLE,
                         f"dependency cycle: {' -> '.join(cycle)}",
                         (*defined_at[n], "depends_on"),
                         "remove one of these depends_on entries",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.discovery import FILE_ENV, discover, kind_of
 from prodserver.config.parsing import index_lines, parse_data, parse_toml
 from prodserver.errors import ConfigError, Location
@@ -51,7 +52,7 @@ def read_source(path: Path) -> RawSource:
                 f"{path} has no [tool.prodserver] table",
                 hint="add [tool.prodserver] or use a prodserver.toml",
                 location=Location(path),
-                code="PS101",
+                code=codes.FILE_UNREADABLE,
             )
         pep621 = data.get("project")
         name = pep621.get("name") if isinstance(pep621, dict) else None

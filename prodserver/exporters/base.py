@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from prodserver import codes
 from prodserver.config.model import (
     DEFAULT_BASE_PORT,
     ProcessSpec,
@@ -127,7 +128,7 @@ def check_names(project: ResolvedProject) -> None:
             location=Location(file=project.source, key_path=what),
             hint="use letters, digits, '-' and '_' only, starting with a letter or digit "
             "(at most 63 characters)",
-            code="PS601",
+            code=codes.EXPORT_BAD_NAME,
         )
 
 
@@ -153,7 +154,7 @@ def check_env_names(project: ResolvedProject) -> None:
                     "as more than one name, or as structure",
                     location=Location(file=project.source, key_path=f"{where}.{name}"),
                     hint="use letters, digits and '_' only, not starting with a digit",
-                    code="PS552",
+                    code=codes.EXPORT_ENV_NAME,
                 )
 
 
@@ -240,13 +241,13 @@ def guard_secrets(
                 f"the export would write the value of a secret ({', '.join(sorted(names))}) "
                 f"to {file.path}; nothing was written",
                 hint="pass --include-secrets to write secret values, or report this as a bug",
-                code="PS699",
+                code=codes.EXPORT_DEPENDS_ON_SECRET,
             )
     if (other.warnings, other.advice) != (result.warnings, result.advice):
         raise OutputError(
             "the export's messages would show the value of a secret; nothing was written",
             hint="report this as a bug",
-            code="PS699",
+            code=codes.EXPORT_DEPENDS_ON_SECRET,
         )
 
 
@@ -294,7 +295,7 @@ def write_files(files: Sequence[ExportFile], outdir: Path, *, force: bool = Fals
         if file.path.is_absolute() or not parts or any(p in ("..", ".", "") for p in parts):
             raise OutputError(
                 f"refusing to write {str(file.path)!r}: it is not a plain path inside {outdir}",
-                code="PS602",
+                code=codes.EXPORT_PATH_ESCAPES,
             )
         target = outdir.joinpath(*parts)
         _check_no_symlinks(outdir, parts)
@@ -303,7 +304,7 @@ def write_files(files: Sequence[ExportFile], outdir: Path, *, force: bool = Fals
             raise OutputError(
                 f"refusing to overwrite {target}: prodserver did not write it",
                 hint="move it away, or pass --force to replace it",
-                code="PS603",
+                code=codes.EXPORT_WOULD_OVERWRITE,
             )
         targets.append((file, target))
     written = []
@@ -332,18 +333,20 @@ def _check_output_dir(outdir: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise OutputError(f"cannot use {outdir}: {exc.strerror}", code="PS407") from None
+        raise OutputError(
+            f"cannot use {outdir}: {exc.strerror}", code=codes.OUTPUT_NOT_REGULAR
+        ) from None
     if stat.S_ISLNK(info.st_mode):
         raise OutputError(
             f"refusing to write through the symbolic link {outdir}",
             hint="give the real directory, or remove the link",
-            code="PS604",
+            code=codes.THROUGH_SYMLINK,
         )
     if not stat.S_ISDIR(info.st_mode):
         raise OutputError(
             f"refusing to write into {outdir}: it is not a directory",
             hint="name a directory (it is created if missing)",
-            code="PS407",
+            code=codes.OUTPUT_NOT_REGULAR,
         )
 
 
@@ -362,7 +365,7 @@ def _check_regular(target: Path) -> None:
         raise OutputError(
             f"refusing to replace {target}: it is not a regular file",
             hint="move it away, or choose another output path",
-            code="PS407",
+            code=codes.OUTPUT_NOT_REGULAR,
         )
 
 
@@ -393,7 +396,7 @@ def _check_no_symlinks(outdir: Path, parts: Sequence[str]) -> None:
             raise OutputError(
                 f"refusing to write through the symbolic link {path}",
                 hint="remove the link or choose another output directory",
-                code="PS604",
+                code=codes.THROUGH_SYMLINK,
             )
         if not path.exists():
             return

@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from prodserver import codes
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell, yamlout
@@ -52,7 +53,7 @@ def k8s_name(project: ResolvedProject, *parts: str) -> str:
             f"{name!r} is not a valid Kubernetes object name",
             location=Location(file=project.source, key_path="project.name"),
             hint="use at most 63 lower-case letters, digits and '-' for project and process names",
-            code="PS620",
+            code=codes.KUBERNETES_NAME,
         )
     return name
 
@@ -90,7 +91,7 @@ def build(
             raise ConfigError(
                 f"processes {process!r} and another one both become {name!r} in Kubernetes",
                 location=Location(file=project.source, key_path=f"processes.{process}"),
-                code="PS620",
+                code=codes.KUBERNETES_NAME,
             )
         names[process] = name
     env, secrets = secret_env(
@@ -106,7 +107,7 @@ def build(
         del plain[key]
     bad = [k for k in plain if not _ENV_NAME.fullmatch(k)]
     if bad:
-        raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code="PS621")
+        raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code=codes.CONFIGMAP_KEY)
 
     objects: list[dict[str, Any]] = []
     if plain:

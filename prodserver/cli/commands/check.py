@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from prodserver import codes
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -95,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if unavailable:
         raise BackendUnavailable(
-            f"{len(unavailable)} backend package(s) missing (see above)", code="PS145"
+            f"{len(unavailable)} backend package(s) missing (see above)",
+            code=codes.BACKEND_NOT_INSTALLED,
         )
     if failed_checks:
         from prodserver.checks.prestart import PrestartFailed

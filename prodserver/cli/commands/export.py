@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path, PurePosixPath
 
+from prodserver import codes
+
 FORMAT_NAMES = ("procfile", "compose", "systemd", "supervisord", "kubernetes")
 
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(
             f"refusing to write through the symbolic link {output}",
             hint="give the real path, or remove the link",
-            code="PS604",
+            code=codes.THROUGH_SYMLINK,
         )
     files = list(result.files)
     if (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from prodserver import codes
 from prodserver.cli.common import add_allow_root
 
 if TYPE_CHECKING:
@@ -52,7 +53,11 @@ def _project(args: argparse.Namespace) -> ResolvedProject:
         return load_project(args)
     except ConfigError as exc:
         named = args.file or os.environ.get(FILE_ENV)
-        if named or exc.code != "PS101" or not exc.message.startswith("no prodserver.toml"):
+        if (
+            named
+            or exc.code != codes.FILE_UNREADABLE
+            or not exc.message.startswith("no prodserver.toml")
+        ):
             raise
     # No configuration anywhere: the shell's environment and ./.env, as honcho and foreman do.
     cwd = Path.cwd()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from prodserver import codes
 from prodserver.cli.common import add_allow_root
 from prodserver.errors import ConfigError, UsageError
 
@@ -204,12 +205,14 @@ def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> Non
         names = tuple(select_processes(project, args.names))
     problems = backend_problems(project, names=names)
     if len(problems) == 1:
-        raise BackendUnavailable(problems[0].message, hint=problems[0].hint, code="PS145")
+        raise BackendUnavailable(
+            problems[0].message, hint=problems[0].hint, code=codes.BACKEND_NOT_INSTALLED
+        )
     if problems:
         raise BackendUnavailable(
             "; ".join(p.message for p in problems),
             hint=" and ".join(dict.fromkeys(p.hint for p in problems if p.hint)),
-            code="PS145",
+            code=codes.BACKEND_NOT_INSTALLED,
         )
 
 
