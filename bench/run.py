@@ -35,6 +35,7 @@ import os
 import platform
 import re
 import select
+import shlex
 import shutil
 import signal
 import statistics
@@ -81,6 +82,10 @@ while True:
     time.sleep(3600)
 """
 
+#: a child that costs almost nothing to start: the start workloads time the supervisor, not 32
+#: Python interpreters starting on two cores (which made the shell's floor 0.31 s before)
+LIGHT = ["/bin/sh", "-c", "echo ready; exec sleep 3600"]
+
 BODY = re.compile(rb"(w\d) (\d{8}) x{40}$")
 
 
@@ -94,9 +99,16 @@ def env(tool: str = "prodserver") -> dict[str, str]:
     e["PYTHONUNBUFFERED"] = "1"
     # an installed prodserver (and honcho) runs from compiled bytecode; a benchmark that
     # recompiled every module at each start would measure the compiler (see compile_trees)
-    for k in ("NO_COLOR", "FORCE_COLOR", "PORT", "PYTHONDONTWRITEBYTECODE"):
+    for k in ("NO_COLOR", "FORCE_COLOR", "PORT", "PYTHONDONTWRITEBYTECODE", "PRODSERVER_NO_CACHE"):
         e.pop(k, None)
+    # the configuration cache of this run only (each tree's entries are its own: the key holds
+    # the size and time of every module of the package)
+    e["XDG_CACHE_HOME"] = CACHE_HOME
     return e
+
+
+#: set by main(): a directory inside the run's work directory
+CACHE_HOME = tempfile.gettempdir()
 
 
 def compile_trees() -> None:
@@ -130,7 +142,7 @@ class Workdir:
 
     def procfile(self, procs: dict[str, list[str]]) -> Path:
         path = self.path / "Procfile"
-        path.write_text("".join(f"{n}: {' '.join(argv)}\n" for n, argv in procs.items()))
+        path.write_text("".join(f"{n}: {shlex.join(argv)}\n" for n, argv in procs.items()))
         return path
 
     def first_start(self) -> float:
@@ -304,12 +316,20 @@ class Reader(threading.Thread):
 
 
 def start_sleepers(
-    wd: Workdir, tool: str, count: int, stubborn: bool = False, grace: float = 1.0
+    wd: Workdir,
+    tool: str,
+    count: int,
+    stubborn: bool = False,
+    grace: float = 1.0,
+    light: bool = False,
+    extra: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], float]:
     arg = ["stubborn"] if stubborn else []
     procs = {f"s{n}": [PY, str(wd.path / "sleeper.py"), *arg] for n in range(count)}
+    if light:
+        procs = {name: list(LIGHT) for name in procs}
     if tool in TREES:
-        cmd = prodserver_cmd(wd.config(procs, oneshot=False, stop_timeout=grace))
+        cmd = prodserver_cmd(wd.config(procs, oneshot=False, stop_timeout=grace), *extra)
     elif tool == "honcho":
         cmd = honcho_cmd(wd.procfile(procs))
     else:
@@ -511,10 +531,25 @@ def main() -> int:
         "older commit), in the same repetitions, as a 'before' column",
     )
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--only",
+        default="start,overhead,check,throughput,stop,phases,idle",
+        help="comma-separated parts to run (default: all): " + "start, overhead, check, "
+        "throughput, stop, phases, idle",
+    )
+    ap.add_argument("--check-sizes", type=int, nargs="+", default=[100, 1000, 10_000])
+    ap.add_argument("--check-runs", type=int, default=3, help="repetitions of each check size")
+    ap.add_argument("--chart-check", type=Path, default=None, metavar="PNG")
     args = ap.parse_args()
+    parts = set(args.only.split(","))
+
+    def want(part: str) -> bool:
+        return part in parts
+
     if args.quick:
         args.lines, args.honcho_lines, args.idle_seconds = 50_000, 5_000, 3.0
         args.runs = min(args.runs, 3)
+        args.check_runs = 1
     runs = args.runs
     if args.baseline is not None:
         TREES["baseline"] = args.baseline.resolve()
@@ -522,6 +557,8 @@ def main() -> int:
     compile_trees()
 
     wd = Workdir()
+    global CACHE_HOME  # noqa: PLW0603 - the run's own cache, for every tool it starts
+    CACHE_HOME = str(wd.path / "xdg-cache")
     results: dict[str, Any] = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
@@ -543,139 +580,260 @@ def main() -> int:
         rows.append((*cells, values.get("honcho", ""), note))
 
     try:
-        for writers in (1, 8):
-            note(f"throughput with {writers} writer(s), {runs} runs")
-            samples: dict[str, list[dict[str, float]]] = {t: [] for t in ("shell", *ours, "honcho")}
-            for i in range(runs):
-                for tool in rotated(list(samples), i):
-                    n = args.honcho_lines if tool == "honcho" else args.lines
-                    samples[tool].append(throughput(wd, tool, writers, n))
-            results[f"throughput_{writers}"] = samples
-
-            def col(tool: str, key: str, s: dict[str, list[dict[str, float]]] = samples) -> list:
-                return [r[key] for r in s[tool]]
-
-            for key, what in (("lines_per_s", "end-to-end"), ("stream_lines_per_s", "streaming")):
-                shell = col("shell", key)
+        if want("start"):
+            note(f"start of 1 and 32 light children, {runs} runs (after one warm-up each)")
+            # the configuration cache's entry is written by the first start: warm it, as the
+            # second and later `up` of a project are
+            for tool in ours:
+                for count in (1, 32):
+                    proc, _ = start_sleepers(wd, tool, count, light=True)
+                    stop(proc)
+            for count in (1, 32):
+                tools = ["shell", *ours, "no-cache", "honcho"]
+                took: dict[str, list[float]] = {t: [] for t in tools}
+                for i in range(runs):
+                    for tool in rotated(tools, i):
+                        extra = ("--no-cache",) if tool == "no-cache" else ()
+                        real = "prodserver" if tool == "no-cache" else tool
+                        proc, seconds = start_sleepers(wd, real, count, light=True, extra=extra)
+                        if tool == "shell":
+                            kill_group(proc)
+                        else:
+                            stop(proc)
+                        took[tool].append(seconds)
+                results[f"start_{count}_light"] = took
+                target = 1.0 if count == 1 else 0.5
+                what = "first child running" if count == 1 else "all running"
                 row(
-                    f"log lines/s, {writers} writer(s), {what}",
-                    {t: cell(col(t, key), "{:,.0f}") for t in (*ours, "honcho")},
-                    f"{ratio_cell(col('prodserver', key), shell)} x shell "
-                    f"({median(shell):,.0f}/s); "
-                    f"{median(col('prodserver', key)) / median(col('honcho', key)):.0f} x honcho"
+                    f"start {count} light process(es), {what} (s)",
+                    {t: cell(took[t]) for t in (*ours, "honcho")},
+                    f"{ratio_cell(took['prodserver'], took['honcho'])} x honcho "
+                    f"(target <= {target}); --no-cache {cell(took['no-cache'])}; "
+                    f"shell {cell(took['shell'])}"
                     + (
-                        f"; before: {ratio_cell(col('baseline', key), shell)} x shell"
+                        f"; before: {ratio_cell(took['baseline'], took['honcho'])} x honcho"
                         if "baseline" in TREES
                         else ""
                     ),
                 )
-            row(
-                f"supervisor CPU, {writers} writer(s) (s)",
-                {t: cell(col(t, "supervisor_cpu_s")) for t in ours},
-                "prodserver's own user + system time, start-up included",
-            )
-            row(
-                f"lost / torn lines, {writers} writer(s), all runs",
-                {
-                    t: f"{sum(col(t, 'lost')):.0f} / {sum(col(t, 'torn')):.0f}"
-                    for t in (*ours, "honcho")
-                },
-                "target 0 / 0",
-            )
 
-        note(f"start of 32, {runs} runs")
-        starts: dict[str, list[float]] = {t: [] for t in ("shell", *ours, "honcho")}
-        for i in range(runs):
-            for tool in rotated(list(starts), i):
-                proc, took = start_sleepers(wd, tool, 32)
-                if tool == "shell":
-                    kill_group(proc)
-                else:
-                    stop(proc)
-                starts[tool].append(took)
-        results["start_32"] = starts
-        row(
-            "start 32 processes (s)",
-            {t: cell(starts[t]) for t in (*ours, "honcho")},
-            f"{ratio_cell(starts['prodserver'], starts['honcho'])} x honcho (target <= 0.5); "
-            f"shell floor {cell(starts['shell'])}",
-        )
-        floor = median(starts["shell"])
-        row(
-            "start 32, above the shell floor (s)",
-            {t: f"{median(starts[t]) - floor:.3f}" for t in (*ours, "honcho")},
-            "medians minus the shell's median",
-        )
-
-        note(f"stop of 8 prompt children, {runs} runs")
-        stops: dict[str, list[dict[str, float]]] = {t: [] for t in (*ours, "honcho")}
-        direct: list[float] = []
-        for i in range(runs):
-            direct.append(direct_exit(wd, 8))
-            for tool in rotated(list(stops), i):
-                proc, _ = start_sleepers(wd, tool, 8)
-                stops[tool].append(stop(proc))
-        results["stop_8"] = {**stops, "direct_sigterm": direct}
-        for key, what in (("children_s", "last child gone"), ("supervisor_s", "supervisor exit")):
-            row(
-                f"stop 8 prompt children, {what} (s)",
-                {t: cell([r[key] for r in got]) for t, got in stops.items()},
-                "target <= 0.1"
-                + (f"; direct SIGTERM {cell(direct)}" if key == "children_s" else ""),
-            )
-
-        note(f"stop of a stubborn child, {runs} runs (honcho once: it does not stop it)")
-        stubborn: dict[str, list[dict[str, float]]] = {t: [] for t in (*ours, "honcho")}
-        for i in range(runs):
-            for tool, got in stubborn.items():
-                if tool == "honcho" and i:
-                    continue
-                proc, _ = start_sleepers(wd, tool, 1, stubborn=True, grace=1.0)
-                got.append(stop(proc))
-        results["stop_stubborn"] = stubborn
-        for key, what in (("children_s", "child gone"), ("supervisor_s", "supervisor exit")):
-            row(
-                f"stop a stubborn child, 1 s grace, {what} (s)",
-                {t: cell([r[key] for r in got]) for t, got in stubborn.items()},
-                "target <= 1.1",
-            )
-
-        note("start-up phases")
-        config32 = wd.config(
-            {f"s{n}": [PY, str(wd.path / "sleeper.py")] for n in range(32)},
-            oneshot=False,
-            name="c32.toml",
-        )
-        phases: dict[str, dict[str, list[float]]] = {}
-        for _ in range(runs):
+        if want("overhead"):
+            note(f"run -- true and exec, {runs} runs")
+            one = wd.config({"t": ["true"]}, oneshot=True, name="one.toml")
+            for tool in ours:  # warm the cache
+                wall([PY, "-m", "prodserver", "run", "-f", str(one), "--", "true"], tool)
+                wall([PY, "-m", "prodserver", "exec", "-f", str(one), "t"], tool)
+            commands: dict[str, tuple[str, list[str]]] = {
+                "true": ("prodserver", ["true"]),
+                "honcho run true": ("honcho", [HONCHO, "run", "true"]),
+            }
             for tool in ours:
-                for name, fn in startup_phases(wd, config32, tool).items():
-                    if tool != "prodserver" and name.startswith(("python", "honcho")):
-                        continue  # not prodserver code: measured once
-                    who = "honcho" if name.startswith("honcho") else tool
-                    label = "up of one `true`" if who == "honcho" else name
-                    phases.setdefault(label, {}).setdefault(who, []).append(fn())
-        results["startup"] = phases
-        for name, values in phases.items():
-            row(f"start-up: {name} (s)", {t: cell(v) for t, v in values.items()})
+                prefix = [PY, "-m", "prodserver"]
+                commands[f"{tool} run"] = (tool, [*prefix, "run", "-f", str(one), "--", "true"])
+                commands[f"{tool} exec"] = (tool, [*prefix, "exec", "-f", str(one), "t"])
+            prefix = [PY, "-m", "prodserver", "--no-cache"]
+            commands["no-cache run"] = (
+                "prodserver",
+                [*prefix, "run", "-f", str(one), "--", "true"],
+            )
+            commands["no-cache exec"] = ("prodserver", [*prefix, "exec", "-f", str(one), "t"])
+            times: dict[str, list[float]] = {k: [] for k in commands}
+            for i in range(runs):
+                for key in rotated(list(commands), i):
+                    tool, argv = commands[key]
+                    times[key].append(wall(argv, tool, cwd=wd.path))
+            results["overhead"] = times
+            base = times["true"]
 
-        note("idle CPU and memory")
-        idle = {t: idle_and_memory(wd, t, args.idle_seconds) for t in (*ours, "honcho")}
-        row(
-            "idle CPU, 8 children (% of a core)",
-            {t: f"{v['idle_cpu_percent']:.3f}" for t, v in idle.items()},
-            "target < 0.05",
-        )
-        row(
-            "supervisor PSS (MB), 8 children",
-            {
-                t: f"{v['main_pss_mb']:.1f} main; {v['pss_mb']:.1f} in "
-                f"{v['processes']:.0f} processes"
-                for t, v in idle.items()
-            },
-            "target < 25 (one process)",
-        )
-        results["idle"] = idle
+            def added(key: str) -> str:
+                extra = [(a - b) * 1000 for a, b in zip(times[key], base, strict=True)]
+                return f"{median(times[key]) * 1000 - median(base) * 1000:.0f} ms [" + (
+                    f"{min(extra):.0f}-{max(extra):.0f}]"
+                )
+
+            for verb in ("run", "exec"):
+                row(
+                    f"`{verb}` of `true`: time added to `true` itself",
+                    {
+                        **{t: added(f"{t} {verb}") for t in ours},
+                        "honcho": added("honcho run true") if verb == "run" else "",
+                    },
+                    f"target <= 40 ms; --no-cache {added(f'no-cache {verb}')}; "
+                    f"`true` alone {median(base) * 1000:.1f} ms",
+                )
+
+        if want("check"):
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            import config_bench
+
+            sizes = args.check_sizes
+            note(f"check of {', '.join(map(str, sizes))} processes, {args.check_runs} runs")
+            checks = config_bench.check_times(TREES, sizes, args.check_runs, wd.path)
+            results["check"] = {t: {str(n): v for n, v in by.items()} for t, by in checks.items()}
+            for n in sizes:
+                mine = checks["prodserver"][n]
+                note_text = f"x{median(mine) / median(checks['prodserver'][sizes[0]]):.1f} of "
+                note_text += f"{sizes[0]} for x{n / sizes[0]:.0f} the processes"
+                if n >= 10_000:
+                    note_text += "; target < 5 s"
+                row(
+                    f"check of {n:,} processes (s)",
+                    {t: cell(by[n], "{:.2f}") for t, by in checks.items()},
+                    note_text,
+                )
+            if args.chart_check:
+                config_bench.scale_chart(checks, args.chart_check)
+
+        if want("throughput"):
+            for writers in (1, 8):
+                note(f"throughput with {writers} writer(s), {runs} runs")
+                samples: dict[str, list[dict[str, float]]] = {
+                    t: [] for t in ("shell", *ours, "honcho")
+                }
+                for i in range(runs):
+                    for tool in rotated(list(samples), i):
+                        n = args.honcho_lines if tool == "honcho" else args.lines
+                        samples[tool].append(throughput(wd, tool, writers, n))
+                results[f"throughput_{writers}"] = samples
+
+                def col(
+                    tool: str, key: str, s: dict[str, list[dict[str, float]]] = samples
+                ) -> list:
+                    return [r[key] for r in s[tool]]
+
+                for key, what in (
+                    ("lines_per_s", "end-to-end"),
+                    ("stream_lines_per_s", "streaming"),
+                ):
+                    shell = col("shell", key)
+                    row(
+                        f"log lines/s, {writers} writer(s), {what}",
+                        {t: cell(col(t, key), "{:,.0f}") for t in (*ours, "honcho")},
+                        f"{ratio_cell(col('prodserver', key), shell)} x shell "
+                        f"({median(shell):,.0f}/s); "
+                        f"{median(col('prodserver', key)) / median(col('honcho', key)):.0f}"
+                        " x honcho"
+                        + (
+                            f"; before: {ratio_cell(col('baseline', key), shell)} x shell"
+                            if "baseline" in TREES
+                            else ""
+                        ),
+                    )
+                row(
+                    f"supervisor CPU, {writers} writer(s) (s)",
+                    {t: cell(col(t, "supervisor_cpu_s")) for t in ours},
+                    "prodserver's own user + system time, start-up included",
+                )
+                row(
+                    f"lost / torn lines, {writers} writer(s), all runs",
+                    {
+                        t: f"{sum(col(t, 'lost')):.0f} / {sum(col(t, 'torn')):.0f}"
+                        for t in (*ours, "honcho")
+                    },
+                    "target 0 / 0",
+                )
+
+        if want("stop"):
+            note(f"start of 32, {runs} runs")
+            starts: dict[str, list[float]] = {t: [] for t in ("shell", *ours, "honcho")}
+            for i in range(runs):
+                for tool in rotated(list(starts), i):
+                    proc, took = start_sleepers(wd, tool, 32)
+                    if tool == "shell":
+                        kill_group(proc)
+                    else:
+                        stop(proc)
+                    starts[tool].append(took)
+            results["start_32"] = starts
+            row(
+                "start 32 processes (s)",
+                {t: cell(starts[t]) for t in (*ours, "honcho")},
+                f"{ratio_cell(starts['prodserver'], starts['honcho'])} x honcho (target <= 0.5); "
+                f"shell floor {cell(starts['shell'])}",
+            )
+            floor = median(starts["shell"])
+            row(
+                "start 32, above the shell floor (s)",
+                {t: f"{median(starts[t]) - floor:.3f}" for t in (*ours, "honcho")},
+                "medians minus the shell's median",
+            )
+
+        if want("stop"):
+            note(f"stop of 8 prompt children, {runs} runs")
+            stops: dict[str, list[dict[str, float]]] = {t: [] for t in (*ours, "honcho")}
+            direct: list[float] = []
+            for i in range(runs):
+                direct.append(direct_exit(wd, 8))
+                for tool in rotated(list(stops), i):
+                    proc, _ = start_sleepers(wd, tool, 8)
+                    stops[tool].append(stop(proc))
+            results["stop_8"] = {**stops, "direct_sigterm": direct}
+            for key, what in (
+                ("children_s", "last child gone"),
+                ("supervisor_s", "supervisor exit"),
+            ):
+                row(
+                    f"stop 8 prompt children, {what} (s)",
+                    {t: cell([r[key] for r in got]) for t, got in stops.items()},
+                    "target <= 0.1"
+                    + (f"; direct SIGTERM {cell(direct)}" if key == "children_s" else ""),
+                )
+
+        if want("stop"):
+            note(f"stop of a stubborn child, {runs} runs (honcho once: it does not stop it)")
+            stubborn: dict[str, list[dict[str, float]]] = {t: [] for t in (*ours, "honcho")}
+            for i in range(runs):
+                for tool, got in stubborn.items():
+                    if tool == "honcho" and i:
+                        continue
+                    proc, _ = start_sleepers(wd, tool, 1, stubborn=True, grace=1.0)
+                    got.append(stop(proc))
+            results["stop_stubborn"] = stubborn
+            for key, what in (("children_s", "child gone"), ("supervisor_s", "supervisor exit")):
+                row(
+                    f"stop a stubborn child, 1 s grace, {what} (s)",
+                    {t: cell([r[key] for r in got]) for t, got in stubborn.items()},
+                    "target <= 1.1",
+                )
+
+        if want("phases"):
+            note("start-up phases")
+            config32 = wd.config(
+                {f"s{n}": [PY, str(wd.path / "sleeper.py")] for n in range(32)},
+                oneshot=False,
+                name="c32.toml",
+            )
+            phases: dict[str, dict[str, list[float]]] = {}
+            for _ in range(runs):
+                for tool in ours:
+                    for name, fn in startup_phases(wd, config32, tool).items():
+                        if tool != "prodserver" and name.startswith(("python", "honcho")):
+                            continue  # not prodserver code: measured once
+                        who = "honcho" if name.startswith("honcho") else tool
+                        label = "up of one `true`" if who == "honcho" else name
+                        phases.setdefault(label, {}).setdefault(who, []).append(fn())
+            results["startup"] = phases
+            for name, values in phases.items():
+                row(f"start-up: {name} (s)", {t: cell(v) for t, v in values.items()})
+
+        if want("idle"):
+            note("idle CPU and memory")
+            idle = {t: idle_and_memory(wd, t, args.idle_seconds) for t in (*ours, "honcho")}
+            row(
+                "idle CPU, 8 children (% of a core)",
+                {t: f"{v['idle_cpu_percent']:.3f}" for t, v in idle.items()},
+                "target < 0.05",
+            )
+            row(
+                "supervisor PSS (MB), 8 children",
+                {
+                    t: f"{v['main_pss_mb']:.1f} main; {v['pss_mb']:.1f} in "
+                    f"{v['processes']:.0f} processes"
+                    for t, v in idle.items()
+                },
+                "target < 25 (one process)",
+            )
+            results["idle"] = idle
     finally:
         shutil.rmtree(wd.path, ignore_errors=True)
 

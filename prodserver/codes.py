@@ -510,6 +510,25 @@ BAD_WATCHDOG = _code(
     "`healthcheck.watchdog` without `notify = true`, or not longer than 0s",
     error="ConfigError",
 )
+RUNTIME_UNKNOWN = _code(
+    "PS460",
+    "`PRODSERVER_RUNTIME` is neither `native` nor `portable` (unset: the system's default; see "
+    "[Windows and macOS](guides/windows.md#two-runtimes))",
+    error="UsageError",
+)
+RUNTIME_NATIVE_UNAVAILABLE = _code(
+    "PS461",
+    "`PRODSERVER_RUNTIME=native` on a system other than Linux (the native runtime needs epoll, "
+    "a subreaper and `/proc`)",
+    error="UsageError",
+)
+RUNTIME_WINDOWS_UNFINISHED = _code(
+    "PS462",
+    "`prodserver up` or `run` on Windows, where the runtime is unfinished (use WSL 2 or Docker "
+    "Desktop; `PRODSERVER_RUNTIME=portable` tries it anyway): see "
+    "[Windows and macOS](guides/windows.md#windows)",
+    error="UsageError",
+)
 PRIVATE_USE_CHARACTER = _code(
     "PS550",
     (
@@ -580,6 +599,35 @@ KUBERNETES_NAME = _code(
 CONFIGMAP_KEY = _code(
     "PS621",
     "an environment name that cannot be a ConfigMap key",
+    error="ConfigError",
+)
+EXPORT_AS_ROOT = _code(
+    "PS630",
+    "a production profile exported to systemd or supervisord would run as root: set `[export] "
+    "user` (or `user =` on the process), or pass `--allow-root`",
+    error="ConfigError",
+)
+EXPORT_BAD_VALUE = _code(
+    "PS631",
+    "an `[export]` value that cannot be used (a value the schema did not check, read from "
+    "`[tool.prodserver]` or a profile)",
+    error="ConfigError",
+)
+EXPORT_UNKNOWN_SINGLETON = _code(
+    "PS632",
+    "`[export] singletons` names a process the profile does not have",
+    error="ConfigError",
+)
+EXPORT_CWD_OUTSIDE_ROOT = _code(
+    "PS633",
+    "a process whose `cwd` is outside the project root cannot be placed under the root on the "
+    "target",
+    error="ConfigError",
+)
+SINGLETON_SCALED = _code(
+    "PS634",
+    "a singleton (celery-beat, rq-scheduler, or one listed in `[export] singletons`) with "
+    "`scale` above 1 or `autoscale`",
     error="ConfigError",
 )
 EXPORT_DEPENDS_ON_SECRET = _code(

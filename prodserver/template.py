@@ -88,7 +88,10 @@ class Template:
     @property
     def is_literal(self) -> bool:
         """Whether the value holds no reference."""
-        return not any(isinstance(p, Ref) for p in self.pieces)
+        for piece in self.pieces:  # noqa: SIM110 - a loop, not all(): called for every value
+            if isinstance(piece, Ref):
+                return False
+        return True
 
     @property
     def literal(self) -> str:
@@ -245,7 +248,7 @@ class Placeholders:
         (a resolution that kept nothing), any text is literal.
         """
         if not self._refs or not PLACEHOLDER.search(text):
-            return Template.of(text)
+            return Template((text,) if text else ())  # Template.of(text), without the merge
         pieces: list[Piece] = []
         pos = 0
         for match in PLACEHOLDER.finditer(text):

@@ -17,6 +17,7 @@ fi
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v foreman >/dev/null 2>&1 || need+=(ruby-foreman)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} with apt-get"
@@ -66,6 +67,18 @@ PY
 rm -f "$audit_report" "$audit_report.err"
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+# The runtime tests a second time on the portable OS plumbing (selectors, sessions, psutil:
+# what macOS and Windows use), so that it is tested on every run here too. Skipped when an
+# argument names what to test (a test file, directory or node id): that run is a targeted one.
+targeted=0
+for arg in "$@"; do
+  case "$arg" in -*) ;; *) if [ -e "${arg%%::*}" ]; then targeted=1; fi ;; esac
+done
+if [ "$targeted" = 0 ]; then
+  echo "== pytest (PRODSERVER_RUNTIME=portable: runtime, integration, health)"
+  PRODSERVER_RUNTIME=portable .venv/bin/python -m pytest "$@" -m "not live" \
+    tests/runtime tests/integration tests/health
+fi
 echo "== docs"
 # The documentation site, with every warning (broken link, missing page, bad anchor) an error.
 # Not --quiet: it hides the warnings from --strict, which then passes.

@@ -25,6 +25,8 @@ def add_allow_root(parser: argparse.ArgumentParser) -> None:
 
 def parse_scale(values: list[str] | None) -> dict[str, int]:
     """``["web=3", "worker=2"]`` -> ``{"web": 3, "worker": 2}``."""
+    if not values:
+        return {}
     from prodserver.config.limits import MAX_SCALE
 
     out: dict[str, int] = {}
@@ -50,7 +52,13 @@ def load_project(
     scale: Mapping[str, int] | None = None,
     port: int | None = None,
 ) -> ResolvedProject:
-    """Resolve the configuration named by the common options of ``args``."""
+    """Resolve the configuration named by the common options of ``args``.
+
+    A resolution for this machine goes through the configuration cache
+    (:mod:`prodserver.config.cache`) unless ``--no-cache``; an export never does.
+    """
+    if not for_export:
+        return resolve_here(args, scale=scale, port=port)[0]
     from prodserver.config.resolve import resolve_project
 
     file = getattr(args, "file", None)
@@ -62,4 +70,49 @@ def load_project(
         port=port,
         for_export=for_export,
         include_secrets=include_secrets,
+    )
+
+
+def resolve_here(
+    args: argparse.Namespace,
+    *,
+    scale: Mapping[str, int] | None = None,
+    port: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    cache: bool = True,
+) -> tuple[ResolvedProject, frozenset[str]]:
+    """The configuration resolved for this machine, and the names of the variables it sets
+    (``Provenance.configured``): from the cache when nothing it read has changed."""
+    from prodserver.config.cache import cached
+
+    file = getattr(args, "file", None)
+    profile = getattr(args, "profile", None)
+    env_files = [str(p) for p in getattr(args, "env_file", None) or []]
+
+    def resolve() -> tuple[ResolvedProject, frozenset[str]]:
+        from prodserver.config.resolve import resolve_with_provenance
+
+        project, prov = resolve_with_provenance(
+            file=Path(file) if file else None,
+            profile=profile,
+            env_files=[Path(p) for p in env_files],
+            scale=scale,
+            port=port,
+            environ=environ,
+        )
+        return project, frozenset(prov.configured)
+
+    request = {
+        "file": file,
+        "profile": profile,
+        "env_files": env_files,
+        "scale": sorted((scale or {}).items()),
+        "port": port,
+    }
+    return cached(
+        resolve,
+        request,
+        environ=environ,
+        no_cache=not cache or bool(getattr(args, "no_cache", False)),
+        debug=bool(getattr(args, "debug", False)),
     )

@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 ALIASES: dict[str, str] = {"start": "up"}
 #: the options every command takes: accepted before the command too (`prodserver -f X up`)
 _GLOBAL_WITH_VALUE = ("-f", "--file", "-p", "--profile", "--env-file")
-_GLOBAL_FLAGS = ("--debug",)
+_GLOBAL_FLAGS = ("--debug", "--no-cache")
 
 EPILOG = (
     textwrap.fill(f"exit codes: {exit_summary()};", 100)
@@ -88,6 +88,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--debug", action="store_true", help="show tracebacks and internal details on errors"
     )
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        dest="no_cache",
+        help="resolve the configuration from its files, without reading or writing the "
+        "configuration cache (also PRODSERVER_NO_CACHE=1)",
+    )
 
 
 def build_parser(
@@ -103,9 +110,13 @@ def build_parser(
     parser.add_argument("--version", action="version", version=f"prodserver {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in COMMANDS.items():
+        if load_commands and only is not None and name != only:
+            # the command line names another command: its parser would never be used, and
+            # each one costs argparse's set-up (a few ms at every start)
+            continue
         aliases = [alias for alias, target in ALIASES.items() if target == name]
         cmd = sub.add_parser(name, help=help_text, description=help_text, aliases=aliases)
-        if not load_commands or (only is not None and name != only):
+        if not load_commands:
             continue
         module = _command_module(module_name)
         if module is None:

@@ -206,6 +206,54 @@ class ProcessSpec:
         return bool(self.numbered_words) or any(INSTANCE in t.names() for t in templates)
 
 
+#: what an export restarts when the process sets no ``restart``: a service manager keeps a
+#: long-running process up (``up`` instead stops everything, as foreman does)
+DEFAULT_EXPORT_RESTART: RestartMode = "on-failure"
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """The ``[export]`` table for one format: what differs between here and the target.
+
+    Every value is the user's, written as given (never substituted from this machine's
+    environment); None means "the format's own default" (see ``docs/deploy/index.md``).
+    """
+
+    #: the application root on the target (the directory of ``prodserver.toml`` there)
+    root: str | None = None
+    #: the virtualenv, relative to ``root`` or absolute; its ``bin`` leads PATH ("" for none)
+    venv: str = ".venv"
+    #: more directories put on PATH after the virtualenv's
+    path: tuple[str, ...] = ()
+    user: str | None = None
+    group: str | None = None
+    #: the container image (Compose, Kubernetes)
+    image: str | None = None
+    #: the policy of a long-running process that sets no ``restart`` of its own
+    restart: RestartMode = DEFAULT_EXPORT_RESTART
+    #: processes that must never run as more than one copy (besides celery-beat and
+    #: rq-scheduler, which always are)
+    singletons: tuple[str, ...] = ()
+    #: Compose: publish each listening process's port on the host
+    publish_ports: bool = True
+    #: Compose: a Redis or PostgreSQL service for a broker or database URL on localhost
+    backing_services: bool = True
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """``[export]`` and ``[export.<format>]`` after the profile merge."""
+
+    common: ExportSettings = field(default_factory=ExportSettings)
+    formats: Mapping[str, ExportSettings] = field(default_factory=lambda: EMPTY)
+    #: processes whose ``restart`` the configuration sets (the others get ``restart`` above)
+    explicit_restart: frozenset[str] = frozenset()
+
+    def settings(self, fmt: str) -> ExportSettings:
+        """The settings of format ``fmt``: its own table over the common one."""
+        return self.formats.get(fmt, self.common)
+
+
 @dataclass(frozen=True)
 class ResolvedProject:
     """Everything prodserver knows about the chosen profile. Frozen."""
@@ -240,6 +288,8 @@ class ResolvedProject:
     allow_root: bool = False
     #: :attr:`env` as templates (see :attr:`ProcessSpec.words`)
     env_values: Mapping[str, Template] = field(default_factory=lambda: EMPTY)
+    #: the ``[export]`` settings (exports only read them)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
 
     def env_templates(self) -> dict[str, Template]:
         """The shared environment as templates."""

@@ -335,6 +335,9 @@ class Resolver:
             if spec is not None:
                 specs[name] = spec
         self.check_dependencies(specs, merged.processes, merged.defined_at)
+        from prodserver.config.deploy import resolve_deploy  # the [export] table
+
+        deploy = resolve_deploy(self.source, chain_layers, merged.processes, self.out.problems)
         errors = unique_problems([p for p in self.out.problems if p.severity == "error"])
         if errors:
             masker = self.masker(shared_env)
@@ -362,6 +365,7 @@ class Resolver:
             runtime_refs=frozenset(self.kept_refs),
             production=self.production(chain_layers),
             allow_root=self.project.get("allow_root") is True,
+            deploy=deploy,
         )
         return project, self.prov
 
@@ -428,6 +432,11 @@ class Resolver:
                         )
                     )
                     continue
+            if not self.target.env_file_values:
+                # an export names the file for the target to read; this machine's values
+                # never reach it (issue 13)
+                self.env_files_read.append(path)
+                continue
             try:
                 loaded = read_env_file(path, optional=optional)
             except ConfigError as exc:

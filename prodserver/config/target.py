@@ -35,6 +35,10 @@ class Target:
     checks_users: bool = True
     #: each child's environment is this machine's (virtualenv on PATH, ``inherit_env``)
     local_environment: bool = True
+    #: the ``env_files`` of this machine are values; elsewhere the target has its own copies
+    #: (named by the export), and a variable they set stays a reference, unless the export
+    #: was asked to write this machine's secret values
+    env_file_values: bool = True
 
     @classmethod
     def here(cls) -> Target:
@@ -51,4 +55,6 @@ class Target:
             python="python",
             checks_users=False,
             local_environment=False,
+            # --include-secrets asks for this machine's values, its .env's included
+            env_file_values=include_secrets,
         )

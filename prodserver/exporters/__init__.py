@@ -7,6 +7,7 @@ runs the format, and makes sure no secret value slipped into the output.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 from prodserver.config.model import ResolvedProject
@@ -17,7 +18,9 @@ from prodserver.exporters.base import (
     ExportResult,
     check_env_names,
     check_names,
+    check_singletons,
     guard_secrets,
+    restart_warnings,
     write_files,
 )
 
@@ -44,6 +47,7 @@ def render(
     options = options or ExportOptions()
     check_names(project)
     check_env_names(project)
+    check_singletons(project, fmt)
     module = importlib.import_module(f"prodserver.exporters.{FORMATS[fmt]}")
     result: ExportResult = module.render(project, options)
     guard_secrets(
@@ -52,4 +56,7 @@ def render(
         lambda other: module.render(other, options),
         include_secrets=options.include_secrets,
     )
+    extra = [w for w in restart_warnings(project, fmt) if w not in result.warnings]
+    if extra:
+        result = dataclasses.replace(result, warnings=(*result.warnings, *extra))
     return result

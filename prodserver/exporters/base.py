@@ -13,7 +13,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ from prodserver.config.model import (
     frozen_map,
 )
 from prodserver.errors import ConfigError, Location, OutputError
-from prodserver.template import Template
+from prodserver.template import Ref, Template
 
 #: every file prodserver writes says so near its top; :func:`write_files` only overwrites files
 #: that carry this mark (unless ``force``)
@@ -75,6 +75,8 @@ class ExportOptions:
     kustomize: bool = False
     #: Kubernetes with ``kustomize``: the resolution of every profile, by name
     profiles: dict[str, ResolvedProject] = field(default_factory=dict)
+    #: a production profile may run as root on systemd and supervisord (``--allow-root``)
+    allow_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ class Lost:
     def add(self, process: str | None, setting: str, why: str) -> None:
         """Record that ``setting`` of ``process`` is not written, and why."""
         who = f"process {process!r}" if process else "project"
-        self.items.append(f"{self.fmt}: {who}: {setting} not exported: {why}")
+        item = f"{self.fmt}: {who}: {setting} not exported: {why}"
+        if item not in self.items:  # said once, however many processes it concerns
+            self.items.append(item)
 
 
 def header(fmt: str, project: ResolvedProject, comment: str = "#") -> str:
@@ -182,6 +186,201 @@ def restart_tuned(policy: RestartPolicy) -> bool:
         default.backoff_max,
         default.window,
     )
+
+
+def export_restart(project: ResolvedProject, spec: ProcessSpec, fmt: str) -> RestartPolicy:
+    """The restart policy an engine gets for ``spec``.
+
+    A long-running process that sets no ``restart`` gets ``[export] restart`` (on-failure
+    unless configured): ``up`` stops everything when it exits, but a service manager is
+    expected to keep it up. An explicit policy, and a oneshot's, are kept as written.
+    """
+    if spec.oneshot or spec.name in project.deploy.explicit_restart:
+        return spec.restart
+    return dataclasses.replace(spec.restart, mode=project.deploy.settings(fmt).restart)
+
+
+#: backends that must never run twice at once (two schedulers send every task twice)
+SINGLETON_BACKENDS = frozenset({"celery-beat", "rq-scheduler"})
+
+
+def is_singleton(project: ResolvedProject, spec: ProcessSpec, fmt: str) -> bool:
+    """Whether ``spec`` must never run as more than one copy."""
+    return (
+        spec.backend in SINGLETON_BACKENDS or spec.name in project.deploy.settings(fmt).singletons
+    )
+
+
+def check_singletons(project: ResolvedProject, fmt: str) -> None:
+    """A singleton asked to run as several copies, or autoscaled, is refused (PS634)."""
+    for spec in project.processes.values():
+        if not is_singleton(project, spec, fmt) or (spec.scale <= 1 and not spec.autoscale):
+            continue
+        what = f"scale = {spec.scale}" if spec.scale > 1 else "autoscale"
+        raise ConfigError(
+            f"process {spec.name!r} is a singleton ({spec.backend} or listed in [export] "
+            f"singletons) but has {what}: two copies would do every scheduled job twice",
+            location=Location(file=project.source, key_path=f"processes.{spec.name}"),
+            hint="run one copy: remove scale/autoscale from it (scale the workers instead)",
+            code=codes.SINGLETON_SCALED,
+        )
+
+
+def restart_warnings(project: ResolvedProject, fmt: str) -> list[str]:
+    """One warning per long-running process of a production profile that will not be
+    restarted by the engine (an explicit ``restart = "no"``, or ``[export] restart``)."""
+    if not project.production:
+        return []
+    out = []
+    for spec in project.processes.values():
+        if spec.oneshot or export_restart(project, spec, fmt).mode != "no":
+            continue
+        why = (
+            'restart = "no"'
+            if spec.name in project.deploy.explicit_restart
+            else '[export] restart = "no"'
+        )
+        out.append(
+            f"{fmt}: process {spec.name!r}: {why} in production profile {project.profile!r}: "
+            "the engine will not start it again when it fails"
+        )
+    return out
+
+
+def optional_names(project: ResolvedProject) -> set[str]:
+    """The variables the target may leave unset: each use has a default (``${X:-d}``) or is a
+    condition (``${X:+alt}``). Secrets are never optional (their defaults are secret too), and
+    a name used inside a secret's definition is not looked at (that text is the secret's):
+    such a name counts as required."""
+    templates: list[Template] = [
+        v for k, v in project.env_templates().items() if k not in project.secret_names
+    ]
+    for spec in project.processes.values():
+        templates.extend(spec.argv_words())
+        templates.extend(spec.numbered_words)
+        templates.extend(
+            v for k, v in spec.env_templates().items() if k not in project.secret_names
+        )
+        if spec.healthcheck is not None:
+            templates.extend(spec.healthcheck.target_words())
+    plain_use: set[str] = set()
+    guarded: set[str] = set()
+    for template in templates:
+        for ref in template.refs():
+            (guarded if ref.op in (":-", "-", ":+", "+") else plain_use).add(ref.name)
+    # a reference nested in a default is used only when the outer one is unset: optional
+    nested = {r.name for t in templates for p in t.pieces if isinstance(p, Ref) for r in _nested(p)}
+    guarded |= nested
+    return guarded - plain_use - set(project.secret_names)
+
+
+def _nested(ref: Ref) -> list[Ref]:
+    return [r for piece in ref.word if isinstance(piece, Ref) for r in (piece, *_nested(piece))]
+
+
+def provide_notes(
+    project: ResolvedProject,
+    names: Iterable[str],
+    must: str,
+    may: str,
+    also_required: Iterable[str] = (),
+) -> list[str]:
+    """The notes that list what the target provides: ``must`` + the required names, then
+    ``may`` + the ones with a default (each note only when it has names)."""
+    optional_ = optional_names(project) - set(also_required)
+    names = sorted(set(names))
+    notes = []
+    needed = [n for n in names if n not in optional_]
+    optional = [n for n in names if n in optional_]
+    if needed:
+        notes.append(must + ", ".join(needed))
+    if optional:
+        notes.append(may + ", ".join(optional))
+    return notes
+
+
+def relative_cwd(project: ResolvedProject, spec: ProcessSpec) -> PurePosixPath:
+    """A process's ``cwd`` relative to the project root (``.`` for the root itself): the
+    export names it under the root on the target, never by this machine's path."""
+    try:
+        return PurePosixPath(spec.cwd.relative_to(project.root).as_posix())
+    except ValueError:
+        raise ConfigError(
+            f"process {spec.name!r}: cwd {str(spec.cwd)!r} is outside the project root, so it "
+            "has no place on the target",
+            location=Location(file=project.source, key_path=f"processes.{spec.name}.cwd"),
+            hint="use a directory inside the project (cwd is relative to prodserver.toml)",
+            code=codes.EXPORT_CWD_OUTSIDE_ROOT,
+        ) from None
+
+
+def target_env_files(project: ResolvedProject, lost: Lost) -> list[PurePosixPath]:
+    """The ``env_files`` as paths relative to the project root: the target reads its own
+    copies (optional there: a missing one is not an error). A file outside the project (an
+    ``--env-file`` elsewhere) is not named, since its path is this machine's."""
+    out = []
+    for path in project.env_files:
+        try:
+            out.append(PurePosixPath(path.relative_to(project.root).as_posix()))
+        except ValueError:
+            lost.add(None, f"env file {path.name}", "it is outside the project directory")
+    return out
+
+
+def under_root(root: str, relative: PurePosixPath) -> str:
+    """``root`` joined with a relative path (``root`` itself for ``.``)."""
+    text = relative.as_posix()
+    if text in ("", "."):
+        return root
+    return root.rstrip("/") + "/" + text
+
+
+def target_path(
+    project: ResolvedProject, spec: ProcessSpec, fmt: str, root: str, tail: Sequence[str]
+) -> str | None:
+    """PATH on the target: the virtualenv's ``bin`` under ``root``, ``[export] path``, then
+    ``tail`` (the engine's own PATH); None when the configuration sets PATH itself or there
+    is nothing to add."""
+    if "PATH" in project.env or "PATH" in spec.env:
+        return None
+    settings = project.deploy.settings(fmt)
+    head: list[str] = []
+    if settings.venv:
+        venv = (
+            settings.venv
+            if settings.venv.startswith("/")
+            else under_root(root, PurePosixPath(settings.venv))
+        )
+        head.append(venv.rstrip("/") + "/bin")
+    head.extend(settings.path)
+    if not head:
+        return None
+    return ":".join([*head, *tail])
+
+
+def run_as(
+    project: ResolvedProject, spec: ProcessSpec, fmt: str, *, allow_root: bool
+) -> tuple[str | None, str | None]:
+    """The user and group ``spec`` runs as under ``fmt``: its own ``user``, else
+    ``[export] user``. A production profile never runs as root unless allowed explicitly,
+    as ``up`` refuses to (PS630)."""
+    settings = project.deploy.settings(fmt)
+    user = spec.user or settings.user
+    allowed = allow_root or project.allow_root
+    if project.production and not allowed and (user is None or user in ("root", "0")):
+        what = "as root" if user else "as root (no user is set)"
+        raise ConfigError(
+            f"process {spec.name!r} of production profile {project.profile!r} would run {what} "
+            f"under {fmt}",
+            location=Location(
+                file=project.source, key_path=f"profiles.{project.profile}.export.user"
+            ),
+            hint=f'set the user on the target: [profiles.{project.profile}.export] user = "app"'
+            f" (or [export.{fmt}] user, or user = on the process); to run as root on purpose, "
+            "pass --allow-root (or PRODSERVER_ALLOW_ROOT=1, or [project] allow_root = true)",
+            code=codes.EXPORT_AS_ROOT,
+        )
+    return user, settings.group
 
 
 def default_port(spec: ProcessSpec, number: int = 1) -> int:

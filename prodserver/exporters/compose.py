@@ -12,6 +12,7 @@ the same port, so the container's ``PORT`` is set and the command says it litera
 from __future__ import annotations
 
 import copy
+import re
 import signal
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,9 +28,13 @@ from prodserver.exporters.base import (
     Lost,
     default_port,
     duration,
+    export_restart,
     header,
+    relative_cwd,
     restart_tuned,
     secret_env,
+    target_env_files,
+    under_root,
 )
 from prodserver.template import Template
 
@@ -39,6 +44,36 @@ CONDITIONS = {
     "completed": "service_completed_successfully",
 }
 RESTART = {"no": "no", "always": "always", "on-failure": "on-failure"}
+
+#: a broker or database URL that points at the machine itself: inside a container that is the
+#: container, so such a URL gets a service of its own (scheme, optional user info, host, port)
+_LOCAL_URL = re.compile(
+    r"(?P<scheme>rediss?|postgres(?:ql)?)://(?P<auth>[^@/\s]*@)?"
+    r"(?P<host>127\.0\.0\.1|localhost|\[::1\])(?::(?P<port>\d+))?(?P<rest>/[^\s\"'}]*)?"
+)
+#: the generated backing services: their image, port and healthcheck
+BACKING: dict[str, dict[str, Any]] = {
+    "redis": {
+        "image": "redis:7-alpine",
+        "port": 6379,
+        "healthcheck": {
+            "test": ["CMD", "redis-cli", "ping"],
+            "interval": "5s",
+            "timeout": "3s",
+            "retries": 10,
+        },
+    },
+    "postgres": {
+        "image": "postgres:16-alpine",
+        "port": 5432,
+        "healthcheck": {
+            "test": ["CMD-SHELL", 'pg_isready -U "$${POSTGRES_USER}" -d "$${POSTGRES_DB}"'],
+            "interval": "5s",
+            "timeout": "3s",
+            "retries": 10,
+        },
+    },
+}
 
 # The probes run inside the application's image, where Python is certain and curl is not.
 _HTTP_PROBE = (
@@ -71,21 +106,43 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     for name in secrets:
         # A name without a value: Compose passes the variable through from where it runs.
         environment[name] = None
-    common: dict[str, Any] = {
-        "image": f"{project.name.lower()}:latest",
-        "build": {"context": "."},
-        "init": True,
+    deploy = project.deploy.settings("compose")
+    backing = _Backing(enabled=deploy.backing_services)
+    environment = {
+        k: backing.rewrite(v, k) if v is not None else None for k, v in environment.items()
     }
-    if project.env_files:
-        # Referenced, not copied: Compose reads them where it runs, next to compose.yaml.
-        common["env_file"] = [_relative(project, path) for path in project.env_files]
+    common: dict[str, Any] = {"image": deploy.image or f"{project.name.lower()}:latest"}
+    if deploy.image is None:
+        common["build"] = {"context": "."}
+    common["init"] = True
+    env_files = target_env_files(project, lost)
+    if env_files:
+        # Referenced, not copied: Compose reads them where it runs, next to compose.yaml, and
+        # a missing one is fine there as it is here.
+        common["env_file"] = [{"path": p.as_posix(), "required": False} for p in env_files]
     if environment:
         common["environment"] = environment
     anchor = yamlout.Anchored("prodserver", common)
 
     services: dict[str, Any] = {}
     for name, spec in project.processes.items():
-        services[name] = _service(project, spec, anchor, options, lost)
+        services[name] = _service(project, spec, anchor, options, lost, backing)
+    for kind, where in backing.found.items():
+        if kind in services:
+            lost.add(
+                None, f"a {kind} service for {', '.join(sorted(where))}", "a process is named so"
+            )
+            continue
+        services[kind] = backing.service(kind)
+        for service in services.values():
+            if service is not services[kind] and yamlout.MERGE in service:
+                service.setdefault("depends_on", {})[kind] = {"condition": "service_healthy"}
+    advice = [
+        f"{', '.join(sorted(where))}: pointed at this machine, which inside a container is the "
+        f"container itself; the export adds a '{kind}' service (with a healthcheck) and names "
+        f"it instead (set [export.compose] backing_services = false to keep the URL)"
+        for kind, where in backing.found.items()
+    ]
 
     document: dict[str, Any] = {
         "name": project.name.lower(),
@@ -105,7 +162,53 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
             ),
         ),
         warnings=tuple(lost.items),
+        advice=tuple(advice),
     )
+
+
+class _Backing:
+    """Finds broker and database URLs on localhost, rewrites them to a generated service."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        #: service kind -> the variables (or "command") whose URL names it
+        self.found: dict[str, set[str]] = {}
+        self.postgres: dict[str, str] = {}
+        self._where = "command"
+
+    def rewrite(self, text: str, where: str | None = None) -> str:
+        if not self.enabled:
+            return text
+        self._where = where or self._where
+
+        def one(match: re.Match[str]) -> str:
+            kind = "redis" if match["scheme"].startswith("redis") else "postgres"
+            self.found.setdefault(kind, set()).add(self._where)
+            if kind == "postgres" and not self.postgres:
+                auth = (match["auth"] or "").removesuffix("@")
+                user, _, password = auth.partition(":")
+                rest = (match["rest"] or "/").lstrip("/").split("?")[0]
+                self.postgres = {
+                    "POSTGRES_USER": user or "postgres",
+                    "POSTGRES_DB": rest or user or "postgres",
+                }
+                if password:
+                    self.postgres["POSTGRES_PASSWORD"] = password
+                else:
+                    # reachable only on the Compose network: it publishes no port
+                    self.postgres["POSTGRES_HOST_AUTH_METHOD"] = "trust"
+            port = BACKING[kind]["port"]
+            return f"{match['scheme']}://{match['auth'] or ''}{kind}:{port}{match['rest'] or ''}"
+
+        return _LOCAL_URL.sub(one, text)
+
+    def service(self, kind: str) -> dict[str, Any]:
+        spec = BACKING[kind]
+        out: dict[str, Any] = {"image": spec["image"], "restart": "unless-stopped"}
+        if kind == "postgres":
+            out["environment"] = dict(self.postgres)
+        out["healthcheck"] = copy.deepcopy(spec["healthcheck"])
+        return out
 
 
 def _relative(project: ResolvedProject, path: Path) -> str:
@@ -138,8 +241,10 @@ def _service(
     anchor: yamlout.Anchored,
     options: ExportOptions,
     lost: Lost,
+    backing: _Backing,
 ) -> dict[str, Any]:
     fixed = _port_text(spec)
+    deploy = project.deploy.settings("compose")
     service: dict[str, Any] = {yamlout.MERGE: anchor}
     env, secrets = secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
@@ -148,23 +253,33 @@ def _service(
         project, project.env_templates(), include_secrets=options.include_secrets
     )
     definitions = _definitions({**shared, **env})
-    service["command"] = [_text(arg, fixed, definitions) for arg in spec.argv_words()]
+    service["command"] = [
+        backing.rewrite(_text(arg, fixed, definitions), "command") for arg in spec.argv_words()
+    ]
     environment: dict[str, str | None] = {
-        k: _text(v, fixed, _definitions({**shared, **env}, exclude=k)) for k, v in env.items()
+        k: backing.rewrite(_text(v, fixed, _definitions({**shared, **env}, exclude=k)), k)
+        for k, v in env.items()
     }
     environment.update(dict.fromkeys(secrets))
     if spec.listens:
         environment["PORT"] = fixed["PORT"]
         if not spec.oneshot:
             service["expose"] = [fixed["PORT"]]
+            if deploy.publish_ports:
+                # one copy: the same port on the host; several: a free host port each
+                port = fixed["PORT"]
+                service["ports"] = [f"{port}:{port}" if spec.scale == 1 else port]
     if environment:
         # Compose replaces, not merges, a mapping given again: repeat the common variables.
         service["environment"] = {**anchor.get("environment", {}), **environment}
-    if spec.cwd != project.root:
+    if deploy.root is not None:
+        service["working_dir"] = under_root(deploy.root, relative_cwd(project, spec))
+    elif spec.cwd != project.root:
         lost.add(
             spec.name,
             f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
-            "the container runs in the image's WORKDIR; set export.compose.working_dir",
+            "the container runs in the image's WORKDIR; set [export] root to where the "
+            "project is in the image",
         )
     if spec.depends_on:
         service["depends_on"] = {
@@ -177,22 +292,23 @@ def _service(
     if spec.stop_signal != signal.SIGTERM:
         service["stop_signal"] = spec.stop_signal.name
     service["stop_grace_period"] = duration(spec.stop_timeout)
+    policy = export_restart(project, spec, "compose")
     if spec.oneshot:
         service["restart"] = "no"
     else:
-        mode = spec.restart.mode
+        mode = policy.mode
         service["restart"] = RESTART[mode]
-        if mode == "on-failure" and spec.restart.max_restarts:
-            service["restart"] = f"on-failure:{spec.restart.max_restarts}"
-        if mode != "no" and restart_tuned(spec.restart):
+        if mode == "on-failure" and policy.max_restarts:
+            service["restart"] = f"on-failure:{policy.max_restarts}"
+        if mode != "no" and restart_tuned(policy):
             lost.add(
                 spec.name,
-                f"restart backoff {spec.restart.backoff:g}s..{spec.restart.backoff_max:g}s"
-                f" within {spec.restart.window:g}s",
+                f"restart backoff {policy.backoff:g}s..{policy.backoff_max:g}s"
+                f" within {policy.window:g}s",
                 "Docker doubles the delay from 100ms by itself",
             )
     for key in ("success_exit_codes", "prevent_exit_codes"):
-        if getattr(spec.restart, key) and not spec.oneshot:
+        if getattr(policy, key) and not spec.oneshot:
             lost.add(spec.name, f"restart.{key}", "Docker restarts on any non-zero exit")
     if spec.scale > 1 and not spec.oneshot:
         service["deploy"] = {"replicas": spec.scale}
@@ -201,8 +317,10 @@ def _service(
         service["profiles"] = ["manual"]
     if spec.max_memory:
         service.setdefault("deploy", {})["resources"] = {"limits": {"memory": str(spec.max_memory)}}
-    if spec.user:
-        service["user"] = spec.user
+    if spec.user or deploy.user:
+        service["user"] = spec.user or deploy.user
+        if deploy.group and not spec.user:
+            service["user"] += f":{deploy.group}"
     if spec.labels:
         service["labels"] = dict(spec.labels)
     if spec.autoscale:

@@ -15,6 +15,8 @@ pod a process always listens on the same port: ``PORT`` is fixed per Deployment.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
@@ -33,9 +35,13 @@ from prodserver.exporters.base import (
     ExportResult,
     Lost,
     default_port,
+    export_restart,
     header,
+    is_singleton,
+    relative_cwd,
     seconds,
     secret_env,
+    under_root,
 )
 from prodserver.hostport import split_host_port
 from prodserver.template import Piece, Template
@@ -43,6 +49,8 @@ from prodserver.template import Piece, Template
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "prodserver"}
+#: seconds a finished release Job is kept (for its logs) before Kubernetes removes it
+JOB_TTL = 3600
 
 
 def k8s_name(project: ResolvedProject, *parts: str) -> str:
@@ -110,8 +118,10 @@ def build(
         raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code=codes.CONFIGMAP_KEY)
 
     objects: list[dict[str, Any]] = []
-    if plain:
-        objects.append(_meta("v1", "ConfigMap", config_name, project) | {"data": plain})
+    # Always there: every container reads it whole (envFrom), so a variable the
+    # configuration gives a default can be set by adding it here, and nothing refers to a
+    # ConfigMap that no file creates.
+    objects.append(_meta("v1", "ConfigMap", config_name, project) | {"data": plain})
     if secret_values:
         objects.append(
             _meta("v1", "Secret", secret_name, project)
@@ -120,7 +130,7 @@ def build(
     ctx = _Context(
         project=project,
         options=options,
-        config=config_name if plain else None,
+        config=config_name,
         secret=secret_name,
         runtime=runtime_name,
         secrets=set(secrets) | {n for n in project.runtime_refs if n in project.secret_names},
@@ -146,9 +156,17 @@ def build(
         )
     jobs = [o["metadata"]["name"] for o in objects if o["kind"] == "Job"]
     if jobs:
+        # objects without a component label (the ConfigMap, a Secret) match "notin" too
+        long_running = ",".join(
+            n.lower().replace("_", "-") for n, s in project.processes.items() if not s.oneshot
+        )
+        selector = f"app.kubernetes.io/component notin ({long_running})"
+        waits = " ".join(f"job/{j}" for j in jobs)
         advice.append(
-            "apply the Job(s) and wait before the rest: kubectl wait --for=condition=complete "
-            + " ".join(f"job/{j}" for j in jobs)
+            "apply the release Job(s) first and wait for them, then the rest: "
+            f"kubectl apply -f FILE -l '{selector}' && "
+            f"kubectl wait --for=condition=complete --timeout=15m {waits} && "
+            "kubectl apply -f FILE"
         )
     return objects, bool(secret_values), advice
 
@@ -212,6 +230,7 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
     project, lost = ctx.project, ctx.lost
     fixed = {"PORT": str(default_port(spec))} if spec.listens else {}
     extra = dict(spec.export.get("kubernetes", {}))
+    deploy = project.deploy.settings("kubernetes")
     words = [arg.with_values(fixed) for arg in spec.argv_words()]
     own, own_secrets = secret_env(
         project, spec.env_templates(), include_secrets=ctx.options.include_secrets
@@ -247,11 +266,11 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
             ctx.used_secrets.add(ref)
             source = {"secretKeyRef": {"name": ctx.secret, "key": ref}}
         else:
-            if ref in required:
-                ctx.used_runtime.add(ref)
-            source = {"configMapKeyRef": {"name": ctx.runtime, "key": ref}}
             if ref not in required:
-                source["configMapKeyRef"]["optional"] = True
+                # used only with a default: read from the ConfigMap above if set there
+                continue
+            ctx.used_runtime.add(ref)
+            source = {"configMapKeyRef": {"name": ctx.runtime, "key": ref}}
         env_list.append({"name": ref, "valueFrom": source})
     # A variable built from others comes after them: Kubernetes expands only earlier ones.
     for key, value in values.items():
@@ -269,7 +288,7 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
 
     container: dict[str, Any] = {
         "name": spec.name.lower().replace("_", "-"),
-        "image": extra.pop("image", f"{project.name.lower()}:latest"),
+        "image": extra.pop("image", deploy.image or f"{project.name.lower()}:latest"),
         "command": command,
     }
     env_from: list[dict[str, Any]] = []
@@ -281,7 +300,7 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         container["envFrom"] = env_from
     if env_list:
         container["env"] = env_list
-    if spec.listens:
+    if spec.listens and not spec.oneshot:
         container["ports"] = [{"name": "app", "containerPort": int(fixed["PORT"])}]
     if spec.healthcheck is not None and spec.healthcheck.kind == "notify":
         lost.add(spec.name, "healthcheck (notify)", "Kubernetes has no READY=1 readiness protocol")
@@ -296,17 +315,24 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
     }
-    if spec.user:
-        if spec.user.isdigit() and int(spec.user) > 0:
-            container_security["runAsUser"] = int(spec.user)
+    user = spec.user or deploy.user
+    if user:
+        if user.isdigit() and int(user) > 0:
+            container_security["runAsUser"] = int(user)
         else:
-            lost.add(spec.name, f"user {spec.user}", "Kubernetes needs a numeric non-root uid")
+            who = spec.name if spec.user else None  # [export] user: said once
+            lost.add(who, f"user {user}", "Kubernetes needs a numeric non-root uid")
+    if deploy.group and deploy.group.isdigit():
+        container_security["runAsGroup"] = int(deploy.group)
     container["securityContext"] = container_security
-    if spec.cwd != project.root:
+    if deploy.root is not None:
+        container["workingDir"] = under_root(deploy.root, relative_cwd(project, spec))
+    elif spec.cwd != project.root:
         lost.add(
             spec.name,
             f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
-            "the container runs in the image's WORKDIR",
+            "the container runs in the image's WORKDIR; set [export] root to where the project "
+            "is in the image",
         )
     if spec.stop_signal.name != "SIGTERM":
         lost.add(
@@ -316,11 +342,12 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
             " in the Dockerfile",
         )
     for dep in spec.depends_on:
+        if _is_oneshot(project, dep.name):
+            continue  # a release Job: the notes give the order (apply it, wait, the rest)
         lost.add(
             spec.name,
             f"depends_on {dep.name} ({dep.condition})",
-            "Kubernetes starts workloads independently"
-            + ("; apply the Job first" if _is_oneshot(project, dep.name) else ""),
+            "Kubernetes starts workloads independently",
         )
     pod_spec: dict[str, Any] = {
         "securityContext": {"runAsNonRoot": True},
@@ -336,17 +363,19 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
         job = _meta("batch/v1", "Job", name, project, spec.name)
         job["spec"] = {
             "backoffLimit": spec.restart.max_restarts if on_failure else 0,
+            # a finished Job is removed after an hour: the next release is a new Job anyway
+            "ttlSecondsAfterFinished": JOB_TTL,
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         }
         _merge(job["spec"], extra.pop("job", {}))
+        # A Job's template cannot change: each new release (another image, command or
+        # environment) is a new Job, named by a short hash of what it runs.
+        digest = hashlib.sha256(json.dumps(job["spec"], sort_keys=True).encode()).hexdigest()
+        job["metadata"]["name"] = f"{name[: 63 - 9]}-{digest[:8]}"
         objects.append(job)
     else:
-        if spec.restart.mode != "always":
-            lost.add(
-                spec.name,
-                f"restart {spec.restart.mode}",
-                "a Deployment always restarts its pods",
-            )
+        if export_restart(project, spec, "kubernetes").mode == "no":
+            lost.add(spec.name, "restart no", "a Deployment always restarts its pods")
         deployment = _meta("apps/v1", "Deployment", name, project, spec.name)
         replicas = spec.scale
         if spec.autoscale:
@@ -356,6 +385,9 @@ def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any
             "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         }
+        if is_singleton(project, spec, "kubernetes"):
+            # a rolling update runs the new pod beside the old one: never two schedulers
+            deployment["spec"]["strategy"] = {"type": "Recreate"}
         _merge(deployment["spec"], extra.pop("deployment", {}))
         objects.append(deployment)
         if spec.listens:

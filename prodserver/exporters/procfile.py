@@ -9,12 +9,13 @@ completion before the new processes start). Scale is not part of a Procfile: it 
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
 from pathlib import PurePosixPath
 
 from prodserver import codes
-from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
+from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.config.shellline import exec_form
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
@@ -25,8 +26,11 @@ from prodserver.exporters.base import (
     ExportOptions,
     ExportResult,
     Lost,
+    export_restart,
     header,
     line_break,
+    provide_notes,
+    restart_tuned,
     secret_env,
 )
 
@@ -43,7 +47,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     for name in project.start_order():
         spec = project.processes[name]
         command = _command(project, spec, options)
-        _report_losses(spec, lost)
+        _report_losses(project, spec, lost)
         if spec.oneshot:
             release.append(command)
         else:
@@ -62,9 +66,17 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         # The shared environment is the platform's config vars, not part of the Procfile.
         assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in plain.items())
         advice.append(f"set the config vars: heroku config:set {assignments}")
-    provided = sorted({*secrets, *(k for k in shared if k not in plain)})
-    if provided:
-        advice.append("and set these on the platform yourself: " + ", ".join(provided))
+    # and what the configuration leaves to the platform (PORT is the platform's own)
+    left = {n for n in project.runtime_refs if n != "PORT" and n not in plain}
+    provided = sorted({*secrets, *left, *(k for k in shared if k not in plain)})
+    advice += provide_notes(
+        project,
+        provided,
+        "and set these on the platform yourself: ",
+        "and, if the defaults do not suit, these: ",
+        # a config var is one value: one the configuration builds from others is the user's
+        also_required={k for k in shared if k not in plain and k not in left},
+    )
     if scale:
         advice.append("scale the process types with: heroku ps:scale " + " ".join(scale))
     holds_secret = options.include_secrets and any(
@@ -118,12 +130,16 @@ def raise_newline(spec: ProcessSpec, char: str = "\n") -> None:
     )
 
 
-def _report_losses(spec: ProcessSpec, lost: Lost) -> None:
+def _report_losses(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> None:
     name = spec.name
     uses_port = any("PORT" in w.names() for w in spec.argv_words()) or any(
         "PORT" in value.names() for value in spec.env_templates().values()
     )
-    if spec.listens and not spec.oneshot and not uses_port:
+    script = spec.options.get("command")
+    if spec.shell and isinstance(script, str) and re.search(r"\$\{?PORT\b", script):
+        uses_port = True  # the platform's shell expands it in the line as written
+    # a plain command may or may not listen: only a server backend is known to
+    if spec.listens and not spec.oneshot and not uses_port and spec.backend != "command":
         # The platform chooses the port and passes it only in $PORT.
         lost.add(
             name,
@@ -147,8 +163,9 @@ def _report_losses(spec: ProcessSpec, lost: Lost) -> None:
                 f"depends_on {dep.name} ({dep.condition})",
                 "process types start together; only the release phase runs first",
             )
-    if spec.restart != RestartPolicy():
-        lost.add(name, f"restart {spec.restart.mode}", "the platform restarts crashed processes")
+    policy = export_restart(project, spec, "procfile")
+    if not spec.oneshot and (policy.mode == "no" or restart_tuned(policy)):
+        lost.add(name, f"restart {policy.mode}", "the platform restarts crashed processes")
     if spec.user:
         lost.add(name, f"user {spec.user}", "the platform chooses the user")
     if spec.max_memory:

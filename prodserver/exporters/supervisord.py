@@ -38,11 +38,17 @@ from prodserver.exporters.base import (
     ExportResult,
     Lost,
     default_port,
+    export_restart,
     header,
     line_break,
+    provide_notes,
+    relative_cwd,
     restart_tuned,
+    run_as,
     seconds,
     secret_env,
+    target_path,
+    under_root,
 )
 from prodserver.template import Template
 
@@ -53,6 +59,12 @@ _INLINE_COMMENT = re.compile(r"\s[;#]")
 # Stands for the copy's port (or number) until the text is escaped, then becomes %(process_num)d: a
 # private-use character, refused in user values so that it cannot be forged.
 _PORT = "\ue000"
+# Likewise for %(here)s (the directory of the generated file: the default root on the target)
+# and %(ENV_PATH)s (supervisord's own PATH, after the virtualenv's).
+_HERE = "\ue001"
+_ENV_PATH = "\ue002"
+_EXPANSIONS = {_PORT: "%(process_num)d", _HERE: "%(here)s", _ENV_PATH: "%(ENV_PATH)s"}
+_PRIVATE = re.compile("[\ue000-\ue002]")
 
 
 def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
@@ -71,7 +83,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         holds_secret = holds_secret or (
             options.include_secrets and any(k in project.secret_names for k in spec.env)
         )
-        settings = _program(spec, {**env, **own}, index, lost)
+        settings = _program(project, spec, {**env, **own}, index, lost, options)
         extra = spec.export.get("supervisord")
         if extra:
             _apply_extra(spec, settings, extra)
@@ -83,8 +95,24 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     engine_set = {"PORT"} | ({INSTANCE} if project.copy_numbers_from_engine() else set())
     runtime = sorted(set(_secrets) | (set(project.runtime_refs) - engine_set))
     advice = []
-    if runtime:
-        advice.append("supervisord's environment must provide: " + ", ".join(runtime))
+    oneshots = [n for n in project.start_order() if project.processes[n].oneshot]
+    if oneshots:
+        group = project.name
+        others = " ".join(
+            f"{group}:{n}" for n in project.start_order() if not project.processes[n].oneshot
+        )
+        runs = " && ".join(f"supervisorctl start {group}:{n}" for n in oneshots)
+        advice.append(
+            "supervisord does not wait for one-shot steps, so it does not start them: on each "
+            f"deploy run {runs}, wait until `supervisorctl status` shows them EXITED, then: "
+            f"supervisorctl restart {others}"
+        )
+    advice += provide_notes(
+        project,
+        runtime,
+        "supervisord's environment must provide: ",
+        "supervisord's environment may set (each has a default): ",
+    )
     return ExportResult(
         files=(
             ExportFile(
@@ -99,11 +127,19 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
 
 
 def _program(
-    spec: ProcessSpec, env: Mapping[str, Template], index: int, lost: Lost
+    project: ResolvedProject,
+    spec: ProcessSpec,
+    env: Mapping[str, Template],
+    index: int,
+    lost: Lost,
+    options: ExportOptions,
 ) -> dict[str, str]:
     name = spec.name
+    policy = export_restart(project, spec, "supervisord")
     settings: dict[str, str] = {}
-    fixed = {"PORT": _PORT} if spec.listens else {}
+    # a oneshot runs once, not as numbered copies: its PORT is its own port
+    port = str(default_port(spec)) if spec.oneshot else _PORT
+    fixed = {"PORT": port} if spec.listens else {}
     argv = spec.argv_words()
     numbered = bool(spec.numbered_words) and spec.scale > 1 and not spec.oneshot
     if numbered:
@@ -122,9 +158,9 @@ def _program(
             "is read without them)",
             code=error_codes.SUPERVISORD_SETTING,
         )
-    if any(isinstance(p, str) and _PORT in p for p in texts):
+    if any(isinstance(p, str) and _PRIVATE.search(p) for p in texts):
         raise ConfigError(
-            f"process {name!r}: the character U+E000 cannot be exported to supervisord",
+            f"process {name!r}: the characters U+E000 to U+E002 cannot be exported to supervisord",
             location=Location(key_path=f"processes.{name}"),
             code=error_codes.SUPERVISORD_SETTING,
         )
@@ -137,8 +173,15 @@ def _program(
             environment[key] = filled.literal
         else:
             shell_env[key] = value
+    deploy = project.deploy.settings("supervisord")
+    # the root on the target: [export] root, else the directory of this file (%(here)s)
+    root = deploy.root or _HERE
+    path = target_path(project, spec, "supervisord", root, (_ENV_PATH,))
+    if path is not None:
+        # commands are found in the virtualenv whatever supervisord's own PATH is
+        environment["PATH"] = path
     if spec.listens:
-        environment["PORT"] = _PORT
+        environment["PORT"] = port
     if names_instance:
         environment[INSTANCE] = _PORT
     needs_shell = bool(shell_env) or any(not word.is_literal for word in words)
@@ -155,32 +198,34 @@ def _program(
         settings["process_name"] = "%(program_name)s_%(process_num)d"
         settings["numprocs"] = str(spec.scale)
         settings["numprocs_start"] = str(default_port(spec) if spec.listens else 1)
-    elif spec.listens:
+    elif spec.listens and not spec.oneshot:
         settings["process_name"] = "%(program_name)s_%(process_num)d"
         settings["numprocs_start"] = str(default_port(spec))
-    settings["directory"] = _value(str(spec.cwd))
+    settings["directory"] = _value(under_root(root, relative_cwd(project, spec)))
     if environment:
         settings["environment"] = ",".join(
             f"{key}={_env_quote(value)}" for key, value in environment.items()
         )
     settings["priority"] = str(100 + 10 * index)
-    settings["autostart"] = "true" if spec.scale else "false"
+    # supervisord starts every program at once: a oneshot (the release step) is not started
+    # with them, the notes say how to run it first
+    settings["autostart"] = "true" if spec.scale and not spec.oneshot else "false"
     if spec.oneshot:
         settings["autorestart"] = "false"
         settings["startsecs"] = "0"
         settings["exitcodes"] = ",".join(map(str, (0, *spec.restart.success_exit_codes)))
     else:
-        settings["autorestart"] = AUTORESTART[spec.restart.mode]
+        settings["autorestart"] = AUTORESTART[policy.mode]
         settings["startsecs"] = "1"
-        if spec.restart.success_exit_codes:
+        if policy.success_exit_codes:
             # "expected" exits: autorestart=unexpected leaves them alone
-            codes = (0, *spec.restart.success_exit_codes)
+            codes = (0, *policy.success_exit_codes)
             settings["exitcodes"] = ",".join(map(str, codes))
-        if spec.restart.prevent_exit_codes:
+        if policy.prevent_exit_codes:
             lost.add(name, "restart.prevent_exit_codes", "supervisord restarts on any exit code")
-        if spec.restart.max_restarts:
-            settings["startretries"] = str(spec.restart.max_restarts)
-        if spec.restart.mode != "no" and restart_tuned(spec.restart):
+        if policy.max_restarts:
+            settings["startretries"] = str(policy.max_restarts)
+        if policy.mode != "no" and restart_tuned(policy):
             lost.add(name, "restart backoff", "supervisord waits one more second per retry")
     if spec.stop_signal in SIGNALS:
         settings["stopsignal"] = spec.stop_signal.name.removeprefix("SIG")
@@ -191,10 +236,16 @@ def _program(
     settings["stopasgroup"] = "true" if spec.kill_mode == "group" else "false"
     # Whatever is left after the grace period is killed with the whole process group.
     settings["killasgroup"] = "true"
-    if spec.user:
-        settings["user"] = _value(spec.user)
+    user, group = run_as(project, spec, "supervisord", allow_root=options.allow_root)
+    if user:
+        settings["user"] = _value(user)
+    if group:
+        lost.add(name, f"group {group}", "supervisord runs a program with its user's groups")
     settings["redirect_stderr"] = "true"
     for dep in spec.depends_on:
+        other = project.processes.get(dep.name)
+        if other is not None and other.oneshot:
+            continue  # the release step: the note says to run it first
         if dep.condition != "started":
             lost.add(
                 name,
@@ -242,7 +293,8 @@ def _word(text: str) -> str:
 
 
 def _escape_percent(text: str) -> str:
-    return text.replace("%", "%%").replace(_PORT, "%(process_num)d")
+    text = text.replace("%", "%%")
+    return _PRIVATE.sub(lambda m: _EXPANSIONS[m.group()], text)
 
 
 def _value(text: str) -> str:
@@ -252,7 +304,7 @@ def _value(text: str) -> str:
             hint="avoid newlines, surrounding spaces, and ' ;' or ' #' in paths and user names",
             code=error_codes.SUPERVISORD_SETTING,
         )
-    return text.replace("%", "%%")
+    return _escape_percent(text)
 
 
 def _env_ok(value: str) -> bool:

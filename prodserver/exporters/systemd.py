@@ -35,12 +35,23 @@ from prodserver.exporters.base import (
     Lost,
     default_port,
     duration,
+    export_restart,
     header,
+    optional_names,
+    provide_notes,
+    relative_cwd,
+    restart_tuned,
+    run_as,
     secret_env,
+    target_env_files,
+    target_path,
+    under_root,
 )
 from prodserver.template import Piece, Template
 
 RESTART = {"no": "no", "on-failure": "on-failure", "always": "always"}
+#: systemd's own PATH for services (systemd.exec(5)), after the virtualenv's
+SYSTEMD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 KILL_MODE = {"main": "mixed", "group": "control-group"}
 
 # Stands for the instance name (%i, the port of a listening process) until the text is
@@ -72,6 +83,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     provided = sorted(set(secrets) | (set(project.runtime_refs) - from_unit))
     files: list[ExportFile] = []
     wants: list[str] = []
+    root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
+    # the target's own env files (optional, like `?.env`), below what the configuration sets
+    env_files = [f"-{under_root(root, p)}" for p in target_env_files(project, lost)]
     for name in project.start_order():
         spec = project.processes[name]
         unit_name, instances = _names(prefix, spec)
@@ -82,6 +96,10 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
             etc=etc,
             has_env_file=bool(file_env),
             has_secrets=bool(provided),
+            # read only if it is there when every variable it may set has a default
+            secrets_file=("-" if provided and set(provided) <= optional_names(project) else "")
+            + str(etc / "secrets.env"),
+            env_files=env_files,
             shell_env=shell_env,
             options=options,
             lost=lost,
@@ -119,8 +137,12 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         f"install: copy the units to /etc/systemd/system/, {prefix}.env to {etc}/ (mode 0600),"
         f" then: systemctl daemon-reload && systemctl enable --now {prefix}.target"
     ]
-    if provided:
-        advice.append(f"write {etc}/secrets.env (mode 0600) setting: " + ", ".join(provided))
+    advice += provide_notes(
+        project,
+        provided,
+        f"write {etc}/secrets.env (mode 0600) setting: ",
+        f"and optionally in {etc}/secrets.env (each has a default): ",
+    )
     return ExportResult(
         files=tuple(files), warnings=tuple(lost.items), advice=tuple(advice), single_file=False
     )
@@ -147,6 +169,8 @@ def _unit(
     etc: PurePosixPath,
     has_env_file: bool,
     has_secrets: bool,
+    secrets_file: str,
+    env_files: Sequence[str],
     shell_env: Mapping[str, Template],
     options: ExportOptions,
     lost: Lost,
@@ -174,7 +198,7 @@ def _unit(
         unit.append(("After", " ".join(after)))
     if requires:
         unit.append(("Requires", " ".join(requires)))
-    policy = spec.restart
+    policy = export_restart(project, spec, "systemd")
     if not spec.oneshot and policy.mode != "no":
         # systemd reads the start limits from [Unit], not [Service].
         interval = duration(policy.window) if policy.max_restarts else "0"
@@ -194,11 +218,18 @@ def _unit(
             service.append(("WatchdogSec", duration(spec.healthcheck.watchdog)))
     else:
         service.append(("Type", "exec"))
-    service.append(("WorkingDirectory", _value(str(spec.cwd))))
+    root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
+    service.append(("WorkingDirectory", _value(under_root(root, relative_cwd(project, spec)))))
+    path = target_path(project, spec, "systemd", root, SYSTEMD_PATH)
+    if path is not None:
+        # commands are found in the virtualenv, not in the PATH of whoever runs systemctl
+        service.append(("Environment", _assignment(f"PATH={path}")))
+    for env_file in env_files:
+        service.append(("EnvironmentFile", _value(env_file)))
     if has_env_file:
         service.append(("EnvironmentFile", str(etc / f"{prefix}.env")))
     if has_secrets:
-        service.append(("EnvironmentFile", str(etc / "secrets.env")))
+        service.append(("EnvironmentFile", secrets_file))
     if spec.listens and not spec.oneshot:
         service.append(("Environment", "PORT=%i"))
     if spec.numbered_copies and spec.names_copy():
@@ -217,7 +248,7 @@ def _unit(
             proc_shell_env[key] = value
     if secrets and not has_secrets:
         # A secret named in the process's own env is read from the secrets file like the rest.
-        service.append(("EnvironmentFile", str(etc / "secrets.env")))
+        service.append(("EnvironmentFile", secrets_file))
     service.append(("ExecStart", _exec_start(spec, proc_shell_env)))
     service.append(("KillMode", KILL_MODE[spec.kill_mode]))
     service.append(("KillSignal", spec.stop_signal.name))
@@ -230,14 +261,17 @@ def _unit(
     if not spec.oneshot:
         service.append(("Restart", RESTART[policy.mode]))
         service.append(("RestartSec", duration(policy.backoff)))
-        if policy.mode != "no" and policy.backoff_max != policy.backoff:
+        if policy.mode != "no" and restart_tuned(policy) and policy.backoff_max != policy.backoff:
             lost.add(
                 name,
                 f"restart backoff_max {policy.backoff_max:g}s",
                 "systemd 252 restarts after a fixed RestartSec",
             )
-    if spec.user:
-        service.append(("User", _value(spec.user)))
+    user, group = run_as(project, spec, "systemd", allow_root=options.allow_root)
+    if user:
+        service.append(("User", _value(user)))
+    if group:
+        service.append(("Group", _value(group)))
     if spec.max_memory:
         service.append(("MemoryMax", str(spec.max_memory)))
     if spec.healthcheck is not None and spec.healthcheck.kind != "notify":

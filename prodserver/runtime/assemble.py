@@ -92,31 +92,32 @@ def assemble(
 ) -> Assembly:
     """Build the run: bind what can fail first, then fork the guardian, then the rest."""
     from prodserver.runtime.clock import SystemClock
-    from prodserver.runtime.guardian import start_guardian
     from prodserver.runtime.health import ThreadProber
     from prodserver.runtime.loop import EventLoop
     from prodserver.runtime.metrics import PsutilSampler
-    from prodserver.runtime.spawner import default_spawner
+    from prodserver.runtime.plumbing import choose
     from prodserver.runtime.supervisor import Supervisor
 
+    plumbing = choose()  # PRODSERVER_RUNTIME: an unknown value fails before anything binds
     metrics = _metrics_server(options)
     rundir, warnings = _rundir(project)
     _unblock_signals()
-    # The guardian forks first, before the loop opens its pipes and epoll set.
-    guardian = start_guardian()
+    # The guardian starts first, before the loop opens its pipes and poller.
+    guardian = plumbing.guardian()
     mux = OutputMux(fd, style)
     mux.audit = audit
     loop = EventLoop(
         mux,
         on_attach=guardian.watch if guardian else None,
         on_release=guardian.forget if guardian else None,
+        poller=plumbing.poller(),
     )
     prober = ThreadProber(loop.post)
     late = _Late()  # the sockets reach the supervisor through it, once it is built
     hub, control = _sockets(rundir, loop, late.deliver, late.answer, control=options.control)
     sup = Supervisor(
         project,
-        spawner=default_spawner(die_with_parent=guardian is None),
+        spawner=plumbing.spawner(token=guardian.token if guardian else None),
         clock=SystemClock(),
         hooks=loop,
         names=options.names,  # re-selected on reload: a process added to the file runs
@@ -168,7 +169,9 @@ def _sockets(
     hub = None
     if hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
         hub = NotifyHub(rundir / f"notify-{os.getpid()}", deliver, loop.watch, loop.unwatch)
-    server = ControlServer(rundir, status, loop.watch, loop.unwatch) if control else None
+    server = None
+    if control and hasattr(socket, "AF_UNIX"):  # Windows: no status endpoint yet
+        server = ControlServer(rundir, status, loop.watch, loop.unwatch)
     return hub, server
 
 

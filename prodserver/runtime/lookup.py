@@ -31,8 +31,29 @@ class ExecutableNotFound(Exception):
         self.code = code
 
 
+#: how Windows' cmd.exe finds ``app`` as ``app.exe`` (``PATHEXT``'s default)
+_PATHEXT = ".COM;.EXE;.BAT;.CMD"
+
+
+def _on_windows() -> bool:
+    return sys.platform == "win32"
+
+
 def _is_executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _windows_candidate(path: str, env: Mapping[str, str]) -> str | None:
+    """``path`` as Windows runs it: as written if it has an extension, else with the first
+    of ``PATHEXT``'s extensions that exists (``web`` is ``web.exe``)."""
+    if os.path.splitext(path)[1] and os.path.isfile(path):
+        return path
+    for ext in (env.get("PATHEXT") or os.environ.get("PATHEXT") or _PATHEXT).split(";"):
+        if ext and os.path.isfile(path + ext.lower()):
+            return path + ext.lower()
+        if ext and os.path.isfile(path + ext):
+            return path + ext
+    return None
 
 
 def find_executable(program: str, env: Mapping[str, str], cwd: Path) -> str:
@@ -44,6 +65,8 @@ def find_executable(program: str, env: Mapping[str, str], cwd: Path) -> str:
     """
     if not program:
         raise ExecutableNotFound(program, "the command is empty")
+    if _on_windows():
+        return _find_on_windows(program, env, cwd)
     if "/" in program or (os.altsep is not None and os.altsep in program):
         path = program if os.path.isabs(program) else os.path.join(cwd, program)
         if not os.path.exists(path):
@@ -62,6 +85,29 @@ def find_executable(program: str, env: Mapping[str, str], cwd: Path) -> str:
         )
         if _is_executable(candidate):
             return candidate
+    if program in _PYTHON_NAMES and sys.executable:
+        return sys.executable
+    raise ExecutableNotFound(program, f"program {program!r} not found on PATH={search}")
+
+
+def _find_on_windows(program: str, env: Mapping[str, str], cwd: Path) -> str:
+    """Windows: ``PATHEXT`` extensions, and ``/bin/sh`` (``shell = true``) is ``cmd.exe``."""
+    if program == "/bin/sh":
+        return env.get("COMSPEC") or os.environ.get("COMSPEC") or "cmd.exe"
+    if os.path.isabs(program) or os.sep in program or (os.altsep or "/") in program:
+        path = program if os.path.isabs(program) else os.path.join(cwd, program)
+        found = _windows_candidate(path, env)
+        if found is None:
+            raise ExecutableNotFound(program, f"{program!r} does not exist (in {cwd})")
+        return found
+    search = env.get("PATH", os.defpath)
+    # only PATH: not the working directory first, as cmd.exe does (a planted web.exe there
+    # would run instead of the one meant)
+    for directory in search.split(os.pathsep):
+        if directory:
+            found = _windows_candidate(os.path.join(cwd, directory, program), env)
+            if found is not None:
+                return found
     if program in _PYTHON_NAMES and sys.executable:
         return sys.executable
     raise ExecutableNotFound(program, f"program {program!r} not found on PATH={search}")

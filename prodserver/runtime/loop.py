@@ -1,4 +1,7 @@
-"""The event loop: one thread, one epoll set, signals through a wake-up pipe.
+"""The event loop: one thread, one poller, signals through a wake-up pipe.
+
+The poller is ``epoll`` on the native Linux runtime and :mod:`selectors` (kqueue on macOS)
+on the portable one (:mod:`prodserver.runtime.plumbing`); the loop is the same.
 
 Signal handlers only append the signal number to a queue; ``signal.set_wakeup_fd`` makes the
 same signal wake the poll, and the loop hands each queued signal to the supervisor. Child
@@ -11,24 +14,34 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import select
 import signal
 import time
 from collections.abc import Callable
 from types import FrameType
 
 from prodserver.runtime.output import READ_SIZE, OutputMux
+from prodserver.runtime.plumbing import READ, WRITE, Poller
 from prodserver.runtime.process import Unit
 from prodserver.runtime.streams import Stream
 from prodserver.runtime.supervisor import Supervisor
 from prodserver.runtime.writer import keep_heap
 
-#: the signals the loop takes over while it runs
-HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+#: the signals the loop takes over while it runs (Windows has neither SIGHUP nor SIGCHLD,
+#: but a console's Ctrl-Break arrives as SIGBREAK)
+HANDLED = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGBREAK")
+    if hasattr(signal, name)
+)
+#: without SIGCHLD (Windows) exits are looked for at least this often
+CHILD_POLL = 0.1
+_SIGCHLD: int | None = getattr(signal, "SIGCHLD", None)
+_NO_SIGCHLD = _SIGCHLD is None
+_SIGBREAK: int | None = getattr(signal, "SIGBREAK", None)
 #: after a stop asked for by a signal, output nobody takes for this long is given up on: a
 #: stalled reader must not hold the exit (a run that ends on its own waits for the reader)
 DRAIN_IDLE = 0.5
-#: how often a congested output that epoll cannot watch is retried
+#: how often a congested output that the poller cannot watch is retried
 OUTPUT_RETRY = 0.05
 
 
@@ -41,17 +54,25 @@ class EventLoop:
         *,
         on_attach: Callable[[int], None] | None = None,
         on_release: Callable[[int], None] | None = None,
+        poller: Poller | None = None,
     ) -> None:
         self.mux = mux
         self.supervisor: Supervisor | None = None
-        self._poll = select.epoll()
+        if poller is None:
+            from prodserver.runtime.plumbing import choose
+
+            poller = choose().poller()
+        self._poll = poller
+        #: how registered fds are read: a poller with reader threads hands over their chunks
+        self._reader: Callable[[int, int], bytes] = getattr(poller, "read", os.read)
         self._fds: dict[int, Stream] = {}
         self._unit_fds: dict[int, list[int]] = {}
         self._signals: collections.deque[int] = collections.deque()
         self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._poll.register(self._wake_r, select.EPOLLIN)
+        if hasattr(os, "set_blocking"):  # Windows before 3.12 has none for pipes
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
+        self._poll.register(self._wake_r, READ)
         self._global = mux.stream("prodserver", "prodserver", None, "prodserver", 0)
         self._streams: dict[int, Stream] = {}
         #: called with the process group of every spawned child (the guardian watches them)
@@ -64,7 +85,7 @@ class EventLoop:
         self._posted: collections.deque[Callable[[], None]] = collections.deque()
         #: children's pipes are not read while our own output is congested (backpressure)
         self._paused = False
-        #: the output fd is in the epoll set (for EPOLLOUT) while paused
+        #: the output fd is in the poller (for writing) while paused
         self._out_watched = False
         #: SIGINT or SIGTERM arrived: the exit may not wait long for a stalled reader
         self.stop_asked = False
@@ -74,7 +95,7 @@ class EventLoop:
     def watch(self, fd: int, callback: Callable[[], None]) -> None:
         """Call ``callback`` on the loop whenever ``fd`` is readable."""
         self._watchers[fd] = callback
-        self._poll.register(fd, select.EPOLLIN)
+        self._poll.register(fd, READ)
 
     def unwatch(self, fd: int) -> None:
         """Stop watching ``fd`` (the caller closes it)."""
@@ -101,7 +122,7 @@ class EventLoop:
                 continue
             st = self.mux.stream(unit.label, unit.name, unit.instance.number, name, unit.color)
             self._fds[fd] = st
-            self._poll.register(fd, 0 if self._paused else select.EPOLLIN)
+            self._poll.register(fd, 0 if self._paused else READ)
             fds.append(fd)
         self._unit_fds[id(unit)] = fds
         if self.on_attach is not None:
@@ -140,7 +161,7 @@ class EventLoop:
     def _read(self, fd: int, st: Stream) -> bool:
         """Read once from ``fd``; False when nothing more is there for now (or ever)."""
         try:
-            data = os.read(fd, READ_SIZE)
+            data = self._reader(fd, READ_SIZE)
         except BlockingIOError:
             return False
         except InterruptedError:
@@ -176,16 +197,16 @@ class EventLoop:
             self._paused = False
             for fd in self._fds:
                 with contextlib.suppress(OSError, ValueError):
-                    self._poll.modify(fd, select.EPOLLIN)
+                    self._poll.modify(fd, READ)
             self._unwatch_output()
 
     def _watch_output(self) -> None:
         if self._out_watched:
             return
         try:
-            self._poll.register(self.mux.fd, select.EPOLLOUT)
+            self._poll.register(self.mux.fd, WRITE)
         except (OSError, ValueError):
-            return  # a file epoll cannot watch: retried every OUTPUT_RETRY instead
+            return  # a file the poller cannot watch: retried every OUTPUT_RETRY instead
         self._out_watched = True
 
     def _unwatch_output(self) -> None:
@@ -218,7 +239,7 @@ class EventLoop:
             for fd, _mask in self._poll.poll(timeout):
                 if fd == self._wake_r:
                     with contextlib.suppress(BlockingIOError):
-                        while os.read(fd, 512):
+                        while self._reader(fd, 512):
                             pass
             while self._signals:
                 if self._signals.popleft() in (signal.SIGINT, signal.SIGTERM):
@@ -240,13 +261,17 @@ class EventLoop:
         previous: dict[int, object] = {}
         for sig in HANDLED:
             previous[sig] = signal.signal(sig, self._enqueue)
-            # a signal must not break a blocking write or read half-way
-            signal.siginterrupt(sig, False)
-        previous[-1] = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+            if hasattr(signal, "siginterrupt"):
+                # a signal must not break a blocking write or read half-way
+                signal.siginterrupt(sig, False)
+        # Windows wants a socket (ValueError): the poller's slices let the handlers run instead
+        with contextlib.suppress(ValueError):
+            previous[-1] = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         return previous
 
     def _restore(self, previous: dict[int, object]) -> None:
-        signal.set_wakeup_fd(int(previous.pop(-1)))  # type: ignore[call-overload]
+        if -1 in previous:
+            signal.set_wakeup_fd(int(previous.pop(-1)))  # type: ignore[call-overload]
         for sig, handler in previous.items():
             with contextlib.suppress(TypeError, ValueError):
                 signal.signal(sig, handler)  # type: ignore[arg-type]
@@ -292,12 +317,14 @@ class EventLoop:
 
     def _dispatch(self, sup: Supervisor) -> bool:
         """Hand queued signals and posted callbacks over; True when children exited."""
-        reap = False
+        reap = _NO_SIGCHLD  # then every turn looks for exits
         while self._signals:
             signum = self._signals.popleft()
-            if signum == signal.SIGCHLD:
+            if signum == _SIGCHLD:
                 reap = True
                 continue
+            if signum == _SIGBREAK:
+                signum = signal.SIGTERM  # a Windows console's Ctrl-Break: stop, as for SIGTERM
             if signum in (signal.SIGINT, signal.SIGTERM):
                 self.stop_asked = True
             sup.handle_signal(signum)
@@ -309,7 +336,7 @@ class EventLoop:
         mux = self.mux
         clock = sup.clock
         fds = self._fds
-        read = os.read
+        read = self._reader
         wake = self._wake_r
         poll = self._poll.poll
         feed = mux.feed
@@ -321,6 +348,8 @@ class EventLoop:
             timeout = -1.0 if deadline is None else max(0.0, deadline - clock.monotonic())
             if self._paused and not self._out_watched and not 0 <= timeout < OUTPUT_RETRY:
                 timeout = OUTPUT_RETRY
+            if _NO_SIGCHLD and not 0 <= timeout < CHILD_POLL:
+                timeout = CHILD_POLL
             events = poll(timeout)
             for fd, _mask in events:
                 if fd == wake:

@@ -23,13 +23,11 @@ from prodserver.errors import BackendUnavailable, UsageError
 from prodserver.exitcodes import signal_exit_code
 from prodserver.runtime.lookup import ExecutableNotFound, find_executable
 
-_FORWARDED = (
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGINT,
-    signal.SIGQUIT,
+#: (those the system has: Windows has neither SIGHUP nor the SIGUSRs nor SIGQUIT)
+_FORWARDED = tuple(
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGQUIT")
+    if hasattr(signal, name)
 )
 
 
@@ -46,6 +44,9 @@ def run_oneoff(project: ResolvedProject, argv: Sequence[str]) -> int:
     """Run ``argv`` in ``project``'s environment from its root; returns its exit code."""
     if not argv:
         raise UsageError("nothing to run", hint="prodserver run -- python manage.py shell")
+    from prodserver.runtime.plumbing import choose
+
+    choose()  # an unknown PRODSERVER_RUNTIME is an error here too (one command, no plumbing)
     env = dict(project.env)
     try:
         program = find_executable(argv[0], env, project.root)

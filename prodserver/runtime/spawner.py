@@ -22,7 +22,6 @@ group is re-parented to prodserver instead of init, so it is still found and sto
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from prodserver.runtime import tree
 from prodserver.runtime.lookup import (
     NOT_EXECUTABLE_CODE,
     UnknownUser,
@@ -206,7 +206,12 @@ class PosixSpawner:
         os.set_blocking(out_r, False)
         os.set_blocking(err_r, False)
         self._popens[popen.pid] = popen
-        return ChildHandle(popen.pid, popen.pid, out_r, err_r, popen)
+        handle = ChildHandle(popen.pid, popen.pid, out_r, err_r, popen)
+        self._started(handle)
+        return handle
+
+    def _started(self, handle: ChildHandle) -> None:
+        """A child was started (the portable spawner remembers its session)."""
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -219,13 +224,7 @@ class PosixSpawner:
         self.send(handle, signal.SIGKILL, group=True)
 
     def group_alive(self, handle: ChildHandle) -> bool:
-        try:
-            os.killpg(handle.pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return _group_exists(handle.pgid)
 
     def reap(self) -> list[tuple[int, int]]:
         done: list[tuple[int, int]] = []
@@ -245,22 +244,57 @@ class PosixSpawner:
         return done
 
     def strays(self, known: Iterable[int]) -> list[int]:
-        skip = set(known)
-        children = _proc_children(os.getpid())
-        if children is None:
-            return _psutil_strays(skip)
-        found: list[int] = []
-        stack = [pid for pid in children if pid not in skip]
-        while stack:
-            pid = stack.pop()
-            found.append(pid)
-            stack.extend(_proc_children(pid) or ())
-        return found
+        # the subreaper made every orphan below us our child: each one we did not start
+        return tree.adopted(set(known))
 
     def kill_pids(self, pids: Iterable[int], sig: int) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
+
+
+class PortableSpawner(PosixSpawner):
+    """POSIX without Linux's extras: no subreaper, no parent-death signal, no ``/proc``.
+
+    Starting, signalling groups and reaping are :class:`PosixSpawner`'s. A daemon that left
+    its group is not adopted by prodserver here, so :meth:`strays` finds it another way: in
+    the session of a child prodserver started, or by this run's ``token`` in its environment
+    (:func:`prodserver.runtime.tree.run_processes`, through psutil). It is stopped with the
+    rest and killed at the stop's deadline, as on Linux; only a daemon that also cleared its
+    environment and left the session escapes (Linux's subreaper still finds that one).
+    """
+
+    def __init__(self, *, token: str | None = None) -> None:
+        super().__init__(die_with_parent=False)
+        self.token = token
+        #: the session (and group) ids of the children started, while anything is in them
+        self._sessions: set[int] = set()
+        #: processes (pid, session) found without the token: not read again
+        self._untagged: set[tuple[int, int]] = set()
+
+    def prepare(self) -> None:
+        self._parent = os.getpid()
+        unignore_inherited_signals()
+
+    def _started(self, handle: ChildHandle) -> None:
+        self._sessions.add(handle.pgid)
+
+    def strays(self, known: Iterable[int]) -> list[int]:
+        found = tree.run_processes(
+            self._sessions, self.token, set(known), use_proc=False, untagged=self._untagged
+        )
+        # a session whose leader was reaped, whose group is empty and where nothing was
+        # found is over (its id may be reused)
+        seen = set()
+        for pid in found:
+            with contextlib.suppress(OSError):
+                seen.add(os.getsid(pid))
+        self._sessions = {
+            sid
+            for sid in self._sessions
+            if sid in self._popens or sid in seen or _group_exists(sid)
+        }
+        return found
 
 
 def _credentials(user: str, env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -291,50 +325,14 @@ def _credentials(user: str, env: Mapping[str, str]) -> tuple[dict[str, str], dic
     return child_env, creds
 
 
-def _proc_children(pid: int) -> list[int] | None:
-    """The children of ``pid`` from ``/proc`` (Linux), or None where that is not available.
-
-    Reading ``/proc/PID/task/*/children`` costs a few system calls; ``psutil`` (the fallback)
-    costs 13 ms to import and scans every process on the machine, and this runs on the way
-    out of every stop.
-    """
-    if not _proc_children_supported():
-        return None
+def _group_exists(pgid: int) -> bool:
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []  # gone while we looked
-    found: list[int] = []
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
-                found.extend(int(child) for child in fh.read().split())
-        except (OSError, ValueError):
-            continue  # that thread or the whole process went away while we looked
-    return found
-
-
-@functools.cache
-def _proc_children_supported() -> bool:
-    # the file exists on kernels built with CONFIG_PROC_CHILDREN (all major distributions)
-    return os.path.exists(f"/proc/self/task/{os.getpid()}/children")
-
-
-def _psutil_strays(skip: set[int]) -> list[int]:
-    import psutil
-
-    found: list[int] = []
-    try:
-        children = psutil.Process().children(recursive=False)
-    except psutil.Error:
-        return found
-    for child in children:
-        if child.pid in skip:
-            continue
-        found.append(child.pid)
-        with contextlib.suppress(psutil.Error):
-            found.extend(p.pid for p in child.children(recursive=True))
-    return found
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def unignore_inherited_signals() -> None:
@@ -363,12 +361,3 @@ def _getsignal(sig: int) -> Any:
         return signal.getsignal(sig)
     except (ValueError, OSError):
         return None
-
-
-def default_spawner(*, die_with_parent: bool = True) -> Spawner:
-    """The spawner for this platform."""
-    if sys.platform == "win32":
-        from prodserver.runtime.spawner_windows import WindowsSpawner
-
-        return WindowsSpawner()
-    return PosixSpawner(die_with_parent=die_with_parent)

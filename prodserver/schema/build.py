@@ -130,6 +130,7 @@ def process_schema(backend: Backend, common: Iterable[Option], *, strict: bool) 
 def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any]:
     """The file schema. ``backends`` defaults to the built-ins (what is committed)."""
     from prodserver.backends.registry import BUILTINS, get_backend
+    from prodserver.config.deploy import export_schema_defs
     from prodserver.config.keys import (
         COMMON_OPTIONS,
         ENV_NAME_PATTERN,
@@ -196,6 +197,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
         "additionalProperties": False,
     }
     profile_props = options_properties(PROFILE_KEYS)
+    profile_props["export"] = {"$ref": "#/$defs/export"}
     profile_props["processes"] = {
         "type": "object",
         "description": "Overrides and additions for this profile.",
@@ -217,6 +219,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
                 "propertyNames": {"pattern": ENV_NAME_PATTERN},
                 "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
             },
+            "export": {"$ref": "#/$defs/export"},
             "processes": {
                 "type": "object",
                 "description": "The processes; every profile inherits them.",
@@ -247,6 +250,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
             "process": process_def(root=True),
             "process_override": process_def(root=False),
             **backend_defs,
+            **export_schema_defs(),
         },
     }
 

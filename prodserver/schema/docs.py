@@ -50,6 +50,7 @@ def _table(options: Iterable[Option], *, flags: bool = False) -> str:
 
 
 def configuration_reference() -> str:
+    from prodserver.config.deploy import COMPOSE_KEYS, EXPORT_KEYS
     from prodserver.config.keys import COMMON_OPTIONS, PROFILE_KEYS, PROJECT_KEYS
 
     parts = [
@@ -80,6 +81,15 @@ def configuration_reference() -> str:
         _table(PROFILE_KEYS),
         "\nA profile's `processes` tables override the root's key by key; see "
         "[the profiles guide](../guides/profiles.md) for the merge rules.\n",
+        "\n## `[export]`\n\nDeployment settings: what differs between this machine and the "
+        "target of `prodserver export`. Allowed at the top of the file and in a profile "
+        "(`[profiles.NAME.export]`, merged key by key like everything else); "
+        "`[export.FORMAT]` (`procfile`, `compose`, `systemd`, `supervisord`, `kubernetes`) "
+        "overrides a key for one format. Values are written as given, never substituted. See "
+        "[the deployment guide](../deploy/index.md).\n\n",
+        _table(EXPORT_KEYS),
+        "\nOnly in `[export]` and `[export.compose]`:\n\n",
+        _table(COMPOSE_KEYS),
     ]
     return "".join(parts)
 

@@ -19,6 +19,7 @@ from prodserver.backends.base import Backend
 from prodserver.errors import ConfigError, Location, Problem, unique_problems
 from prodserver.rawsource import KeyPath, RawSource
 from prodserver.schema.build import DURATION_PATTERN, SIZE_PATTERN
+from prodserver.schema.fastcheck import Check
 from prodserver.suggest import did_you_mean
 
 _UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected|\('([^']+)'")
@@ -33,17 +34,22 @@ def _base_schema() -> dict[str, Any]:
 
 
 @cache
-def _skeleton_validator() -> Any:
+def _skeleton_schema() -> dict[str, Any]:
     """The file schema with process tables left open: they are checked one by one below."""
-    from jsonschema import Draft202012Validator
-
     schema = dict(_base_schema())
     schema["$defs"] = {
         **schema["$defs"],
         "process": {"type": "object"},
         "process_override": {"type": "object"},
     }
-    return Draft202012Validator(schema)
+    return schema
+
+
+@cache
+def _skeleton_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_skeleton_schema())
 
 
 @cache
@@ -55,15 +61,13 @@ def _backend_properties(name: str) -> dict[str, Any]:
 
 
 @cache
-def _process_validator(backends: tuple[str, ...]) -> Any:
+def _process_schema(backends: tuple[str, ...]) -> dict[str, Any]:
     """A process table that may belong to one of ``backends`` (usually exactly one).
 
     Only the backends a file uses are loaded, and each table is checked against its own
     backend's options with plain ``additionalProperties``: much cheaper than letting one
     schema try every backend's ``if``/``then``.
     """
-    from jsonschema import Draft202012Validator
-
     base = _base_schema()
     defs = base["$defs"]
     properties = dict(defs["process"]["properties"])
@@ -76,7 +80,20 @@ def _process_validator(backends: tuple[str, ...]) -> Any:
     for option, schemas in union.items():
         properties.setdefault(option, schemas[0] if len(schemas) == 1 else {"anyOf": schemas})
     body = {"type": "object", "properties": properties, "additionalProperties": False}
-    return Draft202012Validator({"$schema": base["$schema"], "$defs": defs, **body})
+    return {"$schema": base["$schema"], "$defs": defs, **body}
+
+
+@cache
+def _process_validator(backends: tuple[str, ...]) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_process_schema(backends))
+
+
+def _strict_schema_of(backend: Backend) -> dict[str, Any]:
+    from prodserver.schema.build import strict_process_schema
+
+    return strict_process_schema(backend)
 
 
 _strict_cache: dict[str, Any] = {}
@@ -92,6 +109,30 @@ def _strict_validator(backend: Backend) -> Any:
         validator = Draft202012Validator(strict_process_schema(backend))
         _strict_cache[backend.name] = validator
     return validator
+
+
+_fast_checks: dict[tuple[str, ...], Check | None] = {}
+
+
+def _fast_check(key: tuple[str, ...], schema: Callable[[], Mapping[str, Any]]) -> Check | None:
+    """``schema`` compiled into a yes/no predicate (fastcheck.py), once; None if it cannot be.
+
+    A table the predicate finds valid has no error, so jsonschema (its import and its
+    error-tracking descent) runs only for the tables that have one, to say what is wrong.
+    """
+    if key not in _fast_checks:
+        from prodserver.schema.fastcheck import Unsupported, compile_schema
+
+        try:
+            _fast_checks[key] = compile_schema(schema())
+        except Unsupported:
+            _fast_checks[key] = None
+    return _fast_checks[key]
+
+
+def _valid(key: tuple[str, ...], schema: Callable[[], Mapping[str, Any]], instance: Any) -> bool:
+    check = _fast_check(key, schema)
+    return check is not None and check(instance)
 
 
 def validate_file(source: RawSource) -> None:
@@ -110,11 +151,12 @@ def file_problems(source: RawSource) -> list[Problem]:
     from prodserver.backends.registry import BUILTINS, get_backend
 
     data = dict(source.data)
-    skeleton = _skeleton_validator()
     defs = _base_schema()["$defs"]
     problems: list[Problem] = []
-    for error in sorted(skeleton.iter_errors(data), key=_error_key):
-        problems.extend(_render(error, defs, lambda p: p, source))
+    if not _valid(("skeleton",), _skeleton_schema, data):
+        skeleton = _skeleton_validator()
+        for error in sorted(skeleton.iter_errors(data), key=_error_key):
+            problems.extend(_render(error, defs, lambda p: p, source))
     tables = list(_process_tables(data))
     # every backend a process may have anywhere in the file, by process name
     named: dict[str, set[str]] = {}
@@ -152,6 +194,8 @@ def file_problems(source: RawSource) -> list[Problem]:
             candidates = tuple(sorted(n for n in named.get(prefix[-1], ()) if known.get(n)))
             if not candidates:
                 candidates = tuple(BUILTINS)
+        if _valid(("process", *candidates), partial(_process_schema, candidates), table):
+            continue
         validator = _process_validator(candidates)
         for error in sorted(validator.iter_errors(table), key=_error_key):
             problems.extend(_render(error, defs, partial(_prefixed, prefix), source))
@@ -182,9 +226,11 @@ def validate_process(
     where: Callable[..., KeyPath],
 ) -> list[Problem]:
     """Problems of one resolved process (values already coerced)."""
+    data = {"backend": backend.name, **values}
+    if _valid(("strict", backend.name), partial(_strict_schema_of, backend), data):
+        return []
     validator = _strict_validator(backend)
     problems: list[Problem] = []
-    data = {"backend": backend.name, **values}
     for error in sorted(validator.iter_errors(data), key=_error_key):
         problems.extend(
             _render(

@@ -122,3 +122,19 @@ def test_every_worker_family_is_a_worker_of_the_demo(name: str) -> None:
     assert done.returncode == 0, done.stderr
     backend = json.loads(done.stdout)["processes"]["worker"]["backend"]
     assert backend.split("-")[0] in {"celery", "rq", "dramatiq", "django"}, backend
+
+
+def test_the_scaled_configurations_of_the_check_benchmark_are_valid(tmp_path: Path) -> None:
+    """bench/config_bench.py --sizes times `check` of these files: each must pass it."""
+    config_bench = load_bench("config_bench")
+    for size in (10, 700):  # 700: beyond the 655 processes the foreman port rule can number
+        path = config_bench.generate_scaled(tmp_path, size)
+        done = subprocess.run(
+            [sys.executable, "-m", "prodserver", "check", "-f", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"{size} processes" in done.stdout

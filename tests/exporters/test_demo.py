@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from prodserver.exporters import FORMATS, ExportFile, ExportResult, render, write_files
+from prodserver.exporters import (
+    FORMATS,
+    ExportFile,
+    ExportOptions,
+    ExportResult,
+    render,
+    write_files,
+)
 from tests.conftest import REPO
 from tests.exporters.test_formats import (
     GOLDEN,
@@ -40,7 +47,9 @@ def _export(fmt: str, profile: str) -> ExportResult:
     from prodserver.config.resolve import resolve_project
 
     project = resolve_project(file=DEMO, profile=profile, for_export=True, environ={})
-    result = render(fmt, project)
+    # The demo sets no user (its live tests run the exports as root, like `up`'s): its
+    # production profiles are exported as `--allow-root` would
+    result = render(fmt, project, ExportOptions(allow_root=True))
     # The checkout's location appears in paths (WorkingDirectory=, directory=): normalise it.
     files = tuple(
         dataclasses.replace(f, content=f.content.replace(str(REPO), "<root>")) for f in result.files

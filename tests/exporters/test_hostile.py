@@ -192,7 +192,11 @@ def test_an_environment_default_is_evaluated_where_it_runs(
         documents = list(yaml.safe_load_all(files["redis.yaml"]))
         deployment = next(d for d in documents if d["kind"] == "Deployment")
         container = deployment["spec"]["template"]["spec"]["containers"][0]
-        env = readers.k8s_container_env(container, {}, outer)
+        # the deployment sets it by adding it to the generated ConfigMap (read whole)
+        (config,) = [d["data"] for d in documents if d["kind"] == "ConfigMap"]
+        env = readers.k8s_container_env(container, {**config, **outer}, outer)
         argv = [readers.k8s_expand(w, env) for w in container["command"]]
-    url = outer.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Compose names the generated redis service instead of the container itself
+    local = "redis://redis:6379/0" if fmt == "compose" else "redis://127.0.0.1:6379/0"
+    url = outer.get("REDIS_URL", local)
     assert readers.run_report(argv, env)["env"] == {"REDIS_URL": url, "BROKER": f"{url}/b"}

@@ -111,7 +111,9 @@ def _supervisord_programs(tmp_path: Path, project: ResolvedProject) -> dict[str,
     conf = tmp_path / "supervisord.conf"
     content = supervisord.render(project, ExportOptions()).files[0].content
     conf.write_text("[supervisord]\n" + content, encoding="utf-8")
-    (group,) = options.ServerOptions().read_config(str(conf)).process_group_configs
+    server = options.ServerOptions()
+    server.here = str(tmp_path)  # supervisord sets it from the file it reads (%(here)s)
+    (group,) = server.read_config(str(conf)).process_group_configs
     return {p.name: p for p in group.process_configs}
 
 
@@ -120,17 +122,20 @@ def test_supervisord_numbers_each_copy(tmp_path: Path) -> None:
     worker = content.split("[program:worker]\n", 1)[1].split("\n\n", 1)[0].splitlines()
     command = "command=celery --app shop worker --loglevel info"
     assert command + " --hostname 'worker.%(process_num)d@%%h'" in worker
-    assert 'environment=PRODSERVER_INSTANCE="%(process_num)d"' in worker
+    (environment,) = [line for line in worker if line.startswith("environment=")]
+    assert 'PRODSERVER_INSTANCE="%(process_num)d"' in environment.split(",")
     programs = _supervisord_programs(tmp_path, _project(tmp_path))
     for number in ("1", "2"):
         program = programs[f"worker_{number}"]
         # supervisord splits the expanded command like a shell when it spawns the copy
         argv = shlex.split(program.command)
         assert argv == [*BASE_ARGV, "--hostname", f"worker.{number}@%h"]
+        path = program.environment.pop("PATH")
+        assert path.startswith(f"{tmp_path}/.venv/bin:")
         assert program.environment == {"PRODSERVER_INSTANCE": number}
     beat = programs["beat"]
     assert shlex.split(beat.command) == BASE_ARGV
-    assert not beat.environment
+    assert set(beat.environment) == {"PATH"}
 
 
 @pytest.mark.parametrize("render", [compose.render, kubernetes.render], ids=["compose", "k8s"])

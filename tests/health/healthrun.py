@@ -91,6 +91,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = 
 
 def base_env(runtime: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRODSERVER_", "NOTIFY_"))}
+    if "PRODSERVER_RUNTIME" in os.environ:  # the CI runs these on both runtimes
+        env["PRODSERVER_RUNTIME"] = os.environ["PRODSERVER_RUNTIME"]
     env.pop("NO_COLOR", None)
     env.pop("FORCE_COLOR", None)
     env["PYTHONPATH"] = str(REPO)

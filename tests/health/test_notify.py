@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from healthrun import Up, free_port, short_runtime_dir, wait_until, write_project
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+from tests.conftest import POSIX_RUNTIME
+
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME),
+    # the sender's pid comes with SCM_CREDENTIALS, which only Linux has (docs/guides/windows.md)
+    pytest.mark.skipif(not hasattr(socket, "SO_PASSCRED"), reason="notify needs SO_PASSCRED"),
+]
 
 SEND = (
     "import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "

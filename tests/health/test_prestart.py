@@ -13,8 +13,9 @@ import pytest
 from healthrun import Up, free_port, run_cli, short_runtime_dir, wait_until, write_project
 
 from prodserver.exitcodes import ExitCode
+from tests.conftest import POSIX_RUNTIME
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 SERVE = '["python", "-c", "import time; print(\'running\', flush=True); time.sleep(60)", "${PORT}"]'
 SLEEP = '["python", "-c", "import time; print(\'running\', flush=True); time.sleep(60)"]'

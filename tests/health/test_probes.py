@@ -18,7 +18,9 @@ from healthrun import (
     write_project,
 )
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+from tests.conftest import POSIX_RUNTIME
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 
 @pytest.fixture

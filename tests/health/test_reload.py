@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from healthrun import Up, run_cli, short_runtime_dir, wait_until, write_project
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+from tests.conftest import POSIX_RUNTIME
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 # prints its pid and what it was started with, then a numbered tick every 0.1 s
 TICKER = (

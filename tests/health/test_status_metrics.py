@@ -14,8 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from prodserver.exitcodes import ExitCode
 from prodserver.runtime.control import SOCKET_NAME, runtime_dir
+from tests.conftest import POSIX_RUNTIME
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 CONFIG = """
 [processes.web]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 from pathlib import Path
@@ -9,7 +10,13 @@ from pathlib import Path
 import pytest
 from healthrun import Up, short_runtime_dir
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+from tests.conftest import POSIX_RUNTIME
+
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME),
+    # the sender's pid comes with SCM_CREDENTIALS, which only Linux has (docs/guides/windows.md)
+    pytest.mark.skipif(not hasattr(socket, "SO_PASSCRED"), reason="notify needs SO_PASSCRED"),
+]
 
 # Sends READY=1, then WATCHDOG=1 every 0.2 s ``beats`` times (forever if 0), then sleeps.
 PINGER = """

@@ -16,13 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import POSIX_RUNTIME, runtime_env
+
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path), **extra}
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
+    return {**base, **runtime_env(), **extra}
 
 
 def up(tmp_path: Path, procfile: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

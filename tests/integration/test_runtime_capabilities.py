@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import POSIX_RUNTIME
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
 from realrun import Run
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 
 def test_a_prevent_exit_code_is_not_restarted_and_up_exits_with_it(tmp_path):

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import POSIX_RUNTIME, runtime_env
+
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 WEB = "import os, time; print('web', os.environ['PORT'], os.environ['GREETING']); time.sleep(0.3)"
 WORKER = "import os, time; print('worker', os.environ['PRODSERVER_INSTANCE']); time.sleep(30)"
@@ -43,6 +45,7 @@ def prodserver(
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "prodserver.toml").write_text(textwrap.dedent(config))
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
+    env.update(runtime_env())
     return subprocess.run(
         [
             sys.executable,
@@ -114,6 +117,7 @@ def test_exec_becomes_the_process(tmp_path):
     config = CONFIG.replace("time.sleep(0.3)", "print('pid', os.getpid())")
     (tmp_path / "prodserver.toml").write_text(config)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
+    env.update(runtime_env())
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -13,13 +13,15 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import POSIX_RUNTIME
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
 from realrun import RUNNER, Run, env_for_runner
 
 PY = sys.executable
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 
 def py(code: str) -> list[str]:

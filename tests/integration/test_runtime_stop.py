@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import LINUX_ONLY, POSIX_RUNTIME
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
 from realrun import Run, alive, wait_until
 
 PY = sys.executable
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux runtime")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
 
 
 def py(code: str) -> list[str]:
@@ -207,6 +209,7 @@ def test_restart_policy_with_real_processes_gives_up(tmp_path):
     assert "given up after 2 restarts" in text
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason=LINUX_ONLY + ": /proc")
 def test_children_get_default_sigpipe_and_an_empty_signal_mask(tmp_path):
     # grep reports its own status: what it inherited from prodserver (which ignores SIGPIPE)
     probe = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]

@@ -180,6 +180,8 @@ def http_status(url: str) -> int | None:
 @pytest.fixture
 def demo(tmp_path: Path) -> Demo:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRODSERVER_")}
+    if "PRODSERVER_RUNTIME" in os.environ:  # the CI runs these on both runtimes
+        env["PRODSERVER_RUNTIME"] = os.environ["PRODSERVER_RUNTIME"]
     # the console scripts (gunicorn, celery, ...) and `python` of the command backend are the
     # ones of the interpreter running the tests
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])

@@ -45,6 +45,9 @@ labels = { owner = "team-${SECRET_KEY}" }
 [profiles.prod.env]
 SECRET_KEY = "${SECRET_KEY:?set SECRET_KEY}"
 
+[profiles.prod.export]
+user = "canary"
+
 # a profile that is not production (the up tests below run as root in CI): it extends the
 # production profile and says otherwise
 [profiles.live]

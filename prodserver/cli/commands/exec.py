@@ -95,3 +95,4 @@ def _apply_options(args: argparse.Namespace, words: list[str]) -> None:
         args.profile = given.profile
     args.env_file = [*(getattr(args, "env_file", None) or []), *given.env_file]
     args.debug = bool(getattr(args, "debug", False)) or given.debug
+    args.no_cache = bool(getattr(args, "no_cache", False)) or given.no_cache

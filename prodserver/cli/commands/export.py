@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write secret values (files become mode 0600) instead of references",
     )
     parser.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="systemd, supervisord: let a production profile's processes run as root when no "
+        "user is set (refused by default; also PRODSERVER_ALLOW_ROOT=1 or [project] allow_root)",
+    )
+    parser.add_argument(
         "--kustomize",
         action="store_true",
         help="kubernetes: a kustomize base plus one overlay per profile (needs -o DIR)",
@@ -62,8 +68,13 @@ def run(args: argparse.Namespace) -> int:
                 for_export=True,
                 include_secrets=args.include_secrets,
             )
+    from prodserver.checks.root import root_allowed
+
     options = ExportOptions(
-        include_secrets=args.include_secrets, kustomize=args.kustomize, profiles=profiles
+        include_secrets=args.include_secrets,
+        kustomize=args.kustomize,
+        profiles=profiles,
+        allow_root=root_allowed(args.allow_root),
     )
     result = render(args.format, project, options)
     for line in (*project.warnings, *result.warnings):

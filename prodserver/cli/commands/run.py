@@ -45,13 +45,13 @@ def _project(args: argparse.Namespace) -> ResolvedProject:
     from pathlib import Path
 
     from prodserver.cli.common import load_project
-    from prodserver.config.resolve import resolve_with_provenance
-    from prodserver.config.sources import FILE_ENV, LineIndex, RawSource
     from prodserver.errors import ConfigError
 
     try:
         return load_project(args)
     except ConfigError as exc:
+        from prodserver.config.sources import FILE_ENV
+
         named = args.file or os.environ.get(FILE_ENV)
         if (
             named
@@ -59,6 +59,9 @@ def _project(args: argparse.Namespace) -> ResolvedProject:
             or not exc.message.startswith("no prodserver.toml")
         ):
             raise
+    from prodserver.config.resolve import resolve_with_provenance
+    from prodserver.config.sources import LineIndex, RawSource
+
     # No configuration anywhere: the shell's environment and ./.env, as honcho and foreman do.
     cwd = Path.cwd()
     bare = RawSource(cwd / ".env", "toml", {"project": {"env_files": ["?.env"]}}, LineIndex())

@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-file-max-size",
         type=_size,
-        default="10MiB",
+        default=10 * 1024 * 1024,  # 10MiB, not as text: argparse would parse it at every start
         metavar="SIZE",
         help="rotate the log file (PATH -> PATH.1 -> ...) before it passes SIZE, written as "
         "in the configuration file (512, 64KiB, 10MB = 10,000,000 bytes; default 10MiB)",
@@ -135,38 +135,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
-    from typing import Any
 
-    from prodserver.cli.common import parse_scale
+    from prodserver.cli.common import parse_scale, resolve_here
     from prodserver.config.display import config_hash
-    from prodserver.config.resolve import resolve_with_provenance
     from prodserver.runtime.up import UpOptions, run_up
 
     scale = parse_scale(args.scale)
     for name, count in scale.items():
         if count < 0:
             raise UsageError(f"--scale {name}={count}: the count cannot be negative")
-    # resolved like cli.common.load_project, keeping the provenance: the audit trail's
-    # first event carries the configuration's hash, which needs what was configured
-    file = getattr(args, "file", None)
+    # resolved like cli.common.load_project, keeping the names the configuration sets: the
+    # audit trail's first event carries the configuration's hash, which needs them
     environ = dict(os.environ)  # a reload reads the environment up was started with
 
-    def resolve() -> tuple[ResolvedProject, Any]:
-        return resolve_with_provenance(
-            file=Path(file) if file else None,
-            profile=getattr(args, "profile", None),
-            env_files=[Path(p) for p in getattr(args, "env_file", None) or []],
-            scale=scale or None,
-            port=args.port,
-            environ=environ,
-        )
+    def resolve(cache: bool) -> tuple[ResolvedProject, frozenset[str]]:
+        return resolve_here(args, scale=scale or None, port=args.port, environ=environ, cache=cache)
 
     def reread() -> ResolvedProject:
-        again, _prov = resolve()
+        # an explicit re-read: always from the files (a cache hit would be the same result)
+        again, _configured = resolve(cache=False)
         _refuse_root(again, args)
         return again
 
-    project, prov = resolve()
+    project, configured = resolve(cache=True)
     _refuse_root(project, args)
     _require_packages(project, args)
     if not args.skip_checks:
@@ -187,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         log_file=Path(args.log_file) if args.log_file else None,
         log_file_max_size=args.log_file_max_size,
         log_file_backups=args.log_file_backups,
-        config_sha256=config_hash(project, prov.configured),
+        config_sha256=config_hash(project, configured),
         reread=reread,
     )
     return run_up(project, options)
