@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prodserver import codes
 from prodserver.exitcodes import ExitCode
 
 
@@ -51,7 +52,7 @@ class Problem:
     def render(self) -> str:
         where = self.location.render()
         text = f"{where}: {self.message}" if where else self.message
-        code = f" {self.code}" if self.code != "PS000" else ""
+        code = f" {self.code}" if self.code != codes.USAGE else ""
         text = f"{self.severity}{code}: {text}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
@@ -78,7 +79,7 @@ class ProdserverError(Exception):
         *,
         hint: str | None = None,
         location: Location | None = None,
-        code: str = "PS000",
+        code: str = codes.USAGE,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -114,7 +115,7 @@ class ConfigError(ProdserverError):
         *,
         hint: str | None = None,
         location: Location | None = None,
-        code: str = "PS100",
+        code: str = codes.CONFIG_INVALID,
         problems: Iterable[Problem] | None = None,
     ) -> None:
         super().__init__(message, hint=hint, location=location, code=code)
@@ -132,6 +133,22 @@ class ConfigError(ProdserverError):
             head = f"{self.message} ({len(errors)} error{'s' if len(errors) != 1 else ''})"
             return head + "\n" + "\n".join(p.render() for p in self._problems)
         return super().render()
+
+
+def raise_problems(problems: Sequence[Problem], summary: str) -> None:
+    """Raise the problems of one file: one as itself, several as one :class:`ConfigError`
+    (``summary`` above the list, the first problem's code, location and hint); none: return."""
+    if len(problems) == 1:
+        only = problems[0]
+        raise ConfigError(only.message, location=only.location, hint=only.hint, code=only.code)
+    if problems:
+        raise ConfigError(
+            summary,
+            location=problems[0].location,
+            hint=problems[0].hint,
+            code=problems[0].code,
+            problems=problems,
+        )
 
 
 class BackendUnavailable(ProdserverError):

@@ -37,6 +37,27 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+#: each code in a few words, in the order ``prodserver --help`` lists them
+SUMMARY: dict[ExitCode, str] = {
+    ExitCode.OK: "ok",
+    ExitCode.FAILURE: "failure",
+    ExitCode.USAGE: "usage error",
+    ExitCode.NOT_RUNNING: "no supervisor running",
+    ExitCode.UNAVAILABLE: "backend package missing",
+    ExitCode.INTERNAL: "internal error",
+    ExitCode.SPAWN: "a process could not be started",
+    ExitCode.CANTCREAT: "output file not written",
+    ExitCode.CONFIG: "configuration error",
+    ExitCode.FORCED_STOP: "stopped by force after the grace period",
+    ExitCode.INTERRUPTED: "interrupted",
+}
+
+
+def summary() -> str:
+    """``0 ok, 1 failure, ...``: every exit code in one line of text (``--help`` shows it)."""
+    return ", ".join(f"{int(code)} {text}" for code, text in SUMMARY.items())
+
+
 def signal_exit_code(signum: int) -> int:
     """The shell convention for a process killed by a signal: 128 + N."""
     return 128 + signum

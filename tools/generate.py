@@ -1,4 +1,7 @@
-"""Regenerate the committed files that come from the option declarations.
+"""Regenerate the committed files that come from declarations in the package.
+
+The schema and the reference docs come from the option declarations; docs/errors.md from the
+error-code catalogue (prodserver/codes.py).
 
 .venv/bin/python tools/generate.py          # write them
 .venv/bin/python tools/generate.py --check  # exit 1 if any is stale
@@ -14,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def outputs() -> dict[Path, str]:
+    from prodserver.codes import errors_reference
     from prodserver.schema.build import build_schema, render_schema
     from prodserver.schema.docs import backends_reference, configuration_reference
 
@@ -21,6 +25,7 @@ def outputs() -> dict[Path, str]:
         ROOT / "schema" / "prodserver.schema.json": render_schema(build_schema()),
         ROOT / "docs" / "reference" / "configuration.md": configuration_reference(),
         ROOT / "docs" / "reference" / "backends.md": backends_reference(),
+        ROOT / "docs" / "errors.md": errors_reference(),
     }
 
 

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from prodserver import codes, hostport
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault, flag_args
 from prodserver.errors import ConfigError
 from prodserver.template import Deferred
@@ -78,20 +79,12 @@ def bind_address(values: Mapping[str, Any], ctx: BackendContext, host: str = PUB
 def split_bind(bind: str) -> tuple[str, str]:
     """``"host:port"`` (or ``"[v6]:port"``) into host and port; the port may be ``${PORT}``.
 
-    A bind without a colon is a bare host and keeps the instance's port out of it: callers
-    treat an empty port as "not given".
+    The grammar is :func:`prodserver.hostport.split_bind`; a malformed bind is PS222.
     """
-    if bind.startswith("["):
-        host, sep, rest = bind[1:].partition("]")
-        if not sep:
-            raise ConfigError(f"bind {bind!r}: missing ']' after the IPv6 address", code="PS222")
-        return host, rest.removeprefix(":")
-    # A host without brackets holds no colon, so the first colon ends it; the port part may
-    # be an expression with colons of its own (`${PORT:-8000}`).
-    host, sep, port = bind.partition(":")
-    if not sep:
-        return bind, ""
-    return host, port
+    try:
+        return hostport.split_bind(bind)
+    except hostport.AddressError as exc:
+        raise ConfigError(f"bind {bind!r}: {exc}", code=codes.BAD_BIND) from None
 
 
 def host_port(
@@ -144,7 +137,7 @@ def positional(name: str, value: Any) -> str:
         raise ConfigError(
             f"option {name!r} is {text!r}: a value starting with '-' would be read as a flag",
             hint=f"use `args` for flags; {name!r} takes a name such as 'project.wsgi:application'",
-            code="PS221",
+            code=codes.LEADING_DASH,
         )
     return text
 

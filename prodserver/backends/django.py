@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from prodserver import codes
 from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import positional
 from prodserver.errors import ConfigError
@@ -126,7 +127,7 @@ def read_setting(module: str, name: str, dirs: Sequence[Path], _depth: int = 0) 
     if path is None or _depth > _MAX_STAR_DEPTH:
         return None
     try:
-        from prodserver.config.sources import read_bounded
+        from prodserver.readfile import read_bounded
 
         text = read_bounded(path, what="settings module").decode("utf-8")
         tree = ast.parse(text, filename=str(path))
@@ -173,7 +174,7 @@ def as_target(dotted: str) -> str:
 def application(ctx: BackendContext, interface: Interface, option: str = "app") -> str:
     """The WSGI or ASGI application of the Django project, as ``module:attribute``.
 
-    Raises :class:`ConfigError` (PS140) naming ``option`` when there is no way to know it.
+    Raises :class:`ConfigError` (PS220) naming ``option`` when there is no way to know it.
     """
     setting = "WSGI_APPLICATION" if interface == "wsgi" else "ASGI_APPLICATION"
     settings = settings_module(ctx)
@@ -184,7 +185,7 @@ def application(ctx: BackendContext, interface: Interface, option: str = "app") 
                 f'set {option} = "package.{interface}:application" for this process, or set '
                 f"{SETTINGS_VARIABLE} so that prodserver reads {setting} from the settings"
             ),
-            code="PS220",
+            code=codes.OPTION_REQUIRED,
         )
     dirs = search_path(ctx)
     if module_file(settings, dirs) is None:
@@ -202,7 +203,7 @@ def application(ctx: BackendContext, interface: Interface, option: str = "app") 
         f"process {ctx.process!r}: cannot tell which {interface.upper()} application to serve: "
         f"no literal {setting} in {settings!r} and no {package}/{interface}.py (looked in {where})",
         hint=f'set {option} = "package.{interface}:application" for this process',
-        code="PS220",
+        code=codes.OPTION_REQUIRED,
     )
 
 
@@ -216,7 +217,7 @@ def project_package(ctx: BackendContext, option: str = "app") -> str:
                 f'set {option} = "yourproject" for this process, or set {SETTINGS_VARIABLE} so '
                 "that prodserver uses the Django project package"
             ),
-            code="PS220",
+            code=codes.OPTION_REQUIRED,
         )
     return settings.split(".")[0]
 

@@ -6,6 +6,7 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
+from prodserver import codes
 from prodserver.backends import django
 from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
@@ -141,7 +142,7 @@ class HypercornBackend(BoundServer):
                 f"process {ctx.process!r}: quic_bind needs certfile and keyfile "
                 "(HTTP/3 runs over TLS only)",
                 hint="set certfile and keyfile, or remove quic_bind",
-                code="PS223",
+                code=codes.OPTIONS_CONFLICT,
             )
         seconds = dict.fromkeys(("keep_alive", "graceful_timeout", "read_timeout"), int_seconds)
         return [

@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Mapping
 from functools import cache
 
+from prodserver import codes
 from prodserver.backends.base import Backend, BackendInfo
 from prodserver.errors import ConfigError
 
@@ -45,7 +46,7 @@ def _instantiate(obj: object, where: str) -> Backend:
         return obj
     raise ConfigError(
         f"{where} is not a prodserver backend (expected a Backend subclass, got {obj!r})",
-        code="PS150",
+        code=codes.PLUGIN_NOT_A_BACKEND,
     )
 
 
@@ -75,21 +76,10 @@ def registry() -> Mapping[str, BackendInfo]:
             raise ConfigError(
                 f"the backend plugin {ep.name!r} from {dist} failed to load: {exc}",
                 hint=f"fix or uninstall {dist}",
-                code="PS151",
+                code=codes.PLUGIN_IMPORT_FAILED,
             ) from exc
         found[ep.name] = BackendInfo(backend, origin=dist)
     return found
-
-
-def backend_names() -> list[str]:
-    return list(registry())
-
-
-def suggest(name: str, candidates: list[str]) -> str | None:
-    """``did you mean`` text for a misspelt name, or None."""
-    from prodserver.suggest import closest
-
-    return closest(name, candidates)
 
 
 @cache
@@ -107,6 +97,7 @@ def get_backend(name: str) -> Backend:
     known = registry()
     if name in known:
         return known[name].backend
-    guess = suggest(name, list(known))
-    hint = f"did you mean {guess!r}?" if guess else "known backends: " + ", ".join(known)
-    raise ConfigError(f"unknown backend {name!r}", hint=hint, code="PS120")
+    from prodserver.suggest import did_you_mean
+
+    hint = did_you_mean(name, known) or "known backends: " + ", ".join(known)
+    raise ConfigError(f"unknown backend {name!r}", hint=hint, code=codes.UNKNOWN_BACKEND)

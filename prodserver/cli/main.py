@@ -11,11 +11,13 @@ import argparse
 import importlib
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from types import ModuleType
 
 from prodserver import __version__
 from prodserver.exitcodes import ExitCode
+from prodserver.exitcodes import summary as exit_summary
 
 #: command name -> (module, one-line help). Order is the order ``--help`` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -38,15 +40,15 @@ ALIASES: dict[str, str] = {"start": "up"}
 _GLOBAL_WITH_VALUE = ("-f", "--file", "-p", "--profile", "--env-file")
 _GLOBAL_FLAGS = ("--debug", "--no-cache")
 
-EPILOG = """\
-exit codes: 0 ok, 1 failure, 2 usage error, 3 no supervisor running, 69 backend package missing,
-70 internal error, 71 a process could not be started, 73 output file not written,
-78 configuration error, 79 stopped by force after the grace period, 130 interrupted;
+EPILOG = (
+    textwrap.fill(f"exit codes: {exit_summary()};", 100)
+    + """
 `up` otherwise exits with the code of the process that ended the run (128+N for signal N).
 
 The configuration is found by walking up from the current directory to prodserver.toml
 (or [tool.prodserver] in pyproject.toml, or a Procfile); -f/--file and PRODSERVER_FILE override.
 """
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.context import Context
 from prodserver.config.expand import kept_in, kind_of, substitute
 from prodserver.config.keys import COMMON_OPTIONS, PROJECT_KEYS
@@ -96,7 +97,7 @@ def _coerce_text(
         return deferred(ctx, text, whole=whole, t=t, raw=raw, path=path)
     if t in ("integer", "number", "boolean") and not whole:
         ctx.out.error(
-            "PS124",
+            codes.WRONG_TYPE,
             f"expected {article(t)}, found the string {raw!r}",
             path,
             f'write it without quotes, or as one expression such as "${{VAR:-{_example(t)}}}"',
@@ -109,7 +110,7 @@ def _coerce_text(
         return None
     except ValueError:
         shown = f"{text!r} (from {raw!r})" if text != raw else repr(text)
-        ctx.out.error("PS124", f"expected {article(t)}, found {shown}", path)
+        ctx.out.error(codes.WRONG_TYPE, f"expected {article(t)}, found {shown}", path)
         return None
 
 
@@ -138,7 +139,7 @@ def deferred(
     if whole:
         return Deferred(text)
     ctx.out.error(
-        "PS405",
+        codes.REFERENCE_NOT_ALONE,
         f"expected {article(t)}, found {raw!r}: only a value that is one ${{VARIABLE}} "
         "reference can be left for the platform to fill in",
         path,
@@ -154,7 +155,7 @@ def bounded_duration(ctx: Context, seconds: float, path: KeyPath) -> float | Non
     why = duration_problem(path, seconds)
     if why is None:
         return seconds
-    ctx.out.error("PS402", f"{why}, found {seconds:g} seconds", path)
+    ctx.out.error(codes.DURATION_OUT_OF_BOUNDS, f"{why}, found {seconds:g} seconds", path)
     return None
 
 
@@ -185,19 +186,28 @@ def words(ctx: Context, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> l
         try:
             items: list[Any] = shlex.split(raw)
         except ValueError as exc:
-            ctx.out.error("PS125", f"cannot split the command: {exc}", path, "check the quotes")
+            ctx.out.error(
+                codes.COMMAND_UNSPLITTABLE,
+                f"cannot split the command: {exc}",
+                path,
+                "check the quotes",
+            )
             return None
     elif isinstance(raw, list):
         items = raw
     else:
         ctx.out.error(
-            "PS124", f"expected a string or an array of strings, found {kind_of(raw)}", path
+            codes.WRONG_TYPE,
+            f"expected a string or an array of strings, found {kind_of(raw)}",
+            path,
         )
         return None
     out: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            ctx.out.error("PS124", f"expected a string, found {kind_of(item)}", (*path, str(i)))
+            ctx.out.error(
+                codes.WRONG_TYPE, f"expected a string, found {kind_of(item)}", (*path, str(i))
+            )
             return None
         done = substitute(ctx, item, lookup, path)
         if done is None:

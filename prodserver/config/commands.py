@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.backends.base import BackendContext
 from prodserver.config.context import Context, ProcessEntry
 from prodserver.config.ports import port_or_none
@@ -49,7 +50,7 @@ def build_argv(
         command = values.get("command")
         if not isinstance(command, str):
             ctx.out.error(
-                "PS126",
+                codes.EMPTY_COMMAND,
                 "`shell = true` needs a `command`",
                 proc.where("shell"),
                 'add command = "..." or remove shell',
@@ -66,7 +67,7 @@ def build_argv(
         ctx.out.error(exc.code, exc.message, proc.where(), exc.hint)
         return None
     if not argv or not argv[0]:
-        ctx.out.error("PS126", "the command is empty", proc.where("command"))
+        ctx.out.error(codes.EMPTY_COMMAND, "the command is empty", proc.where("command"))
         return None
     return argv + args
 

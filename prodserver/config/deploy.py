@@ -17,6 +17,7 @@ from dataclasses import fields, replace
 from pathlib import PurePosixPath
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.model import DeploySettings, ExportSettings
 from prodserver.errors import Problem
 from prodserver.options import Option
@@ -209,7 +210,7 @@ def _settings(
         if checked is _BAD:
             problems.append(
                 Problem(
-                    "PS631",
+                    codes.EXPORT_BAD_VALUE,
                     f"export.{prefix}{key}: {value!r} is not valid here",
                     where,
                     _BY_NAME[key].doc,
@@ -221,7 +222,7 @@ def _settings(
                 if name not in processes:
                     problems.append(
                         Problem(
-                            "PS632",
+                            codes.EXPORT_UNKNOWN_SINGLETON,
                             f"export.{prefix}singletons names {name!r}, which is not a process "
                             "of this profile",
                             where,
@@ -274,7 +275,6 @@ def _absolute_dir(text: str) -> bool:
 
 
 def _guess(name: str, candidates: Iterable[str]) -> str | None:
-    import difflib
+    from prodserver.suggest import did_you_mean
 
-    found = difflib.get_close_matches(name, list(candidates), n=1)
-    return f"did you mean {found[0]!r}?" if found else None
+    return did_you_mean(name, candidates)

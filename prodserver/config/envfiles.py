@@ -24,11 +24,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from prodserver import codes
 from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
 from prodserver.config.secrets import MASK
-from prodserver.config.sources import read_text
-from prodserver.errors import ConfigError, Location, Problem
+from prodserver.errors import ConfigError, Location, Problem, raise_problems
+from prodserver.readfile import read_text
+
+if TYPE_CHECKING:
+    from dotenv.parser import Binding
 
 __all__ = ["EnvFile", "parse_env", "parse_env_spec", "read_env_file"]
 
@@ -58,7 +63,7 @@ def parse_env_spec(spec: str) -> tuple[str, bool]:
         raise ConfigError(
             f"empty env file name {spec!r}",
             hint='name a file, e.g. ".env", or "?.env.local" for an optional one',
-            code="PS140",
+            code=codes.EMPTY_ENV_FILE_NAME,
         )
     return name, optional
 
@@ -70,7 +75,7 @@ def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
         raise ConfigError(
             f"env file name {str(path)!r} contains a NUL byte",
             location=Location(key_path="env_files"),
-            code="PS140",
+            code=codes.EMPTY_ENV_FILE_NAME,
         )
     if not _exists(path):
         if optional:
@@ -80,17 +85,10 @@ def read_env_file(path: Path, *, optional: bool = False) -> EnvFile | None:
             hint=f'create it, or prefix its name with "?" (e.g. "?{path.name}") '
             "to make it optional",
             location=Location(file=path),
-            code="PS101",
+            code=codes.FILE_UNREADABLE,
         )
-    try:
-        text = read_text(path, what=".env file")
-    except OSError as exc:  # read_text's is_dir() check lets e.g. ENAMETOOLONG through
-        raise ConfigError(
-            f"cannot read .env file {path}: {exc.strerror}",
-            location=Location(file=path),
-            code="PS101",
-        ) from None
-    return parse_env(text, path=path)
+    # read_text turns every OSError (ENAMETOOLONG, EACCES, a FIFO...) into a PS101 ConfigError
+    return parse_env(read_text(path, what=".env file"), path=path)
 
 
 def _exists(path: Path) -> bool:
@@ -114,62 +112,47 @@ def parse_env(text: str, *, path: Path) -> EnvFile:
         raw = binding.original.string
         body = raw.lstrip()
         line = binding.original.line + raw[: len(raw) - len(body)].count("\n")
-        where = Location(file=path, line=line)
-        shown = _show(body)
-        if binding.error:
-            span = body.rstrip("\n").count("\n")
-            at = f"lines {line}-{line + span}" if span else f"line {line}"
-            problems.append(
-                Problem(
-                    "PS141",
-                    f"cannot parse {at}: {shown}",
-                    where,
-                    "write NAME=value; quote values with spaces or '#', "
-                    "and close every quote (a quoted value may span lines)",
-                )
-            )
-            continue
-        key = binding.key
-        if key is None:  # a blank line or a comment
-            continue
-        if binding.value is None:
-            problems.append(
-                Problem(
-                    "PS142",
-                    # the word is not shown: a value pasted on a line of its own (a token)
-                    # looks exactly like a name
-                    "a word with no '=' and no value (not shown: it may be a secret)",
-                    where,
-                    "write NAME= for an empty value, or remove the line "
-                    "(the shell's environment reaches every process anyway)",
-                )
-            )
-            continue
-        if not _VALID_NAME.fullmatch(key):
-            problems.append(
-                Problem(
-                    "PS143",
-                    f"{key!r} is not a valid variable name",
-                    where,
-                    ENV_NAME_RULE,
-                )
-            )
-            continue
-        values[key] = binding.value
-        lines[key] = line
-    if len(problems) == 1:
-        only = problems[0]
-        raise ConfigError(only.message, location=only.location, hint=only.hint, code=only.code)
-    if problems:
-        count = len(problems)
-        raise ConfigError(
-            f"{path} has {count} invalid lines",
-            location=problems[0].location,
-            hint=problems[0].hint,
-            code=problems[0].code,
-            problems=problems,
-        )
+        problem = _binding_problem(binding, body, Location(file=path, line=line))
+        if problem is not None:
+            problems.append(problem)
+        elif binding.key is not None and binding.value is not None:  # not a blank or comment
+            values[binding.key] = binding.value
+            lines[binding.key] = line
+    raise_problems(problems, f"{path} has {len(problems)} invalid lines")
     return EnvFile(path=path, values=values, lines=lines)
+
+
+def _binding_problem(binding: Binding, body: str, where: Location) -> Problem | None:
+    """What is wrong with one binding of the file (None: a good one, a blank or a comment)."""
+    if binding.error:
+        line = where.line or 0
+        span = body.rstrip("\n").count("\n")
+        at = f"lines {line}-{line + span}" if span else f"line {line}"
+        return Problem(
+            codes.ENV_LINE_SYNTAX,
+            f"cannot parse {at}: {_show(body)}",
+            where,
+            "write NAME=value; quote values with spaces or '#', "
+            "and close every quote (a quoted value may span lines)",
+        )
+    key = binding.key
+    if key is None:  # a blank line or a comment
+        return None
+    if binding.value is None:
+        return Problem(
+            codes.ENV_LINE_WITHOUT_EQUALS,
+            # the word is not shown: a value pasted on a line of its own (a token) looks
+            # exactly like a name
+            "a word with no '=' and no value (not shown: it may be a secret)",
+            where,
+            "write NAME= for an empty value, or remove the line "
+            "(the shell's environment reaches every process anyway)",
+        )
+    if not _VALID_NAME.fullmatch(key):
+        return Problem(
+            codes.ENV_NAME_INVALID, f"{key!r} is not a valid variable name", where, ENV_NAME_RULE
+        )
+    return None
 
 
 def _show(original: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.context import Context
 from prodserver.config.expand import kept_in, placeholder_in, substitute_scalar
 from prodserver.config.merge import ROOT, Layer, chain
@@ -103,7 +104,7 @@ def _env_file_path(ctx: Context, spec: EnvFileSpec) -> tuple[Path, bool] | None:
     if spec.base == ctx.root and not _inside(path, ctx.root):
         ctx.out.problems.append(
             Problem(
-                "PS113",
+                codes.ENV_FILE_OUTSIDE_ROOT,
                 f"env file {name!r} is outside the project root {ctx.root}",
                 spec.where,
                 "name it by an absolute path to load it explicitly",

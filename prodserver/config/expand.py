@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.context import Context
 from prodserver.config.model import HealthCheck
 from prodserver.config.sources import KeyPath
@@ -40,7 +41,7 @@ def placeholder_in(ctx: Context, text: str, where: Location) -> bool:
         return False
     ctx.out.problems.append(
         Problem(
-            "PS550",
+            codes.PRIVATE_USE_CHARACTER,
             f"the character U+{ord(found):05X} (private use) cannot be used in a value",
             where,
             "remove it: prodserver uses these characters internally",
@@ -71,7 +72,7 @@ def substitute(
         return None
     for name in result.unset:
         ctx.out.warn(
-            "PS202",
+            codes.VARIABLE_UNSET,
             f"variable {name} is not set; substituted an empty string",
             path,
             f"set {name} in the environment or an env file, or give a default: ${{{name}:-value}}",
@@ -93,7 +94,7 @@ def within_total(ctx: Context, produced: int, path: KeyPath) -> bool:
     if not ctx.over_total:
         ctx.over_total = True
         ctx.out.error(
-            "PS132",
+            codes.SUBSTITUTION_TOO_LONG,
             f"substitution produces more than {MAX_SUBSTITUTED_TOTAL} characters in all",
             path,
             "variables are repeated too often or hold huge values; check the expressions "
@@ -111,7 +112,7 @@ def substitute_scalar(
     if isinstance(raw, (int, float)):
         return str(raw)
     if not isinstance(raw, str):
-        ctx.out.error("PS121", f"expected a string, found {kind_of(raw)}", path)
+        ctx.out.error(codes.NOT_TEXT, f"expected a string, found {kind_of(raw)}", path)
         return None
     done = substitute(ctx, raw, lookup, path)
     return None if done is None else done[0]

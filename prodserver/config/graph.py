@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping
 
+from prodserver import codes
 from prodserver.config.context import Context
 from prodserver.config.model import Dependency, ProcessSpec
 from prodserver.config.sources import KeyPath
@@ -44,19 +45,19 @@ def _known(
     kept: list[Dependency] = []
     for dep in spec.depends_on:
         if dep.name == name:
-            ctx.out.error("PS128", f"{name!r} depends on itself", path)
+            ctx.out.error(codes.UNKNOWN_DEPENDENCY, f"{name!r} depends on itself", path)
         elif dep.name in specs:
             kept.append(dep)
         elif dep.name in merged:
             ctx.out.warn(
-                "PS203",
+                codes.DEPENDENCY_DISABLED,
                 f"{name!r} depends on {dep.name!r}, which is disabled in this profile; "
                 "the dependency is ignored",
                 path,
             )
         else:
             ctx.out.error(
-                "PS128",
+                codes.UNKNOWN_DEPENDENCY,
                 f"{name!r} depends on unknown process {dep.name!r}",
                 path,
                 did_you_mean(dep.name, list(specs)) or f"processes: {', '.join(specs)}",
@@ -78,7 +79,7 @@ def _report_cycles(
             if state.get(dep.name) == 1:
                 cycle = [*stack[stack.index(dep.name) :], dep.name]
                 ctx.out.error(
-                    "PS129",
+                    codes.DEPENDENCY_CYCLE,
                     f"dependency cycle: {' -> '.join(cycle)}",
                     (*defined_at[n], "depends_on"),
                     "remove one of these depends_on entries",

@@ -28,10 +28,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.keys import COMMON_NAMES
 from prodserver.config.limits import MAX_EXTENDS_DEPTH
-from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError
+from prodserver.rawsource import KeyPath, RawSource
 
 #: common keys that still describe the old backend's program, dropped when it changes
 BACKEND_BOUND = frozenset({"args", "stop_signal", "kill_mode"})
@@ -90,7 +91,7 @@ def chain(source: RawSource, profile: str | None) -> list[str]:
                 f"profile inheritance cycle: {' -> '.join(cycle)}",
                 hint="remove one of these `extends`",
                 location=source.location(("profiles", stack[-1], "extends")),
-                code="PS111",
+                code=codes.EXTENDS_CYCLE,
             )
         if name not in known:
             if referrer is None:
@@ -98,13 +99,13 @@ def chain(source: RawSource, profile: str | None) -> list[str]:
                     f"unknown profile {name!r}",
                     hint=unknown_profile(name, known),
                     location=source.location(()),
-                    code="PS110",
+                    code=codes.UNKNOWN_PROFILE,
                 )
             raise ConfigError(
                 f"profile {referrer!r} extends unknown profile {name!r}",
                 hint=unknown_profile(name, known),
                 location=source.location(("profiles", referrer, "extends")),
-                code="PS110",
+                code=codes.UNKNOWN_PROFILE,
             )
         if name in order:
             return
@@ -114,7 +115,7 @@ def chain(source: RawSource, profile: str | None) -> list[str]:
                 hint="a chain of a few profiles is enough: extend a common profile "
                 "rather than each other",
                 location=source.location(("profiles", stack[-1], "extends")),
-                code="PS401",
+                code=codes.EXTENDS_TOO_DEEP,
             )
         stack.append(name)
         for parent in _extends(source, name):

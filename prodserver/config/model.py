@@ -31,6 +31,8 @@ DEFAULT_STOP_TIMEOUT = 10.0
 DEFAULT_BASE_PORT = 5000
 #: foreman's step between the port ranges of consecutive processes
 PORT_STEP = 100
+#: profile names that count as production even when the profile does not say so itself
+PRODUCTION_NAMES = frozenset({"prod", "production"})
 
 
 def assigned_port(base: int, position: int, number: int = 1) -> int:

@@ -11,6 +11,7 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
+from prodserver import codes
 from prodserver.backends.base import Backend
 from prodserver.config.context import Context, Where
 from prodserver.config.model import Dependency, RestartPolicy
@@ -48,7 +49,7 @@ def exit_codes(ctx: Context, raw: Any, path: KeyPath) -> tuple[int, ...]:
     )
     if not ok:
         ctx.out.error(
-            "PS450",
+            codes.BAD_EXIT_CODE_LIST,
             f"exit codes must be a list of integers from 0 to 255, not {raw!r}",
             path,
             "for example success_exit_codes = [3, 4]",
@@ -68,7 +69,7 @@ def stop_signal(ctx: Context, raw: Any, backend: Backend, path: KeyPath) -> sign
         return signal.Signals[name if name.startswith("SIG") else "SIG" + name]
     except (KeyError, ValueError):
         ctx.out.error(
-            "PS127",
+            codes.UNKNOWN_SIGNAL,
             f"unknown signal {raw!r}",
             path,
             "use a name such as SIGTERM, SIGINT, SIGQUIT or SIGHUP",
@@ -108,7 +109,7 @@ def user_for(ctx: Context, name: str, user: Any, where: Where) -> str | None:
             pwd.getpwnam(text)
     except (KeyError, ValueError, OverflowError):  # unknown, or a uid no system has
         ctx.out.error(
-            "PS403",
+            codes.UNKNOWN_USER,
             f"process {name!r}: user {text!r} does not exist on this machine",
             where("user"),
             "create the account, or name an existing one (`getent passwd` lists them)",

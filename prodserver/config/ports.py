@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.coerce import COMMON_BY_NAME, PROJECT_BY_NAME, coerce
 from prodserver.config.context import Context, ProcessEntry, Where
 from prodserver.config.expand import kept_in
@@ -36,7 +37,7 @@ def port_for(
     if "port" in table:
         value = coerce(ctx, COMMON_BY_NAME["port"], table["port"], lookup, where("port"))
         if isinstance(value, int) and not 1 <= value <= 65535:
-            ctx.out.error("PS123", f"port {value} is not in 1-65535", where("port"))
+            ctx.out.error(codes.BAD_PORT, f"port {value} is not in 1-65535", where("port"))
             return PortChoice(None)
         return PortChoice(value if isinstance(value, int) else None)
     base = _given_base(ctx, lookup)
@@ -47,7 +48,7 @@ def port_for(
     port = assigned_port(base.port, position)
     if port > 65535:
         ctx.out.error(
-            "PS123",
+            codes.BAD_PORT,
             f"the assigned port {port} of {name!r} is above 65535",
             where(),
             "lower base_port or set `port` on the process",
@@ -61,7 +62,7 @@ def _given_base(ctx: Context, lookup: Mapping[str, str]) -> PortChoice | None:
     if ctx.port is not None:
         origin = f"--port {ctx.port}"
         if not 1 <= int(ctx.port) <= 65535:
-            ctx.out.error("PS123", f"--port {ctx.port} is not in 1-65535", ())
+            ctx.out.error(codes.BAD_PORT, f"--port {ctx.port} is not in 1-65535", ())
             return PortChoice(None, origin)
         return PortChoice(ctx.port, origin)
     if not ctx.target.shell_values:
@@ -75,7 +76,7 @@ def _given_base(ctx: Context, lookup: Mapping[str, str]) -> PortChoice | None:
         return None
     if not is_port(shell_port):
         ctx.out.error(
-            "PS123",
+            codes.BAD_PORT,
             f"PORT in the environment is {shell_port!r}, not a port number (1-65535)",
             (),
             "unset PORT or set it to a number",
@@ -103,12 +104,14 @@ def port_from_env(ctx: Context, text: str, scale: int, where: Where) -> tuple[bo
         return True, None
     if not is_port(text):
         ctx.out.error(
-            "PS123", f"env PORT is {text!r}, not a port number (1-65535)", where("env", "PORT")
+            codes.BAD_PORT,
+            f"env PORT is {text!r}, not a port number (1-65535)",
+            where("env", "PORT"),
         )
         return True, None
     if scale > 1:
         ctx.out.error(
-            "PS123",
+            codes.BAD_PORT,
             f"env PORT = {text} would give all {scale} instances the same port",
             where("env", "PORT"),
             "set `port = N` instead: instance N then gets port + N - 1",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from prodserver import codes
 from prodserver.config.coerce import coerce, words
 from prodserver.config.commands import backend_context
 from prodserver.config.context import Context, ProcessEntry, Where
@@ -98,7 +99,7 @@ def watchdog(
     if kind != "notify" or not value > 0:
         why = "needs notify = true" if kind != "notify" else "must be longer than 0s"
         ctx.out.error(
-            "PS451",
+            codes.BAD_WATCHDOG,
             f"healthcheck watchdog {why}",
             path,
             'healthcheck = { notify = true, watchdog = "30s" }',

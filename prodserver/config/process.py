@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prodserver import codes
 from prodserver.backends.base import Backend
 from prodserver.config import expand
 from prodserver.config.coerce import COMMON_BY_NAME, coerce
@@ -110,12 +111,12 @@ def _backend(ctx: Context, table: Mapping[str, Any], where: Where) -> Backend | 
 
     backend_name = table.get("backend", "command")
     if not isinstance(backend_name, str):
-        ctx.out.error("PS121", "backend must be a string", where("backend"))
+        ctx.out.error(codes.NOT_TEXT, "backend must be a string", where("backend"))
         return None
     try:
         return get_backend(backend_name)
     except ConfigError as exc:
-        ctx.out.error("PS120", exc.message, where("backend"), exc.hint)
+        ctx.out.error(codes.UNKNOWN_BACKEND, exc.message, where("backend"), exc.hint)
         return None
 
 
@@ -127,7 +128,7 @@ def _unknown_keys(ctx: Context, proc: ProcessEntry) -> None:
         if key not in known:
             backend_name = proc.backend.name
             ctx.out.error(
-                "PS122",
+                codes.UNKNOWN_KEY,
                 f"unknown key {key!r} for a {backend_name} process",
                 proc.where(key),
                 did_you_mean(key, sorted(known))
@@ -152,7 +153,7 @@ def copies(ctx: Context, proc: ProcessEntry, lookup: Mapping[str, str]) -> int |
         # without it, and the instances are built before it would run
         given = f"--scale {name}={scale}" if name in ctx.scale else f"scale {scale}"
         ctx.out.error(
-            "PS137",
+            codes.OUT_OF_RANGE,
             f"{given} is out of range: a process runs 0 to {MAX_SCALE} instances",
             where("scale"),
         )

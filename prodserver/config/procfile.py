@@ -22,15 +22,17 @@ collide on case-insensitive file systems and in Kubernetes.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.config.keys import NAME_PATTERN, NAME_RULE
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.config.shellline import direct_argv, unquoted
-from prodserver.config.sources import read_text
-from prodserver.errors import ConfigError, Location, Problem
+from prodserver.errors import ConfigError, Location, Problem, raise_problems
+from prodserver.readfile import read_text
 
 __all__ = [
     "RELEASE",
@@ -99,16 +101,11 @@ def read_procfile(path: Path) -> ProcfileParse:
     """Read and parse the Procfile at ``path``; an unreadable or non-UTF-8 file is an error."""
     if "\x00" in str(path):
         # The OS cannot name such a file; pathlib would raise ValueError.
-        raise ConfigError(f"Procfile name {str(path)!r} contains a NUL byte", code="PS101")
-    try:
-        text = read_text(path, what="Procfile")
-    except OSError as exc:  # read_text's is_dir() check lets e.g. ENAMETOOLONG through
         raise ConfigError(
-            f"cannot read Procfile {path}: {exc.strerror}",
-            location=Location(file=path),
-            code="PS101",
-        ) from None
-    return parse_procfile(text, path=path)
+            f"Procfile name {str(path)!r} contains a NUL byte", code=codes.FILE_UNREADABLE
+        )
+    # read_text turns every OSError (ENAMETOOLONG, EACCES, a FIFO...) into a PS101 ConfigError
+    return parse_procfile(read_text(path, what="Procfile"), path=path)
 
 
 def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
@@ -128,77 +125,69 @@ def parse_procfile(text: str, *, path: Path) -> ProcfileParse:
             problems.append(_unparseable(line, where))
             continue
         name, command = match.groups()
-        if not command.strip():
-            problems.append(
-                Problem(
-                    "PS164",
-                    f"process {name!r} has no command",
-                    where,
-                    f"write the command after the colon: {name}: <command>",
-                )
-            )
-            continue
-        if not re.fullmatch(NAME_PATTERN, name):  # a leading '-' or '_', or too long
-            problems.append(_bad_name(name, where))
-            continue
-        if name in seen:
-            problems.append(
-                Problem(
-                    "PS162",
-                    f"process {name!r} is defined twice, on lines {seen[name]} and {number}",
-                    where,
-                    "process names must be unique: rename or remove one of them",
-                )
-            )
-            continue
-        if unquoted(command) is None:
-            problems.append(
-                Problem(
-                    "PS104",
-                    f"the command of {name!r} has an unterminated quote or substitution: "
-                    "sh cannot parse it",
-                    where,
-                    "close every ' \" ` $( and ${ the command opens",
-                )
-            )
+        problem = _entry_problem(name, command, where, seen)
+        if problem is not None:
+            problems.append(problem)
             continue
         entry = ProcfileEntry(name, command, number)
         folded = seen_folded.get(name.casefold())
         if folded is not None:
-            warnings.append(
-                Problem(
-                    "PS165",
-                    f"process names {folded.name!r} (line {folded.line}) and {name!r} "
-                    "differ only in case",
-                    where,
-                    "they collide on case-insensitive file systems and in Kubernetes names",
-                    severity="warning",
-                )
-            )
+            warnings.append(_differ_in_case(folded, name, where))
         seen[name] = number
         seen_folded.setdefault(name.casefold(), entry)
         entries.append(entry)
     if not problems and not entries:
         problems.append(
             Problem(
-                "PS163",
+                codes.PROCFILE_EMPTY,
                 "the Procfile defines no processes",
                 Location(file=path),
                 "add one line per process, e.g. `web: gunicorn app.wsgi`",
             )
         )
-    if len(problems) == 1:
-        only = problems[0]
-        raise ConfigError(only.message, location=only.location, hint=only.hint, code=only.code)
-    if problems:
-        raise ConfigError(
-            f"{path} has {len(problems)} invalid lines",
-            location=problems[0].location,
-            hint=problems[0].hint,
-            code=problems[0].code,
-            problems=problems,
-        )
+    raise_problems(problems, f"{path} has {len(problems)} invalid lines")
     return ProcfileParse(tuple(entries), tuple(warnings))
+
+
+def _entry_problem(
+    name: str, command: str, where: Location, seen: Mapping[str, int]
+) -> Problem | None:
+    """What is wrong with the entry ``name: command`` (None: nothing)."""
+    if not command.strip():
+        return Problem(
+            codes.PROCFILE_NO_COMMAND,
+            f"process {name!r} has no command",
+            where,
+            f"write the command after the colon: {name}: <command>",
+        )
+    if not re.fullmatch(NAME_PATTERN, name):  # a leading '-' or '_', or too long
+        return _bad_name(name, where)
+    if name in seen:
+        return Problem(
+            codes.PROCFILE_DUPLICATE_NAME,
+            f"process {name!r} is defined twice, on lines {seen[name]} and {where.line}",
+            where,
+            "process names must be unique: rename or remove one of them",
+        )
+    if unquoted(command) is None:
+        return Problem(
+            codes.PROCFILE_SHELL_SYNTAX,
+            f"the command of {name!r} has an unterminated quote or substitution: "
+            "sh cannot parse it",
+            where,
+            "close every ' \" ` $( and ${ the command opens",
+        )
+    return None
+
+
+def _differ_in_case(first: ProcfileEntry, name: str, where: Location) -> Problem:
+    return Problem(
+        codes.PROCFILE_NAMES_DIFFER_IN_CASE,
+        f"process names {first.name!r} (line {first.line}) and {name!r} differ only in case",
+        where,
+        "they collide on case-insensitive file systems and in Kubernetes names",
+        severity="warning",
+    )
 
 
 def _unparseable(line: str, where: Location) -> Problem:
@@ -207,7 +196,7 @@ def _unparseable(line: str, where: Location) -> Problem:
     shown = repr(shown[:_SHOW] + "..." if len(shown) > _SHOW else shown)
     if _ENTRY.fullmatch(line.strip()):
         return Problem(
-            "PS160",
+            codes.PROCFILE_BAD_LINE,
             f"line {where.line} is indented: {shown}",
             where,
             "remove the leading whitespace (foreman and honcho would silently skip this process)",
@@ -217,14 +206,14 @@ def _unparseable(line: str, where: Location) -> Problem:
     if colon and candidate and not any(c.isspace() for c in candidate):
         if re.fullmatch(r"[A-Za-z0-9_-]+", candidate):
             return Problem(
-                "PS160",
+                codes.PROCFILE_BAD_LINE,
                 f"line {where.line} has a space before the colon: {shown}",
                 where,
                 f"write it as `{candidate}: <command>`",
             )
         return _bad_name(candidate, where)
     return Problem(
-        "PS160",
+        codes.PROCFILE_BAD_LINE,
         f"line {where.line} is not `name: command`: {shown}",
         where,
         "each line is `name: command`; comments start with #",
@@ -235,7 +224,7 @@ def _bad_name(name: str, where: Location) -> Problem:
     suggestion = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "web"
     shown = name if len(name) <= _SHOW else name[:_SHOW] + "..."
     return Problem(
-        "PS161",
+        codes.PROCFILE_BAD_NAME,
         f"process name {shown!r} is not safe as a file name (it names units and services too)",
         where,
         f"{NAME_RULE}: e.g. {suggestion[:63]!r}",

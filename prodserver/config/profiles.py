@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prodserver import codes
 from prodserver.config.context import Context
 from prodserver.config.merge import ROOT, Layer, layers, profile_names, unknown_profile
 from prodserver.errors import ConfigError
@@ -42,7 +43,7 @@ def choose_profile(ctx: Context, requested: str | None) -> tuple[str | None, str
                 f"default_profile {default!r} is not a profile of this file",
                 hint=unknown_profile(default, known),
                 location=ctx.source.location(("project", "default_profile")),
-                code="PS110",
+                code=codes.UNKNOWN_PROFILE,
             )
         return default, "[project] default_profile"
     return None, "no profile chosen: the root processes"
@@ -55,7 +56,7 @@ def linearise(ctx: Context, requested: str | None) -> Chosen:
     try:
         chain_layers = layers(ctx.source, profile)
     except ConfigError as exc:
-        if exc.code == "PS110" and why != "--profile":
+        if exc.code == codes.UNKNOWN_PROFILE and why != "--profile":
             raise ConfigError(
                 f"{exc.message} (chosen by {why})",
                 hint=exc.hint,
@@ -73,7 +74,7 @@ def production(chain_layers: Sequence[Layer]) -> bool:
     So a profile that extends a production profile is production unless it (or a
     profile between them) says ``production = false``.
     """
-    from prodserver.config.checks import PRODUCTION_NAMES
+    from prodserver.config.model import PRODUCTION_NAMES
 
     marked = False
     for layer in chain_layers:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from prodserver import codes
 from prodserver.config import expand
 from prodserver.config.context import Context
 from prodserver.config.deploy import resolve_deploy
@@ -132,7 +133,7 @@ def load_source(
     except ConfigError as exc:
         found = None
         named = file is not None or bool((os.environ if environ is None else environ).get(FILE_ENV))
-        if not named and exc.code == "PS101":
+        if not named and exc.code == codes.FILE_UNREADABLE:
             found = next((s for s in (f() for f in _source_fallbacks) if s is not None), None)
         if found is None:
             raise
@@ -175,7 +176,7 @@ def _check_scale_names(ctx: Context, merged: Merged) -> None:
             raise ConfigError(
                 f"--scale names unknown process {name!r}",
                 hint=did_you_mean(name, names) or f"processes: {', '.join(names)}",
-                code="PS112",
+                code=codes.SCALE_UNKNOWN_PROCESS,
             )
 
 

@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from prodserver import codes
 from prodserver.config.substitute_syntax import (
     DEPTH_CEILING,
     Dollar,
@@ -143,7 +144,7 @@ class _Evaluator:
                     hint="a variable is repeated too often or holds a huge value; "
                     "check the expression and the variables it uses",
                     location=self.where,
-                    code="PS132",
+                    code=codes.SUBSTITUTION_TOO_LONG,
                 )
             parts.append(piece)
         return "".join(parts)
@@ -180,7 +181,7 @@ class _Evaluator:
             text,
             hint=f"set {var.name} in the environment, a .env file or an [env] table",
             location=self.where,
-            code="PS131",
+            code=codes.REQUIRED_VARIABLE_MISSING,
         )
 
 

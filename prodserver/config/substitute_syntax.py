@@ -12,6 +12,7 @@ import string
 from dataclasses import dataclass
 from functools import lru_cache
 
+from prodserver import codes
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.errors import ConfigError, Location
 
@@ -55,7 +56,7 @@ Node = str | Dollar | Var
 class SyntaxProblem(Exception):
     """Raised by the cached parser; turned into a ConfigError with the caller's location."""
 
-    def __init__(self, message: str, code: str = "PS130") -> None:
+    def __init__(self, message: str, code: str = codes.BAD_SUBSTITUTION) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -144,7 +145,10 @@ def _parse_braced(text: str, start: int, depth: int, max_depth: int) -> tuple[Va
     if op is None:
         raise SyntaxProblem(f"unexpected {text[j]!r} after ${{{name} in {excerpt(text, start)!r}")
     if depth + 1 > max_depth:
-        raise SyntaxProblem(f"expressions nested more than {max_depth} levels deep", code="PS133")
+        raise SyntaxProblem(
+            f"expressions nested more than {max_depth} levels deep",
+            code=codes.SUBSTITUTION_TOO_DEEP,
+        )
     try:
         try:
             arg, end = _parse_level(text, j + len(op), depth + 1, max_depth)
@@ -174,7 +178,9 @@ def _parse_cached(text: str, max_depth: int) -> tuple[Node, ...]:
 
 
 def syntax_error(exc: SyntaxProblem, text: str, where: Location | None) -> ConfigError:
-    hint = "flatten the nested defaults" if exc.code == "PS133" else _SYNTAX_HINT
+    hint = (
+        "flatten the nested defaults" if exc.code == codes.SUBSTITUTION_TOO_DEEP else _SYNTAX_HINT
+    )
     # The text is the configuration as written, but it may still hold a literal URL password.
     message = mask_url_passwords(f"invalid substitution in {excerpt(text, 0, 80)!r}: {exc.message}")
     return ConfigError(

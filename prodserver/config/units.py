@@ -24,6 +24,7 @@ import math
 import re
 from fractions import Fraction
 
+from prodserver import codes
 from prodserver.errors import ConfigError, Location
 
 __all__ = ["format_duration", "parse_duration", "parse_size"]
@@ -62,7 +63,10 @@ _SIZE_HINT = 'use bytes (1048576) or a size such as "64k", "512MB", "512MiB", "1
 
 def _duration_error(value: object, where: Location | None, why: str = "") -> ConfigError:
     return ConfigError(
-        f"invalid duration {value!r}{why}", hint=_DURATION_HINT, location=where, code="PS170"
+        f"invalid duration {value!r}{why}",
+        hint=_DURATION_HINT,
+        location=where,
+        code=codes.NOT_A_DURATION,
     )
 
 
@@ -113,7 +117,7 @@ def parse_size(value: str | int | float, *, where: Location | None = None) -> in
 
     def error(why: str = "") -> ConfigError:
         return ConfigError(
-            f"invalid size {value!r}{why}", hint=_SIZE_HINT, location=where, code="PS171"
+            f"invalid size {value!r}{why}", hint=_SIZE_HINT, location=where, code=codes.NOT_A_SIZE
         )
 
     if isinstance(value, bool) or not isinstance(value, int | float | str):

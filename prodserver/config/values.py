@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from prodserver import codes
 from prodserver.backends.base import Backend
 from prodserver.config.coerce import COMMON_BY_NAME, coerce
 from prodserver.config.context import Context, ProcessEntry, Where
@@ -99,7 +100,7 @@ def left_to_platform(ctx: Context, key: str, value: Any, where: Where) -> bool:
             continue
         name = key if sub is None else f"{key}.{sub}"
         ctx.out.error(
-            "PS405",
+            codes.REFERENCE_NOT_ALONE,
             f"{name} = {ctx.placeholders.shown(item)!r} cannot be exported: prodserver "
             "needs its value to write the export, which a ${VARIABLE} reference cannot give",
             where(key) if sub is None else where(key, sub),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from prodserver import codes
 from prodserver.config.model import (
     DEFAULT_BASE_PORT,
     ProcessSpec,
@@ -131,7 +132,7 @@ def check_names(project: ResolvedProject) -> None:
             location=Location(file=project.source, key_path=what),
             hint="use letters, digits, '-' and '_' only, starting with a letter or digit "
             "(at most 63 characters)",
-            code="PS601",
+            code=codes.EXPORT_BAD_NAME,
         )
 
 
@@ -157,7 +158,7 @@ def check_env_names(project: ResolvedProject) -> None:
                     "as more than one name, or as structure",
                     location=Location(file=project.source, key_path=f"{where}.{name}"),
                     hint="use letters, digits and '_' only, not starting with a digit",
-                    code="PS552",
+                    code=codes.EXPORT_ENV_NAME,
                 )
 
 
@@ -221,7 +222,7 @@ def check_singletons(project: ResolvedProject, fmt: str) -> None:
             f"singletons) but has {what}: two copies would do every scheduled job twice",
             location=Location(file=project.source, key_path=f"processes.{spec.name}"),
             hint="run one copy: remove scale/autoscale from it (scale the workers instead)",
-            code="PS634",
+            code=codes.SINGLETON_SCALED,
         )
 
 
@@ -309,7 +310,7 @@ def relative_cwd(project: ResolvedProject, spec: ProcessSpec) -> PurePosixPath:
             "has no place on the target",
             location=Location(file=project.source, key_path=f"processes.{spec.name}.cwd"),
             hint="use a directory inside the project (cwd is relative to prodserver.toml)",
-            code="PS633",
+            code=codes.EXPORT_CWD_OUTSIDE_ROOT,
         ) from None
 
 
@@ -377,7 +378,7 @@ def run_as(
             hint=f'set the user on the target: [profiles.{project.profile}.export] user = "app"'
             f" (or [export.{fmt}] user, or user = on the process); to run as root on purpose, "
             "pass --allow-root (or PRODSERVER_ALLOW_ROOT=1, or [project] allow_root = true)",
-            code="PS630",
+            code=codes.EXPORT_AS_ROOT,
         )
     return user, settings.group
 
@@ -439,13 +440,13 @@ def guard_secrets(
                 f"the export would write the value of a secret ({', '.join(sorted(names))}) "
                 f"to {file.path}; nothing was written",
                 hint="pass --include-secrets to write secret values, or report this as a bug",
-                code="PS699",
+                code=codes.EXPORT_DEPENDS_ON_SECRET,
             )
     if (other.warnings, other.advice) != (result.warnings, result.advice):
         raise OutputError(
             "the export's messages would show the value of a secret; nothing was written",
             hint="report this as a bug",
-            code="PS699",
+            code=codes.EXPORT_DEPENDS_ON_SECRET,
         )
 
 
@@ -493,7 +494,7 @@ def write_files(files: Sequence[ExportFile], outdir: Path, *, force: bool = Fals
         if file.path.is_absolute() or not parts or any(p in ("..", ".", "") for p in parts):
             raise OutputError(
                 f"refusing to write {str(file.path)!r}: it is not a plain path inside {outdir}",
-                code="PS602",
+                code=codes.EXPORT_PATH_ESCAPES,
             )
         target = outdir.joinpath(*parts)
         _check_no_symlinks(outdir, parts)
@@ -502,7 +503,7 @@ def write_files(files: Sequence[ExportFile], outdir: Path, *, force: bool = Fals
             raise OutputError(
                 f"refusing to overwrite {target}: prodserver did not write it",
                 hint="move it away, or pass --force to replace it",
-                code="PS603",
+                code=codes.EXPORT_WOULD_OVERWRITE,
             )
         targets.append((file, target))
     written = []
@@ -531,18 +532,20 @@ def _check_output_dir(outdir: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise OutputError(f"cannot use {outdir}: {exc.strerror}", code="PS407") from None
+        raise OutputError(
+            f"cannot use {outdir}: {exc.strerror}", code=codes.OUTPUT_NOT_REGULAR
+        ) from None
     if stat.S_ISLNK(info.st_mode):
         raise OutputError(
             f"refusing to write through the symbolic link {outdir}",
             hint="give the real directory, or remove the link",
-            code="PS604",
+            code=codes.THROUGH_SYMLINK,
         )
     if not stat.S_ISDIR(info.st_mode):
         raise OutputError(
             f"refusing to write into {outdir}: it is not a directory",
             hint="name a directory (it is created if missing)",
-            code="PS407",
+            code=codes.OUTPUT_NOT_REGULAR,
         )
 
 
@@ -561,7 +564,7 @@ def _check_regular(target: Path) -> None:
         raise OutputError(
             f"refusing to replace {target}: it is not a regular file",
             hint="move it away, or choose another output path",
-            code="PS407",
+            code=codes.OUTPUT_NOT_REGULAR,
         )
 
 
@@ -592,7 +595,7 @@ def _check_no_symlinks(outdir: Path, parts: Sequence[str]) -> None:
             raise OutputError(
                 f"refusing to write through the symbolic link {path}",
                 hint="remove the link or choose another output directory",
-                code="PS604",
+                code=codes.THROUGH_SYMLINK,
             )
         if not path.exists():
             return

@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from prodserver import codes
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell, yamlout
@@ -42,6 +43,7 @@ from prodserver.exporters.base import (
     secret_env,
     under_root,
 )
+from prodserver.hostport import split_host_port
 from prodserver.template import Piece, Template
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -59,7 +61,7 @@ def k8s_name(project: ResolvedProject, *parts: str) -> str:
             f"{name!r} is not a valid Kubernetes object name",
             location=Location(file=project.source, key_path="project.name"),
             hint="use at most 63 lower-case letters, digits and '-' for project and process names",
-            code="PS620",
+            code=codes.KUBERNETES_NAME,
         )
     return name
 
@@ -97,7 +99,7 @@ def build(
             raise ConfigError(
                 f"processes {process!r} and another one both become {name!r} in Kubernetes",
                 location=Location(file=project.source, key_path=f"processes.{process}"),
-                code="PS620",
+                code=codes.KUBERNETES_NAME,
             )
         names[process] = name
     env, secrets = secret_env(
@@ -113,7 +115,7 @@ def build(
         del plain[key]
     bad = [k for k in plain if not _ENV_NAME.fullmatch(k)]
     if bad:
-        raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code="PS621")
+        raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code=codes.CONFIGMAP_KEY)
 
     objects: list[dict[str, Any]] = []
     # Always there: every container reads it whole (envFrom), so a variable the
@@ -454,8 +456,8 @@ def _probes(
         if check.expect:
             lost.add(spec.name, "healthcheck expect", "Kubernetes does not read the body")
     elif check.kind == "tcp":
-        _, _, port = _literal_target(check, fixed).rpartition(":")
-        probe = {"tcpSocket": {"port": int(port)}}
+        _, port = split_host_port(_literal_target(check, fixed))
+        probe = {"tcpSocket": {"port": port}}
     else:
         words = [w.with_values(fixed) for w in check.target_words()]
         if any(not w.is_literal for w in words):

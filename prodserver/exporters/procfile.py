@@ -14,6 +14,7 @@ import shlex
 import signal
 from pathlib import PurePosixPath
 
+from prodserver import codes
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.config.shellline import exec_form
 from prodserver.errors import ConfigError, Location
@@ -125,7 +126,7 @@ def raise_newline(spec: ProcessSpec, char: str = "\n") -> None:
         f"other line break ({char!r}), which a Procfile line cannot carry",
         location=Location(key_path=f"processes.{spec.name}.command"),
         hint="pass the value through an environment variable (a config var) instead",
-        code="PS610",
+        code=codes.PROCFILE_LINE_BREAK,
     )
 
 

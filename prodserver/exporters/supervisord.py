@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
+from prodserver import codes as error_codes
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
@@ -155,13 +156,13 @@ def _program(
             location=Location(key_path=f"processes.{name}"),
             hint="remove the carriage return (a .env file saved with Windows line endings "
             "is read without them)",
-            code="PS612",
+            code=error_codes.SUPERVISORD_SETTING,
         )
     if any(isinstance(p, str) and _PRIVATE.search(p) for p in texts):
         raise ConfigError(
             f"process {name!r}: the characters U+E000 to U+E002 cannot be exported to supervisord",
             location=Location(key_path=f"processes.{name}"),
-            code="PS612",
+            code=error_codes.SUPERVISORD_SETTING,
         )
     words = [arg.with_values(fixed) for arg in argv]
     environment: dict[str, str] = {}
@@ -272,7 +273,7 @@ def _word(text: str) -> str:
             "a supervisord configuration cannot carry",
             hint="remove the carriage return (a .env file saved with Windows line endings "
             "is read without them)",
-            code="PS612",
+            code=error_codes.SUPERVISORD_SETTING,
         )
     if not text:
         return "''"
@@ -301,7 +302,7 @@ def _value(text: str) -> str:
         raise ConfigError(
             f"{text!r} cannot be written as a supervisord setting",
             hint="avoid newlines, surrounding spaces, and ' ;' or ' #' in paths and user names",
-            code="PS612",
+            code=error_codes.SUPERVISORD_SETTING,
         )
     return _escape_percent(text)
 
@@ -329,6 +330,6 @@ def _apply_extra(spec: ProcessSpec, settings: dict[str, str], extra: Mapping[str
             raise ConfigError(
                 f"export.supervisord.{key}: not a supervisord program setting on one line",
                 location=Location(key_path=f"processes.{spec.name}.export.supervisord.{key}"),
-                code="PS612",
+                code=error_codes.SUPERVISORD_SETTING,
             )
         settings[str(key)] = text

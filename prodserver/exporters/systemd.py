@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from prodserver import codes as error_codes
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
@@ -288,7 +289,7 @@ def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
         raise ConfigError(
             f"process {spec.name!r}: the character U+E000 cannot be exported to systemd",
             location=Location(key_path=f"processes.{spec.name}"),
-            code="PS611",
+            code=error_codes.SYSTEMD_CHARACTER,
         )
     # The instance name of a listening process is its port: ${PORT} is %i, even with a
     # default, so the common case needs no shell.
@@ -355,7 +356,7 @@ def _value(text: str) -> str:
         raise ConfigError(
             f"{text!r} cannot be written in a systemd unit",
             hint="avoid control characters, backslashes and surrounding spaces in names and paths",
-            code="PS611",
+            code=error_codes.SYSTEMD_CHARACTER,
         )
     return text.replace("%", "%%")
 
@@ -380,7 +381,7 @@ def _apply_extra(spec: ProcessSpec, sections: dict[str, Section], extra: Mapping
             raise ConfigError(
                 f"export.systemd.{section} must be a table of settings",
                 location=Location(key_path=f"processes.{spec.name}.export.systemd.{section}"),
-                code="PS611",
+                code=error_codes.SYSTEMD_CHARACTER,
             )
         _check_extra_name(spec, str(section), f"export.systemd.{section}")
         lines = sections.setdefault(section, [])
@@ -396,7 +397,7 @@ def _apply_extra(spec: ProcessSpec, sections: dict[str, Section], extra: Mapping
                     raise ConfigError(
                         f"{path} cannot hold a line break or control character",
                         location=Location(key_path=f"processes.{spec.name}.{path}"),
-                        code="PS611",
+                        code=error_codes.SYSTEMD_CHARACTER,
                     )
                 lines.append((key, text))
 
@@ -408,7 +409,7 @@ def _check_extra_name(spec: ProcessSpec, name: str, path: str) -> None:
             f"{path}: {name!r} is not a systemd section or setting name",
             location=Location(key_path=f"processes.{spec.name}.{path}"),
             hint="use letters and digits, as systemd.directives(7) lists them (ExecStartPre)",
-            code="PS611",
+            code=error_codes.SYSTEMD_CHARACTER,
         )
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from prodserver import codes
 from prodserver.errors import BackendUnavailable
 
 
@@ -41,7 +42,7 @@ def dump(documents: Sequence[Any]) -> str:
         import yaml  # only the YAML exporters pay for the import
     except ImportError as exc:  # pragma: no cover - pyyaml is a dependency
         raise BackendUnavailable(
-            "the YAML exports need PyYAML", hint="pip install pyyaml", code="PS605"
+            "the YAML exports need PyYAML", hint="pip install pyyaml", code=codes.YAML_NEEDS_PYYAML
         ) from exc
 
     class _MergeKey(str):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from prodserver import codes
 from prodserver.suggest import did_you_mean
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -212,8 +213,8 @@ def detect(directory: Path) -> Detected:
     ``celery.py`` are read as text (never imported) for the workers, broker and DEBUG."""
     manage = directory / "manage.py"
     try:
-        from prodserver.config.sources import read_bounded
         from prodserver.errors import ConfigError
+        from prodserver.readfile import read_bounded
 
         text = read_bounded(manage, what="manage.py").decode("utf-8")
     except (ConfigError, UnicodeDecodeError):
@@ -592,7 +593,7 @@ def django_document(settings: Any) -> tuple[Document, list[str]]:
             f"the settings {getattr(settings, 'SETTINGS_MODULE', '')!r} have no {SETTING}",
             hint="--from-django translates django-prodserver's setting; without it, run "
             "`prodserver init` and answer the questions",
-            code="PS182",
+            code=codes.DJANGO_NO_SETTING,
         )
     data = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in source.data.items()}
     data.setdefault("project", {})["env_files"] = ["?.env"]
@@ -604,13 +605,13 @@ def django_document(settings: Any) -> tuple[Document, list[str]]:
         raise ConfigError(
             f"no process of {SETTING} could be translated",
             hint="the warnings above say why for each; `prodserver init` asks instead",
-            problems=[w for w in source.warnings if w.code != "PS210"],
-            code="PS180",
+            problems=[w for w in source.warnings if w.code != codes.DJANGO_SETTING_DEPRECATED],
+            code=codes.DJANGO_UNKNOWN_BACKEND,
         )
     header = [
         f"prodserver.toml translated from {SETTING} in {source.path.name} by",
         "`prodserver init --from-django`. Remove the setting once this file is in place:",
         "a prodserver.toml always wins over it.",
     ]
-    warnings = [w.render() for w in source.warnings if w.code != "PS210"]
+    warnings = [w.render() for w in source.warnings if w.code != codes.DJANGO_SETTING_DEPRECATED]
     return Document(data, comments, header), warnings

@@ -92,7 +92,7 @@ def _try(program: Program, argv: Sequence[str]) -> dict[str, Any] | None:
     table: dict[str, Any] = {"backend": program.backend}
     if original.app is not None:
         table["app"] = original.app
-    from prodserver.config.django_source import _coerce
+    from prodserver.config.django_translate import coerce_arg
 
     by_flag = {o.flag: o for o in backend.options if o.flag}
     options = dict(original.options)
@@ -106,7 +106,7 @@ def _try(program: Program, argv: Sequence[str]) -> dict[str, Any] | None:
         if isinstance(value, str) and _PORT_TOKEN in value:
             table[opt.name] = value.replace(_PORT_TOKEN, "${PORT}")
         else:
-            table[opt.name] = _coerce(opt.type, value)
+            table[opt.name] = coerce_arg(opt.type, value)
     built = _built_argv(table)
     if built is None:
         return None

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from prodserver import codes
 from prodserver.errors import BackendUnavailable, OutputError
 from prodserver.init.plan import Document
 
@@ -29,7 +30,7 @@ def render(document: Document, fmt: str) -> str:
             raise BackendUnavailable(
                 "--format yaml needs PyYAML, which is not installed",
                 hint="pip install pyyaml, or use --format toml (the default) or json",
-                code="PS190",
+                code=codes.INIT_YAML_NEEDS_PYYAML,
             ) from None
         head = [f"# yaml-language-server: $schema={SCHEMA_ID}"]
         head += [f"# {line}" for line in document.header]
@@ -107,20 +108,28 @@ def write(text: str, target: Path, *, force: bool) -> None:
     the new one, never half of it.
     """
     if target.is_dir():
-        raise OutputError(f"{target} is a directory", hint="name a file to write", code="PS192")
+        raise OutputError(
+            f"{target} is a directory",
+            hint="name a file to write",
+            code=codes.INIT_TARGET_UNWRITABLE,
+        )
     if target.exists() and not force:
         raise OutputError(
             f"{target} already exists",
             hint="pass --force to replace it, or -o PATH to write elsewhere",
-            code="PS191",
+            code=codes.INIT_TARGET_EXISTS,
         )
     directory = target.parent
     if not directory.is_dir():
-        raise OutputError(f"directory {directory} does not exist", code="PS192")
+        raise OutputError(
+            f"directory {directory} does not exist", code=codes.INIT_TARGET_UNWRITABLE
+        )
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputError(f"cannot write in {directory}: {exc.strerror}", code="PS192") from None
+        raise OutputError(
+            f"cannot write in {directory}: {exc.strerror}", code=codes.INIT_TARGET_UNWRITABLE
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
@@ -134,7 +143,9 @@ def write(text: str, target: Path, *, force: bool) -> None:
                 os.link(tmp, target)
             except FileExistsError:
                 raise OutputError(
-                    f"{target} already exists", hint="pass --force to replace it", code="PS191"
+                    f"{target} already exists",
+                    hint="pass --force to replace it",
+                    code=codes.INIT_TARGET_EXISTS,
                 ) from None
     finally:
         Path(tmp).unlink(missing_ok=True)

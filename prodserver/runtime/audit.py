@@ -20,6 +20,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from prodserver import codes
 from prodserver.errors import OutputError, ProdserverError
 
 #: every name an event can have
@@ -124,20 +125,23 @@ class AuditLog:
                 raise OutputError(
                     f"refusing --log-file {self.path}: it is a symbolic link",
                     hint="give the real path of the file, or remove the link",
-                    code="PS604",
+                    code=codes.THROUGH_SYMLINK,
                 ) from None
             if exc.errno == errno.ENXIO:
                 raise OutputError(
-                    f"refusing --log-file {self.path}: it is not a regular file", code="PS407"
+                    f"refusing --log-file {self.path}: it is not a regular file",
+                    code=codes.OUTPUT_NOT_REGULAR,
                 ) from None
             raise OutputError(
-                f"cannot open --log-file {self.path}: {exc.strerror}", code="PS408"
+                f"cannot open --log-file {self.path}: {exc.strerror}",
+                code=codes.LOG_FILE_UNOPENABLE,
             ) from None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise OutputError(
-                f"refusing --log-file {self.path}: it is not a regular file", code="PS407"
+                f"refusing --log-file {self.path}: it is not a regular file",
+                code=codes.OUTPUT_NOT_REGULAR,
             )
         os.set_blocking(fd, True)
         # an existing file keeps its content but not a mode that lets others read it

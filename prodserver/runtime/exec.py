@@ -6,7 +6,6 @@ in a container and receives the orchestrator's signals directly.
 
 from __future__ import annotations
 
-import difflib
 import os
 import signal
 import sys
@@ -22,6 +21,7 @@ from prodserver.runtime.lookup import (
     find_account,
     find_executable,
 )
+from prodserver.suggest import did_you_mean
 
 
 def choose_instance(project: ResolvedProject, name: str) -> Instance:
@@ -36,8 +36,7 @@ def choose_instance(project: ResolvedProject, name: str) -> Instance:
     spec = project.processes.get(process)
     if spec is None:
         known = list(project.processes)
-        close = difflib.get_close_matches(process, known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+        hint = did_you_mean(process, known) or f"known: {', '.join(known)}"
         raise UsageError(f"no process named {process!r} in profile {project.profile!r}", hint=hint)
     if not number:
         return spec.instances[0]

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Protocol
 
 from prodserver.config.model import HealthCheck
+from prodserver.hostport import split_host_port
 
 #: probe cadence before the first success (capped by the check's own ``interval``)
 STARTUP_INTERVAL = 0.5
@@ -270,15 +271,6 @@ def tcp_probe(check: HealthCheck) -> tuple[bool, str]:
     except OSError as exc:
         return False, _os_reason(exc, check.timeout)
     return True, f"{host}:{port} accepted in {(time.monotonic() - began) * 1000:.0f} ms"
-
-
-def split_host_port(target: str) -> tuple[str, int]:
-    """``"127.0.0.1:8000"`` or ``"[::1]:8000"`` into host and port."""
-    if target.startswith("["):
-        host, _, rest = target[1:].partition("]")
-        return host, int(rest.lstrip(":"))
-    host, _, port = target.rpartition(":")
-    return host or "127.0.0.1", int(port)
 
 
 def _os_reason(exc: BaseException, timeout: float) -> str:

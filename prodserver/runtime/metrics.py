@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prodserver.errors import BackendUnavailable, UsageError
+from prodserver.hostport import AddressError, split_host_port
 
 if TYPE_CHECKING:
     import psutil
@@ -234,19 +235,10 @@ def metric_families(snapshot: Snapshot) -> Iterable[Any]:
 
 def parse_address(text: str) -> tuple[str, int]:
     """``127.0.0.1:9191``, ``[::1]:9191`` or ``9191`` (loopback) for ``--metrics``."""
-    host, port = "127.0.0.1", text
-    if text.startswith("["):
-        inner, _, rest = text[1:].partition("]")
-        host, port = inner, rest.removeprefix(":")
-    elif ":" in text:
-        host, _, port = text.rpartition(":")
     try:
-        number = int(port)
-    except ValueError:
-        raise UsageError(f"--metrics {text!r}: expected HOST:PORT such as 127.0.0.1:9191") from None
-    if not 0 <= number <= 65535:
-        raise UsageError(f"--metrics {text!r}: port out of range")
-    return host or "127.0.0.1", number
+        return split_host_port(text, bare_port=True, allow_zero=True)
+    except AddressError as exc:
+        raise UsageError(f"--metrics {text!r}: {exc}") from None
 
 
 class MetricsServer:

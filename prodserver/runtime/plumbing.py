@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from prodserver import codes
 from prodserver.errors import UsageError
 
 if TYPE_CHECKING:
@@ -366,7 +367,7 @@ def choose(environ: Mapping[str, str] | None = None, platform: str | None = None
             "prodserver up and run do not run on Windows yet",
             hint="use WSL 2, or Docker Desktop with `prodserver export compose`; "
             f"{RUNTIME_VAR}=portable tries the unfinished Windows runtime",
-            code="PS462",
+            code=codes.RUNTIME_WINDOWS_UNFINISHED,
         )
     if value == "":
         return Plumbing("native" if linux else "portable")
@@ -374,7 +375,7 @@ def choose(environ: Mapping[str, str] | None = None, platform: str | None = None
         raise UsageError(
             f"{RUNTIME_VAR}={env.get(RUNTIME_VAR, '')!r} is not a runtime",
             hint=f"use {' or '.join(RUNTIMES)}, or leave it unset for this system's default",
-            code="PS460",
+            code=codes.RUNTIME_UNKNOWN,
         )
     if value == "native" and not linux:
         raise UsageError(
@@ -382,6 +383,6 @@ def choose(environ: Mapping[str, str] | None = None, platform: str | None = None
             hint=f"{RUNTIME_VAR}=portable"
             if system == "win32"
             else f"unset {RUNTIME_VAR}: the portable runtime is the default here",
-            code="PS461",
+            code=codes.RUNTIME_NATIVE_UNAVAILABLE,
         )
     return Plumbing("native" if value == "native" else "portable")

@@ -41,10 +41,6 @@ class Plan:
     changed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
 
-    @property
-    def touches_nothing(self) -> bool:
-        return not (self.added or self.removed or self.changed)
-
     def summary(self) -> str:
         """``added: beat; changed: web; unchanged: worker`` (empty groups left out)."""
         parts = [

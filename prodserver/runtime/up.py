@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -15,6 +14,7 @@ from prodserver.errors import ProdserverError
 from prodserver.exitcodes import ExitCode
 from prodserver.runtime.audit import DEFAULT_BACKUPS, DEFAULT_MAX_SIZE, AuditLog, Event, FieldValue
 from prodserver.runtime.streams import LogFormat, Style
+from prodserver.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from prodserver.runtime.assemble import Assembly
@@ -75,8 +75,7 @@ def _check_names(project: ResolvedProject, names: tuple[str, ...]) -> None:
     known = list(project.processes)
     for name in names:
         if name not in project.processes:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+            hint = did_you_mean(name, known) or f"known: {', '.join(known)}"
             message = f"no process named {name!r} in profile {project.profile!r}"
             raise UnknownProcess(message, hint=hint)
 

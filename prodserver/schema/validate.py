@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, partial
 from typing import Any
 
+from prodserver import codes
 from prodserver.backends.base import Backend
-from prodserver.config.sources import KeyPath, RawSource
 from prodserver.errors import ConfigError, Location, Problem, unique_problems
+from prodserver.rawsource import KeyPath, RawSource
 from prodserver.schema.build import DURATION_PATTERN, SIZE_PATTERN
 from prodserver.schema.fastcheck import Check
 from prodserver.suggest import did_you_mean
@@ -175,7 +176,12 @@ def file_problems(source: RawSource) -> list[Problem]:
         if isinstance(backend, str) and backend in unknown:
             error = unknown[backend]
             problems.append(
-                Problem("PS120", error.message, source.location((*prefix, "backend")), error.hint)
+                Problem(
+                    codes.UNKNOWN_BACKEND,
+                    error.message,
+                    source.location((*prefix, "backend")),
+                    error.hint,
+                )
             )
             # one root cause, one error: the other keys belong to a backend we do not know
             continue
@@ -289,7 +295,7 @@ def _render(
             hint = did_you_mean(name, allowed) or _known_hint(allowed)
             out.append(
                 Problem(
-                    "PS122",
+                    codes.UNKNOWN_KEY,
                     f"unknown key {name!r}{_in(full)}",
                     source.location(locate((*path, name))),
                     hint,
@@ -303,7 +309,7 @@ def _render(
         rule = ENV_NAME_RULE if error.schema.get("pattern") == ENV_NAME_PATTERN else NAME_RULE
         return [
             Problem(
-                "PS136",
+                codes.INVALID_NAME,
                 f"invalid name {name!r}{_in(full)}: {rule}",
                 source.location(locate((*path, name))),
             )
@@ -327,7 +333,7 @@ def _render(
             names = [a["required"][0] for a in alternatives]
             return [
                 Problem(
-                    "PS404",
+                    codes.EXACTLY_ONE_KEY,
                     f"give exactly one of {', '.join(names)}{_in(full)}",
                     source.location(full),
                 )
@@ -343,7 +349,7 @@ def _render(
         expected = _describe_alternatives(error.schema)
         return [
             Problem(
-                "PS124",
+                codes.WRONG_TYPE,
                 f"expected {expected}, found {_show(error.instance)}",
                 source.location(full),
             )
@@ -351,7 +357,7 @@ def _render(
     if validator == "not" and error.validator_value == {"pattern": "^-"}:
         return [
             Problem(
-                "PS221",
+                codes.LEADING_DASH,
                 f"{_show(error.instance)} starts with '-': it would be read as an option, "
                 f"not as the value of {path[-1] if path else 'this key'}",
                 source.location(full),
@@ -361,7 +367,7 @@ def _render(
     if validator == "type":
         return [
             Problem(
-                "PS124",
+                codes.WRONG_TYPE,
                 f"expected {_type_name(error.validator_value)}, found {_show(error.instance)}",
                 source.location(full),
             )
@@ -370,7 +376,7 @@ def _render(
         word = "at least" if "inimum" in validator else "at most"
         return [
             Problem(
-                "PS137",
+                codes.OUT_OF_RANGE,
                 f"{_show(error.instance)} is out of range: must be {word} {error.validator_value}",
                 source.location(full),
             )
@@ -382,7 +388,7 @@ def _render(
             suggestion = did_you_mean(error.instance, [str(c) for c in error.validator_value])
         return [
             Problem(
-                "PS138",
+                codes.NOT_A_CHOICE,
                 f"{_show(error.instance)} is not one of {choices}",
                 source.location(full),
                 suggestion,
@@ -392,7 +398,7 @@ def _render(
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         return [
             Problem(
-                "PS139",
+                codes.MISSING_KEY,
                 f"missing required key {name!r}{_in(full)}",
                 source.location(full),
             )
@@ -404,14 +410,14 @@ def _render(
         expected = _describe_alternatives({"anyOf": [error.schema]})
         return [
             Problem(
-                "PS124",
+                codes.WRONG_TYPE,
                 f"expected {expected}, found {_show(error.instance)}",
                 source.location(full),
             )
         ]
     # never a schema's internals (regular expressions, $ref paths) in a user's message
     message = _SCHEMA_TEXT.sub("", str(error.message)).strip() or "invalid value"
-    return [Problem("PS135", f"{message}{_in(full)}", source.location(full))]
+    return [Problem(codes.SCHEMA_INVALID, f"{message}{_in(full)}", source.location(full))]
 
 
 _SCHEMA_TEXT = re.compile(r"\s*(does not match|is not valid under any of the given schemas).*$")
@@ -448,14 +454,14 @@ def _expected_typed(
     if choices:
         shown = [str(c) for c in _canonical_choices(choices)]
         return Problem(
-            "PS138",
+            codes.NOT_A_CHOICE,
             f"{_show(instance)} is not one of {', '.join(repr(c) for c in shown)}",
             location,
             did_you_mean(str(instance).lower(), shown),
         )
     expected = _describe_alternatives({"anyOf": typed})
     return Problem(
-        "PS124",
+        codes.WRONG_TYPE,
         f"expected {expected}, found {_show(instance)}",
         location,
         'or write a ${VAR} expression, e.g. "${VAR:-default}"',

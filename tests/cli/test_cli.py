@@ -271,3 +271,73 @@ def test_exec_options_and_the_process_arguments(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == printed + "\n"
+
+
+# -- check, config --explain, backends: the contract of SPEC §2/§5 (from test_spec_review.py) -----
+
+
+def test_config_keeps_a_file_value_the_shell_overrides_and_says_shell(cli, project):
+    """SPEC §1.3: layers are "env_files < the shell's environment < [env] ...", and issue 2:
+    `--explain` shows which layer set each value ("file and line, `.env` file, shell, CLI").
+    A variable set in `.env` and overridden by the shell vanishes from `config` altogether
+    (it is filtered as "shell", so the configured value and its override are both hidden)."""
+    root = project('[processes.web]\ncommand = "s"\n', **{".env": "FROM_FILE=file\n"})
+    result = cli("config", "--format", "json", "--explain", cwd=root, env={"FROM_FILE": "shell"})
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["env"].get("FROM_FILE") == "shell"
+    assert "shell" in data["explain"]["env"]["FROM_FILE"]
+
+
+def test_explain_of_an_assigned_port_says_where_the_base_came_from(cli, project):
+    """SPEC §1: "The base is `--port`, else the shell's `PORT`, else `base_port` in
+    `[project]`, else 5000", and `--explain` shows which layer set each value. The assigned
+    PORT is explained as `processes.web.port` - a key that is not in the file - and the shell's
+    PORT that actually set the base is not mentioned."""
+    root = project('[processes.web]\ncommand = "s $PORT"\n')
+    result = cli("config", "--format", "json", "--explain", cwd=root, env={"PORT": "7000"})
+    assert result.code == 0, result.err
+    origin = json.loads(result.out)["explain"]["processes.web"]["env.PORT"]
+    assert "processes.web.port" not in origin
+    assert "shell" in origin.lower() or "$PORT" in origin
+
+
+def test_check_all_profiles_checks_the_root_even_with_a_default_profile(cli, project):
+    """SPEC §2: `check --all-profiles` validates every profile; its help says "(and the
+    root)". With `default_profile` set, the root pass silently resolves the default profile
+    instead, so the root is never checked and the default profile is checked twice."""
+    root = project(
+        """
+        [project]
+        default_profile = "prod"
+        [processes.web]
+        command = "python -c pass"
+        [profiles.prod]
+        [profiles.dev]
+        """
+    )
+    result = cli("check", "--all-profiles", cwd=root)
+    assert result.code == 0, result.err
+    assert result.out.count("ok: profile prod") == 1, result.out
+    assert "profile (root)" in result.out
+
+
+def test_unknown_profile_from_the_environment_says_so(cli, project):
+    """SPEC §5: say "how to fix it". When the unknown name came from `$PRODSERVER_PROFILE`
+    (not from `--profile`), the message must say so, or the user looks for a typo on a command
+    line that has none."""
+    root = project('[processes.web]\ncommand = "s"\n[profiles.prod]\n')
+    result = cli("check", cwd=root, env={"PRODSERVER_PROFILE": "prdo"})
+    assert result.code == ExitCode.CONFIG
+    assert "prdo" in result.err and "prod" in result.err
+    assert "PRODSERVER_PROFILE" in result.err
+
+
+def test_backends_with_an_unknown_name_is_a_usage_error(cli):
+    """SPEC §2/§5: exit codes are documented: 2 is "usage error", 78 "configuration error".
+    `prodserver backends gunicron` has nothing to do with any configuration file (it works
+    without one); a wrong argument on the command line is a usage error, with the suggestion."""
+    result = cli("backends", "gunicron")
+    assert result.code == ExitCode.USAGE
+    assert "did you mean 'gunicorn'" in result.err
+    assert "Traceback" not in result.err

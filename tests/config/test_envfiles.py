@@ -331,3 +331,18 @@ def test_agrees_with_honcho_on_the_styles_both_accept(content: str) -> None:
 
     ours = parse_env(content, path=Path(".env")).values
     assert dict(ours) == honcho_parse(content)
+
+
+# -- errors say where (folded in from test_spec_review.py) ------------------------------------
+
+
+def test_env_file_syntax_error_shows_the_offending_line(tmp_path):
+    """Issue 2: ".env files ... an unparseable line is an error ... with its line number". The
+    message for `B 2` on line 3 should say line 3, not "lines 2-3: ''". Issue 11 (3): the
+    text of a line that cannot be parsed is not echoed (it may be a secret), only its line."""
+    with pytest.raises(ConfigError) as exc:
+        parse_env("A=1\n\nB 2\n", path=tmp_path / ".env")
+    text = exc.value.render()
+    assert ".env:3" in text
+    assert "line 3" in text
+    assert "B 2" not in text

@@ -13,6 +13,7 @@ from prodserver.config.secrets import (
     mask_url_passwords,
     mask_value,
 )
+from prodserver.exitcodes import ExitCode
 
 CANARY = "CANARY-9f3b"
 
@@ -213,3 +214,49 @@ def test_secret_named_values_are_always_fully_masked(name: str, value: str) -> N
 def test_masking_never_fails_and_is_idempotent(text: str) -> None:
     once = mask_url_passwords(text)
     assert mask_url_passwords(once) == once
+
+
+# -- a secret never reaches a message or an output (folded in from test_spec_review.py) --------
+
+
+@pytest.mark.parametrize(
+    ("key", "var", "value"),
+    [
+        ("scale", "API_TOKEN", CANARY),  # integer coercion
+        ("oneshot", "API_TOKEN", CANARY),  # boolean coercion
+        ("stop_timeout", "API_TOKEN", CANARY),  # duration parsing
+        ("kill_mode", "API_TOKEN", CANARY),  # enum, reported by the strict schema
+        ("scale", "DATABASE_URL", f"postgres://shop:{CANARY}@db/shop"),  # a URL password
+    ],
+)
+def test_type_errors_never_print_a_substituted_secret(cli, project, key, var, value):
+    """Issue 2: "Secrets are masked by default everywhere prodserver prints a value: names
+    matching the usual patterns (...), the password part of URLs". An error message is printed
+    too: `scale = "${API_TOKEN}"` must not put the token on the terminal or in CI logs."""
+    root = project(f'[processes.web]\ncommand = "python -c pass"\n{key} = "${{{var}}}"\n')
+    result = cli("check", cwd=root, env={var: value})
+    assert result.code == ExitCode.CONFIG
+    assert f"processes.web.{key}" in result.err
+    assert CANARY not in result.out + result.err
+
+
+def test_guard_secret_from_env_file_is_masked_in_every_output(cli, project):
+    """Guard. Issue 2: "Add a test with a canary value that must never appear" - here the
+    canary comes from a `.env` file (the existing test only uses the shell), and goes through
+    `check`, `config` in both formats and `--explain`."""
+    root = project(
+        """
+        [env]
+        DATABASE_URL = "postgres://shop:${DB_PASSWORD}@db/shop"
+        [processes.web]
+        command = ["python", "-c", "pass", "${SECRET_KEY}"]
+        """,
+        **{".env": f"SECRET_KEY={CANARY}\nDB_PASSWORD={CANARY}\n"},
+    )
+    outputs = [cli("check", cwd=root)]
+    for fmt in ("toml", "json"):
+        outputs.append(cli("config", "--format", fmt, cwd=root))
+        outputs.append(cli("config", "--format", fmt, "--explain", cwd=root))
+    for result in outputs:
+        assert result.code == 0, result.err
+        assert CANARY not in result.out + result.err

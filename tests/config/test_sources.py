@@ -219,3 +219,23 @@ class TestJsonAndYamlSources:
         path = tmp_path / "prodserver.yaml"
         path.write_text("- a\n- b\n")
         assert "must be a table" in read_error(path).render()
+
+
+# -- pyproject.toml (folded in from test_spec_review.py) -----------------------------------------
+
+
+def test_pyproject_source_takes_the_project_name_from_pep621(project):
+    """SPEC §1: `[tool.prodserver]` in `pyproject.toml` is an alternative source, and
+    `[project] name` is "used by exports: compose project, systemd unit prefix, k8s labels".
+    A user of `[tool.prodserver]` has already named the project in `[project] name`; falling
+    back to the directory name (a CI checkout's random path) gives exports a wrong name."""
+    root = project(
+        None,
+        **{
+            "pyproject.toml": (
+                '[project]\nname = "shop-app"\nversion = "1.0"\n\n'
+                '[tool.prodserver.processes.web]\ncommand = "s"\n'
+            )
+        },
+    )
+    assert resolve_project(cwd=root, environ=dict(BASE_ENV)).name == "shop-app"

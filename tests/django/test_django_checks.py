@@ -13,7 +13,7 @@ from tests.django.test_django_command import BAD, GOOD
 
 
 def messages() -> list[Any]:
-    from prodserver.contrib.django.checks import check_configuration
+    from prodserver.checks.django_system import check_configuration
 
     return check_configuration()
 

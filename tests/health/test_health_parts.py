@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from prodserver.checks.services import _redis_command, check_service, mask
 from prodserver.cli.commands.status import duration, render, size
 from prodserver.config.model import HealthCheck
-from prodserver.config.prestart import _redis_command, check_service, mask
 from prodserver.errors import BackendUnavailable, UsageError
+from prodserver.hostport import split_host_port
 from prodserver.runtime.control import NotRunning, request, runtime_dir
-from prodserver.runtime.health import Health, Transition, http_probe, split_host_port, tcp_probe
+from prodserver.runtime.health import Health, Transition, http_probe, tcp_probe
 from prodserver.runtime.metrics import MetricsServer, Snapshot, metric_families, parse_address
 from prodserver.runtime.notify import parse_message
 

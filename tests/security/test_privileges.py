@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from prodserver.config.checks import is_production, root_problems
+from prodserver.checks.root import is_production, root_problems
 from prodserver.config.model import ResolvedProject
 from prodserver.config.resolve import resolve_project
 from tests.security.helpers import base_env, is_root, write
@@ -185,7 +185,7 @@ def up_as_root(tmp_path: Path, *args: str, body: str = CONFIG) -> subprocess.Com
 
 NEEDS_ROOT_CHECK = (
     "needs cli/commands/up.py (or runtime/up.py run_up) to call "
-    "prodserver.config.checks.root_problems(project, os.geteuid(), allow_root=..., "
+    "prodserver.checks.root.root_problems(project, os.geteuid(), allow_root=..., "
     "names=selected) before anything starts and raise a ConfigError with the problems; "
     "an --allow-root flag on up; and `allow_root` (boolean) in the [project] schema and as "
     "ResolvedProject.allow_root"

@@ -1,6 +1,6 @@
 """``prodserver check``: validate the configuration of one profile or of every profile.
 
-With ``--deploy``, also the pre-start checks of :mod:`prodserver.config.prestart`: ports
+With ``--deploy``, also the pre-start checks of :mod:`prodserver.checks.prestart`: ports
 free, required variables set, brokers and databases reachable, and Django's own
 ``check --deploy`` in a production profile.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from prodserver import codes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from prodserver.config.checks import backend_problems, executable_problems
+    from prodserver.checks.installed import backend_problems, executable_problems
     from prodserver.config.merge import ROOT, profile_names
     from prodserver.config.resolve import load_source, resolve_with_provenance
     from prodserver.errors import BackendUnavailable, ConfigError, UsageError
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         if args.deploy:
             unavailable.extend(missing)
         if args.deploy:
-            from prodserver.config.prestart import prestart_problems
+            from prodserver.checks.prestart import prestart_problems
 
             report = prestart_problems(project, deploy=True)
             for problem in report.problems:
@@ -95,10 +97,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if unavailable:
         raise BackendUnavailable(
-            f"{len(unavailable)} backend package(s) missing (see above)", code="PS145"
+            f"{len(unavailable)} backend package(s) missing (see above)",
+            code=codes.BACKEND_NOT_INSTALLED,
         )
     if failed_checks:
-        from prodserver.config.prestart import PrestartFailed
+        from prodserver.checks.prestart import PrestartFailed
 
         plural = "s" if failed_checks != 1 else ""
         raise PrestartFailed(f"{failed_checks} pre-start check{plural} failed (see above)")

@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from prodserver.checks.root import refuse_root
     from prodserver.cli.common import load_project
-    from prodserver.config.checks import refuse_root
     from prodserver.errors import UsageError
     from prodserver.runtime.exec import choose_instance, exec_process
 

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path, PurePosixPath
 
+from prodserver import codes
+
 FORMAT_NAMES = ("procfile", "compose", "systemd", "supervisord", "kubernetes")
 
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 for_export=True,
                 include_secrets=args.include_secrets,
             )
-    from prodserver.config.checks import root_allowed
+    from prodserver.checks.root import root_allowed
 
     options = ExportOptions(
         include_secrets=args.include_secrets,
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(
             f"refusing to write through the symbolic link {output}",
             hint="give the real path, or remove the link",
-            code="PS604",
+            code=codes.THROUGH_SYMLINK,
         )
     files = list(result.files)
     if (

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from prodserver import codes
+
 if TYPE_CHECKING:
     from prodserver.init.plan import Answers, Detected
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(
             f"{target} already exists",
             hint="pass --force to replace it, or -o PATH to write elsewhere",
-            code="PS191",
+            code=codes.INIT_TARGET_EXISTS,
         )
     warnings: list[str] = []
     if args.from_procfile is not None:
@@ -128,7 +130,7 @@ def _answer(validate: Callable[[Any], T], text: Any, flag: str) -> T:
     try:
         return validate(text)
     except InvalidAnswer as exc:
-        raise UsageError(f"{flag}: {exc}", code="PS193") from None
+        raise UsageError(f"{flag}: {exc}", code=codes.INIT_BAD_ANSWER) from None
 
 
 def _no_answers(args: argparse.Namespace, source: str) -> None:
@@ -228,6 +230,6 @@ def _django_settings(cwd: Path) -> Any:
         raise ConfigError(
             f"cannot load the settings {module!r}: {type(exc).__name__}: {exc}",
             hint="run it from the project directory (where manage.py is), or fix the settings",
-            code="PS183",
+            code=codes.DJANGO_SETTINGS_UNLOADABLE,
         ) from None
     return settings

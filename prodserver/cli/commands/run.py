@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from prodserver import codes
 from prodserver.cli.common import add_allow_root
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     project = _project(args)
     if command:
-        from prodserver.config.checks import refuse_root
+        from prodserver.checks.root import refuse_root
 
         refuse_root(project, flag=args.allow_root, command=command[0])
     return run_oneoff(project, command)
@@ -52,7 +53,11 @@ def _project(args: argparse.Namespace) -> ResolvedProject:
         from prodserver.config.sources import FILE_ENV
 
         named = args.file or os.environ.get(FILE_ENV)
-        if named or exc.code != "PS101" or not exc.message.startswith("no prodserver.toml"):
+        if (
+            named
+            or exc.code != codes.FILE_UNREADABLE
+            or not exc.message.startswith("no prodserver.toml")
+        ):
             raise
     from prodserver.config.resolve import resolve_with_provenance
     from prodserver.config.sources import LineIndex, RawSource

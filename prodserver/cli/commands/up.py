@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from prodserver import codes
 from prodserver.cli.common import add_allow_root
 from prodserver.errors import ConfigError, UsageError
 
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     _refuse_root(project, args)
     _require_packages(project, args)
     if not args.skip_checks:
-        from prodserver.config.prestart import fail_on, prestart_problems
+        from prodserver.checks.prestart import fail_on, prestart_problems
         from prodserver.runtime.supervisor import select_processes
 
         names = select_processes(project, args.names) if args.names else None
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> None:
     """A backend whose package is missing cannot start: say so once, with the extra to install."""
-    from prodserver.config.checks import backend_problems
+    from prodserver.checks.installed import backend_problems
     from prodserver.errors import BackendUnavailable
 
     names = None
@@ -195,18 +196,20 @@ def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> Non
         names = tuple(select_processes(project, args.names))
     problems = backend_problems(project, names=names)
     if len(problems) == 1:
-        raise BackendUnavailable(problems[0].message, hint=problems[0].hint, code="PS145")
+        raise BackendUnavailable(
+            problems[0].message, hint=problems[0].hint, code=codes.BACKEND_NOT_INSTALLED
+        )
     if problems:
         raise BackendUnavailable(
             "; ".join(p.message for p in problems),
             hint=" and ".join(dict.fromkeys(p.hint for p in problems if p.hint)),
-            code="PS145",
+            code=codes.BACKEND_NOT_INSTALLED,
         )
 
 
 def _refuse_root(project: ResolvedProject, args: argparse.Namespace) -> None:
     """Running a production profile's processes as root is refused unless allowed."""
-    from prodserver.config.checks import refuse_root
+    from prodserver.checks.root import refuse_root
 
     names = None
     if args.names:

@@ -16,6 +16,6 @@ class ProdserverConfig(AppConfig):  # type: ignore[misc]  # Django ships no type
     def ready(self) -> None:
         from django.core import checks
 
-        from prodserver.contrib.django.checks import TAG, check_configuration
+        from prodserver.checks.django_system import TAG, check_configuration
 
         checks.register(check_configuration, TAG)

@@ -28,7 +28,7 @@ class Command(BaseCommand):  # type: ignore[misc]  # Django ships no type hints
         super().run_from_argv(command.legacy_run_argv(argv, self.stderr))
 
     def check(self, *args: Any, **kwargs: Any) -> None:
-        from prodserver.contrib.django.checks import suppressed
+        from prodserver.checks.django_system import suppressed
 
         with suppressed():
             super().check(*args, **kwargs)

@@ -106,7 +106,7 @@ def _messages() -> Iterator[Any]:
 
 
 def _resolved(source: Any) -> Iterator[Any]:
-    from prodserver.config.checks import backend_problems
+    from prodserver.checks.installed import backend_problems
     from prodserver.config.merge import profile_names
     from prodserver.config.resolve import resolve_with_provenance
 

@@ -1,92 +1,18 @@
-"""Checks of a resolved project that go beyond the schema: installed backends, executables."""
+"""The root rule: no process of a production profile runs as root unless asked for.
+
+One rule for ``up``, ``exec`` and ``run`` (error ``PS114``), and the one definition of a
+production profile that the pre-start checks share.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-from prodserver.config.model import ResolvedProject
+from prodserver import codes
+from prodserver.config.model import PRODUCTION_NAMES, ResolvedProject
 from prodserver.errors import Location, Problem
 
-
-def backend_problems(
-    project: ResolvedProject,
-    *,
-    severity: str = "error",
-    names: Iterable[str] | None = None,
-) -> list[Problem]:
-    """A backend whose package is not installed, once per backend, naming the extra to install.
-
-    ``check`` reports it as a warning (the configuration itself is fine: another machine may
-    have the package); ``check --deploy`` and ``up`` as an error. ``names`` limits the check to
-    the processes that will run.
-    """
-    from prodserver.backends.registry import get_backend
-
-    selected = [
-        spec for spec in project.processes.values() if names is None or spec.name in set(names)
-    ]
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for spec in selected:
-        if spec.backend in seen:
-            continue
-        seen.add(spec.backend)
-        backend = get_backend(spec.backend)
-        missing = backend.missing_requirements()
-        if missing:
-            hint = backend.install_hint() or f"install the package providing {missing[0]}"
-            users = [s.name for s in selected if s.backend == spec.backend]
-            problems.append(
-                Problem(
-                    "PS145",
-                    f"backend {spec.backend!r} (used by {', '.join(users)}) needs "
-                    f"{', '.join(missing)}, which is not installed",
-                    Location(file=project.source),
-                    hint,
-                    severity=severity,
-                )
-            )
-    return problems
-
-
-def _package_missing(backend_name: str) -> bool:
-    from prodserver.backends.registry import get_backend
-
-    return bool(get_backend(backend_name).missing_requirements())
-
-
-def executable_problems(project: ResolvedProject) -> list[Problem]:
-    """Warn about a program that is not on the process's PATH (it would fail at start)."""
-    from prodserver.config.display import masker_for
-
-    masker = masker_for(project)
-    problems: list[Problem] = []
-    for spec in project.processes.values():
-        if not spec.instances or spec.shell or _package_missing(spec.backend):
-            continue  # a missing backend package is reported once, by backend_problems
-        inst = spec.instances[0]
-        program = inst.argv[0]
-        if os.sep in program:
-            found = os.access(program, os.X_OK)
-        else:
-            found = shutil.which(program, path=inst.env.get("PATH", os.defpath)) is not None
-        if not found:
-            problems.append(
-                Problem(
-                    "PS146",
-                    f"{spec.name}: program {masker.text(repr(program))} was not found on its PATH",
-                    Location(file=project.source, key_path=f"processes.{spec.name}"),
-                    "install it, or use an absolute path",
-                    severity="warning",
-                )
-            )
-    return problems
-
-
-#: profile names that count as production even when the profile does not say so itself
-PRODUCTION_NAMES = frozenset({"prod", "production"})
 #: the environment's way to say --allow-root (a container image that must run as root)
 ALLOW_ROOT_ENV = "PRODSERVER_ALLOW_ROOT"
 
@@ -156,36 +82,15 @@ def root_problems(
         return []
     if not is_production(project):
         return []
-    as_root: list[str] = []
-    key: str | None = None
     if command is not None:
-        as_root = [command] if euid == 0 else []
+        as_root, key = ([command] if euid == 0 else []), None
     else:
-        selected = project.processes if names is None else names
-        for name in selected:
-            spec = project.processes.get(name)
-            if spec is None:
-                continue
-            if runs_as_root(spec.user, euid):
-                as_root.append(name)
-            elif (
-                probes
-                and euid == 0
-                and any(
-                    inst.healthcheck is not None and inst.healthcheck.kind == "cmd"
-                    for inst in spec.instances
-                )
-            ):
-                # a `cmd` probe runs as prodserver does, not as the process's `user =`
-                as_root.append(f"{name}'s healthcheck cmd")
-            else:
-                continue
-            key = key or f"processes.{name}"
+        as_root, key = _as_root(project, euid, names=names, probes=probes)
     if not as_root:
         return []
     return [
         Problem(
-            "PS114",
+            codes.ROOT_IN_PRODUCTION,
             f"refusing to run {', '.join(as_root)} as root in the production profile "
             f"{project.profile!r}",
             Location(file=project.source, key_path=key),
@@ -194,6 +99,34 @@ def root_problems(
             f"{ALLOW_ROOT_ENV}=1, or set `allow_root = true` in [project]",
         )
     ]
+
+
+def _as_root(
+    project: ResolvedProject, euid: int, *, names: tuple[str, ...] | None, probes: bool
+) -> tuple[list[str], str | None]:
+    """What of the processes ``names`` would run as root, and the key path of the first."""
+    as_root: list[str] = []
+    key: str | None = None
+    for name in project.processes if names is None else names:
+        spec = project.processes.get(name)
+        if spec is None:
+            continue
+        if runs_as_root(spec.user, euid):
+            as_root.append(name)
+        elif (
+            probes
+            and euid == 0
+            and any(
+                inst.healthcheck is not None and inst.healthcheck.kind == "cmd"
+                for inst in spec.instances
+            )
+        ):
+            # a `cmd` probe runs as prodserver does, not as the process's `user =`
+            as_root.append(f"{name}'s healthcheck cmd")
+        else:
+            continue
+        key = key or f"processes.{name}"
+    return as_root, key
 
 
 def refuse_root(

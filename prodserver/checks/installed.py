@@ -1,0 +1,90 @@
+"""Checks of the installed environment: backend packages and programs that a process needs.
+
+``check`` reports them as warnings (another machine may have them), ``check --deploy`` and ``up``
+a missing backend package as an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+
+from prodserver import codes
+from prodserver.config.model import ResolvedProject
+from prodserver.errors import Location, Problem
+
+
+def backend_problems(
+    project: ResolvedProject,
+    *,
+    severity: str = "error",
+    names: Iterable[str] | None = None,
+) -> list[Problem]:
+    """A backend whose package is not installed, once per backend, naming the extra to install.
+
+    ``check`` reports it as a warning (the configuration itself is fine: another machine may
+    have the package); ``check --deploy`` and ``up`` as an error. ``names`` limits the check to
+    the processes that will run.
+    """
+    from prodserver.backends.registry import get_backend
+
+    selected = [
+        spec for spec in project.processes.values() if names is None or spec.name in set(names)
+    ]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for spec in selected:
+        if spec.backend in seen:
+            continue
+        seen.add(spec.backend)
+        backend = get_backend(spec.backend)
+        missing = backend.missing_requirements()
+        if missing:
+            hint = backend.install_hint() or f"install the package providing {missing[0]}"
+            users = [s.name for s in selected if s.backend == spec.backend]
+            problems.append(
+                Problem(
+                    codes.BACKEND_NOT_INSTALLED,
+                    f"backend {spec.backend!r} (used by {', '.join(users)}) needs "
+                    f"{', '.join(missing)}, which is not installed",
+                    Location(file=project.source),
+                    hint,
+                    severity=severity,
+                )
+            )
+    return problems
+
+
+def _package_missing(backend_name: str) -> bool:
+    from prodserver.backends.registry import get_backend
+
+    return bool(get_backend(backend_name).missing_requirements())
+
+
+def executable_problems(project: ResolvedProject) -> list[Problem]:
+    """Warn about a program that is not on the process's PATH (it would fail at start)."""
+    from prodserver.config.display import masker_for
+
+    masker = masker_for(project)
+    problems: list[Problem] = []
+    for spec in project.processes.values():
+        if not spec.instances or spec.shell or _package_missing(spec.backend):
+            continue  # a missing backend package is reported once, by backend_problems
+        inst = spec.instances[0]
+        program = inst.argv[0]
+        if os.sep in program:
+            found = os.access(program, os.X_OK)
+        else:
+            found = shutil.which(program, path=inst.env.get("PATH", os.defpath)) is not None
+        if not found:
+            problems.append(
+                Problem(
+                    codes.PROGRAM_NOT_FOUND,
+                    f"{spec.name}: program {masker.text(repr(program))} was not found on its PATH",
+                    Location(file=project.source, key_path=f"processes.{spec.name}"),
+                    "install it, or use an absolute path",
+                    severity="warning",
+                )
+            )
+    return problems
