@@ -241,6 +241,10 @@ class Placeholders:
             out.append(chr(_FIRST + index))
         return "".join(out)
 
+    def holds(self, text: str) -> bool:
+        """Whether ``text`` holds a placeholder this object handed out (cheap: no template)."""
+        return bool(self._refs) and PLACEHOLDER.search(text) is not None
+
     def decode(self, text: str) -> Template:
         """Text with placeholders back to a template.
 

@@ -29,8 +29,9 @@ def backend_problems(
     """
     from prodserver.backends.registry import get_backend
 
+    wanted = None if names is None else set(names)
     selected = [
-        spec for spec in project.processes.values() if names is None or spec.name in set(names)
+        spec for spec in project.processes.values() if wanted is None or spec.name in wanted
     ]
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -62,22 +63,31 @@ def _package_missing(backend_name: str) -> bool:
     return bool(get_backend(backend_name).missing_requirements())
 
 
+def _program_found(program: str, path: str) -> bool:
+    if os.sep in program:
+        return os.access(program, os.X_OK)
+    return shutil.which(program, path=path) is not None
+
+
 def executable_problems(project: ResolvedProject) -> list[Problem]:
     """Warn about a program that is not on the process's PATH (it would fail at start)."""
     from prodserver.config.display import masker_for
 
     masker = masker_for(project)
     problems: list[Problem] = []
+    missing: dict[str, bool] = {}  # per backend: thousands of processes share a few
+    found_at: dict[tuple[str, str], bool] = {}  # per program and PATH, for the same reason
     for spec in project.processes.values():
-        if not spec.instances or spec.shell or _package_missing(spec.backend):
+        if spec.backend not in missing:
+            missing[spec.backend] = _package_missing(spec.backend)
+        if not spec.instances or spec.shell or missing[spec.backend]:
             continue  # a missing backend package is reported once, by backend_problems
         inst = spec.instances[0]
         program = inst.argv[0]
-        if os.sep in program:
-            found = os.access(program, os.X_OK)
-        else:
-            found = shutil.which(program, path=inst.env.get("PATH", os.defpath)) is not None
-        if not found:
+        key = (program, inst.env.get("PATH", os.defpath))
+        if key not in found_at:
+            found_at[key] = _program_found(*key)
+        if not found_at[key]:
             problems.append(
                 Problem(
                     codes.PROGRAM_NOT_FOUND,

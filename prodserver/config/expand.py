@@ -127,7 +127,7 @@ def runtime_value(ctx: Context, name: str, local: str) -> str:
 
 def kept_in(ctx: Context, text: str) -> bool:
     """Whether ``text`` holds a kept reference (as its placeholder)."""
-    return not ctx.placeholders.decode(text).is_literal
+    return ctx.placeholders.holds(text) and not ctx.placeholders.decode(text).is_literal
 
 
 def text(ctx: Context, value: str, port: int | None = None) -> str:
@@ -135,6 +135,8 @@ def text(ctx: Context, value: str, port: int | None = None) -> str:
 
     A resolution for ``up`` keeps no reference, so this is its text unchanged.
     """
+    if not ctx.placeholders.holds(value):
+        return value
     template = ctx.placeholders.decode(value)
     if template.is_literal:
         return value
