@@ -510,6 +510,11 @@ BAD_WATCHDOG = _code(
     "`healthcheck.watchdog` without `notify = true`, or not longer than 0s",
     error="ConfigError",
 )
+BAD_PROBE_ADDRESS = _code(
+    "PS452",
+    "`healthcheck.tcp` is not `host:port` (for example `\"localhost\"` without a port)",
+    error="ConfigError",
+)
 RUNTIME_UNKNOWN = _code(
     "PS460",
     "`PRODSERVER_RUNTIME` is neither `native` nor `portable` (unset: the system's default; see "

@@ -12,7 +12,9 @@ from prodserver.config.coerce import coerce, words
 from prodserver.config.commands import backend_context
 from prodserver.config.context import Context, ProcessEntry, Where
 from prodserver.config.model import HealthCheck, ProbeKind
+from prodserver.hostport import AddressError, split_host_port
 from prodserver.options import Option
+from prodserver.rawsource import KeyPath
 
 #: (key, default) of a probe's durations
 _TIMINGS = (("interval", 5.0), ("timeout", 3.0), ("start_period", 0.0))
@@ -51,6 +53,8 @@ def _declared(
         target = tuple(argv)
     else:
         target = str(table[kind])
+        if kind == "tcp" and not _address_ok(ctx, target, where("healthcheck", "tcp")):
+            return None
     status = table.get("status", (200, 399))
     if isinstance(status, int):
         status = (status, status)
@@ -84,6 +88,23 @@ def _declared(
         role=table.get("role", "both"),
         watchdog=watchdog(ctx, table, kind, lookup, where),
     )
+
+
+def _address_ok(ctx: Context, target: str, path: KeyPath) -> bool:
+    """A literal tcp probe target is ``host:port``; one with a reference is read where it runs."""
+    if ctx.placeholders.holds(target) or "$" in target:
+        return True
+    try:
+        split_host_port(target)
+    except AddressError as exc:
+        ctx.out.error(
+            codes.BAD_PROBE_ADDRESS,
+            f"healthcheck tcp: {exc}",
+            path,
+            'healthcheck = { tcp = "127.0.0.1:${PORT}" }',
+        )
+        return False
+    return True
 
 
 def watchdog(

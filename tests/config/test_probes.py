@@ -61,3 +61,19 @@ def test_a_watchdog_needs_notify_and_a_positive_duration(context: MakeContext) -
     assert codes(ctx) == ["PS451", "PS451"]
     probe = check(ctx, {"healthcheck": {"notify": True, "watchdog": "1m"}})
     assert (probe.kind, probe.target, probe.watchdog) == ("notify", "", 60.0)
+
+
+def test_a_tcp_probe_without_a_port_is_a_located_error(context: MakeContext) -> None:
+    # once accepted by check, then an internal error (exit 70) in the Kubernetes export
+    ctx = context()
+    assert check(ctx, {"healthcheck": {"tcp": "localhost"}}) is None
+    assert codes(ctx) == ["PS452"]
+    assert "no port" in ctx.out.problems[0].message
+
+
+def test_a_tcp_probe_with_a_port_or_a_reference_is_accepted(context: MakeContext) -> None:
+    ctx = context()
+    assert check(ctx, {"healthcheck": {"tcp": "[::1]:8000"}}).target == "[::1]:8000"
+    # a reference is read where the probe runs (the port may come from the platform)
+    assert check(ctx, {"healthcheck": {"tcp": "127.0.0.1:${PORT}"}}) is not None
+    assert codes(ctx) == []
