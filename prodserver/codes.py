@@ -512,7 +512,7 @@ BAD_WATCHDOG = _code(
 )
 BAD_PROBE_ADDRESS = _code(
     "PS452",
-    "`healthcheck.tcp` is not `host:port` (for example `\"localhost\"` without a port)",
+    '`healthcheck.tcp` is not `host:port` (for example `"localhost"` without a port)',
     error="ConfigError",
 )
 RUNTIME_UNKNOWN = _code(
