@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 import signal
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
@@ -222,13 +222,6 @@ class _Backing:
             out["environment"] = dict(self.postgres)
         out["healthcheck"] = copy.deepcopy(spec["healthcheck"])
         return out
-
-
-def _relative(project: ResolvedProject, path: Path) -> str:
-    try:
-        return path.relative_to(project.root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _port_text(spec: ProcessSpec) -> dict[str, str]:
