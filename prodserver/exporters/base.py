@@ -335,6 +335,26 @@ def under_root(root: str, relative: PurePosixPath) -> str:
     return root.rstrip("/") + "/" + text
 
 
+def container_workdir(
+    project: ResolvedProject, spec: ProcessSpec, root: str | None, lost: Lost
+) -> str | None:
+    """A container's working directory: ``cwd`` under ``[export] root`` in the image.
+
+    Without a root, a ``cwd`` other than the project root is lost (the container runs in the
+    image's WORKDIR) and the result is None.
+    """
+    if root is not None:
+        return under_root(root, relative_cwd(project, spec))
+    if spec.cwd != project.root:
+        lost.add(
+            spec.name,
+            f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
+            "the container runs in the image's WORKDIR; set [export] root to where the project "
+            "is in the image",
+        )
+    return None
+
+
 def target_path(
     project: ResolvedProject, spec: ProcessSpec, fmt: str, root: str, tail: Sequence[str]
 ) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 import signal
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
@@ -26,15 +26,14 @@ from prodserver.exporters.base import (
     ExportOptions,
     ExportResult,
     Lost,
+    container_workdir,
     default_port,
     duration,
     export_restart,
     header,
-    relative_cwd,
     restart_tuned,
     secret_env,
     target_env_files,
-    under_root,
 )
 from prodserver.template import Template
 
@@ -97,46 +96,17 @@ _TCP_PROBE = (
 def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     """The ``compose.yaml`` of ``project``."""
     lost = Lost("compose")
-    env, secrets = secret_env(
-        project, project.env_templates(), include_secrets=options.include_secrets
-    )
-    environment: dict[str, str | None] = {
-        k: _text(v, {}, _definitions(env, exclude=k)) for k, v in env.items()
-    }
-    for name in secrets:
-        # A name without a value: Compose passes the variable through from where it runs.
-        environment[name] = None
     deploy = project.deploy.settings("compose")
     backing = _Backing(enabled=deploy.backing_services)
-    environment = {
-        k: backing.rewrite(v, k) if v is not None else None for k, v in environment.items()
-    }
-    common: dict[str, Any] = {"image": deploy.image or f"{project.name.lower()}:latest"}
-    if deploy.image is None:
-        common["build"] = {"context": "."}
-    common["init"] = True
-    env_files = target_env_files(project, lost)
-    if env_files:
-        # Referenced, not copied: Compose reads them where it runs, next to compose.yaml, and
-        # a missing one is fine there as it is here.
-        common["env_file"] = [{"path": p.as_posix(), "required": False} for p in env_files]
-    if environment:
-        common["environment"] = environment
+    common = _common(project, include_secrets=options.include_secrets, backing=backing, lost=lost)
     anchor = yamlout.Anchored("prodserver", common)
 
     services: dict[str, Any] = {}
     for name, spec in project.processes.items():
-        services[name] = _service(project, spec, anchor, options, lost, backing)
-    for kind, where in backing.found.items():
-        if kind in services:
-            lost.add(
-                None, f"a {kind} service for {', '.join(sorted(where))}", "a process is named so"
-            )
-            continue
-        services[kind] = backing.service(kind)
-        for service in services.values():
-            if service is not services[kind] and yamlout.MERGE in service:
-                service.setdefault("depends_on", {})[kind] = {"condition": "service_healthy"}
+        services[name] = _service(
+            project, spec, anchor=anchor, options=options, lost=lost, backing=backing
+        )
+    _add_backing_services(services, backing, lost)
     advice = [
         f"{', '.join(sorted(where))}: pointed at this machine, which inside a container is the "
         f"container itself; the export adds a '{kind}' service (with a healthcheck) and names "
@@ -164,6 +134,49 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         warnings=tuple(lost.items),
         advice=tuple(advice),
     )
+
+
+def _common(
+    project: ResolvedProject, *, include_secrets: bool, backing: _Backing, lost: Lost
+) -> dict[str, Any]:
+    """What every service shares (under ``x-prodserver``): image, init, the environment."""
+    env, secrets = secret_env(project, project.env_templates(), include_secrets=include_secrets)
+    environment: dict[str, str | None] = {
+        k: _text(v, {}, _definitions(env, exclude=k)) for k, v in env.items()
+    }
+    for name in secrets:
+        # A name without a value: Compose passes the variable through from where it runs.
+        environment[name] = None
+    deploy = project.deploy.settings("compose")
+    environment = {
+        k: backing.rewrite(v, k) if v is not None else None for k, v in environment.items()
+    }
+    common: dict[str, Any] = {"image": deploy.image or f"{project.name.lower()}:latest"}
+    if deploy.image is None:
+        common["build"] = {"context": "."}
+    common["init"] = True
+    env_files = target_env_files(project, lost)
+    if env_files:
+        # Referenced, not copied: Compose reads them where it runs, next to compose.yaml, and
+        # a missing one is fine there as it is here.
+        common["env_file"] = [{"path": p.as_posix(), "required": False} for p in env_files]
+    if environment:
+        common["environment"] = environment
+    return common
+
+
+def _add_backing_services(services: dict[str, Any], backing: _Backing, lost: Lost) -> None:
+    """A service for each broker or database found on localhost; every process waits for it."""
+    for kind, where in backing.found.items():
+        if kind in services:
+            lost.add(
+                None, f"a {kind} service for {', '.join(sorted(where))}", "a process is named so"
+            )
+            continue
+        services[kind] = backing.service(kind)
+        for service in services.values():
+            if service is not services[kind] and yamlout.MERGE in service:
+                service.setdefault("depends_on", {})[kind] = {"condition": "service_healthy"}
 
 
 class _Backing:
@@ -211,13 +224,6 @@ class _Backing:
         return out
 
 
-def _relative(project: ResolvedProject, path: Path) -> str:
-    try:
-        return path.relative_to(project.root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _port_text(spec: ProcessSpec) -> dict[str, str]:
     return {"PORT": str(default_port(spec))} if spec.listens else {}
 
@@ -238,6 +244,7 @@ def _definitions(env: dict[str, Template], exclude: str | None = None) -> dict[s
 def _service(
     project: ResolvedProject,
     spec: ProcessSpec,
+    *,
     anchor: yamlout.Anchored,
     options: ExportOptions,
     lost: Lost,
@@ -263,24 +270,13 @@ def _service(
     environment.update(dict.fromkeys(secrets))
     if spec.listens:
         environment["PORT"] = fixed["PORT"]
-        if not spec.oneshot:
-            service["expose"] = [fixed["PORT"]]
-            if deploy.publish_ports:
-                # one copy: the same port on the host; several: a free host port each
-                port = fixed["PORT"]
-                service["ports"] = [f"{port}:{port}" if spec.scale == 1 else port]
+        service.update(_ports(spec, fixed["PORT"], publish=deploy.publish_ports))
     if environment:
         # Compose replaces, not merges, a mapping given again: repeat the common variables.
         service["environment"] = {**anchor.get("environment", {}), **environment}
-    if deploy.root is not None:
-        service["working_dir"] = under_root(deploy.root, relative_cwd(project, spec))
-    elif spec.cwd != project.root:
-        lost.add(
-            spec.name,
-            f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
-            "the container runs in the image's WORKDIR; set [export] root to where the "
-            "project is in the image",
-        )
+    workdir = container_workdir(project, spec, deploy.root, lost)
+    if workdir is not None:
+        service["working_dir"] = workdir
     if spec.depends_on:
         service["depends_on"] = {
             dep.name: {"condition": CONDITIONS[dep.condition]} for dep in spec.depends_on
@@ -292,47 +288,75 @@ def _service(
     if spec.stop_signal != signal.SIGTERM:
         service["stop_signal"] = spec.stop_signal.name
     service["stop_grace_period"] = duration(spec.stop_timeout)
-    policy = export_restart(project, spec, "compose")
-    if spec.oneshot:
-        service["restart"] = "no"
-    else:
-        mode = policy.mode
-        service["restart"] = RESTART[mode]
-        if mode == "on-failure" and policy.max_restarts:
-            service["restart"] = f"on-failure:{policy.max_restarts}"
-        if mode != "no" and restart_tuned(policy):
-            lost.add(
-                spec.name,
-                f"restart backoff {policy.backoff:g}s..{policy.backoff_max:g}s"
-                f" within {policy.window:g}s",
-                "Docker doubles the delay from 100ms by itself",
-            )
-    for key in ("success_exit_codes", "prevent_exit_codes"):
-        if getattr(policy, key) and not spec.oneshot:
-            lost.add(spec.name, f"restart.{key}", "Docker restarts on any non-zero exit")
-    if spec.scale > 1 and not spec.oneshot:
-        service["deploy"] = {"replicas": spec.scale}
-    if spec.scale == 0:
-        # Not started by default; `docker compose --profile manual up` brings it up.
-        service["profiles"] = ["manual"]
-    if spec.max_memory:
-        service.setdefault("deploy", {})["resources"] = {"limits": {"memory": str(spec.max_memory)}}
+    service["restart"] = _restart(project, spec, lost)
+    service.update(_scaling(spec))
     if spec.user or deploy.user:
         service["user"] = spec.user or deploy.user
         if deploy.group and not spec.user:
             service["user"] += f":{deploy.group}"
     if spec.labels:
         service["labels"] = dict(spec.labels)
+    _report_unsupported(spec, lost)
+    extra = spec.export.get("compose")
+    if extra:
+        _deep_merge(service, copy.deepcopy(dict(extra)))
+    return service
+
+
+def _ports(spec: ProcessSpec, port: str, *, publish: bool) -> dict[str, Any]:
+    """``expose`` (and ``ports`` when published) of a long-running process that listens."""
+    if spec.oneshot:
+        return {}
+    out: dict[str, Any] = {"expose": [port]}
+    if publish:
+        # one copy: the same port on the host; several: a free host port each
+        out["ports"] = [f"{port}:{port}" if spec.scale == 1 else port]
+    return out
+
+
+def _restart(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> str:
+    """The ``restart`` policy; what Docker cannot tune of the process's policy is lost."""
+    if spec.oneshot:
+        return "no"
+    policy = export_restart(project, spec, "compose")
+    mode = policy.mode
+    restart = RESTART[mode]
+    if mode == "on-failure" and policy.max_restarts:
+        restart = f"on-failure:{policy.max_restarts}"
+    if mode != "no" and restart_tuned(policy):
+        lost.add(
+            spec.name,
+            f"restart backoff {policy.backoff:g}s..{policy.backoff_max:g}s"
+            f" within {policy.window:g}s",
+            "Docker doubles the delay from 100ms by itself",
+        )
+    for key in ("success_exit_codes", "prevent_exit_codes"):
+        if getattr(policy, key):
+            lost.add(spec.name, f"restart.{key}", "Docker restarts on any non-zero exit")
+    return restart
+
+
+def _scaling(spec: ProcessSpec) -> dict[str, Any]:
+    """``deploy`` (replicas, memory limit) and the ``manual`` profile of a process scaled to 0."""
+    out: dict[str, Any] = {}
+    if spec.scale > 1 and not spec.oneshot:
+        out["deploy"] = {"replicas": spec.scale}
+    if spec.scale == 0:
+        # Not started by default; `docker compose --profile manual up` brings it up.
+        out["profiles"] = ["manual"]
+    if spec.max_memory:
+        out.setdefault("deploy", {})["resources"] = {"limits": {"memory": str(spec.max_memory)}}
+    return out
+
+
+def _report_unsupported(spec: ProcessSpec, lost: Lost) -> None:
+    """Say what Compose cannot do of ``spec``: autoscaling, signalling the whole group."""
     if spec.autoscale:
         lost.add(spec.name, "autoscale", "Compose has no autoscaler")
     if spec.kill_mode == "group":
         # init: true runs tini, which forwards the stop signal to the main process only; the
         # rest of the container's processes get SIGKILL when it stops.
         lost.add(spec.name, "kill_mode group", "Docker signals the container's main process")
-    extra = spec.export.get("compose")
-    if extra:
-        _deep_merge(service, copy.deepcopy(dict(extra)))
-    return service
 
 
 def _healthcheck(

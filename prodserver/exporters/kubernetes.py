@@ -21,12 +21,11 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
 
 from prodserver import codes
-from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
+from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import shell, yamlout
+from prodserver.exporters import yamlout
 from prodserver.exporters.base import (
     MODE_PUBLIC,
     MODE_SECRET,
@@ -38,13 +37,11 @@ from prodserver.exporters.base import (
     export_restart,
     header,
     is_singleton,
-    relative_cwd,
     seconds,
     secret_env,
-    under_root,
 )
-from prodserver.hostport import split_host_port
-from prodserver.template import Piece, Template
+from prodserver.exporters.kubernetes_parts import Context, container
+from prodserver.template import Template
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
@@ -92,31 +89,13 @@ def build(
     project: ResolvedProject, options: ExportOptions, lost: Lost
 ) -> tuple[list[dict[str, Any]], bool, list[str]]:
     """The Kubernetes objects (as data), whether they hold a secret value, and advice."""
-    names: dict[str, str] = {}
-    for process in project.processes:
-        name = k8s_name(project, process)
-        if name in names.values():
-            raise ConfigError(
-                f"processes {process!r} and another one both become {name!r} in Kubernetes",
-                location=Location(file=project.source, key_path=f"processes.{process}"),
-                code=codes.KUBERNETES_NAME,
-            )
-        names[process] = name
+    names = _object_names(project)
     env, secrets = secret_env(
         project, project.env_templates(), include_secrets=options.include_secrets
     )
     secret_name = k8s_name(project, "secrets")
-    runtime_name = k8s_name(project, "runtime")
     config_name = k8s_name(project, "env")
-    plain = {k: v.literal for k, v in env.items() if v.is_literal}
-    derived = {k: v for k, v in env.items() if not v.is_literal}
-    secret_values = {k: v for k, v in plain.items() if k in project.secret_names}
-    for key in secret_values:
-        del plain[key]
-    bad = [k for k in plain if not _ENV_NAME.fullmatch(k)]
-    if bad:
-        raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code=codes.CONFIGMAP_KEY)
-
+    plain, derived, secret_values = _split_env(project, env)
     objects: list[dict[str, Any]] = []
     # Always there: every container reads it whole (envFrom), so a variable the
     # configuration gives a default can be set by adding it here, and nothing refers to a
@@ -127,12 +106,12 @@ def build(
             _meta("v1", "Secret", secret_name, project)
             | {"type": "Opaque", "stringData": secret_values}
         )
-    ctx = _Context(
+    ctx = Context(
         project=project,
-        options=options,
+        include_secrets=options.include_secrets,
         config=config_name,
         secret=secret_name,
-        runtime=runtime_name,
+        runtime=k8s_name(project, "runtime"),
         secrets=set(secrets) | {n for n in project.runtime_refs if n in project.secret_names},
         derived=derived,
         lost=lost,
@@ -140,25 +119,59 @@ def build(
     ctx.secret_values = bool(secret_values)
     ctx.plain = set(plain)
     for name in project.start_order():
-        spec = project.processes[name]
-        objects.extend(_workload(ctx, spec, names[name]))
+        objects.extend(_workload(ctx, project.processes[name], names[name]))
+    return objects, bool(secret_values), _advice(ctx, objects)
+
+
+def _object_names(project: ResolvedProject) -> dict[str, str]:
+    """The object name of each process; two processes may not end up with the same one."""
+    names: dict[str, str] = {}
+    for process in project.processes:
+        name = k8s_name(project, process)
+        if name in names.values():
+            raise ConfigError(
+                f"processes {process!r} and another one both become {name!r} in Kubernetes",
+                location=Location(file=project.source, key_path=f"processes.{process}"),
+                code=codes.KUBERNETES_NAME,
+            )
+        names[process] = name
+    return names
+
+
+def _split_env(
+    project: ResolvedProject, env: Mapping[str, Template]
+) -> tuple[dict[str, str], dict[str, Template], dict[str, str]]:
+    """The shared environment as ConfigMap data, values built from others, and secret values."""
+    plain = {k: v.literal for k, v in env.items() if v.is_literal}
+    derived = {k: v for k, v in env.items() if not v.is_literal}
+    secret_values = {k: v for k, v in plain.items() if k in project.secret_names}
+    for key in secret_values:
+        del plain[key]
+    bad = [k for k in plain if not _ENV_NAME.fullmatch(k)]
+    if bad:
+        raise ConfigError(f"{bad[0]!r} is not a valid ConfigMap key", code=codes.CONFIGMAP_KEY)
+    return plain, derived, secret_values
+
+
+def _advice(ctx: Context, objects: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What to create and in which order to apply, said after the export."""
     advice: list[str] = []
     needed_secrets = sorted(ctx.used_secrets)
-    if needed_secrets and not secret_values:
+    if needed_secrets and not ctx.secret_values:
         literals = " ".join(f"--from-literal={n}=..." for n in needed_secrets)
         advice.append(
-            f"create the Secret first: kubectl create secret generic {secret_name} {literals}"
+            f"create the Secret first: kubectl create secret generic {ctx.secret} {literals}"
         )
     if ctx.used_runtime:
         literals = " ".join(f"--from-literal={n}=..." for n in sorted(ctx.used_runtime))
         advice.append(
-            f"create the ConfigMap first: kubectl create configmap {runtime_name} {literals}"
+            f"create the ConfigMap first: kubectl create configmap {ctx.runtime} {literals}"
         )
     jobs = [o["metadata"]["name"] for o in objects if o["kind"] == "Job"]
     if jobs:
         # objects without a component label (the ConfigMap, a Secret) match "notin" too
         long_running = ",".join(
-            n.lower().replace("_", "-") for n, s in project.processes.items() if not s.oneshot
+            n.lower().replace("_", "-") for n, s in ctx.project.processes.items() if not s.oneshot
         )
         selector = f"app.kubernetes.io/component notin ({long_running})"
         waits = " ".join(f"job/{j}" for j in jobs)
@@ -168,34 +181,7 @@ def build(
             f"kubectl wait --for=condition=complete --timeout=15m {waits} && "
             "kubectl apply -f FILE"
         )
-    return objects, bool(secret_values), advice
-
-
-class _Context:
-    def __init__(
-        self,
-        *,
-        project: ResolvedProject,
-        options: ExportOptions,
-        config: str | None,
-        secret: str,
-        runtime: str,
-        secrets: set[str],
-        derived: Mapping[str, Template],
-        lost: Lost,
-    ) -> None:
-        self.project = project
-        self.options = options
-        self.config = config
-        self.secret = secret
-        self.runtime = runtime
-        self.secrets = secrets
-        self.derived = derived
-        self.lost = lost
-        self.used_secrets: set[str] = set()
-        self.used_runtime: set[str] = set()
-        self.secret_values = False
-        self.plain: set[str] = set()
+    return advice
 
 
 def _labels(project: ResolvedProject, component: str | None = None) -> dict[str, str]:
@@ -215,200 +201,116 @@ def _meta(
     }
 
 
-def _k8s_text(pieces: Sequence[Piece]) -> str:
-    """Pieces in Kubernetes' ``$(NAME)`` syntax (literal ``$`` doubled)."""
-    out = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            out.append(piece.replace("$", "$$"))
-        else:
-            out.append(f"$({piece.name})")
-    return "".join(out)
-
-
-def _workload(ctx: _Context, spec: ProcessSpec, name: str) -> list[dict[str, Any]]:
-    project, lost = ctx.project, ctx.lost
+def _workload(ctx: Context, spec: ProcessSpec, name: str) -> list[dict[str, Any]]:
+    """The objects of one process: a Job, or a Deployment with its Service and autoscaler."""
     fixed = {"PORT": str(default_port(spec))} if spec.listens else {}
     extra = dict(spec.export.get("kubernetes", {}))
-    deploy = project.deploy.settings("kubernetes")
-    words = [arg.with_values(fixed) for arg in spec.argv_words()]
-    own, own_secrets = secret_env(
-        project, spec.env_templates(), include_secrets=ctx.options.include_secrets
-    )
-    env_list: list[dict[str, Any]] = []
-    if spec.listens:
-        env_list.append({"name": "PORT", "value": fixed["PORT"]})
-    values = {key: value.with_values(fixed) for key, value in {**ctx.derived, **own}.items()}
-    # Only a shell evaluates ${X:-default}: such a value (and any value built from one) is set
-    # by the container's start script instead of Kubernetes.
-    shell_env = {k for k, v in values.items() if v.has_modifier()}
-    while True:
-        more = {k for k, v in values.items() if v.names() & shell_env}
-        if more <= shell_env:
-            break
-        shell_env |= more
-    all_refs = [r for w in words for r in w.refs()]
-    for value in values.values():
-        all_refs.extend(value.refs())
-    referenced = {r.name for r in all_refs}
-    # A variable only ever used with a default may be missing: its key is optional.
-    # A variable the start script sets (with its default) before anything reads it is never
-    # missing either.
-    required = {r.name for r in all_refs if r.op not in (":-", "-") and r.name not in shell_env}
-    # Every secret reaches every container, like the rest of the environment does.
-    referenced |= set(own_secrets) | ctx.secrets
-    defined = {k for k in values if k not in shell_env} | ctx.plain
-    if spec.listens:
-        defined.add("PORT")
-    for ref in sorted(referenced - defined):
-        source: dict[str, Any]
-        if ref in ctx.secrets or ref in project.secret_names:
-            ctx.used_secrets.add(ref)
-            source = {"secretKeyRef": {"name": ctx.secret, "key": ref}}
-        else:
-            if ref not in required:
-                # used only with a default: read from the ConfigMap above if set there
-                continue
-            ctx.used_runtime.add(ref)
-            source = {"configMapKeyRef": {"name": ctx.runtime, "key": ref}}
-        env_list.append({"name": ref, "valueFrom": source})
-    # A variable built from others comes after them: Kubernetes expands only earlier ones.
-    for key, value in values.items():
-        if key not in shell_env:
-            env_list.append({"name": key, "value": _k8s_text(value.pieces)})
-    if shell_env or any(w.has_modifier() for w in words):
-        exports = "".join(
-            f"export {key}={shell.word(values[key].pieces)}; " for key in values if key in shell_env
-        )
-        # The script still passes through Kubernetes' own expansion: dollars are doubled.
-        script = exports + "exec " + shell.command([w.pieces for w in words])
-        command = ["/bin/sh", "-c", script.replace("$", "$$")]
+    pod_spec: dict[str, Any] = {
+        "securityContext": {"runAsNonRoot": True},
+        "terminationGracePeriodSeconds": seconds(spec.stop_timeout),
+        "containers": [container(ctx, spec, fixed=fixed, extra=extra)],
+    }
+    _report_unsupported(ctx, spec)
+    labels = _labels(ctx.project, spec.name)
+    template = {"metadata": {"labels": labels | dict(spec.labels)}, "spec": pod_spec}
+    if spec.oneshot:
+        job = _meta("batch/v1", "Job", name, ctx.project, spec.name)
+        objects = [_job(spec, job, template, extra.pop("job", {}))]
     else:
-        command = [_k8s_text(w.pieces) for w in words]
-
-    container: dict[str, Any] = {
-        "name": spec.name.lower().replace("_", "-"),
-        "image": extra.pop("image", deploy.image or f"{project.name.lower()}:latest"),
-        "command": command,
-    }
-    env_from: list[dict[str, Any]] = []
-    if ctx.config:
-        env_from.append({"configMapRef": {"name": ctx.config}})
-    if ctx.secret_values:
-        env_from.append({"secretRef": {"name": ctx.secret}})
-    if env_from:
-        container["envFrom"] = env_from
-    if env_list:
-        container["env"] = env_list
-    if spec.listens and not spec.oneshot:
-        container["ports"] = [{"name": "app", "containerPort": int(fixed["PORT"])}]
-    if spec.healthcheck is not None and spec.healthcheck.kind == "notify":
-        lost.add(spec.name, "healthcheck (notify)", "Kubernetes has no READY=1 readiness protocol")
-    elif spec.healthcheck is not None:
-        container.update(_probes(spec, spec.healthcheck, fixed, lost))
-    resources = copy.deepcopy(extra.pop("resources", None)) or {}
-    if spec.max_memory and "memory" not in resources.get("limits", {}):
-        resources.setdefault("limits", {})["memory"] = str(spec.max_memory)
-    if resources:
-        container["resources"] = resources
-    container_security: dict[str, Any] = {
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-    }
-    user = spec.user or deploy.user
-    if user:
-        if user.isdigit() and int(user) > 0:
-            container_security["runAsUser"] = int(user)
-        else:
-            who = spec.name if spec.user else None  # [export] user: said once
-            lost.add(who, f"user {user}", "Kubernetes needs a numeric non-root uid")
-    if deploy.group and deploy.group.isdigit():
-        container_security["runAsGroup"] = int(deploy.group)
-    container["securityContext"] = container_security
-    if deploy.root is not None:
-        container["workingDir"] = under_root(deploy.root, relative_cwd(project, spec))
-    elif spec.cwd != project.root:
-        lost.add(
-            spec.name,
-            f"cwd {spec.cwd.relative_to(project.root).as_posix()}",
-            "the container runs in the image's WORKDIR; set [export] root to where the project "
-            "is in the image",
+        objects = _long_running(
+            ctx, spec, name, template=template, labels=labels, fixed=fixed, extra=extra
         )
+    # merged last: a Job's name hashes its spec without the pod's extra keys
+    if extra:
+        pod_extra = extra.pop("pod", {})
+        _merge(pod_spec, pod_extra)
+    for key in extra:
+        ctx.lost.add(
+            spec.name,
+            f"export.kubernetes.{key}",
+            "not a known key (image, resources, pod, deployment, service, job)",
+        )
+    return objects
+
+
+def _report_unsupported(ctx: Context, spec: ProcessSpec) -> None:
+    """Say what Kubernetes cannot do of ``spec``: its stop signal and start order."""
     if spec.stop_signal.name != "SIGTERM":
-        lost.add(
+        ctx.lost.add(
             spec.name,
             f"stop_signal {spec.stop_signal.name}",
             f"Kubernetes sends the image's STOPSIGNAL: set STOPSIGNAL {spec.stop_signal.name}"
             " in the Dockerfile",
         )
     for dep in spec.depends_on:
-        if _is_oneshot(project, dep.name):
+        if _is_oneshot(ctx.project, dep.name):
             continue  # a release Job: the notes give the order (apply it, wait, the rest)
-        lost.add(
+        ctx.lost.add(
             spec.name,
             f"depends_on {dep.name} ({dep.condition})",
             "Kubernetes starts workloads independently",
         )
-    pod_spec: dict[str, Any] = {
-        "securityContext": {"runAsNonRoot": True},
-        "terminationGracePeriodSeconds": seconds(spec.stop_timeout),
-        "containers": [container],
+
+
+def _job(
+    spec: ProcessSpec, job: dict[str, Any], template: dict[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``job`` (its metadata) completed as the Job of a oneshot, named by a hash of its spec."""
+    on_failure = spec.restart.mode != "no"
+    template["spec"]["restartPolicy"] = "OnFailure" if on_failure else "Never"
+    job["spec"] = {
+        "backoffLimit": spec.restart.max_restarts if on_failure else 0,
+        # a finished Job is removed after an hour: the next release is a new Job anyway
+        "ttlSecondsAfterFinished": JOB_TTL,
+        "template": template,
     }
-    labels = _labels(project, spec.name)
-    pod_labels = labels | dict(spec.labels)
-    objects: list[dict[str, Any]] = []
-    if spec.oneshot:
-        on_failure = spec.restart.mode != "no"
-        pod_spec["restartPolicy"] = "OnFailure" if on_failure else "Never"
-        job = _meta("batch/v1", "Job", name, project, spec.name)
-        job["spec"] = {
-            "backoffLimit": spec.restart.max_restarts if on_failure else 0,
-            # a finished Job is removed after an hour: the next release is a new Job anyway
-            "ttlSecondsAfterFinished": JOB_TTL,
-            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+    _merge(job["spec"], overrides)
+    # A Job's template cannot change: each new release (another image, command or
+    # environment) is a new Job, named by a short hash of what it runs.
+    digest = hashlib.sha256(json.dumps(job["spec"], sort_keys=True).encode()).hexdigest()
+    name = job["metadata"]["name"]
+    job["metadata"]["name"] = f"{name[: 63 - 9]}-{digest[:8]}"
+    return job
+
+
+def _long_running(
+    ctx: Context,
+    spec: ProcessSpec,
+    name: str,
+    *,
+    template: dict[str, Any],
+    labels: dict[str, str],
+    fixed: Mapping[str, str],
+    extra: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The Deployment of a long-running process, its Service if it listens, its autoscaler."""
+    project = ctx.project
+    if export_restart(project, spec, "kubernetes").mode == "no":
+        ctx.lost.add(spec.name, "restart no", "a Deployment always restarts its pods")
+    deployment = _meta("apps/v1", "Deployment", name, project, spec.name)
+    replicas = spec.scale
+    if spec.autoscale:
+        replicas = max(replicas, int(spec.autoscale.get("min", 1)))
+    deployment["spec"] = {
+        "replicas": replicas,
+        "selector": {"matchLabels": labels},
+        "template": template,
+    }
+    if is_singleton(project, spec, "kubernetes"):
+        # a rolling update runs the new pod beside the old one: never two schedulers
+        deployment["spec"]["strategy"] = {"type": "Recreate"}
+    _merge(deployment["spec"], extra.pop("deployment", {}))
+    objects = [deployment]
+    if spec.listens:
+        service = _meta("v1", "Service", name, project, spec.name)
+        service["spec"] = {
+            "selector": labels,
+            "ports": [{"name": "app", "port": int(fixed["PORT"]), "targetPort": "app"}],
         }
-        _merge(job["spec"], extra.pop("job", {}))
-        # A Job's template cannot change: each new release (another image, command or
-        # environment) is a new Job, named by a short hash of what it runs.
-        digest = hashlib.sha256(json.dumps(job["spec"], sort_keys=True).encode()).hexdigest()
-        job["metadata"]["name"] = f"{name[: 63 - 9]}-{digest[:8]}"
-        objects.append(job)
-    else:
-        if export_restart(project, spec, "kubernetes").mode == "no":
-            lost.add(spec.name, "restart no", "a Deployment always restarts its pods")
-        deployment = _meta("apps/v1", "Deployment", name, project, spec.name)
-        replicas = spec.scale
-        if spec.autoscale:
-            replicas = max(replicas, int(spec.autoscale.get("min", 1)))
-        deployment["spec"] = {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
-        }
-        if is_singleton(project, spec, "kubernetes"):
-            # a rolling update runs the new pod beside the old one: never two schedulers
-            deployment["spec"]["strategy"] = {"type": "Recreate"}
-        _merge(deployment["spec"], extra.pop("deployment", {}))
-        objects.append(deployment)
-        if spec.listens:
-            service = _meta("v1", "Service", name, project, spec.name)
-            service["spec"] = {
-                "selector": labels,
-                "ports": [{"name": "app", "port": int(fixed["PORT"]), "targetPort": "app"}],
-            }
-            _merge(service["spec"], extra.pop("service", {}))
-            objects.append(service)
-        if spec.autoscale:
-            objects.append(_hpa(project, spec, name))
-    if extra:
-        pod_extra = extra.pop("pod", {})
-        _merge(pod_spec, pod_extra)
-    for key in extra:
-        lost.add(
-            spec.name,
-            f"export.kubernetes.{key}",
-            "not a known key (image, resources, pod, deployment, service, job)",
-        )
+        _merge(service["spec"], extra.pop("service", {}))
+        objects.append(service)
+    if spec.autoscale:
+        objects.append(_hpa(project, spec, name))
     return objects
 
 
@@ -433,57 +335,6 @@ def _hpa(project: ResolvedProject, spec: ProcessSpec, name: str) -> dict[str, An
         ],
     }
     return hpa
-
-
-def _probes(
-    spec: ProcessSpec, check: HealthCheck, fixed: Mapping[str, str], lost: Lost
-) -> dict[str, Any]:
-    probe: dict[str, Any]
-    if check.kind == "http":
-        url = urlsplit(_literal_target(check, fixed))
-        path = url.path or "/"
-        if url.query:
-            path += "?" + url.query
-        probe = {
-            "httpGet": {
-                "path": path,
-                "port": url.port or (443 if url.scheme == "https" else 80),
-                "scheme": "HTTPS" if url.scheme == "https" else "HTTP",
-            }
-        }
-        if check.status != (200, 399):
-            lost.add(spec.name, f"healthcheck status {check.status}", "Kubernetes accepts 200-399")
-        if check.expect:
-            lost.add(spec.name, "healthcheck expect", "Kubernetes does not read the body")
-    elif check.kind == "tcp":
-        _, port = split_host_port(_literal_target(check, fixed))
-        probe = {"tcpSocket": {"port": port}}
-    else:
-        words = [w.with_values(fixed) for w in check.target_words()]
-        if any(not w.is_literal for w in words):
-            # exec probes are not expanded by Kubernetes: a shell reads the variables.
-            script = "exec " + shell.command([w.pieces for w in words])
-            probe = {"exec": {"command": ["/bin/sh", "-c", script]}}
-        else:
-            probe = {"exec": {"command": [w.literal for w in words]}}
-    probe |= {
-        "periodSeconds": max(1, seconds(check.interval)),
-        "timeoutSeconds": max(1, seconds(check.timeout)),
-        "failureThreshold": max(1, check.retries),
-    }
-    if check.start_period:
-        probe["initialDelaySeconds"] = seconds(check.start_period)
-    result = {}
-    if check.role in ("readiness", "both"):
-        result["readinessProbe"] = probe
-    if check.role in ("liveness", "both"):
-        result["livenessProbe"] = copy.deepcopy(probe)
-    return result
-
-
-def _literal_target(check: HealthCheck, fixed: Mapping[str, str]) -> str:
-    pieces = check.target_words()[0].with_values(fixed).pieces
-    return "".join(p if isinstance(p, str) else "0" for p in pieces)
 
 
 def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
