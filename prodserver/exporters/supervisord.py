@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver import codes as error_codes
-from prodserver.config.model import ProcessSpec, ResolvedProject
+from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
 from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
@@ -50,7 +50,7 @@ from prodserver.exporters.base import (
     target_path,
     under_root,
 )
-from prodserver.template import Template
+from prodserver.template import Piece, Template
 
 SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGKILL}
 SIGNALS |= {signal.SIGUSR1, signal.SIGUSR2}
@@ -83,7 +83,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         holds_secret = holds_secret or (
             options.include_secrets and any(k in project.secret_names for k in spec.env)
         )
-        settings = _program(project, spec, {**env, **own}, index, lost, options)
+        settings = _program(
+            project, spec, env={**env, **own}, index=index, lost=lost, options=options
+        )
         extra = spec.export.get("supervisord")
         if extra:
             _apply_extra(spec, settings, extra)
@@ -129,26 +131,60 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
 def _program(
     project: ResolvedProject,
     spec: ProcessSpec,
+    *,
     env: Mapping[str, Template],
     index: int,
     lost: Lost,
     options: ExportOptions,
 ) -> dict[str, str]:
-    name = spec.name
     policy = export_restart(project, spec, "supervisord")
-    settings: dict[str, str] = {}
     # a oneshot runs once, not as numbered copies: its PORT is its own port
     port = str(default_port(spec)) if spec.oneshot else _PORT
     fixed = {"PORT": port} if spec.listens else {}
     argv = spec.argv_words()
-    numbered = bool(spec.numbered_words) and spec.scale > 1 and not spec.oneshot
-    if numbered:
+    if spec.numbered_words and spec.scale > 1 and not spec.oneshot:
         # each copy's argv names the copy (Celery's ``-n worker.%(process_num)d@%%h``)
         argv = spec.numbered_words
     names_instance = spec.numbered_copies and spec.names_copy()
     if names_instance:
         fixed[INSTANCE] = _PORT
-    texts = [p for t in (*argv, *env.values()) for p in t.pieces]
+    _check_characters(spec.name, [p for t in (*argv, *env.values()) for p in t.pieces])
+    words = [arg.with_values(fixed) for arg in argv]
+    environment, shell_env = _split_env(env, fixed)
+    # the root on the target: [export] root, else the directory of this file (%(here)s)
+    root = project.deploy.settings("supervisord").root or _HERE
+    path = target_path(project, spec, "supervisord", root, (_ENV_PATH,))
+    if path is not None:
+        # commands are found in the virtualenv whatever supervisord's own PATH is
+        environment["PATH"] = path
+    if spec.listens:
+        environment["PORT"] = port
+    if names_instance:
+        environment[INSTANCE] = _PORT
+    settings = {"command": _command(words, shell_env), **_numbering(spec)}
+    settings["directory"] = _value(under_root(root, relative_cwd(project, spec)))
+    if environment:
+        settings["environment"] = ",".join(
+            f"{key}={_env_quote(value)}" for key, value in environment.items()
+        )
+    settings["priority"] = str(100 + 10 * index)
+    # supervisord starts every program at once: a oneshot (the release step) is not started
+    # with them, the notes say how to run it first
+    settings["autostart"] = "true" if spec.scale and not spec.oneshot else "false"
+    settings |= _restart(spec, policy, lost)
+    settings |= _stopping(spec, lost)
+    user, group = run_as(project, spec, "supervisord", allow_root=options.allow_root)
+    if user:
+        settings["user"] = _value(user)
+    if group:
+        lost.add(spec.name, f"group {group}", "supervisord runs a program with its user's groups")
+    settings["redirect_stderr"] = "true"
+    _note_unsupported(project, spec, lost)
+    return settings
+
+
+def _check_characters(name: str, texts: Sequence[Piece]) -> None:
+    """Refuse what no supervisord file can carry, and the stand-ins for its expansions."""
     if any(isinstance(p, str) and "\r" in p for p in texts):
         raise ConfigError(
             f"process {name!r}: a command argument or environment value holds a carriage "
@@ -164,7 +200,12 @@ def _program(
             location=Location(key_path=f"processes.{name}"),
             code=error_codes.SUPERVISORD_SETTING,
         )
-    words = [arg.with_values(fixed) for arg in argv]
+
+
+def _split_env(
+    env: Mapping[str, Template], fixed: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, Template]]:
+    """Values ``environment=`` can hold as they are, and those the shell must build."""
     environment: dict[str, str] = {}
     shell_env: dict[str, Template] = {}
     for key, value in env.items():
@@ -173,75 +214,78 @@ def _program(
             environment[key] = filled.literal
         else:
             shell_env[key] = value
-    deploy = project.deploy.settings("supervisord")
-    # the root on the target: [export] root, else the directory of this file (%(here)s)
-    root = deploy.root or _HERE
-    path = target_path(project, spec, "supervisord", root, (_ENV_PATH,))
-    if path is not None:
-        # commands are found in the virtualenv whatever supervisord's own PATH is
-        environment["PATH"] = path
-    if spec.listens:
-        environment["PORT"] = port
-    if names_instance:
-        environment[INSTANCE] = _PORT
-    needs_shell = bool(shell_env) or any(not word.is_literal for word in words)
-    if needs_shell:
+    return environment, shell_env
+
+
+def _command(words: Sequence[Template], shell_env: Mapping[str, Template]) -> str:
+    """``command=``: the argv as it is, or through ``/bin/sh -c`` where a value needs it."""
+    if shell_env or any(not word.is_literal for word in words):
         exports = "".join(
             f"export {key}={shell.word(value.pieces)}; " for key, value in shell_env.items()
         )
         script = exports + "exec " + shell.command([w.pieces for w in words])
-        command = "/bin/sh -c " + _word(script)
-    else:
-        command = " ".join(_word(w.literal) for w in words)
-    settings["command"] = command
-    if spec.scale > 1 and not spec.oneshot:
-        settings["process_name"] = "%(program_name)s_%(process_num)d"
-        settings["numprocs"] = str(spec.scale)
-        settings["numprocs_start"] = str(default_port(spec) if spec.listens else 1)
-    elif spec.listens and not spec.oneshot:
-        settings["process_name"] = "%(program_name)s_%(process_num)d"
-        settings["numprocs_start"] = str(default_port(spec))
-    settings["directory"] = _value(under_root(root, relative_cwd(project, spec)))
-    if environment:
-        settings["environment"] = ",".join(
-            f"{key}={_env_quote(value)}" for key, value in environment.items()
-        )
-    settings["priority"] = str(100 + 10 * index)
-    # supervisord starts every program at once: a oneshot (the release step) is not started
-    # with them, the notes say how to run it first
-    settings["autostart"] = "true" if spec.scale and not spec.oneshot else "false"
+        return "/bin/sh -c " + _word(script)
+    return " ".join(_word(w.literal) for w in words)
+
+
+def _numbering(spec: ProcessSpec) -> dict[str, str]:
+    """Numbered copies: ``%(process_num)d`` counts from the first port of a listening one."""
     if spec.oneshot:
-        settings["autorestart"] = "false"
-        settings["startsecs"] = "0"
-        settings["exitcodes"] = ",".join(map(str, (0, *spec.restart.success_exit_codes)))
-    else:
-        settings["autorestart"] = AUTORESTART[policy.mode]
-        settings["startsecs"] = "1"
-        if policy.success_exit_codes:
-            # "expected" exits: autorestart=unexpected leaves them alone
-            codes = (0, *policy.success_exit_codes)
-            settings["exitcodes"] = ",".join(map(str, codes))
-        if policy.prevent_exit_codes:
-            lost.add(name, "restart.prevent_exit_codes", "supervisord restarts on any exit code")
-        if policy.max_restarts:
-            settings["startretries"] = str(policy.max_restarts)
-        if policy.mode != "no" and restart_tuned(policy):
-            lost.add(name, "restart backoff", "supervisord waits one more second per retry")
+        return {}
+    if spec.scale > 1:
+        return {
+            "process_name": "%(program_name)s_%(process_num)d",
+            "numprocs": str(spec.scale),
+            "numprocs_start": str(default_port(spec) if spec.listens else 1),
+        }
+    if spec.listens:
+        return {
+            "process_name": "%(program_name)s_%(process_num)d",
+            "numprocs_start": str(default_port(spec)),
+        }
+    return {}
+
+
+def _restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> dict[str, str]:
+    """When supervisord restarts the program, and which exits it takes as expected."""
+    if spec.oneshot:
+        return {
+            "autorestart": "false",
+            "startsecs": "0",
+            "exitcodes": ",".join(map(str, (0, *spec.restart.success_exit_codes))),
+        }
+    settings = {"autorestart": AUTORESTART[policy.mode], "startsecs": "1"}
+    if policy.success_exit_codes:
+        # "expected" exits: autorestart=unexpected leaves them alone
+        settings["exitcodes"] = ",".join(map(str, (0, *policy.success_exit_codes)))
+    if policy.prevent_exit_codes:
+        lost.add(spec.name, "restart.prevent_exit_codes", "supervisord restarts on any exit code")
+    if policy.max_restarts:
+        settings["startretries"] = str(policy.max_restarts)
+    if policy.mode != "no" and restart_tuned(policy):
+        lost.add(spec.name, "restart backoff", "supervisord waits one more second per retry")
+    return settings
+
+
+def _stopping(spec: ProcessSpec, lost: Lost) -> dict[str, str]:
+    """The stop signal, the grace period, and what is killed after it."""
     if spec.stop_signal in SIGNALS:
-        settings["stopsignal"] = spec.stop_signal.name.removeprefix("SIG")
+        stopsignal = spec.stop_signal.name.removeprefix("SIG")
     else:
-        settings["stopsignal"] = "TERM"
-        lost.add(name, f"stop_signal {spec.stop_signal.name}", "supervisord cannot send it")
-    settings["stopwaitsecs"] = str(seconds(spec.stop_timeout))
-    settings["stopasgroup"] = "true" if spec.kill_mode == "group" else "false"
-    # Whatever is left after the grace period is killed with the whole process group.
-    settings["killasgroup"] = "true"
-    user, group = run_as(project, spec, "supervisord", allow_root=options.allow_root)
-    if user:
-        settings["user"] = _value(user)
-    if group:
-        lost.add(name, f"group {group}", "supervisord runs a program with its user's groups")
-    settings["redirect_stderr"] = "true"
+        stopsignal = "TERM"
+        lost.add(spec.name, f"stop_signal {spec.stop_signal.name}", "supervisord cannot send it")
+    return {
+        "stopsignal": stopsignal,
+        "stopwaitsecs": str(seconds(spec.stop_timeout)),
+        "stopasgroup": "true" if spec.kill_mode == "group" else "false",
+        # Whatever is left after the grace period is killed with the whole process group.
+        "killasgroup": "true",
+    }
+
+
+def _note_unsupported(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> None:
+    """Warn of what the configuration asks that supervisord cannot do."""
+    name = spec.name
     for dep in spec.depends_on:
         other = project.processes.get(dep.name)
         if other is not None and other.oneshot:
@@ -260,7 +304,6 @@ def _program(
         lost.add(name, "autoscale", "supervisord does not scale")
     if spec.labels:
         lost.add(name, "labels", "supervisord programs have no labels")
-    return settings
 
 
 def _word(text: str) -> str:

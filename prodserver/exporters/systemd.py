@@ -16,13 +16,11 @@ control characters are double-quoted with C escapes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any
 
 from prodserver import codes as error_codes
-from prodserver.config.model import ProcessSpec, ResolvedProject
+from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
 from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
@@ -47,7 +45,16 @@ from prodserver.exporters.base import (
     target_path,
     under_root,
 )
-from prodserver.template import Piece, Template
+from prodserver.exporters.systemd_syntax import (
+    Section,
+    apply_extra,
+    assignment,
+    env_file_value,
+    exec_word,
+    ini,
+    unit_value,
+)
+from prodserver.template import Template
 
 RESTART = {"no": "no", "on-failure": "on-failure", "always": "always"}
 #: systemd's own PATH for services (systemd.exec(5)), after the virtualenv's
@@ -57,10 +64,6 @@ KILL_MODE = {"main": "mixed", "group": "control-group"}
 # Stands for the instance name (%i, the port of a listening process) until the text is
 # escaped; a private-use character refused in user values so that it cannot be forged.
 _INSTANCE = "\ue000"
-_SETTING_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
-_C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
@@ -106,28 +109,28 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         )
         extra = spec.export.get("systemd")
         if extra:
-            _apply_extra(spec, sections, extra)
+            apply_extra(spec, sections, extra)
         files.append(
             ExportFile(
                 PurePosixPath(unit_name),
-                header("systemd", project) + _ini(sections),
+                header("systemd", project) + ini(sections),
                 MODE_SECRET if holds_secret else MODE_PUBLIC,
             )
         )
 
     target = {
         "Unit": [
-            ("Description", _value(f"{project.name} (prodserver profile {project.profile})")),
+            ("Description", unit_value(f"{project.name} (prodserver profile {project.profile})")),
             ("Wants", " ".join(wants)),
             ("After", " ".join(wants)),
         ],
         "Install": [("WantedBy", "multi-user.target")],
     }
     files.insert(
-        0, ExportFile(PurePosixPath(f"{prefix}.target"), header("systemd", project) + _ini(target))
+        0, ExportFile(PurePosixPath(f"{prefix}.target"), header("systemd", project) + ini(target))
     )
     if file_env:
-        lines = "".join(f"{k}={_env_file_value(v)}\n" for k, v in file_env.items())
+        lines = "".join(f"{k}={env_file_value(v)}\n" for k, v in file_env.items())
         files.append(
             ExportFile(
                 PurePosixPath(f"{prefix}.env"), header("systemd", project) + lines, MODE_SECRET
@@ -159,9 +162,6 @@ def _names(prefix: str, spec: ProcessSpec) -> tuple[str, list[str]]:
     return f"{prefix}-{spec.name}@.service", instances
 
 
-Section = list[tuple[str, str]]
-
-
 def _unit(
     project: ResolvedProject,
     spec: ProcessSpec,
@@ -175,67 +175,27 @@ def _unit(
     options: ExportOptions,
     lost: Lost,
 ) -> tuple[dict[str, Section], bool]:
-    prefix = project.name
-    name = spec.name
     unit: Section = [
         # %i is the instance: the port of a listening process, else the copy's number.
-        ("Description", _value(f"{project.name} {name}") + ("" if spec.oneshot else " %i")),
-        ("PartOf", f"{prefix}.target"),
+        (
+            "Description",
+            unit_value(f"{project.name} {spec.name}") + ("" if spec.oneshot else " %i"),
+        ),
+        ("PartOf", f"{project.name}.target"),
     ]
-    after: list[str] = []
-    requires: list[str] = []
-    for dep in spec.depends_on:
-        other = project.processes.get(dep.name)
-        if other is None:
-            continue
-        dep_units = _names(prefix, other)[1]
-        after.extend(dep_units)
-        if dep.condition == "completed" or other.oneshot:
-            requires.extend(dep_units)
-        if dep.condition == "healthy":
-            lost.add(name, f"depends_on {dep.name} (healthy)", "systemd orders on start only")
-    if after:
-        unit.append(("After", " ".join(after)))
-    if requires:
-        unit.append(("Requires", " ".join(requires)))
+    unit += _ordering(project, spec, lost)
     policy = export_restart(project, spec, "systemd")
-    if not spec.oneshot and policy.mode != "no":
-        # systemd reads the start limits from [Unit], not [Service].
-        interval = duration(policy.window) if policy.max_restarts else "0"
-        unit.append(("StartLimitIntervalSec", interval))
-        if policy.max_restarts:
-            unit.append(("StartLimitBurst", str(policy.max_restarts)))
-
-    service: Section = []
-    if spec.oneshot:
-        service += [("Type", "oneshot"), ("RemainAfterExit", "yes")]
-        # A migration may take longer than the default 90s start timeout.
-        service.append(("TimeoutStartSec", "infinity"))
-    elif spec.healthcheck is not None and spec.healthcheck.kind == "notify":
-        # the process says READY=1 itself: systemd understands exactly that
-        service += [("Type", "notify"), ("NotifyAccess", "main")]
-        if spec.healthcheck.watchdog:
-            service.append(("WatchdogSec", duration(spec.healthcheck.watchdog)))
-    else:
-        service.append(("Type", "exec"))
-    root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
-    service.append(("WorkingDirectory", _value(under_root(root, relative_cwd(project, spec)))))
-    path = target_path(project, spec, "systemd", root, SYSTEMD_PATH)
-    if path is not None:
-        # commands are found in the virtualenv, not in the PATH of whoever runs systemctl
-        service.append(("Environment", _assignment(f"PATH={path}")))
-    for env_file in env_files:
-        service.append(("EnvironmentFile", _value(env_file)))
-    if has_env_file:
-        service.append(("EnvironmentFile", str(etc / f"{prefix}.env")))
-    if has_secrets:
-        service.append(("EnvironmentFile", secrets_file))
-    if spec.listens and not spec.oneshot:
-        service.append(("Environment", "PORT=%i"))
-    if spec.numbered_copies and spec.names_copy():
-        # the copy's identity (Celery's node name, a ${PRODSERVER_INSTANCE} of the user's):
-        # its instance name, the copy's number, or for a listening process its port
-        service.append(("Environment", f"{INSTANCE}=%i"))
+    unit += _start_limits(spec, policy)
+    service = _service_type(spec)
+    service += _files_and_fixed_env(
+        project,
+        spec,
+        etc=etc,
+        has_env_file=has_env_file,
+        has_secrets=has_secrets,
+        secrets_file=secrets_file,
+        env_files=env_files,
+    )
     env, secrets = secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
     )
@@ -243,44 +203,141 @@ def _unit(
     proc_shell_env = dict(shell_env)
     for key, value in env.items():
         if value.is_literal:
-            service.append(("Environment", _assignment(f"{key}={value.literal}")))
+            service.append(("Environment", assignment(f"{key}={value.literal}")))
         else:
             proc_shell_env[key] = value
     if secrets and not has_secrets:
         # A secret named in the process's own env is read from the secrets file like the rest.
         service.append(("EnvironmentFile", secrets_file))
     service.append(("ExecStart", _exec_start(spec, proc_shell_env)))
-    service.append(("KillMode", KILL_MODE[spec.kill_mode]))
-    service.append(("KillSignal", spec.stop_signal.name))
-    service.append(("TimeoutStopSec", duration(spec.stop_timeout)))
+    service += _stop_and_restart(spec, policy, lost)
+    service += _user_and_limits(project, spec, options, lost)
+    return {"Unit": unit, "Service": service}, holds_secret
+
+
+def _ordering(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> Section:
+    """``After=`` every unit the process depends on, ``Requires=`` those it needs done."""
+    after: list[str] = []
+    requires: list[str] = []
+    for dep in spec.depends_on:
+        other = project.processes.get(dep.name)
+        if other is None:
+            continue
+        dep_units = _names(project.name, other)[1]
+        after.extend(dep_units)
+        if dep.condition == "completed" or other.oneshot:
+            requires.extend(dep_units)
+        if dep.condition == "healthy":
+            lost.add(spec.name, f"depends_on {dep.name} (healthy)", "systemd orders on start only")
+    section: Section = []
+    if after:
+        section.append(("After", " ".join(after)))
+    if requires:
+        section.append(("Requires", " ".join(requires)))
+    return section
+
+
+def _start_limits(spec: ProcessSpec, policy: RestartPolicy) -> Section:
+    """How many restarts in what window: systemd reads these from [Unit], not [Service]."""
+    if spec.oneshot or policy.mode == "no":
+        return []
+    interval = duration(policy.window) if policy.max_restarts else "0"
+    section: Section = [("StartLimitIntervalSec", interval)]
+    if policy.max_restarts:
+        section.append(("StartLimitBurst", str(policy.max_restarts)))
+    return section
+
+
+def _service_type(spec: ProcessSpec) -> Section:
+    """``Type=``: when systemd takes the process as started."""
+    if spec.oneshot:
+        # A migration may take longer than the default 90s start timeout.
+        return [("Type", "oneshot"), ("RemainAfterExit", "yes"), ("TimeoutStartSec", "infinity")]
+    if spec.healthcheck is not None and spec.healthcheck.kind == "notify":
+        # the process says READY=1 itself: systemd understands exactly that
+        section: Section = [("Type", "notify"), ("NotifyAccess", "main")]
+        if spec.healthcheck.watchdog:
+            section.append(("WatchdogSec", duration(spec.healthcheck.watchdog)))
+        return section
+    return [("Type", "exec")]
+
+
+def _files_and_fixed_env(
+    project: ResolvedProject,
+    spec: ProcessSpec,
+    *,
+    etc: PurePosixPath,
+    has_env_file: bool,
+    has_secrets: bool,
+    secrets_file: str,
+    env_files: Sequence[str],
+) -> Section:
+    """The working directory, the environment files, and what the unit itself sets."""
+    root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
+    section: Section = [
+        ("WorkingDirectory", unit_value(under_root(root, relative_cwd(project, spec))))
+    ]
+    path = target_path(project, spec, "systemd", root, SYSTEMD_PATH)
+    if path is not None:
+        # commands are found in the virtualenv, not in the PATH of whoever runs systemctl
+        section.append(("Environment", assignment(f"PATH={path}")))
+    section += [("EnvironmentFile", unit_value(env_file)) for env_file in env_files]
+    if has_env_file:
+        section.append(("EnvironmentFile", str(etc / f"{project.name}.env")))
+    if has_secrets:
+        section.append(("EnvironmentFile", secrets_file))
+    if spec.listens and not spec.oneshot:
+        section.append(("Environment", "PORT=%i"))
+    if spec.numbered_copies and spec.names_copy():
+        # the copy's identity (Celery's node name, a ${PRODSERVER_INSTANCE} of the user's):
+        # its instance name, the copy's number, or for a listening process its port
+        section.append(("Environment", f"{INSTANCE}=%i"))
+    return section
+
+
+def _stop_and_restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> Section:
+    """How the process is stopped, which exits count as success, and when it restarts."""
+    section: Section = [
+        ("KillMode", KILL_MODE[spec.kill_mode]),
+        ("KillSignal", spec.stop_signal.name),
+        ("TimeoutStopSec", duration(spec.stop_timeout)),
+    ]
     if policy.success_exit_codes:
-        service.append(("SuccessExitStatus", " ".join(map(str, policy.success_exit_codes))))
+        section.append(("SuccessExitStatus", " ".join(map(str, policy.success_exit_codes))))
     if policy.prevent_exit_codes and not spec.oneshot:
         codes = " ".join(map(str, policy.prevent_exit_codes))
-        service.append(("RestartPreventExitStatus", codes))
+        section.append(("RestartPreventExitStatus", codes))
     if not spec.oneshot:
-        service.append(("Restart", RESTART[policy.mode]))
-        service.append(("RestartSec", duration(policy.backoff)))
+        section.append(("Restart", RESTART[policy.mode]))
+        section.append(("RestartSec", duration(policy.backoff)))
         if policy.mode != "no" and restart_tuned(policy) and policy.backoff_max != policy.backoff:
             lost.add(
-                name,
+                spec.name,
                 f"restart backoff_max {policy.backoff_max:g}s",
                 "systemd 252 restarts after a fixed RestartSec",
             )
+    return section
+
+
+def _user_and_limits(
+    project: ResolvedProject, spec: ProcessSpec, options: ExportOptions, lost: Lost
+) -> Section:
+    """The user and group it runs as, its memory limit, and what systemd cannot express."""
+    section: Section = []
     user, group = run_as(project, spec, "systemd", allow_root=options.allow_root)
     if user:
-        service.append(("User", _value(user)))
+        section.append(("User", unit_value(user)))
     if group:
-        service.append(("Group", _value(group)))
+        section.append(("Group", unit_value(group)))
     if spec.max_memory:
-        service.append(("MemoryMax", str(spec.max_memory)))
+        section.append(("MemoryMax", str(spec.max_memory)))
     if spec.healthcheck is not None and spec.healthcheck.kind != "notify":
-        lost.add(name, f"healthcheck ({spec.healthcheck.kind})", "systemd has no probes")
+        lost.add(spec.name, f"healthcheck ({spec.healthcheck.kind})", "systemd has no probes")
     if spec.labels:
-        lost.add(name, "labels", "units have no labels")
+        lost.add(spec.name, "labels", "units have no labels")
     if spec.autoscale:
-        lost.add(name, "autoscale", "systemd does not scale")
-    return {"Unit": unit, "Service": service}, holds_secret
+        lost.add(spec.name, "autoscale", "systemd does not scale")
+    return section
 
 
 def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
@@ -316,106 +373,3 @@ def _exec_start(spec: ProcessSpec, shell_env: Mapping[str, Template]) -> str:
         # A bare name is looked up in systemd's fixed PATH only; env looks in the unit's.
         rendered.insert(0, "/usr/bin/env")
     return " ".join(rendered).replace(_INSTANCE, "%i")
-
-
-def exec_word(pieces: Sequence[Piece]) -> str:
-    """One ``ExecStart=`` argument: specifiers and ``$`` escaped, quoted where needed."""
-    if len(pieces) == 1 and pieces[0] == ";":
-        # A lone ";" separates commands; systemd.service documents "\;" for the argument.
-        return "\\;"
-    text = "".join(
-        _c_escape(p).replace("%", "%%").replace("$", "$$")
-        if isinstance(p, str)
-        else "${" + p.name + "}"
-        for p in pieces
-    )
-    if text and _BARE.fullmatch(text):
-        return text
-    return f'"{text}"'
-
-
-def _c_escape(text: str) -> str:
-    out = []
-    for char in text:
-        if char in _C_ESCAPES:
-            out.append(_C_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\x{ord(char):02x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def _value(text: str) -> str:
-    """A free-text setting (Description, WorkingDirectory, User): specifiers escaped.
-
-    These take the rest of the line as it is, so a character that would end or change the
-    line cannot be written.
-    """
-    if re.search(r"[\x00-\x1f\x7f\\]", text) or text != text.strip():
-        raise ConfigError(
-            f"{text!r} cannot be written in a systemd unit",
-            hint="avoid control characters, backslashes and surrounding spaces in names and paths",
-            code=error_codes.SYSTEMD_CHARACTER,
-        )
-    return text.replace("%", "%%")
-
-
-def _assignment(text: str) -> str:
-    """One ``Environment=`` assignment: quoted with C escapes unless it is one plain word."""
-    escaped = text.replace("%", "%%")
-    if _BARE.fullmatch(escaped):
-        return escaped
-    return '"' + _c_escape(escaped) + '"'
-
-
-def _env_file_value(value: str) -> str:
-    """A value for an ``EnvironmentFile=``: double-quoted, shell-like escapes, no specifiers."""
-    return '"' + re.sub(r'([\\"`$])', r"\\\1", value) + '"'
-
-
-def _apply_extra(spec: ProcessSpec, sections: dict[str, Section], extra: Mapping[str, Any]) -> None:
-    """``export.systemd.<Section>.<Key> = value`` replaces or adds a setting, as written."""
-    for section, settings in extra.items():
-        if not isinstance(settings, Mapping):
-            raise ConfigError(
-                f"export.systemd.{section} must be a table of settings",
-                location=Location(key_path=f"processes.{spec.name}.export.systemd.{section}"),
-                code=error_codes.SYSTEMD_CHARACTER,
-            )
-        _check_extra_name(spec, str(section), f"export.systemd.{section}")
-        lines = sections.setdefault(section, [])
-        for key, value in settings.items():
-            path = f"export.systemd.{section}.{key}"
-            _check_extra_name(spec, str(key), path)
-            values = value if isinstance(value, list) else [value]
-            lines[:] = [(k, v) for k, v in lines if k != key]
-            for item in values:
-                text = str(item).lower() if isinstance(item, bool) else str(item)
-                if _CONTROL.search(text):
-                    # systemd ends a line at \n and \r: no control character is written raw
-                    raise ConfigError(
-                        f"{path} cannot hold a line break or control character",
-                        location=Location(key_path=f"processes.{spec.name}.{path}"),
-                        code=error_codes.SYSTEMD_CHARACTER,
-                    )
-                lines.append((key, text))
-
-
-def _check_extra_name(spec: ProcessSpec, name: str, path: str) -> None:
-    """Section and setting names are identifiers: anything else would be structure."""
-    if not _SETTING_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{path}: {name!r} is not a systemd section or setting name",
-            location=Location(key_path=f"processes.{spec.name}.{path}"),
-            hint="use letters and digits, as systemd.directives(7) lists them (ExecStartPre)",
-            code=error_codes.SYSTEMD_CHARACTER,
-        )
-
-
-def _ini(sections: Mapping[str, Section]) -> str:
-    blocks = []
-    for section, lines in sections.items():
-        body = "".join(f"{key}={value}\n" for key, value in lines)
-        blocks.append(f"[{section}]\n{body}")
-    return "\n".join(blocks)
