@@ -170,6 +170,33 @@ class _Recorder:
     listed: set[str] = field(default_factory=set)
     unsupported: str = ""
 
+    def _refuse(self, why: str) -> None:
+        """Keep the first reason this resolution cannot be cached."""
+        self.unsupported = self.unsupported or why
+
+    def look(self, path: Any, follow: bool, kw: Mapping[str, Any]) -> None:
+        name = _path_of(path)
+        if name is None or kw.get("dir_fd") is not None:
+            self._refuse("a file looked at through a descriptor")
+        else:
+            self.looked.add((name, follow))
+
+    def read(self, path: Any, writing: bool, kw: Mapping[str, Any]) -> None:
+        name = _path_of(path)
+        if writing:
+            self._refuse(f"a file written while resolving: {path!r}")
+        elif name is None or kw.get("dir_fd") is not None:
+            self._refuse("a file read through a descriptor")
+        elif name not in self.opened:
+            self.opened[name] = _change_marks(name)
+
+    def list(self, path: Any) -> None:
+        name = _path_of(path)
+        if name is None:
+            self._refuse("a directory listed through a descriptor")
+        else:
+            self.listed.add(name)
+
 
 def _path_of(path: Any) -> str | None:
     if isinstance(path, int):
@@ -198,54 +225,30 @@ def _recording() -> Iterator[_Recorder]:
     real_listdir: Callable[..., Any] = os.listdir
     real_scandir: Callable[..., Any] = os.scandir
 
-    def looked(path: Any, follow: bool, kw: Mapping[str, Any]) -> None:
-        name = _path_of(path)
-        if name is None or kw.get("dir_fd") is not None:
-            rec.unsupported = rec.unsupported or "a file looked at through a descriptor"
-        else:
-            rec.looked.add((name, follow))
-
-    def read(path: Any, writing: bool, kw: Mapping[str, Any]) -> None:
-        name = _path_of(path)
-        if writing:
-            rec.unsupported = rec.unsupported or f"a file written while resolving: {path!r}"
-        elif name is None or kw.get("dir_fd") is not None:
-            rec.unsupported = rec.unsupported or "a file read through a descriptor"
-        elif name not in rec.opened:
-            rec.opened[name] = _change_marks(name)
-
     def stat_(path: Any, *a: Any, **kw: Any) -> Any:
-        looked(path, kw.get("follow_symlinks", True), kw)
+        rec.look(path, kw.get("follow_symlinks", True), kw)
         return real_stat(path, *a, **kw)
 
     def lstat_(path: Any, *a: Any, **kw: Any) -> Any:
-        looked(path, False, kw)
+        rec.look(path, False, kw)
         return real_lstat(path, *a, **kw)
 
     def open_(path: Any, flags: int, *a: Any, **kw: Any) -> Any:
         writing = bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC))
-        read(path, writing, kw)
+        rec.read(path, writing, kw)
         return real_open(path, flags, *a, **kw)
 
     def listdir_(path: Any = ".") -> Any:
-        name = _path_of(path)
-        if name is None:
-            rec.unsupported = rec.unsupported or "a directory listed through a descriptor"
-        else:
-            rec.listed.add(name)
+        rec.list(path)
         return real_listdir(path)
 
     def scandir_(path: Any = ".") -> Any:
-        name = _path_of(path)
-        if name is None:
-            rec.unsupported = rec.unsupported or "a directory listed through a descriptor"
-        else:
-            rec.listed.add(name)
+        rec.list(path)
         return real_scandir(path)
 
     def make_open(original: Callable[..., Any]) -> Callable[..., Any]:
         def open_file(file: Any, mode: str = "r", *a: Any, **kw: Any) -> Any:
-            read(file, any(c in mode for c in _WRITE_FLAGS), kw)
+            rec.read(file, any(c in mode for c in _WRITE_FLAGS), kw)
             return original(file, mode, *a, **kw)
 
         return open_file
