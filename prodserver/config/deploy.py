@@ -179,9 +179,25 @@ def resolve_deploy(
             else:
                 merged[key] = value
                 paths[key] = (*at, "export", key)
-    common = _settings(ExportSettings(), merged, paths, "", source, processes, problems)
+    common = _settings(
+        ExportSettings(),
+        merged,
+        paths=paths,
+        prefix="",
+        source=source,
+        processes=processes,
+        problems=problems,
+    )
     formats = {
-        fmt: _settings(common, merged[fmt], paths, f"{fmt}.", source, processes, problems)
+        fmt: _settings(
+            common,
+            merged[fmt],
+            paths=paths,
+            prefix=f"{fmt}.",
+            source=source,
+            processes=processes,
+            problems=problems,
+        )
         for fmt in FORMATS
         if isinstance(merged.get(fmt), Mapping)
     }
@@ -194,6 +210,7 @@ def resolve_deploy(
 def _settings(
     base: ExportSettings,
     table: Mapping[str, Any],
+    *,
     paths: Mapping[str, tuple[str, ...]],
     prefix: str,
     source: Any,

@@ -332,50 +332,58 @@ class EventLoop:
             self._posted.popleft()()
         return reap
 
+    def _deadline(self, sup: Supervisor, partial_due: float | None) -> tuple[float | None, float]:
+        """When the loop must next act (a timer, or a partial line to flush), and how long
+        poll may wait for it (-1: no limit)."""
+        deadline = sup.next_deadline()
+        if partial_due is not None and (deadline is None or partial_due < deadline):
+            deadline = partial_due
+        timeout = -1.0 if deadline is None else max(0.0, deadline - sup.clock.monotonic())
+        if self._paused and not self._out_watched and not 0 <= timeout < OUTPUT_RETRY:
+            timeout = OUTPUT_RETRY
+        if _NO_SIGCHLD and not 0 <= timeout < CHILD_POLL:
+            timeout = CHILD_POLL
+        return deadline, timeout
+
+    def _ready(self, fd: int) -> None:
+        """One descriptor poll reported: the wake pipe, our output, a watcher, or a child's pipe."""
+        read = self._reader
+        if fd == self._wake_r:
+            with contextlib.suppress(BlockingIOError):
+                while read(fd, 512):
+                    pass
+            return
+        st = self._fds.get(fd)
+        if st is None:
+            if fd == self.mux.fd:
+                return  # writable again: the loop's flush writes
+            watcher = self._watchers.get(fd)
+            if watcher is not None:
+                watcher()
+            return
+        try:
+            data = read(fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self.mux.feed(st, data)
+        else:
+            self.mux.end(st)
+            self._close(fd)
+
     def _loop(self, sup: Supervisor) -> int:
         mux = self.mux
         clock = sup.clock
         fds = self._fds
-        read = self._reader
-        wake = self._wake_r
         poll = self._poll.poll
-        feed = mux.feed
+        ready = self._ready
         partial_due: float | None = None
         while not sup.done:
-            deadline = sup.next_deadline()
-            if partial_due is not None and (deadline is None or partial_due < deadline):
-                deadline = partial_due
-            timeout = -1.0 if deadline is None else max(0.0, deadline - clock.monotonic())
-            if self._paused and not self._out_watched and not 0 <= timeout < OUTPUT_RETRY:
-                timeout = OUTPUT_RETRY
-            if _NO_SIGCHLD and not 0 <= timeout < CHILD_POLL:
-                timeout = CHILD_POLL
-            events = poll(timeout)
-            for fd, _mask in events:
-                if fd == wake:
-                    with contextlib.suppress(BlockingIOError):
-                        while read(wake, 512):
-                            pass
-                    continue
-                st = fds.get(fd)
-                if st is None:
-                    if fd == mux.fd:
-                        continue  # writable again: the flush below writes
-                    watcher = self._watchers.get(fd)
-                    if watcher is not None:
-                        watcher()
-                    continue
-                try:
-                    data = read(fd, READ_SIZE)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    data = b""
-                if data:
-                    feed(st, data)
-                else:
-                    mux.end(st)
-                    self._close(fd)
+            deadline, timeout = self._deadline(sup, partial_due)
+            for fd, _mask in poll(timeout):
+                ready(fd)
             reap = self._dispatch(sup)
             if reap:
                 sup.handle_children()

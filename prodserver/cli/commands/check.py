@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from prodserver import codes
+
+if TYPE_CHECKING:
+    from prodserver.config.model import ResolvedProject
+    from prodserver.errors import Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from prodserver.checks.installed import backend_problems, executable_problems
     from prodserver.config.merge import ROOT, profile_names
     from prodserver.config.resolve import load_source, resolve_with_provenance
     from prodserver.errors import BackendUnavailable, ConfigError, UsageError
@@ -57,39 +61,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"profile {label}: {exc.render()}\n")
             failed_config.append(exc)
             continue
-        for warning in project.warnings:
-            sys.stderr.write(f"profile {project.profile}: {warning}\n")
-        for problem in executable_problems(project):
-            sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
-        # a missing package is the machine's, not the configuration's: a warning here, an
-        # error where the processes are to run (--deploy, and `up`)
-        missing = backend_problems(project, severity="error" if args.deploy else "warning")
-        for problem in missing:
-            sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
-        if args.deploy:
-            unavailable.extend(missing)
-        if args.deploy:
-            from prodserver.checks.prestart import prestart_problems
-
-            report = prestart_problems(project, deploy=True)
-            for problem in report.problems:
-                sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
-            failed_checks += len(report.errors)
-            if not args.quiet:
-                for note in report.notes:
-                    sys.stdout.write(f"note: profile {project.profile}: {note}\n")
-                if not report.errors and report.done:
-                    sys.stdout.write(
-                        f"ok: profile {project.profile}: deploy checks: {', '.join(report.done)}\n"
-                    )
-        if not args.quiet and not (missing and args.deploy):
-            names = ", ".join(
-                f"{n}" + (f" x{s.scale}" if s.scale != 1 else "")
-                for n, s in project.processes.items()
-            )
-            sys.stdout.write(
-                f"ok: profile {project.profile}: {len(project.processes)} processes ({names})\n"
-            )
+        missing, errors = _check_project(project, args)
+        unavailable.extend(missing)
+        failed_checks += errors
     if failed_config:
         raise ConfigError(
             f"{len(failed_config)} of {len(profiles)} profiles failed to resolve (see above)",
@@ -106,3 +80,42 @@ def run(args: argparse.Namespace) -> int:
         plural = "s" if failed_checks != 1 else ""
         raise PrestartFailed(f"{failed_checks} pre-start check{plural} failed (see above)")
     return 0
+
+
+def _check_project(project: ResolvedProject, args: argparse.Namespace) -> tuple[list[Problem], int]:
+    """Report one resolved profile; return its missing backends (with --deploy) and the
+    number of failed pre-start checks."""
+    from prodserver.checks.installed import backend_problems, executable_problems
+
+    failed_checks = 0
+    for warning in project.warnings:
+        sys.stderr.write(f"profile {project.profile}: {warning}\n")
+    for problem in executable_problems(project):
+        sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
+    # a missing package is the machine's, not the configuration's: a warning here, an
+    # error where the processes are to run (--deploy, and `up`)
+    missing = backend_problems(project, severity="error" if args.deploy else "warning")
+    for problem in missing:
+        sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
+    if args.deploy:
+        from prodserver.checks.prestart import prestart_problems
+
+        report = prestart_problems(project, deploy=True)
+        for problem in report.problems:
+            sys.stderr.write(f"profile {project.profile}: {problem.render()}\n")
+        failed_checks = len(report.errors)
+        if not args.quiet:
+            for note in report.notes:
+                sys.stdout.write(f"note: profile {project.profile}: {note}\n")
+            if not report.errors and report.done:
+                sys.stdout.write(
+                    f"ok: profile {project.profile}: deploy checks: {', '.join(report.done)}\n"
+                )
+    if not args.quiet and not (missing and args.deploy):
+        names = ", ".join(
+            f"{n}" + (f" x{s.scale}" if s.scale != 1 else "") for n, s in project.processes.items()
+        )
+        sys.stdout.write(
+            f"ok: profile {project.profile}: {len(project.processes)} processes ({names})\n"
+        )
+    return (missing if args.deploy else []), failed_checks

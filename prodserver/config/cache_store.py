@@ -1,0 +1,292 @@
+"""How a cache entry is stored: secrets kept out of it, a restricted pickle, its file.
+
+Part of :mod:`prodserver.config.cache` (whose docstring says where entries live and why no
+secret is written): :func:`_vault_for` replaces every secret value by where it is read from
+again, :class:`_Pickler`/:class:`_Unpickler` write and read the model's classes alone, and
+:func:`_read_entry`/:func:`_write_entry` keep the files private to the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+# entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
+# find_class that allows the configuration model's classes alone
+import pickle  # nosec B403
+import stat
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from prodserver.config.cache_inputs import _Skip
+
+if TYPE_CHECKING:
+    from prodserver.config.model import ResolvedProject
+
+MAGIC = b"prodserver-config-cache\x00"
+_SUFFIX = ".entry"
+#: the only classes an entry may name besides the model's own dataclasses (anything else: the
+#: entry is ignored)
+_ALLOWED = {
+    "prodserver.config.model": {"frozen_map"},
+    "pathlib": {"PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"},
+    "signal": {"Signals"},
+    "copyreg": {"_reconstructor"},
+    "builtins": {"frozenset", "set", "object", "tuple", "dict", "list"},
+}
+#: modules whose dataclasses an entry may hold: the configuration model and its templates
+_MODEL_MODULES = ("prodserver.config.model", "prodserver.template")
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Vault:
+    """Secret values, each with where it is read from again: ("env", NAME) or ("file", PATH,
+    NAME)."""
+
+    values: list[str] = field(default_factory=list)
+    origins: list[tuple[str, ...]] = field(default_factory=list)
+
+    def pattern(self) -> Any:
+        import re
+
+        order = sorted(range(len(self.values)), key=lambda i: -len(self.values[i]))
+        return re.compile("|".join(re.escape(self.values[i]) for i in order))
+
+
+def _secret_values(project: ResolvedProject) -> dict[str, set[str]]:
+    """Every value each secret variable has anywhere in the project."""
+    found: dict[str, set[str]] = {}
+
+    def add(env: Mapping[str, str]) -> None:
+        for name in project.secret_names:
+            value = env.get(name)
+            if value:
+                found.setdefault(name, set()).add(value)
+
+    add(project.env)
+    for spec in project.processes.values():
+        add(spec.env)
+        for instance in spec.instances:
+            add(instance.env)
+    return found
+
+
+def _vault_for(project: ResolvedProject, environ: Mapping[str, str]) -> _Vault:
+    """Where each secret value comes from, as far as it is read from somewhere again.
+
+    A value is found in the shell's environment or in an env file that was read, under its
+    own name or any other (``API_TOKEN = "${UPSTREAM_TOKEN}"`` is read from UPSTREAM_TOKEN).
+    """
+    vault = _Vault()
+    shell: dict[str, str] | None = None
+    files: dict[Path, Mapping[str, str]] | None = None
+    for name, values in sorted(_secret_values(project).items()):
+        for value in sorted(values):
+            if value in vault.values:
+                continue
+            origin: tuple[str, ...] | None = None
+            if environ.get(name) == value:
+                origin = ("env", name)
+            else:
+                if shell is None:
+                    shell = {v: k for k, v in sorted(environ.items(), reverse=True)}
+                if value in shell:
+                    origin = ("env", shell[value])
+            if origin is None:
+                if files is None:
+                    files = _env_files(project.env_files)
+                origin = next(
+                    (
+                        ("file", str(path), key)
+                        for path, loaded in files.items()
+                        for key, found in loaded.items()
+                        if found == value
+                    ),
+                    None,
+                )
+            if origin is None:
+                # put together from pieces (a URL around a password): the pieces that are
+                # secrets are in the vault; _dump proves that nothing secret is left
+                continue
+            vault.values.append(value)
+            vault.origins.append(origin)
+    return vault
+
+
+def _env_files(paths: Sequence[Path]) -> dict[Path, Mapping[str, str]]:
+    from prodserver.config.envfiles import read_env_file
+
+    out: dict[Path, Mapping[str, str]] = {}
+    for path in paths:
+        loaded = read_env_file(path, optional=True)
+        if loaded is not None:
+            out[path] = loaded.values
+    return out
+
+
+def _open_vault(origins: Sequence[tuple[str, ...]], environ: Mapping[str, str]) -> list[str]:
+    """The secret values again, from where they came from (KeyError/ValueError: gone)."""
+    values: list[str] = []
+    files: dict[Path, Mapping[str, str]] = {}
+    for origin in origins:
+        if origin[0] == "env":
+            values.append(environ[origin[1]])
+            continue
+        if origin[0] != "file":
+            raise ValueError(origin[0])
+        path = Path(origin[1])
+        if path not in files:
+            files.update(_env_files([path]))
+        values.append(files[path][origin[2]])
+    return values
+
+
+def _url_passwords(value: str) -> list[str]:
+    """The password of every ``scheme://user:password@host`` in ``value``."""
+    out: list[str] = []
+    pos = value.find("://")
+    while pos >= 0:
+        rest = value[pos + 3 :]
+        end = next((i for i, c in enumerate(rest) if c.isspace() or c in "'\"<>"), len(rest))
+        token = rest[:end]
+        at = token.rfind("@")
+        colon = token.find(":", 0, max(at, 0))
+        if colon >= 0 and token[colon + 1 : at]:
+            out.append(token[colon + 1 : at])
+        pos = value.find("://", pos + 3)
+    return out
+
+
+def _reduce_mapping(mapping: Any) -> Any:
+    from prodserver.config.model import frozen_map
+
+    return (frozen_map, (dict(mapping),))
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, vault: _Vault) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.dispatch_table = {MappingProxyType: _reduce_mapping}
+        self.index = {v: i for i, v in enumerate(vault.values)}
+        self.find = vault.pattern() if vault.values else None
+
+    def persistent_id(self, obj: Any) -> Any:
+        if self.find is None or type(obj) is not str or self.find.search(obj) is None:
+            return None
+        parts: list[str | int] = []
+        pos = 0
+        for match in self.find.finditer(obj):
+            parts.append(obj[pos : match.start()])
+            parts.append(self.index[match.group()])
+            pos = match.end()
+        parts.append(obj[pos:])
+        return ("secret", tuple(parts))
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, secrets: Sequence[str]) -> None:
+        super().__init__(file)
+        self.secrets = secrets
+
+    def find_class(self, module: str, name: str) -> Any:
+        if name in _ALLOWED.get(module, ()):
+            return super().find_class(module, name)
+        if module in _MODEL_MODULES and not name.startswith("_"):
+            import dataclasses
+            import importlib
+
+            found = getattr(importlib.import_module(module), name, None)
+            if isinstance(found, type) and dataclasses.is_dataclass(found):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of the model")
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 2 and pid[0] == "secret"):
+            raise pickle.UnpicklingError("unknown reference")
+        return "".join(p if isinstance(p, str) else self.secrets[p] for p in pid[1])
+
+
+def _dump(project: ResolvedProject, configured: frozenset[str], vault: _Vault) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, vault).dump((project, configured))
+    data = buffer.getvalue()
+    # the proof: no secret value, nor any URL password, is in what would be written
+    for name, values in sorted(_secret_values(project).items()):
+        for value in values:
+            for piece in (value, *_url_passwords(value)):
+                if piece.encode("utf-8", "surrogateescape") in data:
+                    raise _Skip(
+                        f"the value of the secret {name} is written in the configuration "
+                        "itself (not read from the environment or an env file)"
+                    )
+    return data
+
+
+# -- entries -----------------------------------------------------------------------------------
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The entry's verified body, or None (missing, foreign, open to others, corrupt)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    head = len(MAGIC) + 32
+    if len(raw) < head or not raw.startswith(MAGIC):
+        return None
+    body = raw[head:]
+    if hashlib.sha256(body).digest() != raw[len(MAGIC) : head]:
+        return None
+    return body
+
+
+def _write_entry(directory: Path, name: str, body: bytes, *, keep: int) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=_SUFFIX)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(MAGIC + hashlib.sha256(body).digest() + body)
+        os.replace(tmp, directory / name)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _prune(directory, keep)
+
+
+def _prune(directory: Path, keep: int) -> None:
+    """Remove the oldest entries beyond ``keep``."""
+    with suppress(OSError):
+        entries = [e for e in os.scandir(directory) if e.name.endswith(_SUFFIX)]
+        if len(entries) <= keep:
+            return
+        entries.sort(key=lambda e: e.stat(follow_symlinks=False).st_mtime_ns)
+        for entry in entries[: len(entries) - keep]:
+            with suppress(OSError):
+                os.unlink(entry.path)
+
+
+class _HeadUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"{module}.{name} in an entry's head")
