@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
 
@@ -148,8 +149,6 @@ def validate_file(source: RawSource) -> None:
 
 def file_problems(source: RawSource) -> list[Problem]:
     """Every structural problem of the file (all profiles), in file order."""
-    from prodserver.backends.registry import BUILTINS, get_backend
-
     data = dict(source.data)
     defs = _base_schema()["$defs"]
     problems: list[Problem] = []
@@ -158,23 +157,11 @@ def file_problems(source: RawSource) -> list[Problem]:
         for error in sorted(skeleton.iter_errors(data), key=_error_key):
             problems.extend(_render(error, defs, lambda p: p, source))
     tables = list(_process_tables(data))
-    # every backend a process may have anywhere in the file, by process name
-    named: dict[str, set[str]] = {}
-    for prefix, table in tables:
-        backend = table.get("backend", "command" if prefix[0] == "processes" else None)
-        if isinstance(backend, str):
-            named.setdefault(prefix[-1], set()).add(backend)
-    unknown: dict[str, ConfigError] = {}
-    for name in set().union(*named.values()) if named else ():
-        try:
-            get_backend(name)
-        except ConfigError as exc:
-            unknown[name] = exc
-    known = {n: n not in unknown for names in named.values() for n in names}
+    backends = _FileBackends.of(tables)
     for prefix, table in tables:
         backend = table.get("backend")
-        if isinstance(backend, str) and backend in unknown:
-            error = unknown[backend]
+        if isinstance(backend, str) and backend in backends.unknown:
+            error = backends.unknown[backend]
             problems.append(
                 Problem(
                     codes.UNKNOWN_BACKEND,
@@ -185,21 +172,50 @@ def file_problems(source: RawSource) -> list[Problem]:
             )
             # one root cause, one error: the other keys belong to a backend we do not know
             continue
-        if isinstance(backend, str) and known.get(backend):
-            candidates: tuple[str, ...] = (backend,)
-        elif prefix[0] == "processes" and backend is None:
-            candidates = ("command",)
-        else:
-            # an override that does not name its backend: whichever this process has elsewhere
-            candidates = tuple(sorted(n for n in named.get(prefix[-1], ()) if known.get(n)))
-            if not candidates:
-                candidates = tuple(BUILTINS)
+        candidates = backends.candidates(prefix, backend)
         if _valid(("process", *candidates), partial(_process_schema, candidates), table):
             continue
         validator = _process_validator(candidates)
         for error in sorted(validator.iter_errors(table), key=_error_key):
             problems.extend(_render(error, defs, partial(_prefixed, prefix), source))
     return unique_problems(problems)
+
+
+@dataclass(frozen=True)
+class _FileBackends:
+    """Which backends each process names anywhere in the file, and which of them we know."""
+
+    named: dict[str, set[str]]
+    unknown: dict[str, ConfigError]
+
+    @classmethod
+    def of(cls, tables: list[tuple[KeyPath, dict[str, Any]]]) -> _FileBackends:
+        from prodserver.backends.registry import get_backend
+
+        named: dict[str, set[str]] = {}
+        for prefix, table in tables:
+            backend = table.get("backend", "command" if prefix[0] == "processes" else None)
+            if isinstance(backend, str):
+                named.setdefault(prefix[-1], set()).add(backend)
+        unknown: dict[str, ConfigError] = {}
+        for name in set().union(*named.values()) if named else ():
+            try:
+                get_backend(name)
+            except ConfigError as exc:
+                unknown[name] = exc
+        return cls(named, unknown)
+
+    def candidates(self, prefix: KeyPath, backend: Any) -> tuple[str, ...]:
+        """The backends whose schema a process table is checked against."""
+        from prodserver.backends.registry import BUILTINS
+
+        if isinstance(backend, str) and backend not in self.unknown:
+            return (backend,)
+        if prefix[0] == "processes" and backend is None:
+            return ("command",)
+        # an override that does not name its backend: whichever this process has elsewhere
+        known = sorted(n for n in self.named.get(prefix[-1], ()) if n not in self.unknown)
+        return tuple(known) or tuple(BUILTINS)
 
 
 def _process_tables(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
@@ -275,6 +291,27 @@ def _allowed_keys(schema: Mapping[str, Any], instance: Any, defs: Mapping[str, A
     return sorted(names)
 
 
+@dataclass(frozen=True)
+class _Site:
+    """Where one jsonschema error sits: its path in the instance, its path in the file, and how
+    to turn a path under it into a file location."""
+
+    path: KeyPath
+    full: KeyPath
+    locate: Callable[[KeyPath], KeyPath]
+    defs: Mapping[str, Any]
+    source: RawSource
+
+    def here(self) -> Location:
+        return self.source.location(self.full)
+
+    def below(self, name: str) -> Location:
+        return self.source.location(self.locate((*self.path, name)))
+
+
+_Renderer = Callable[[Any, _Site], list[Problem]]
+
+
 def _render(
     error: Any,
     defs: Mapping[str, Any],
@@ -282,142 +319,180 @@ def _render(
     source: RawSource,
 ) -> list[Problem]:
     path: KeyPath = tuple(str(p) for p in error.absolute_path)
-    full = locate(path)
+    site = _Site(path, locate(path), locate, defs, source)
+    return _renderer_for(error, path)(error, site)
+
+
+def _renderer_for(error: Any, path: KeyPath) -> _Renderer:
     validator = error.validator
     if validator in ("additionalProperties", "unevaluatedProperties"):
-        instance = error.instance
-        allowed = _allowed_keys(error.schema, instance, defs)
-        if not allowed and validator == "unevaluatedProperties":
-            allowed = sorted(error.schema.get("properties", {}))
-        names = _unexpected_names(error.message, instance, allowed)
-        out = []
-        for name in names:
-            hint = did_you_mean(name, allowed) or _known_hint(allowed)
-            out.append(
-                Problem(
-                    codes.UNKNOWN_KEY,
-                    f"unknown key {name!r}{_in(full)}",
-                    source.location(locate((*path, name))),
-                    hint,
-                )
-            )
-        return out
+        return _unknown_keys
     if validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
-        name = str(error.instance)
-        from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE, NAME_RULE
-
-        rule = ENV_NAME_RULE if error.schema.get("pattern") == ENV_NAME_PATTERN else NAME_RULE
-        return [
-            Problem(
-                codes.INVALID_NAME,
-                f"invalid name {name!r}{_in(full)}: {rule}",
-                source.location(locate((*path, name))),
-            )
-        ]
+        return _invalid_name
     if validator in ("anyOf", "oneOf") and error.context:
-        alternatives = error.schema.get(validator, [])
-        chosen = _alternative_for(alternatives, error.instance)
-        if chosen is not None and _is_expression(alternatives[chosen]):
-            # A string where a typed value belongs, and no ${VAR} in it: say what the key takes
-            # (the schema is generated from the option's declaration), not which regex failed.
-            typed = [alt for alt in alternatives if not _is_expression(alt)]
-            return [_expected_typed(typed, error.instance, full, source)]
-        if chosen is not None:
-            inner = [e for e in error.context if e.relative_schema_path[0] == chosen]
-            if inner:
-                found: list[Problem] = []
-                for sub in sorted(inner, key=_error_key):
-                    found.extend(_render(sub, defs, locate, source))
-                return found
-        if validator == "oneOf" and all(set(a) == {"required", "not"} for a in alternatives):
-            names = [a["required"][0] for a in alternatives]
-            return [
-                Problem(
-                    codes.EXACTLY_ONE_KEY,
-                    f"give exactly one of {', '.join(names)}{_in(full)}",
-                    source.location(full),
-                )
-            ]
-        from jsonschema.exceptions import best_match
-
-        # The alternative meant is the one whose type matches the value: report why that
-        # one failed (a range, an enum) rather than "expected a string".
-        relevant = [e for e in error.context if e.validator not in ("type", "pattern", "const")]
-        best = best_match(relevant) if relevant else None
-        if best is not None and best.validator not in ("anyOf", "oneOf"):
-            return _render(best, defs, locate, source)
-        expected = _describe_alternatives(error.schema)
-        return [
-            Problem(
-                codes.WRONG_TYPE,
-                f"expected {expected}, found {_show(error.instance)}",
-                source.location(full),
-            )
-        ]
+        return _alternatives
     if validator == "not" and error.validator_value == {"pattern": "^-"}:
-        return [
-            Problem(
-                codes.LEADING_DASH,
-                f"{_show(error.instance)} starts with '-': it would be read as an option, "
-                f"not as the value of {path[-1] if path else 'this key'}",
-                source.location(full),
-                "pass options through `args`, and give this key a value without a leading '-'",
-            )
-        ]
-    if validator == "type":
-        return [
-            Problem(
-                codes.WRONG_TYPE,
-                f"expected {_type_name(error.validator_value)}, found {_show(error.instance)}",
-                source.location(full),
-            )
-        ]
-    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        word = "at least" if "inimum" in validator else "at most"
-        return [
-            Problem(
-                codes.OUT_OF_RANGE,
-                f"{_show(error.instance)} is out of range: must be {word} {error.validator_value}",
-                source.location(full),
-            )
-        ]
-    if validator == "enum":
-        choices = ", ".join(repr(c) for c in _canonical_choices(error.validator_value))
-        suggestion: str | None = None
-        if isinstance(error.instance, str):
-            suggestion = did_you_mean(error.instance, [str(c) for c in error.validator_value])
-        return [
-            Problem(
-                codes.NOT_A_CHOICE,
-                f"{_show(error.instance)} is not one of {choices}",
-                source.location(full),
-                suggestion,
-            )
-        ]
-    if validator == "required":
-        missing = re.findall(r"'([^']+)' is a required property", error.message)
-        return [
-            Problem(
-                codes.MISSING_KEY,
-                f"missing required key {name!r}{_in(full)}",
-                source.location(full),
-            )
-            for name in missing or [str(error.message)]
-        ]
+        return _leading_dash
     if validator == "const" and path and path[-1] == "backend":
-        return []  # reported by the resolver with a suggestion
-    if validator == "pattern":
-        expected = _describe_alternatives({"anyOf": [error.schema]})
+        return _nothing  # reported by the resolver with a suggestion
+    return _BY_VALIDATOR.get(validator, _schema_message)
+
+
+def _unknown_keys(error: Any, site: _Site) -> list[Problem]:
+    instance = error.instance
+    allowed = _allowed_keys(error.schema, instance, site.defs)
+    if not allowed and error.validator == "unevaluatedProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+    return [
+        Problem(
+            codes.UNKNOWN_KEY,
+            f"unknown key {name!r}{_in(site.full)}",
+            site.below(name),
+            did_you_mean(name, allowed) or _known_hint(allowed),
+        )
+        for name in _unexpected_names(error.message, instance, allowed)
+    ]
+
+
+def _invalid_name(error: Any, site: _Site) -> list[Problem]:
+    from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE, NAME_RULE
+
+    name = str(error.instance)
+    rule = ENV_NAME_RULE if error.schema.get("pattern") == ENV_NAME_PATTERN else NAME_RULE
+    return [
+        Problem(
+            codes.INVALID_NAME, f"invalid name {name!r}{_in(site.full)}: {rule}", site.below(name)
+        )
+    ]
+
+
+def _alternatives(error: Any, site: _Site) -> list[Problem]:
+    validator = error.validator
+    alternatives = error.schema.get(validator, [])
+    chosen = _alternative_for(alternatives, error.instance)
+    if chosen is not None and _is_expression(alternatives[chosen]):
+        # A string where a typed value belongs, and no ${VAR} in it: say what the key takes
+        # (the schema is generated from the option's declaration), not which regex failed.
+        typed = [alt for alt in alternatives if not _is_expression(alt)]
+        return [_expected_typed(typed, error.instance, site.full, site.source)]
+    if chosen is not None:
+        inner = [e for e in error.context if e.relative_schema_path[0] == chosen]
+        if inner:
+            return [p for sub in sorted(inner, key=_error_key) for p in _render_at(sub, site)]
+    if validator == "oneOf" and all(set(a) == {"required", "not"} for a in alternatives):
+        names = [a["required"][0] for a in alternatives]
         return [
             Problem(
-                codes.WRONG_TYPE,
-                f"expected {expected}, found {_show(error.instance)}",
-                source.location(full),
+                codes.EXACTLY_ONE_KEY,
+                f"give exactly one of {', '.join(names)}{_in(site.full)}",
+                site.here(),
             )
         ]
+    from jsonschema.exceptions import best_match
+
+    # The alternative meant is the one whose type matches the value: report why that
+    # one failed (a range, an enum) rather than "expected a string".
+    relevant = [e for e in error.context if e.validator not in ("type", "pattern", "const")]
+    best = best_match(relevant) if relevant else None
+    if best is not None and best.validator not in ("anyOf", "oneOf"):
+        return _render_at(best, site)
+    expected = _describe_alternatives(error.schema)
+    return [
+        Problem(
+            codes.WRONG_TYPE, f"expected {expected}, found {_show(error.instance)}", site.here()
+        )
+    ]
+
+
+def _render_at(error: Any, site: _Site) -> list[Problem]:
+    return _render(error, site.defs, site.locate, site.source)
+
+
+def _leading_dash(error: Any, site: _Site) -> list[Problem]:
+    return [
+        Problem(
+            codes.LEADING_DASH,
+            f"{_show(error.instance)} starts with '-': it would be read as an option, "
+            f"not as the value of {site.path[-1] if site.path else 'this key'}",
+            site.here(),
+            "pass options through `args`, and give this key a value without a leading '-'",
+        )
+    ]
+
+
+def _nothing(error: Any, site: _Site) -> list[Problem]:
+    return []
+
+
+def _wrong_type(error: Any, site: _Site) -> list[Problem]:
+    return [
+        Problem(
+            codes.WRONG_TYPE,
+            f"expected {_type_name(error.validator_value)}, found {_show(error.instance)}",
+            site.here(),
+        )
+    ]
+
+
+def _out_of_range(error: Any, site: _Site) -> list[Problem]:
+    word = "at least" if "inimum" in error.validator else "at most"
+    return [
+        Problem(
+            codes.OUT_OF_RANGE,
+            f"{_show(error.instance)} is out of range: must be {word} {error.validator_value}",
+            site.here(),
+        )
+    ]
+
+
+def _not_a_choice(error: Any, site: _Site) -> list[Problem]:
+    choices = ", ".join(repr(c) for c in _canonical_choices(error.validator_value))
+    suggestion: str | None = None
+    if isinstance(error.instance, str):
+        suggestion = did_you_mean(error.instance, [str(c) for c in error.validator_value])
+    return [
+        Problem(
+            codes.NOT_A_CHOICE,
+            f"{_show(error.instance)} is not one of {choices}",
+            site.here(),
+            suggestion,
+        )
+    ]
+
+
+def _missing_keys(error: Any, site: _Site) -> list[Problem]:
+    missing = re.findall(r"'([^']+)' is a required property", error.message)
+    return [
+        Problem(codes.MISSING_KEY, f"missing required key {name!r}{_in(site.full)}", site.here())
+        for name in missing or [str(error.message)]
+    ]
+
+
+def _pattern_mismatch(error: Any, site: _Site) -> list[Problem]:
+    expected = _describe_alternatives({"anyOf": [error.schema]})
+    return [
+        Problem(
+            codes.WRONG_TYPE, f"expected {expected}, found {_show(error.instance)}", site.here()
+        )
+    ]
+
+
+def _schema_message(error: Any, site: _Site) -> list[Problem]:
     # never a schema's internals (regular expressions, $ref paths) in a user's message
     message = _SCHEMA_TEXT.sub("", str(error.message)).strip() or "invalid value"
-    return [Problem(codes.SCHEMA_INVALID, f"{message}{_in(full)}", source.location(full))]
+    return [Problem(codes.SCHEMA_INVALID, f"{message}{_in(site.full)}", site.here())]
+
+
+_BY_VALIDATOR: dict[str, _Renderer] = {
+    "type": _wrong_type,
+    "minimum": _out_of_range,
+    "maximum": _out_of_range,
+    "exclusiveMinimum": _out_of_range,
+    "exclusiveMaximum": _out_of_range,
+    "enum": _not_a_choice,
+    "required": _missing_keys,
+    "pattern": _pattern_mismatch,
+}
 
 
 _SCHEMA_TEXT = re.compile(r"\s*(does not match|is not valid under any of the given schemas).*$")
