@@ -241,6 +241,11 @@ class Placeholders:
             out.append(chr(_FIRST + index))
         return "".join(out)
 
+    @property
+    def handed_out(self) -> bool:
+        """Whether any placeholder was handed out: if not, no text holds one."""
+        return bool(self._refs)
+
     def holds(self, text: str) -> bool:
         """Whether ``text`` holds a placeholder this object handed out (cheap: no template)."""
         return bool(self._refs) and PLACEHOLDER.search(text) is not None

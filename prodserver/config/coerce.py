@@ -8,8 +8,10 @@ variables and the value's key path. Output: the typed value, a
 
 from __future__ import annotations
 
+import functools
+import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prodserver import codes
@@ -63,18 +65,24 @@ def coerce(ctx: Context, opt: Option, raw: Any, lookup: Mapping[str, str], path:
     if t == "size" and isinstance(raw, int) and not isinstance(raw, bool):
         return raw
     if t == "list" and isinstance(raw, list):
-        item = Option(opt.name, "string", "")
+        item = _bare(opt.name, "string")
         return [coerce(ctx, item, v, lookup, (*path, str(i))) for i, v in enumerate(raw)]
     if t == "table" and isinstance(raw, dict):
         table = free_table(ctx, raw, lookup, path)
         for sub, sub_type in SUBKEY_TYPES.get(opt.name, {}).items():
             if sub in raw:
-                value = coerce(ctx, Option(sub, sub_type, ""), raw[sub], lookup, (*path, sub))
+                value = coerce(ctx, _bare(sub, sub_type), raw[sub], lookup, (*path, sub))
                 if value is None:
                     return None
                 table[sub] = value
         return table
     return raw
+
+
+@functools.lru_cache(maxsize=256)
+def _bare(name: str, t: OptionType) -> Option:
+    """An option of only a name and a type (a list's items, a table's typed members)."""
+    return Option(name, t, "")
 
 
 def _coerce_text(
@@ -125,11 +133,33 @@ def _parse_typed(ctx: Context, t: OptionType, text: str, path: KeyPath) -> Any:
     if t == "boolean":
         return boolean(text)
     if t == "duration":
-        seconds = units.parse_duration(text, where=ctx.source.location(path))
+        try:
+            seconds = _seconds(text)
+        except ConfigError:  # again, located: the file's key is only looked up for a problem
+            seconds = units.parse_duration(text, where=ctx.source.location(path))
         return bounded_duration(ctx, seconds, path)
     if t == "size":
-        return units.parse_size(text, where=ctx.source.location(path))
+        try:
+            return _bytes(text)
+        except ConfigError:
+            return units.parse_size(text, where=ctx.source.location(path))
     return text
+
+
+@functools.lru_cache(maxsize=256)
+def _seconds(text: str) -> float:
+    """:func:`~prodserver.config.units.parse_duration`, memoised (a file repeats a few)."""
+    from prodserver.config import units
+
+    return units.parse_duration(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _bytes(text: str) -> int:
+    """:func:`~prodserver.config.units.parse_size`, memoised."""
+    from prodserver.config import units
+
+    return units.parse_size(text)
 
 
 def deferred(
@@ -184,7 +214,7 @@ def words(ctx: Context, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> l
     """A command: a string is split into words first, then each word is substituted."""
     if isinstance(raw, str):
         try:
-            items: list[Any] = shlex.split(raw)
+            items: Sequence[Any] = split_words(raw)
         except ValueError as exc:
             ctx.out.error(
                 codes.COMMAND_UNSPLITTABLE,
@@ -214,6 +244,27 @@ def words(ctx: Context, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> l
             return None
         out.append(done[0])
     return out
+
+
+#: what :func:`shlex.split` treats specially besides its whitespace (quotes, the escape)
+_SHLEX_SPECIAL = re.compile(r"[\"'\\]")
+#: :func:`shlex.split`'s whitespace (not Unicode's: a no-break space is part of a word)
+_SHLEX_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+@functools.lru_cache(maxsize=1024)
+def split_words(command: str) -> tuple[str, ...]:
+    """``command`` split into words exactly as :func:`shlex.split` splits it.
+
+    A command without quotes or backslashes is split on shlex's whitespace directly (the
+    state machine of :mod:`shlex` reads a character at a time: it was the largest cost of
+    resolving a file of thousands of commands). Memoised: each copy of a scaled process splits
+    the same command. Raises ValueError like :func:`shlex.split`.
+    """
+    if _SHLEX_SPECIAL.search(command) is None:
+        stripped = command.strip(" \t\r\n")
+        return tuple(_SHLEX_SPACE.split(stripped)) if stripped else ()
+    return tuple(shlex.split(command))
 
 
 def article(t: str) -> str:

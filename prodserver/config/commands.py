@@ -4,6 +4,7 @@ command), and the facts a backend may know of the instance while it builds it.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import sys
 from collections.abc import Mapping
@@ -22,9 +23,15 @@ from prodserver.template import Ref, Template
 
 def cwd_for(ctx: Context, values: Mapping[str, Any]) -> Path:
     """The process's working directory: ``cwd``, relative to the project root."""
-    raw = str(values.get("cwd", ".") or ".")
+    return _cwd(ctx.root, str(values.get("cwd", ".") or "."))
+
+
+@functools.lru_cache(maxsize=256)
+def _cwd(root: Path, raw: str) -> Path:
+    """Memoised: the processes of a file share a few working directories (a path is
+    immutable, so one object serves them all)."""
     path = Path(raw)
-    return path if path.is_absolute() else (ctx.root / path)
+    return path if path.is_absolute() else (root / path)
 
 
 def backend_context(

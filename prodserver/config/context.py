@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from prodserver.backends.base import Backend
+from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS
 from prodserver.config.provenance import Provenance
 from prodserver.config.sources import KeyPath, RawSource
 from prodserver.config.target import RUNTIME_VARIABLES, Target
@@ -35,6 +36,40 @@ from prodserver.template import Placeholders
 
 #: the key path of one key of the process being resolved: ``where("healthcheck", "cmd")``
 Where = Callable[..., KeyPath]
+
+
+@dataclass(frozen=True)
+class BackendKeys:
+    """What every process of one backend shares: worked out once per backend, not per process
+    (a file of thousands of processes has a handful of backends)."""
+
+    #: the backend's own options by name
+    options: Mapping[str, Option]
+    #: every key a process of this backend may set (the common keys and its options)
+    known: frozenset[str]
+    #: (name, default) of each option with a default, common options first
+    defaults: tuple[tuple[str, Any], ...]
+
+
+_backend_keys: dict[int, tuple[Backend, BackendKeys]] = {}
+
+
+def backend_keys(backend: Backend) -> BackendKeys:
+    """The :class:`BackendKeys` of ``backend`` (memoised: options are class declarations)."""
+    found = _backend_keys.get(id(backend))
+    if found is not None and found[0] is backend:
+        return found[1]
+    keys = BackendKeys(
+        options={o.name: o for o in backend.options},
+        known=frozenset({*COMMON_NAMES, *(o.name for o in backend.options)}),
+        defaults=tuple(
+            (o.name, o.default)
+            for o in (*COMMON_OPTIONS, *backend.options)
+            if o.default is not None
+        ),
+    )
+    _backend_keys[id(backend)] = (backend, keys)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -48,9 +83,14 @@ class ProcessEntry:
     where: Where
 
     @cached_property
-    def options(self) -> dict[str, Option]:
+    def keys(self) -> BackendKeys:
+        """Its backend's keys, options and defaults."""
+        return backend_keys(self.backend)
+
+    @property
+    def options(self) -> Mapping[str, Option]:
         """The backend's own options by name."""
-        return {o.name: o for o in self.backend.options}
+        return self.keys.options
 
 
 @dataclass

@@ -8,6 +8,7 @@ the context (a reference to any other name stays a reference in an export).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -185,12 +186,23 @@ def without_shell(ctx: Context, env: Mapping[str, str], own: Mapping[str, str]) 
 def runtime_env(env: dict[str, str]) -> dict[str, str]:
     """The child environment at run time: prodserver's virtualenv first on PATH."""
     if sys.prefix != sys.base_prefix:
-        bindir = str(Path(sys.executable).parent)
-        path = env.get("PATH", os.defpath)
-        if bindir not in path.split(os.pathsep):
-            env["PATH"] = bindir + os.pathsep + path if path else bindir
+        path = _venv_path(env.get("PATH", os.defpath), sys.executable)
+        if path is not None:
+            env["PATH"] = path
             env.setdefault("VIRTUAL_ENV", sys.prefix)
     return env
+
+
+@functools.lru_cache(maxsize=64)
+def _venv_path(path: str, executable: str) -> str | None:
+    """``path`` with the virtualenv's bin directory first; None when it is already on it.
+
+    Memoised: every instance of every process asks with the same few values of PATH.
+    """
+    bindir = str(Path(executable).parent)
+    if bindir in path.split(os.pathsep):
+        return None
+    return bindir + os.pathsep + path if path else bindir
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -34,8 +34,11 @@ def kind_of(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def placeholder_in(ctx: Context, text: str, where: Location) -> bool:
-    """Refuse text holding the private-use characters that stand for references."""
+def placeholder_in(ctx: Context, text: str, where: Location | KeyPath) -> bool:
+    """Refuse text holding the private-use characters that stand for references.
+
+    ``where``: a location, or a key path located only when the text is refused.
+    """
     found = Placeholders.check(text)
     if found is None:
         return False
@@ -43,7 +46,7 @@ def placeholder_in(ctx: Context, text: str, where: Location) -> bool:
         Problem(
             codes.PRIVATE_USE_CHARACTER,
             f"the character U+{ord(found):05X} (private use) cannot be used in a value",
-            where,
+            where if isinstance(where, Location) else ctx.source.location(where),
             "remove it: prodserver uses these characters internally",
         )
     )
@@ -59,14 +62,20 @@ def substitute(
     """
     from prodserver.config.substitute import substitute as expand
 
-    if placeholder_in(ctx, text, ctx.source.location(path)):
+    # the placeholders are outside ASCII: most values need no search for them
+    if not text.isascii() and placeholder_in(ctx, text, path):
         return None
     if "$" not in text:
         return text, False
+    keep = ctx.keep_rule()
     try:
-        result = expand(text, lookup, keep=ctx.keep_rule(), where=ctx.source.location(path))
-    except ConfigError as exc:
-        ctx.out.problems.extend(exc.problems)
+        result = expand(text, lookup, keep=keep)
+    except ConfigError:
+        # again, located: the key's place in the file is only looked up for a problem
+        try:
+            expand(text, lookup, keep=keep, where=ctx.source.location(path))
+        except ConfigError as exc:
+            ctx.out.problems.extend(exc.problems)
         return None
     if not within_total(ctx, len(result.text), path):
         return None
@@ -77,6 +86,8 @@ def substitute(
             path,
             f"set {name} in the environment or an env file, or give a default: ${{{name}:-value}}",
         )
+    if keep is None:
+        return result.text, result.whole  # no reference kept: the text is the value
     return ctx.placeholders.encode(result.template), result.whole
 
 
@@ -142,6 +153,23 @@ def text(ctx: Context, value: str, port: int | None = None) -> str:
         return value
     env = {} if port is None else {"PORT": str(port)}
     return template.materialise(env)
+
+
+def texts(
+    ctx: Context, env: dict[str, str], port: int | None, literal: Mapping[str, str]
+) -> dict[str, str]:
+    """Every value of ``env`` materialised by :func:`text`, in place.
+
+    ``literal``: variables known to hold no reference (the shared environment's): a value
+    equal to one of them is taken as it is, so an instance's environment costs its own
+    variables, not every variable of the shared environment again.
+    """
+    if not ctx.placeholders.handed_out:
+        return env  # no reference kept: every value is its text
+    for key, value in env.items() - literal.items():
+        if ctx.placeholders.holds(value):
+            env[key] = text(ctx, value, port)
+    return env
 
 
 def shown(ctx: Context, value: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from prodserver import codes
@@ -21,7 +22,6 @@ from prodserver.config.coerce import COMMON_BY_NAME, coerce
 from prodserver.config.commands import build_argv, cwd_for, numbered_argv
 from prodserver.config.context import Context, ProcessEntry, Where
 from prodserver.config.environment import runtime_env, without_shell
-from prodserver.config.keys import COMMON_NAMES
 from prodserver.config.limits import MAX_SCALE
 from prodserver.config.model import DEFAULT_STOP_TIMEOUT, Instance, ProcessSpec, frozen_map
 from prodserver.config.policies import (
@@ -33,12 +33,13 @@ from prodserver.config.policies import (
 )
 from prodserver.config.ports import port_for, port_from_env, references_port
 from prodserver.config.probes import healthcheck
-from prodserver.config.provenance import EnvOrigin
+from prodserver.config.provenance import EnvOrigin, KeyLocations
 from prodserver.config.secrecy import note_secret_value
 from prodserver.config.sources import KeyPath
 from prodserver.config.target import INSTANCE
 from prodserver.config.values import left_to_platform, option_values
 from prodserver.errors import Location
+from prodserver.template import Placeholders
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class Shared:
 
     env: Mapping[str, str]
     inherit_env: bool = True
+
+    @cached_property
+    def literal(self) -> Mapping[str, str]:
+        """The shared variables whose value holds no reference: each instance's environment
+        takes them as they are, instead of rendering every one of them again."""
+        return {k: v for k, v in self.env.items() if not Placeholders.check(v)}
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ def resolve_process(
     shared: Shared,
 ) -> ProcessSpec | None:
     """The process's spec, or None (not running, or a problem was recorded)."""
-    ctx.prov.keys[name] = {key: ctx.source.location(where(key)) for key in table}
+    ctx.prov.keys[name] = KeyLocations(ctx.source, where, tuple(table))
     backend = _backend(ctx, table, where)
     if backend is None:
         return None
@@ -123,7 +130,7 @@ def _backend(ctx: Context, table: Mapping[str, Any], where: Where) -> Backend | 
 def _unknown_keys(ctx: Context, proc: ProcessEntry) -> None:
     from prodserver.suggest import did_you_mean
 
-    known = {*COMMON_NAMES, *proc.options}
+    known = proc.keys.known
     for key in proc.table:
         if key not in known:
             backend_name = proc.backend.name
@@ -218,6 +225,8 @@ class _Built:
     instance: Instance
     values: dict[str, Any]
     argv: tuple[str, ...]
+    #: the characters substitution produced for ``values``
+    substituted: int = 0
 
 
 def _instance_lookup(ctx: Context, plan: Plan, number: int) -> dict[str, str]:
@@ -246,15 +255,77 @@ def _child_env(
         env = runtime_env(env)
     env["PRODSERVER_PROCESS"] = plan.proc.name
     env["PRODSERVER_INSTANCE"] = str(number)
-    return env
+    return expand.texts(ctx, env, plan.port(number), plan.shared.literal)
 
 
-def _build_copy(ctx: Context, plan: Plan, number: int) -> tuple[_Built, dict[str, str]] | None:
+@dataclass(frozen=True)
+class _FirstValues:
+    """The first copy's option values, for copies whose values cannot differ from them."""
+
+    values: dict[str, Any]
+    #: the characters substitution produced for them (counted again for each copy)
+    substituted: int
+
+
+def _same_for_every_copy(table: Mapping[str, Any]) -> bool:
+    """Whether every copy gets the same option values: only ``PORT`` and the copy's number
+    differ between the copies' lookups, and no value (but ``env``, substituted once per
+    process) refers to either."""
+    from prodserver.config.substitute import references
+    from prodserver.errors import ConfigError
+
+    def walk(value: Any) -> bool:
+        if isinstance(value, str):
+            if "$" not in value:
+                return True
+            try:
+                return not {"PORT", INSTANCE}.intersection(references(value))
+            except ConfigError:
+                return False  # malformed: each copy reports it as before
+        if isinstance(value, dict):
+            return all(walk(v) for v in value.values())
+        if isinstance(value, list):
+            return all(walk(v) for v in value)
+        return True
+
+    return all(walk(v) for k, v in table.items() if k != "env")
+
+
+def _copy_values(
+    ctx: Context, plan: Plan, number: int, lookup: Mapping[str, str], first: _FirstValues | None
+) -> dict[str, Any] | None:
+    """Copy ``number``'s option values: the first copy's again where they cannot differ.
+
+    Reusing them records nothing new: their warnings would repeat the first copy's (dropped
+    as repeats at the end) and their substitution is counted against the total as if done
+    again (done again where it would pass the limit, so that the error is the same).
+    """
+    if first is not None:
+        from prodserver.config.limits import MAX_SUBSTITUTED_TOTAL
+
+        if ctx.substituted + first.substituted <= MAX_SUBSTITUTED_TOTAL:
+            ctx.substituted += first.substituted
+            return dict(first.values)
+    return option_values(ctx, plan.proc, lookup, report=number == 1)
+
+
+def _texts(ctx: Context, words: list[str], port: int | None) -> tuple[str, ...]:
+    """Each word materialised (:func:`expand.text`)."""
+    if not ctx.placeholders.handed_out:
+        return tuple(words)  # no reference kept: each word is its text
+    return tuple(expand.text(ctx, w, port) for w in words)
+
+
+def _build_copy(
+    ctx: Context, plan: Plan, number: int, first: _FirstValues | None = None
+) -> tuple[_Built, dict[str, str]] | None:
     """Copy ``number`` built, with the lookup it was built from; None after a problem."""
     lookup = _instance_lookup(ctx, plan, number)
-    values = option_values(ctx, plan.proc, lookup, report=number == 1)
+    before = ctx.substituted
+    values = _copy_values(ctx, plan, number, lookup, first)
     if values is None:
         return None
+    substituted = ctx.substituted - before
     argv = build_argv(ctx, plan.proc, values, lookup)
     if argv is None:
         return None
@@ -264,24 +335,27 @@ def _build_copy(ctx: Context, plan: Plan, number: int) -> tuple[_Built, dict[str
     instance = Instance(
         process=plan.proc.name,
         number=number,
-        argv=tuple(expand.text(ctx, w, port) for w in argv),
-        env=frozen_map({k: expand.text(ctx, v, port) for k, v in env.items()}),
+        argv=_texts(ctx, argv, port),
+        env=frozen_map(env),
         port=port,
         healthcheck=expand.probe(ctx, health, port),
     )
-    return _Built(instance, values, tuple(argv)), lookup
+    return _Built(instance, values, tuple(argv), substituted), lookup
 
 
 def _copies(ctx: Context, plan: Plan) -> tuple[list[_Built], tuple[str, ...]] | None:
     """Every copy, and an export's argv for numbered copies (empty: the first copy's)."""
     built: list[_Built] = []
     numbered: tuple[str, ...] = ()
+    first: _FirstValues | None = None
     for number in range(1, plan.scale + 1):
-        done = _build_copy(ctx, plan, number)
+        done = _build_copy(ctx, plan, number, first)
         if done is None:
             return None
         copy, lookup = done
         built.append(copy)
+        if number == 1 and plan.scale > 1 and _same_for_every_copy(plan.proc.table):
+            first = _FirstValues(copy.values, copy.substituted)
         if number == 1 and plan.scale > 1 and not ctx.target.local_environment:
             argv = numbered_argv(ctx, plan.proc, lookup)
             if argv is not None and argv != copy.argv:

@@ -213,9 +213,10 @@ def substitute(
     ev = _Evaluator(lookup, keep, where, max_output)
     result = ev.join(nodes, top=True)
     whole = len(nodes) == 1 and isinstance(nodes[0], Var)
-    return Substituted(
-        result, whole, tuple(ev.unset), ev.kept, tuple(ev.used), Template.of(*ev.pieces)
-    )
+    # without ``keep`` the top level's pieces are the text's own: Template.of(*ev.pieces),
+    # without merging them again
+    template = Template.of(*ev.pieces) if keep is not None else Template.of(result)
+    return Substituted(result, whole, tuple(ev.unset), ev.kept, tuple(ev.used), template)
 
 
 def _ref(var: Var) -> Ref:

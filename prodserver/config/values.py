@@ -14,7 +14,6 @@ from prodserver import codes
 from prodserver.backends.base import Backend
 from prodserver.config.coerce import COMMON_BY_NAME, coerce
 from prodserver.config.context import Context, ProcessEntry, Where
-from prodserver.config.keys import COMMON_OPTIONS
 from prodserver.options import Option
 from prodserver.template import Deferred
 
@@ -27,14 +26,16 @@ def option_values(
     options = proc.options
     before = len(ctx.out.problems)
     values = _coerced(ctx, table, options, lookup, where)
-    for opt in (*COMMON_OPTIONS, *backend.options):
-        if opt.name not in values and opt.default is not None and opt.name not in table:
-            values[opt.name] = opt.default
+    for name, default in proc.keys.defaults:
+        if name not in values and name not in table:
+            values[name] = default
     if len(ctx.out.problems) > before:
         return None
-    own = [k for k in values if k not in options and k in COMMON_BY_NAME and k != "port"]
-    if [k for k in own if left_to_platform(ctx, k, values[k], where)]:
-        return None
+    # a value is left to the platform only where a reference was kept (an export)
+    if ctx.placeholders.handed_out:
+        own = [k for k in values if k not in options and k in COMMON_BY_NAME and k != "port"]
+        if [k for k in own if left_to_platform(ctx, k, values[k], where)]:
+            return None
     if report and not _valid(ctx, values, backend, options, where):
         return None
     return values
