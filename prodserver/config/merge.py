@@ -224,9 +224,9 @@ def merge_processes(chain_layers: Sequence[Layer]) -> Merged:
                     # backend (cwd, env, depends_on, ...), never the old backend's options.
                     bound = [k for k in current if k not in COMMON_NAMES or k in BACKEND_BOUND]
                     for key in bound:
-                        del current[key]
-                        for stale in [p for p in origins if p[:2] == (name, key)]:
-                            del origins[stale]
+                        # its own origins only: a scan of every origin recorded made a
+                        # profile that changes many processes' backend quadratic
+                        _forget(current.pop(key), origins, (name, key))
             probe, below = table.get("healthcheck"), current.get("healthcheck")
             if isinstance(probe, dict) and isinstance(below, dict):
                 named = PROBE_KINDS & probe.keys()

@@ -194,7 +194,14 @@ _KEYLINE = re.compile(
 _KEYPART = re.compile(r"""[A-Za-z0-9_-]+|"((?:[^"\\]|\\.)*)"|'([^']*)'""")
 
 
+#: a dotted key of bare names only (``processes.web``): split without the quoting rules
+_BARE_DOTTED = re.compile(r"[A-Za-z0-9_-]+(?:\s*\.\s*[A-Za-z0-9_-]+)*")
+_DOT = re.compile(r"\s*\.\s*")
+
+
 def _split_key(key: str) -> KeyPath:
+    if _BARE_DOTTED.fullmatch(key):
+        return tuple(_DOT.split(key)) if "." in key else (key,)
     parts: list[str] = []
     for m in _KEYPART.finditer(key):
         if m.group(1) is not None:
@@ -216,20 +223,21 @@ def index_lines(text: str) -> LineIndex:
             if line.count(in_multiline) % 2 == 1:
                 in_multiline = None
             continue
-        header = _HEADER.match(line)
+        header = _HEADER.match(line) if "[" in line else None
         if header and not _KEYLINE.match(line):
             table = _split_key(header.group("key"))
             lines.setdefault(table, number)
             continue
-        m = _KEYLINE.match(line)
+        m = _KEYLINE.match(line) if "=" in line else None
         if not m:
             continue
         path = table + _split_key(m.group("key"))
         lines.setdefault(path, number)
         rest = line[m.end() :]
-        for quote in ('"""', "'''"):
-            if rest.count(quote) % 2 == 1:
-                in_multiline = quote
+        if '"""' in rest or "'''" in rest:
+            for quote in ('"""', "'''"):
+                if rest.count(quote) % 2 == 1:
+                    in_multiline = quote
         if "{" in rest:
             # members of an inline table on the same line: `healthcheck = { http = "..." }`
             for inner in re.finditer(r"([A-Za-z0-9_-]+)\s*=", rest):

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+import prodserver
 from prodserver.config.resolve import resolve_project
 from prodserver.errors import ConfigError
 
-PACKAGE = str(Path(__file__).resolve().parents[2] / "prodserver")
+#: the package resolving (not necessarily this checkout's: the tests also run against another)
+PACKAGE = str(Path(prodserver.__file__).resolve().parent)
 
 
 def generate(root: Path, processes: int, profiles: int = 5) -> Path:
@@ -99,3 +101,90 @@ def test_many_errors_are_reported_without_quadratic_work(tmp_path: Path) -> None
         return count
 
     assert calls(400) / calls(40) < 13
+
+
+# -- work per process does not depend on the size of the shared environment --------------------
+
+
+def generate_with_env(root: Path, processes: int, variables: int) -> Path:
+    """Commands and workers, a third of them scaled, over ``variables`` shared variables."""
+    lines = ['[project]\nname = "envscale"\n', "[env]"]
+    lines += [f'SHARED_{i} = "value-{i}"' for i in range(variables)]
+    for i in range(processes):
+        lines.append(f"[processes.proc{i}]")
+        if i % 2:
+            lines += ['backend = "rq-worker"', f'queues = ["q{i % 20}"]']
+        else:
+            lines.append(f'command = "python -c pass --name ${{SHARED_0}} --n {i}"')
+        lines.append(f"port = {10000 + 10 * i}")
+        if i % 3 == 0:
+            lines.append("scale = 2")
+    path = root / f"env-{processes}-{variables}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def lines_resolving(path: Path, **options: Any) -> int:
+    count = 0
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def global_(frame: FrameType, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename.startswith(PACKAGE) else None
+
+    sys.settrace(global_)
+    try:
+        project = resolve_project(file=path, environ={"PATH": "/usr/bin"}, **options)
+    finally:
+        sys.settrace(None)
+    assert len(project.processes) > 0
+    return count
+
+
+@pytest.mark.parametrize("for_export", [False, True], ids=["up", "export"])
+def test_the_shared_environment_is_not_rendered_again_for_each_instance(
+    tmp_path: Path, for_export: bool
+) -> None:
+    """Each instance's environment holds every shared variable, but building it costs the
+    instance's own variables: the work the shared environment adds is the same for 40 and for
+    400 processes. (Rendering every shared variable again for each instance made it grow
+    with processes x variables: 10 times more here.)"""
+
+    def extra(processes: int) -> int:
+        few = lines_resolving(generate_with_env(tmp_path, processes, 5), for_export=for_export)
+        many = lines_resolving(generate_with_env(tmp_path, processes, 305), for_export=for_export)
+        return many - few
+
+    small, large = extra(40), extra(400)
+    assert large < 2 * small + 2000, (
+        f"300 more shared variables: {small} more lines for 40 processes, {large} for 400"
+    )
+
+
+def test_a_profile_changing_every_backend_merges_in_linear_work(tmp_path: Path) -> None:
+    """A profile that gives every process another backend: the origins of the keys it drops
+    are forgotten by walking the old values, not by scanning every origin recorded."""
+
+    def generate_switch(n: int) -> Path:
+        lines = ['[project]\nname = "switch"\ndefault_profile = "workers"\n']
+        for i in range(n):
+            lines += [
+                f"[processes.proc{i}]",
+                f'command = "python -c pass --n {i}"',
+                f"port = {10000 + i}",
+                'stop_timeout = "5s"',
+            ]
+        lines.append("[profiles.workers]")
+        for i in range(n):
+            lines += [f"[profiles.workers.processes.proc{i}]", 'backend = "rq-worker"']
+        path = tmp_path / f"switch-{n}.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    small = lines_resolving(generate_switch(40))
+    large = lines_resolving(generate_switch(400))
+    assert large / small < 13, f"40 processes: {small} lines, 400: {large} lines"
