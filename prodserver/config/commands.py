@@ -49,9 +49,16 @@ def backend_context(
 
 
 def build_argv(
-    ctx: Context, proc: ProcessEntry, values: Mapping[str, Any], lookup: Mapping[str, str]
+    ctx: Context,
+    proc: ProcessEntry,
+    values: Mapping[str, Any],
+    lookup: Mapping[str, str],
+    facts: BackendContext | None = None,
 ) -> list[str] | None:
-    """The instance's argv, ``args`` appended; None after recording the problem."""
+    """The instance's argv, ``args`` appended; None after recording the problem.
+
+    ``facts``: the instance's :func:`backend_context`, when the caller already has it.
+    """
     args = [str(a) for a in values.get("args") or []]
     if values.get("shell"):
         command = values.get("command")
@@ -69,7 +76,8 @@ def build_argv(
         # `exec`: one simple command becomes the process itself (signals, exit status)
         return ["/bin/sh", "-c", exec_form(script)]
     try:
-        argv = list(proc.backend.argv(values, backend_context(ctx, proc, values, lookup)))
+        facts = facts or backend_context(ctx, proc, values, lookup)
+        argv = list(proc.backend.argv(values, facts))
     except ConfigError as exc:
         ctx.out.error(exc.code, exc.message, proc.where(), exc.hint)
         return None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,8 @@ class BackendKeys:
     known: frozenset[str]
     #: (name, default) of each option with a default, common options first
     defaults: tuple[tuple[str, Any], ...]
+    #: the option each key is read as: the backend's own, else the common one
+    option_of: Mapping[str, Option]
 
 
 _backend_keys: dict[int, tuple[Backend, BackendKeys]] = {}
@@ -67,6 +68,10 @@ def backend_keys(backend: Backend) -> BackendKeys:
             for o in (*COMMON_OPTIONS, *backend.options)
             if o.default is not None
         ),
+        option_of={
+            **{o.name: o for o in COMMON_OPTIONS},
+            **{o.name: o for o in backend.options},
+        },
     )
     _backend_keys[id(backend)] = (backend, keys)
     return keys
@@ -82,7 +87,7 @@ class ProcessEntry:
     #: where each of its keys is in the file (the layer that set it)
     where: Where
 
-    @cached_property
+    @property
     def keys(self) -> BackendKeys:
         """Its backend's keys, options and defaults."""
         return backend_keys(self.backend)

@@ -180,6 +180,8 @@ def shown(ctx: Context, value: Any) -> Any:
     """
     if isinstance(value, list):
         return [shown(ctx, v) for v in value]
+    if not ctx.placeholders.handed_out:
+        return value  # no reference kept: every value is shown as it is
     if isinstance(value, str) and kept_in(ctx, value):
         return str(ctx.placeholders.decode(value).compose_text())
     return value

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from prodserver import codes
+from prodserver.backends.base import BackendContext
 from prodserver.config.coerce import coerce, words
 from prodserver.config.commands import backend_context
 from prodserver.config.context import Context, ProcessEntry, Where
@@ -21,15 +22,22 @@ _TIMINGS = (("interval", 5.0), ("timeout", 3.0), ("start_period", 0.0))
 
 
 def healthcheck(
-    ctx: Context, proc: ProcessEntry, values: Mapping[str, Any], lookup: Mapping[str, str]
+    ctx: Context,
+    proc: ProcessEntry,
+    values: Mapping[str, Any],
+    lookup: Mapping[str, str],
+    facts: BackendContext | None = None,
 ) -> HealthCheck | None:
-    """The instance's probe; None for none, or after recording a problem."""
+    """The instance's probe; None for none, or after recording a problem.
+
+    ``facts``: the instance's :func:`backend_context`, when the caller already has it.
+    """
     raw = values.get("healthcheck")
     if raw is False:
         return None
     if raw is None:
         default = proc.backend.default_healthcheck(
-            values, backend_context(ctx, proc, values, lookup)
+            values, facts or backend_context(ctx, proc, values, lookup)
         )
         if default is None:
             return None

@@ -19,7 +19,7 @@ from prodserver import codes
 from prodserver.backends.base import Backend
 from prodserver.config import expand
 from prodserver.config.coerce import COMMON_BY_NAME, coerce
-from prodserver.config.commands import build_argv, cwd_for, numbered_argv
+from prodserver.config.commands import backend_context, build_argv, cwd_for, numbered_argv
 from prodserver.config.context import Context, ProcessEntry, Where
 from prodserver.config.environment import runtime_env, without_shell
 from prodserver.config.limits import MAX_SCALE
@@ -276,8 +276,8 @@ def _same_for_every_copy(table: Mapping[str, Any]) -> bool:
 
     def walk(value: Any) -> bool:
         if isinstance(value, str):
-            if "$" not in value:
-                return True
+            if "$" not in value or ("PORT" not in value and INSTANCE not in value):
+                return True  # a reference to either has its name in the text
             try:
                 return not {"PORT", INSTANCE}.intersection(references(value))
             except ConfigError:
@@ -326,11 +326,13 @@ def _build_copy(
     if values is None:
         return None
     substituted = ctx.substituted - before
-    argv = build_argv(ctx, plan.proc, values, lookup)
+    # what the backend knows of this copy: built once for its argv and its default probe
+    facts = None if values.get("shell") else backend_context(ctx, plan.proc, values, lookup)
+    argv = build_argv(ctx, plan.proc, values, lookup, facts)
     if argv is None:
         return None
     env = _child_env(ctx, plan, values, lookup, number)
-    health = healthcheck(ctx, plan.proc, values, lookup)
+    health = healthcheck(ctx, plan.proc, values, lookup, facts)
     port = plan.port(number)
     instance = Instance(
         process=plan.proc.name,
@@ -372,13 +374,12 @@ def _spec(ctx: Context, plan: Plan) -> ProcessSpec | None:
     proc, where, backend = plan.proc, plan.proc.where, plan.proc.backend
     shell = bool(values.get("shell", False))
     decode = ctx.placeholders.decode
+    own = proc.options
     return ProcessSpec(
         name=proc.name,
         backend=backend.name,
         position=plan.position,
-        options=frozen_map(
-            {k: expand.shown(ctx, v) for k, v in values.items() if k in proc.options}
-        ),
+        options=frozen_map({k: expand.shown(ctx, v) for k, v in values.items() if k in own}),
         argv=tuple(expand.text(ctx, w) for w in first_argv),
         words=tuple(decode(w) for w in first_argv),
         numbered_words=tuple(decode(w) for w in numbered),

@@ -25,7 +25,7 @@ def option_values(
     table, backend, where = proc.table, proc.backend, proc.where
     options = proc.options
     before = len(ctx.out.problems)
-    values = _coerced(ctx, table, options, lookup, where)
+    values = _coerced(ctx, table, proc.keys.option_of, lookup, where)
     for name, default in proc.keys.defaults:
         if name not in values and name not in table:
             values[name] = default
@@ -44,16 +44,17 @@ def option_values(
 def _coerced(
     ctx: Context,
     table: Mapping[str, Any],
-    options: Mapping[str, Option],
+    option_of: Mapping[str, Option],
     lookup: Mapping[str, str],
     where: Where,
 ) -> dict[str, Any]:
+    """Each key of the table read as its option (the backend's own, else the common one)."""
     import shlex
 
     values: dict[str, Any] = {}
     shell = table.get("shell") is True
     for key, raw in table.items():
-        opt = options.get(key) or COMMON_BY_NAME.get(key)
+        opt = option_of.get(key)
         if opt is None or key == "env":
             continue  # env: substituted once, as the process's environment layer
         if key == "command" and shell:
@@ -77,9 +78,13 @@ def _valid(
 
     # a kept reference stands where a number or boolean will be: the platform fills it in,
     # so only the values known here are type-checked
-    checked = {
-        k: v for k, v in values.items() if not (isinstance(v, Deferred) and typed_key(k, options))
-    }
+    checked = values
+    if ctx.placeholders.handed_out:  # else no value is Deferred
+        checked = {
+            k: v
+            for k, v in values.items()
+            if not (isinstance(v, Deferred) and typed_key(k, options))
+        }
     problems = validate_process(checked, backend, ctx.source, where)
     ctx.out.problems.extend(problems)
     return not problems
