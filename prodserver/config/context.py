@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from prodserver.backends.base import Backend
-from prodserver.config.keys import COMMON_NAMES, COMMON_OPTIONS
 from prodserver.config.provenance import Provenance
 from prodserver.config.sources import KeyPath, RawSource
 from prodserver.config.target import RUNTIME_VARIABLES, Target
+from prodserver.declarations.keys import COMMON_NAMES, COMMON_OPTIONS
 from prodserver.errors import Problem
 from prodserver.options import Option
 from prodserver.template import Placeholders
