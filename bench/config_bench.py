@@ -8,10 +8,12 @@ several backends), then times whole commands as a user runs them, side by side w
 
 With ``--sizes``, times `prodserver check` of generated files of each size instead (every
 process with its own port, an `extends` chain of five profiles overriding a tenth of them,
-substitution in every process), optionally beside an older tree (``--baseline DIR``), and
-draws time against size (``--chart PNG``):
+substitution in every process; no configuration cache), optionally beside an older tree
+(``--baseline DIR``), prints time against size with the growth for ten times the processes
+and the load average before and after, and draws time against size (``--chart PNG``).
+``--sizes`` alone means 100, 1,000 and 10,000:
 
-    .venv/bin/python bench/config_bench.py --sizes 100 1000 10000 --runs 3 \
+    .venv/bin/python bench/config_bench.py --sizes --runs 3 \
         --baseline /tmp/before --chart docs/img/bench-check-scale.png
 """
 
@@ -98,7 +100,13 @@ def check_times(
         for i in range(runs):
             order = list(trees)[i % len(trees) :] + list(trees)[: i % len(trees)]
             for tree in order:
-                env = dict(os.environ, PYTHONPATH=str(trees[tree]), NO_COLOR="1")
+                # the configuration cache would time a read of the cache, not the check
+                env = dict(
+                    os.environ,
+                    PYTHONPATH=str(trees[tree]),
+                    NO_COLOR="1",
+                    PRODSERVER_NO_CACHE="1",
+                )
                 env.pop("PYTHONDONTWRITEBYTECODE", None)
                 argv = [sys.executable, "-m", "prodserver", "check", "-q", "-f", str(path)]
                 start = time.perf_counter()
@@ -149,18 +157,37 @@ def main_sizes(args: argparse.Namespace) -> int:
         subprocess.run(
             [sys.executable, "-m", "compileall", "-q", str(tree / "prodserver")], check=True
         )
+    sizes = sorted(args.sizes or [100, 1000, 10000])
+    load_before = _load()
     with tempfile.TemporaryDirectory() as tmp:
-        times = check_times(trees, args.sizes, args.runs, Path(tmp))
-    print(f"prodserver check -q, median [min-max] of {args.runs} runs, load {os.getloadavg()}")
-    for n in args.sizes:
+        times = check_times(trees, sizes, args.runs, Path(tmp))
+    print(
+        f"prodserver check -q (no cache), median [min-max] of {args.runs} runs; "
+        f"load average {load_before} before, {_load()} after; {os.cpu_count()} cores"
+    )
+    for i, n in enumerate(sizes):
         cells = []
         for tree, by_size in times.items():
             v = by_size[n]
-            cells.append(f"{tree} {statistics.median(v):.2f} s [{min(v):.2f}-{max(v):.2f}]")
+            cell = f"{tree} {statistics.median(v):.2f} s [{min(v):.2f}-{max(v):.2f}]"
+            if i:  # how the time grew from the previous size
+                grew = statistics.median(v) / statistics.median(by_size[sizes[i - 1]])
+                cell += f" (x{grew:.1f} for x{n / sizes[i - 1]:g} processes)"
+            cells.append(cell)
+        if "baseline" in times:
+            ratio = statistics.median(times["prodserver"][n]) / statistics.median(
+                times["baseline"][n]
+            )
+            cells.append(f"ratio {ratio:.2f}")
         print(f"  {n:>6} processes: " + "; ".join(cells))
     if args.chart:
         scale_chart(times, args.chart)
     return 0
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def median_ms(argv: list[str], cwd: Path, runs: int) -> float:
@@ -176,11 +203,16 @@ def median_ms(argv: list[str], cwd: Path, runs: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--sizes", type=int, nargs="*", help="time check of files of these sizes")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        help="time check of files of these sizes (none given: 100 1000 10000)",
+    )
     parser.add_argument("--baseline", type=Path, default=None, metavar="DIR")
     parser.add_argument("--chart", type=Path, default=None, metavar="PNG")
     args = parser.parse_args()
-    if args.sizes:
+    if args.sizes is not None:
         return main_sizes(args)
     bindir = Path(sys.executable).parent
     prodserver = str(bindir / "prodserver")

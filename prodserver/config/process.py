@@ -79,7 +79,15 @@ class Plan:
 def key_paths(name: str, origins: Mapping[KeyPath, KeyPath], defined_at: KeyPath) -> Where:
     """Where each key of a merged process is in the file: the layer that set it."""
 
+    found: dict[KeyPath, KeyPath] = {}  # each copy asks again for the same keys
+
     def where(*key: str) -> KeyPath:
+        path = found.get(key)
+        if path is None:
+            path = found[key] = locate(key)
+        return path
+
+    def locate(key: KeyPath) -> KeyPath:
         full = (name, *key)
         while full:
             if full in origins:
