@@ -11,7 +11,6 @@ left behind, not even a zombie. It blocks: the loop it would otherwise run on is
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -42,11 +41,9 @@ def stop_everything(
     for unit in units:
         if unit.handle is not None:
             group = unit.spec.kill_mode == "group"
-            spawner.send(unit.handle, unit.spec.stop_signal, group=group)
-            spawner.send(unit.handle, signal.SIGCONT, group=group)
+            spawner.stop(unit.handle, unit.spec.stop_signal, group=group)
     strays = spawner.strays(skip)
-    spawner.kill_pids(strays, signal.SIGTERM)
-    spawner.kill_pids(strays, signal.SIGCONT)
+    spawner.stop_pids(strays)
     deadline = monotonic() + min(max(grace, 0.0), MAX_GRACE)
     while True:
         spawner.reap()
@@ -60,7 +57,7 @@ def stop_everything(
     for _ in range(100):  # a process may fork while we kill: repeat until nothing is found
         for handle in handles:
             spawner.kill(handle)
-        spawner.kill_pids(strays, signal.SIGKILL)
+        spawner.kill_pids(strays)
         sleep(POLL)
         spawner.reap()
         handles = [h for h in handles if spawner.group_alive(h)]

@@ -45,6 +45,10 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PIPE_SIZE = 1 << 20
 
 
+class Undeliverable(Exception):
+    """The system cannot send this signal to a process (Windows has console events only)."""
+
+
 class SpawnFailed(Exception):
     """A process could not be started; ``code`` is what it counts as (127: not found)."""
 
@@ -89,7 +93,16 @@ class Spawner(Protocol):
         ...
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
-        """Send ``sig`` to the main process, or to its whole process group."""
+        """Send ``sig`` (a ``reload_signal``) to the main process, or to its whole group.
+
+        Raises :class:`Undeliverable` where the system cannot send that signal (Windows).
+        """
+        ...
+
+    def stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        """Ask the child to stop gracefully with its stop signal ``sig``, and make sure a
+        stopped (SIGSTOP) child sees it: POSIX sends ``sig`` then SIGCONT, as systemd does;
+        Windows sends the group a Ctrl-Break."""
         ...
 
     def kill(self, handle: ChildHandle) -> None:
@@ -108,8 +121,13 @@ class Spawner(Protocol):
         """Descendants that are not in ``known`` (adopted daemons that left their group)."""
         ...
 
-    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
-        """Signal individual processes (strays), ignoring those already gone."""
+    def stop_pids(self, pids: Iterable[int]) -> None:
+        """Ask individual processes (strays) to stop (SIGTERM, then SIGCONT), ignoring those
+        already gone."""
+        ...
+
+    def kill_pids(self, pids: Iterable[int]) -> None:
+        """Kill individual processes (strays) at once, ignoring those already gone."""
         ...
 
 
@@ -220,6 +238,11 @@ class PosixSpawner:
             else:
                 os.kill(handle.pid, sig)
 
+    def stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        self.send(handle, sig, group=group)
+        if sig not in (signal.SIGKILL, signal.SIGCONT):
+            self.send(handle, signal.SIGCONT, group=group)
+
     def kill(self, handle: ChildHandle) -> None:
         self.send(handle, signal.SIGKILL, group=True)
 
@@ -247,7 +270,15 @@ class PosixSpawner:
         # the subreaper made every orphan below us our child: each one we did not start
         return tree.adopted(set(known))
 
-    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
+    def stop_pids(self, pids: Iterable[int]) -> None:
+        pids = list(pids)
+        self._signal_pids(pids, signal.SIGTERM)
+        self._signal_pids(pids, signal.SIGCONT)
+
+    def kill_pids(self, pids: Iterable[int]) -> None:
+        self._signal_pids(pids, signal.SIGKILL)
+
+    def _signal_pids(self, pids: Iterable[int], sig: int) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)

@@ -274,7 +274,7 @@ def test_the_portable_spawner_finds_daemons_by_session_and_by_token(tmp_path: Pa
         assert os.getsid(daemon) != handle.pid  # found by the token, not the session
     finally:
         spawner.kill(handle)
-        spawner.kill_pids(spawner.strays({handle.pid}), signal.SIGKILL)
+        spawner.kill_pids(spawner.strays({handle.pid}))
     deadline = time.monotonic() + 10
     reaped: list[tuple[int, int]] = []
     while spawner.strays(set()) or spawner.group_alive(handle) or not reaped:

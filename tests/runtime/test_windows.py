@@ -19,7 +19,7 @@ import pytest
 from prodserver.runtime import lookup
 from prodserver.runtime.lookup import ExecutableNotFound, find_executable
 from prodserver.runtime.plumbing import Plumbing, ThreadedPoller
-from prodserver.runtime.spawner import SpawnFailed
+from prodserver.runtime.spawner import SpawnFailed, Undeliverable
 from prodserver.runtime.spawner_windows import (
     CREATE_NEW_PROCESS_GROUP,
     KILLED_CODE,
@@ -130,15 +130,29 @@ def test_each_child_gets_a_console_group_and_a_job_of_its_own(
         _close(second)
 
 
-def test_a_stop_signal_is_a_ctrl_break_and_sigcont_means_nothing(
+def test_any_stop_signal_is_one_ctrl_break_to_the_group(
     spawner: WindowsSpawner, api: FakeWinApi, tmp_path: Path
 ) -> None:
     handle = spawner.spawn(("C:/app/web.exe",), {}, tmp_path)
     try:
-        spawner.send(handle, signal.SIGTERM, group=True)
-        spawner.send(handle, signal.SIGINT, group=False)
-        spawner.send(handle, getattr(signal, "SIGCONT", 18), group=True)
-        assert api.breaks == [4000, 4000]
+        spawner.stop(handle, signal.SIGTERM, group=True)
+        spawner.stop(handle, signal.SIGINT, group=False)
+        spawner.stop(handle, signal.SIGABRT, group=True)
+        assert api.breaks == [4000, 4000, 4000]  # no SIGCONT after any of them
+        assert api.terminated == []
+    finally:
+        _close(handle)
+
+
+def test_a_reload_signal_is_refused_not_turned_into_a_stop(
+    spawner: WindowsSpawner, api: FakeWinApi, tmp_path: Path
+) -> None:
+    handle = spawner.spawn(("C:/app/web.exe",), {}, tmp_path)
+    try:
+        with pytest.raises(Undeliverable, match="cannot send SIGINT to a process"):
+            spawner.send(handle, signal.SIGINT, group=False)
+        spawner.send(handle, getattr(signal, "SIGCONT", 18), group=True)  # means nothing
+        assert api.breaks == []
         assert api.terminated == []
     finally:
         _close(handle)
@@ -152,7 +166,7 @@ def test_a_kill_terminates_the_whole_job(
         (job,) = api.jobs
         api.jobs[job].add(7777)  # a grandchild: in the job, whatever it does
         assert spawner.group_alive(handle)
-        spawner.send(handle, getattr(signal, "SIGKILL", 9), group=True)
+        spawner.stop(handle, getattr(signal, "SIGKILL", 9), group=True)
         assert api.terminated == [(job, KILLED_CODE)]
         assert not spawner.group_alive(handle)
         assert api.closed == []  # the main process is not reaped yet: the job stays
