@@ -362,14 +362,20 @@ def test_the_guardian_kills_the_run_only_when_prodserver_dies(
 # -- the whole loop on reader threads (how Windows reads pipes), for real here ---------------
 
 THREADED_UP = (
-    "import sys; from prodserver.runtime import plumbing; "
+    "import sys; from prodserver.runtime import control, plumbing; "
     "plumbing.Plumbing.poller = lambda self: plumbing.ThreadedPoller(); "
+    "transport = sys.argv.pop(1); control.default_transport = lambda: transport; "
     "from prodserver.cli.main import main; sys.exit(main(sys.argv[1:]))"
 )
 
 
 @posix
-def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(
+    tmp_path: Path, transport: str
+) -> None:
+    """Windows' plumbing on Linux: reader threads, and (tcp) the token-guarded loopback
+    status endpoint that Windows uses instead of a unix socket."""
     talk = (
         "import sys, time\nfor i in range(2000): print('line', i)\n"
         "sys.stdout.flush(); sys.stderr.write('done\\n'); sys.stderr.flush(); time.sleep(60)"
@@ -384,7 +390,7 @@ def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path
     # short enough for a unix socket's path everywhere (macOS allows 104 bytes)
     env["XDG_RUNTIME_DIR"] = runtime = tempfile.mkdtemp(prefix="psrt")
     up = subprocess.Popen(
-        [sys.executable, "-c", THREADED_UP, "up"],
+        [sys.executable, "-c", THREADED_UP, transport, "up"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -415,6 +421,8 @@ def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path
         )
         assert status.returncode == 0, status.stderr
         assert "talk.1" in status.stdout and "sleep.1" in status.stdout
+        endpoints = {p.name for p in Path(runtime).glob("prodserver/*/control.*")}
+        assert endpoints == {"control.sock" if transport == "unix" else "control.json"}
         pids = [int(x.split()[-1]) for x in lines if "* started with pid" in x]
         up.send_signal(signal.SIGTERM)
         rest, err = up.communicate(timeout=30)
