@@ -307,3 +307,56 @@ class WindowsSpawner:
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)  # TerminateProcess on Windows
+
+
+class JobChild:
+    """``run``'s or ``exec``'s one child on Windows: in prodserver's console (Ctrl-C and
+    Ctrl-Break reach it from there), in a Job Object of its own (it and everything it starts
+    end with prodserver, however prodserver ends). Waited for by
+    :func:`prodserver.runtime.foreground.wait_for`; raises OSError when it cannot start."""
+
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        api: WinApi | None = None,
+        popen: Callable[..., Any] = subprocess.Popen,
+        comspec: str | None = None,
+    ) -> None:
+        self._api = api if api is not None else Kernel32()
+        self._job: int | None = self._api.create_job()
+        command = windows_argv(argv, comspec or os.environ.get("COMSPEC", "cmd.exe"))
+        try:
+            self._popen = popen(command, env=dict(env), cwd=cwd)
+        except OSError:
+            self._close()
+            raise
+        try:
+            self._api.assign(self._job, int(self._popen._handle))
+        except OSError:
+            self._popen.kill()
+            self._popen.wait()
+            self._close()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return int(self._popen.pid)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = int(self._popen.wait(timeout))  # TimeoutExpired until it exits
+        self._close()  # what it left running in its job ends with it, as at prodserver's end
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        """SIGTERM (which Windows only delivers as TerminateProcess) ends the whole job;
+        nothing else can be sent (Ctrl-C and Ctrl-Break come from the console itself)."""
+        if (sig in _KILLING or sig == int(signal.SIGTERM)) and self._job is not None:
+            self._api.terminate(self._job, KILLED_CODE)
+
+    def _close(self) -> None:
+        if self._job is not None:
+            self._api.close(self._job)
+            self._job = None
