@@ -44,6 +44,7 @@ posix = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
     [
         (None, "linux", "native"),
         (None, "darwin", "portable"),
+        (None, "win32", "portable"),
         ("portable", "win32", "portable"),
         ("portable", "linux", "portable"),
         ("Portable ", "linux", "portable"),
@@ -67,11 +68,13 @@ def test_an_unknown_runtime_is_an_error_not_a_silent_default() -> None:
     assert "native or portable" in (caught.value.hint or "")
 
 
-def test_windows_says_the_runtime_is_unfinished_unless_asked_for_by_name() -> None:
+def test_windows_runs_on_the_portable_runtime_and_never_the_native_one() -> None:
+    assert choose({}, "win32").name == "portable"
     with pytest.raises(UsageError) as caught:
-        choose({}, "win32")
-    assert caught.value.code == "PS462"
-    assert "WSL 2" in (caught.value.hint or "")
+        choose({"PRODSERVER_RUNTIME": "native"}, "win32")
+    assert caught.value.code == "PS461"
+    assert "this is win32" in caught.value.message
+    assert caught.value.hint == "PRODSERVER_RUNTIME=portable"
 
 
 def test_the_native_runtime_off_linux_is_an_error() -> None:
