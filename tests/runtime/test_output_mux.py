@@ -223,9 +223,16 @@ def test_many_small_lines_from_many_streams_are_all_written_in_one_flush(sink):
     assert lines[-1].endswith("| 1499")
 
 
-def test_output_to_a_slow_reader_arrives_complete_and_in_order():
-    # a non-blocking pipe that fills up: writes are partial and resume where they stopped
+@pytest.mark.parametrize("writev", ["writev", "joined"])
+def test_output_to_a_slow_reader_arrives_complete_and_in_order(writev, monkeypatch):
+    # a non-blocking pipe that fills up: writes are partial and resume where they stopped;
+    # "joined": one write of the joined buffers, as where there is no writev (Windows)
     import threading
+
+    from prodserver.runtime import writer
+
+    if writev == "joined":
+        monkeypatch.setattr(writer, "_writev", writer._write_joined)
 
     r, w = os.pipe()
     os.set_blocking(w, False)
