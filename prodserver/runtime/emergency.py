@@ -11,11 +11,16 @@ left behind, not even a zombie. It blocks: the loop it would otherwise run on is
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from prodserver.runtime.process import Unit
 from prodserver.runtime.spawner import Spawner
+
+if TYPE_CHECKING:
+    from prodserver.runtime.supervisor import Supervisor
 
 #: how often groups are re-checked while waiting for them to empty
 POLL = 0.02
@@ -65,3 +70,14 @@ def stop_everything(
         if not handles and not strays:
             break
     return True
+
+
+def abandon(sup: Supervisor) -> bool:
+    """Stop everything ``sup`` started, from the operating system's facts (its own state
+    is not trusted any more), leaving its helpers (guardian, probes) alone."""
+    known = set(sup.helpers)
+    if sup.prober is not None:
+        with contextlib.suppress(Exception):
+            known |= sup.prober.pids()
+    grace = max((sup.grace(u) for u in sup.units), default=0.0)
+    return stop_everything(sup.units, sup.spawner, known, grace=grace)

@@ -39,6 +39,10 @@ from prodserver.runtime.lookup import (
     find_account,
 )
 
+#: a command line (``argv[0]`` resolved to a path) and an environment, as the spawner takes them
+Argv = tuple[str, ...]
+Env = Mapping[str, str]
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: a bigger pipe means fewer wake-ups per megabyte of log (the default is 64 KiB)
@@ -77,14 +81,7 @@ class Spawner(Protocol):
         """Once, before the first spawn (Linux: become a child subreaper)."""
         ...
 
-    def spawn(
-        self,
-        argv: tuple[str, ...],
-        env: Mapping[str, str],
-        cwd: Path,
-        *,
-        user: str | None = None,
-    ) -> ChildHandle:
+    def spawn(self, argv: Argv, env: Env, cwd: Path, *, user: str | None = None) -> ChildHandle:
         """Start ``argv`` (``argv[0]`` already resolved to a path); raises SpawnFailed.
 
         With ``user``, the child runs as that account (its groups, gid and uid, and HOME,
@@ -178,14 +175,7 @@ class PosixSpawner:
                 # prodserver died between fork and prctl: do not outlive it
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    def spawn(
-        self,
-        argv: tuple[str, ...],
-        env: Mapping[str, str],
-        cwd: Path,
-        *,
-        user: str | None = None,
-    ) -> ChildHandle:
+    def spawn(self, argv: Argv, env: Env, cwd: Path, *, user: str | None = None) -> ChildHandle:
         creds: dict[str, Any] = {}
         if user is not None:
             env, creds = _credentials(user, env)

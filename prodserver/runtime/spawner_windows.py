@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from prodserver.runtime.run import signal_name
-from prodserver.runtime.spawner import ChildHandle, SpawnFailed, Undeliverable
+from prodserver.runtime.spawner import Argv, ChildHandle, Env, SpawnFailed, Undeliverable
 
 #: ``CREATE_NEW_PROCESS_GROUP``: the child leads a console process group of its own
 CREATE_NEW_PROCESS_GROUP = 0x00000200
@@ -198,14 +198,7 @@ class WindowsSpawner:
     def prepare(self) -> None:
         return None
 
-    def spawn(
-        self,
-        argv: tuple[str, ...],
-        env: Mapping[str, str],
-        cwd: Path,
-        *,
-        user: str | None = None,
-    ) -> ChildHandle:
+    def spawn(self, argv: Argv, env: Env, cwd: Path, *, user: str | None = None) -> ChildHandle:
         if user is not None:
             raise SpawnFailed(
                 f"cannot run as user {user!r}: `user =` is not supported on Windows", 126

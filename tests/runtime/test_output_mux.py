@@ -180,7 +180,7 @@ def test_closed_output_sets_broken_without_raising():
     st = mux.stream("web.1", "web", 1, "stdout")
     mux.feed(st, b"hello\n")
     mux.flush()
-    assert mux.broken
+    assert mux.writer.broken
     mux.feed(st, b"more\n")
     mux.flush()  # still no exception
     os.close(w)
@@ -268,6 +268,6 @@ def test_a_terminal_that_hung_up_is_a_reader_gone_not_an_error():
         mux = OutputMux(terminal, Style(width=5))
         mux.feed(mux.stream("web.1", "web", 1, "stdout"), b"hello\n")
         mux.flush()
-        assert mux.broken
+        assert mux.writer.broken
     finally:
         os.close(terminal)
