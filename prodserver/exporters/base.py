@@ -91,6 +91,18 @@ class ExportResult:
     #: whether the format is meant to be one file (printable to stdout without ``-o``)
     single_file: bool = True
 
+    @classmethod
+    def one_file(
+        cls, name: str, content: str, *, holds_secret: bool, lost: Lost, advice: Sequence[str]
+    ) -> ExportResult:
+        """The result of a format written as one file: private when it holds a secret."""
+        mode = MODE_SECRET if holds_secret else MODE_PUBLIC
+        return cls(
+            files=(ExportFile(PurePosixPath(name), content, mode),),
+            warnings=tuple(lost.items),
+            advice=tuple(advice),
+        )
+
 
 class Lost:
     """Collects the settings a format cannot express, as warnings naming process and setting."""
