@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,19 @@ def test_the_spawner_protocol_words_reach_the_windows_spawner(tmp_path: Path) ->
     spawner.stop_pids([])
     spawner.kill_pids([])
     assert spawner.strays(()) == []
+
+
+def test_on_win32_the_default_plumbing_is_portable_with_the_windows_pieces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prodserver.runtime import plumbing, spawner_windows
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(spawner_windows, "Kernel32", FakeWinApi)  # no kernel32.dll here
+    chosen = plumbing.choose({})
+    assert chosen.name == "portable"  # no PS462 any more
+    assert isinstance(chosen.spawner(token=None), WindowsSpawner)
+    assert chosen.guardian() is None  # the Job Objects do its work
+    poller = chosen.poller()
+    assert isinstance(poller, plumbing.ThreadedPoller)
+    poller.close()
