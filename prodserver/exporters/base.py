@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 
 from prodserver import codes
 from prodserver.config.model import (
-    DEFAULT_BASE_PORT,
     ProcessSpec,
     ResolvedProject,
     RestartPolicy,
     assigned_port,
     frozen_map,
 )
+from prodserver.declarations.defaults import DEFAULT_BASE_PORT
 from prodserver.errors import ConfigError, Location, OutputError
 from prodserver.template import Ref, Template
 
