@@ -35,8 +35,6 @@ from prodserver.exitcodes import signal_exit_code
 SLICE = 0.1
 #: what ``run`` forwards where the system has it (Windows: SIGTERM, SIGINT and SIGBREAK)
 FORWARDED_NAMES = ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGQUIT", "SIGBREAK")
-#: what a console (Windows) or a terminal delivers to its foreground child itself
-CONSOLE_NAMES = ("SIGINT", "SIGBREAK", "SIGQUIT")
 
 
 class Waitable(Protocol):
@@ -76,7 +74,6 @@ def wait_for(
     queue: collections.deque[int],
     *,
     delivered: Collection[int],
-    on_signal: Callable[[int], None] | None = None,
 ) -> int:
     """Wait for ``child``, forwarding each queued signal but those in ``delivered`` (the
     console or terminal gave the child those already); its exit code, 128 + N for signal N."""
@@ -87,8 +84,6 @@ def wait_for(
             code = None
         while queue:
             sig = queue.popleft()
-            if on_signal is not None:
-                on_signal(sig)
             if sig not in delivered:
                 with contextlib.suppress(ProcessLookupError, OSError):
                     child.send_signal(sig)
