@@ -114,6 +114,8 @@ def test_a_graceful_stop_is_a_ctrl_break_per_child_and_the_run_ends_cleanly(
     assert sup.done
     assert sup.exit_code() == 0
     assert "SIGTERM received: stopping all processes" in hooks.texts()
+    stopped = "stopped (was ended by Ctrl-C or Ctrl-Break, exit code 0xC000013A)"
+    assert stopped in hooks.texts("web.1")
 
 
 def test_at_the_deadline_the_whole_job_is_terminated(
