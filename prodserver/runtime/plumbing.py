@@ -18,6 +18,7 @@ so is ``native`` where it cannot work (PS461): a typo must not silently pick a r
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import selectors
@@ -177,8 +178,11 @@ class ThreadedPoller:
         if sock:
             threading.Thread(target=self._waiter, args=(fd,), daemon=True).start()
             return
-        if sys.platform != "win32":
-            os.set_blocking(fd, True)  # the thread blocks; the loop only reads the chunk
+        # the thread blocks; the loop only reads the chunk. A pipe left non-blocking (the
+        # loop's wake-up pipe) would read as its end at once. Windows before Python 3.12
+        # cannot set it (its pipes are blocking then anyway).
+        with contextlib.suppress(OSError, AttributeError):
+            os.set_blocking(fd, True)
         threading.Thread(target=self._reader, args=(fd,), daemon=True).start()
 
     def modify(self, fd: int, eventmask: int, /) -> None:

@@ -268,3 +268,32 @@ def test_a_relative_path_with_an_extension_found_by_pathext(windows: None, tmp_p
     assert found == os.path.join(tmp_path, "tools/run") + ".bat"
     with pytest.raises(ExecutableNotFound, match="does not exist"):
         find_executable("tools/missing", {"PATH": ""}, tmp_path)
+
+
+def test_a_non_blocking_pipe_is_not_taken_for_its_end_by_a_reader_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The loop's wake-up pipe is non-blocking (Python 3.12 can do that on Windows too): its
+    reader thread must wait for data, not read "nothing yet" as the pipe's end."""
+    from prodserver.runtime import plumbing
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(plumbing, "_is_socket", lambda fd: False)  # a pipe, as on Windows
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    poller = ThreadedPoller()
+    try:
+        poller.register(r, plumbing.READ)
+        assert poller.poll(0.05) == []  # nothing written yet, and not the end either
+        os.write(w, b"x")
+        ready: list[tuple[int, int]] = []
+        for _ in range(100):
+            ready = poller.poll(0.1)
+            if ready:
+                break
+        assert ready == [(r, plumbing.READ)]
+        assert poller.read(r, 10) == b"x"
+    finally:
+        poller.close()
+        os.close(w)
+        os.close(r)
