@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_windows import FakePopen, FakeWinApi
@@ -126,6 +127,48 @@ def test_run_on_windows_waits_instead_of_using_sigchld(
     monkeypatch.setattr(oneoff, "find_executable", lambda name, env, cwd: "C:/py/python.exe")
     assert oneoff.run_oneoff(project(), ["python", "-V"]) == 5
     assert calls == [("C:/py/python.exe", "-V")]
+
+
+def test_exec_on_windows_waits_and_exits_with_the_code_instead_of_execve(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from projects import proc, project
+
+    from prodserver.runtime import exec as execute
+
+    calls: list[tuple[tuple[str, ...], Path]] = []
+
+    def waited(argv: tuple[str, ...], env: Any, cwd: Path) -> int:
+        calls.append((argv, cwd))
+        return 6
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(foreground, "run_foreground", waited)
+    monkeypatch.setattr(execute, "find_executable", lambda name, env, cwd: "C:/app/web.exe")
+    monkeypatch.setattr(os, "execve", lambda *a: pytest.fail("execve on Windows"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as ended:
+        execute.exec_process(project(proc("web", ("web", "--port", "80")), root=tmp_path), "web")
+    assert ended.value.code == 6
+    assert calls == [(("C:/app/web.exe", "--port", "80"), tmp_path)]
+
+
+def test_exec_on_windows_refuses_user_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from projects import proc, project
+
+    from prodserver.errors import SpawnError
+    from prodserver.runtime import exec as execute
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    base = project(proc("web", ("web",)), root=tmp_path)
+    web = dataclasses.replace(base.processes["web"], user="www-data")
+    proj = dataclasses.replace(base, processes={"web": web})
+    with pytest.raises(SpawnError, match=r"web\.1: `user =` is not supported on Windows"):
+        execute.exec_process(proj, "web")
 
 
 # -- the Windows child, against fakes of the Windows calls --------------------------------
