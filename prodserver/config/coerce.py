@@ -90,6 +90,8 @@ def _coerce_text(
 ) -> Any:
     """A string value: substituted, then read as the option's type."""
     t = opt.type
+    if t == "string" and "$" not in raw and raw.isascii():
+        return raw  # nothing to substitute (substitute() would say so, at a call's cost)
     done = substitute(ctx, raw, lookup, path)
     if done is None:
         return None
@@ -239,6 +241,9 @@ def words(ctx: Context, raw: Any, lookup: Mapping[str, str], path: KeyPath) -> l
                 codes.WRONG_TYPE, f"expected a string, found {kind_of(item)}", (*path, str(i))
             )
             return None
+        if "$" not in item and item.isascii():
+            out.append(item)  # nothing to substitute: most words of a command
+            continue
         done = substitute(ctx, item, lookup, path)
         if done is None:
             return None

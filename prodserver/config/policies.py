@@ -7,6 +7,7 @@ model's field; a bad value is recorded in the context's sink.
 
 from __future__ import annotations
 
+import functools
 import signal
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +27,7 @@ def restart_policy(ctx: Context, values: Mapping[str, Any], where: Where) -> Res
         "backoff": values.get("backoff", 1.0),
     }
     if not isinstance(raw, dict):
-        return RestartPolicy(mode=raw, **fields)
+        return _plain_policy(raw, fields["max_restarts"], fields["backoff"])
     from prodserver.config import units
 
     for key in ("max_restarts", "backoff", "backoff_max", "window"):
@@ -40,6 +41,12 @@ def restart_policy(ctx: Context, values: Mapping[str, Any], where: Where) -> Res
         if key in raw:
             fields[key] = exit_codes(ctx, raw[key], where("restart", key))
     return RestartPolicy(mode=raw.get("policy", "on-failure"), **fields)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _plain_policy(mode: Any, max_restarts: Any, backoff: Any) -> RestartPolicy:
+    """A policy given by its mode (a frozen value: the processes that share one share it)."""
+    return RestartPolicy(mode=mode, max_restarts=max_restarts, backoff=backoff)
 
 
 def exit_codes(ctx: Context, raw: Any, path: KeyPath) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ from prodserver.config.coerce import COMMON_BY_NAME, coerce
 from prodserver.config.commands import backend_context, build_argv, cwd_for, numbered_argv
 from prodserver.config.context import Context, ProcessEntry, Where
 from prodserver.config.environment import runtime_env, without_shell
-from prodserver.config.model import Instance, ProcessSpec, frozen_map
+from prodserver.config.model import EMPTY, Instance, ProcessSpec, frozen_map
 from prodserver.config.policies import (
     dependencies,
     reload_signal,
@@ -154,14 +154,15 @@ def _unknown_keys(ctx: Context, proc: ProcessEntry) -> None:
 def copies(ctx: Context, proc: ProcessEntry, lookup: Mapping[str, str]) -> int | None:
     """How many copies run (``enabled``, ``scale``, ``--scale``); None or 0 for none."""
     name, table, where = proc.name, proc.table, proc.where
+    kept = ctx.placeholders.handed_out  # else nothing can be left to the platform
     enabled = coerce(
         ctx, COMMON_BY_NAME["enabled"], table.get("enabled", True), lookup, where("enabled")
     )
-    if enabled is False or left_to_platform(ctx, "enabled", enabled, where):
+    if enabled is False or (kept and left_to_platform(ctx, "enabled", enabled, where)):
         return None
     raw = ctx.scale.get(name, table.get("scale", 1))
     scale = coerce(ctx, COMMON_BY_NAME["scale"], raw, lookup, where("scale"))
-    if left_to_platform(ctx, "scale", scale, where):
+    if kept and left_to_platform(ctx, "scale", scale, where):
         return None
     if isinstance(scale, int) and not 0 <= scale <= MAX_SCALE:
         # checked here, not only by the schema: --scale and a ${VAR} reach this point
@@ -373,6 +374,20 @@ def _copies(ctx: Context, plan: Plan) -> tuple[list[_Built], tuple[str, ...]] | 
     return built, numbered
 
 
+def _labels(ctx: Context, labels: Mapping[str, Any] | None) -> Mapping[str, str]:
+    if not labels:
+        return EMPTY  # most processes have none: one shared empty table
+    return frozen_map({k: expand.passed_through(ctx, str(v)) for k, v in labels.items()})
+
+
+def _export_tables(
+    ctx: Context, tables: Mapping[str, Any] | None
+) -> Mapping[str, Mapping[str, Any]]:
+    if not tables:
+        return EMPTY
+    return frozen_map({k: frozen_map(expand.passed_through(ctx, v)) for k, v in tables.items()})
+
+
 def _spec(ctx: Context, plan: Plan) -> ProcessSpec | None:
     done = _copies(ctx, plan)
     if done is None:
@@ -409,15 +424,8 @@ def _spec(ctx: Context, plan: Plan) -> ProcessSpec | None:
         kill_mode=values.get("kill_mode") or ("group" if shell else backend.kill_mode),
         stop_timeout=float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT)),
         user=user_for(ctx, proc.name, values.get("user"), where),
-        labels=frozen_map(
-            {k: expand.passed_through(ctx, str(v)) for k, v in (values.get("labels") or {}).items()}
-        ),
-        export=frozen_map(
-            {
-                k: frozen_map(expand.passed_through(ctx, v))
-                for k, v in (values.get("export") or {}).items()
-            }
-        ),
+        labels=_labels(ctx, values.get("labels")),
+        export=_export_tables(ctx, values.get("export")),
         max_memory=values.get("max_memory"),
         autoscale=frozen_map(values["autoscale"]) if values.get("autoscale") else None,
     )
