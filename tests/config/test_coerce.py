@@ -106,3 +106,28 @@ def test_booleans_are_read_in_any_case(text: str, value: bool) -> None:
     assert boolean(text) is value
     with pytest.raises(ValueError):
         boolean("maybe")
+
+
+def test_a_command_is_split_into_the_words_shlex_gives() -> None:
+    """The direct split of a command without quotes or backslashes gives shlex.split's words,
+    whatever the whitespace (a no-break space is part of a word for both), and a quoted or
+    escaped command is shlex's own."""
+    import random
+    import shlex
+
+    from prodserver.config.coerce import split_words
+
+    alphabet = ["a", "b", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\u00a0", "\u2003", '"', "'",
+                "\\", "#", "$", "{", "}", "|", ";", "\x00"]  # fmt: skip
+    chosen = random.Random(17)
+    for _ in range(20000):
+        text = "".join(chosen.choice(alphabet) for _ in range(chosen.randint(0, 10)))
+        try:
+            expected: object = tuple(shlex.split(text))
+        except ValueError:
+            expected = ValueError
+        try:
+            got: object = split_words(text)
+        except ValueError:
+            got = ValueError
+        assert got == expected, repr(text)
