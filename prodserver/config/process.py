@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from prodserver import codes
@@ -347,7 +348,7 @@ def _build_copy(
         process=plan.proc.name,
         number=number,
         argv=_texts(ctx, argv, port),
-        env=frozen_map(env),
+        env=MappingProxyType(env),  # a new dict of this copy's own: read-only, not copied
         port=port,
         healthcheck=expand.probe(ctx, health, port),
     )
