@@ -273,7 +273,7 @@ def try_fast(words: Sequence[str]) -> int | None:
     if kind == "exec":
         become(program, argv, env, cwd, here)
         return None
-    return run_forwarding(program, argv, env, cwd, here)
+    return run_forwarding(program, argv, env, cwd)
 
 
 def _plan(
@@ -407,16 +407,47 @@ def _inheritable_fds() -> list[int]:
     return []
 
 
-def run_forwarding(
-    program: str, argv: list[str], env: dict[str, str], cwd: str, here: str
+def _spawn(
+    program: str, argv: list[str], env: dict[str, str], cwd: str, *, defaults: list[int], sigs: Any
 ) -> int | None:
+    """Fork and exec as ``subprocess.Popen`` does for run_oneoff: in the child, the working
+    directory, inherited descriptors above 2 closed, every signal ignored here back to its
+    default (a caught one is reset by exec itself). (``os.posix_spawn`` would leave glibc's
+    two internal signals ignored in the command.) None if the exec failed; nothing runs then."""
+    close = _inheritable_fds()
+    err_r, err_w = os.pipe()  # close-on-exec: EOF when the exec succeeded
+    pid = os.fork()
+    if pid == 0:  # the child: only system calls until execve
+        try:
+            os.chdir(cwd)
+            for fd in close:
+                os.close(fd)
+            for sig in defaults:
+                sigs.signal(sig, sigs.SIG_DFL)
+            os.execve(program, argv, env)  # noqa: S606 - what the normal path started
+        except BaseException:  # the child must never return into prodserver
+            os.write(err_w, b"x")
+        finally:
+            os._exit(127)
+    os.close(err_w)
+    try:
+        failed = os.read(err_r, 1)
+    finally:
+        os.close(err_r)
+    if failed:
+        os.waitpid(pid, 0)
+        return None
+    return pid
+
+
+def run_forwarding(program: str, argv: list[str], env: dict[str, str], cwd: str) -> int | None:
     """``run``: start the command in this process group and wait for it, forwarding signals,
     as :func:`prodserver.runtime.oneoff.run_oneoff` does: the command starts with no signal
     blocked or ignored and no inherited descriptor above 2; SIGTERM, SIGHUP, SIGUSR1, SIGUSR2
     are forwarded, and SIGINT and SIGQUIT too unless the terminal already sent them (this
     process is in its foreground); the exit code is the command's, 128+N for signal N.
     None if the command could not be started (nothing was), for the normal path to report."""
-    if not hasattr(os, "posix_spawn"):
+    if not hasattr(os, "fork"):
         return None
     _signal = _signals()
     queue: list[int] = []
@@ -441,14 +472,8 @@ def run_forwarding(
     previous = {sig: _signal.signal(sig, enqueue) for sig in (*forwarded, _signal.SIGCHLD)}
     old_wakeup = _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     try:
-        try:
-            os.chdir(cwd)
-            close = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
-            pid = os.posix_spawn(
-                program, argv, env, file_actions=close, setsigmask=(), setsigdef=sorted(defaults)
-            )
-        except OSError:
-            os.chdir(here)
+        pid = _spawn(program, argv, env, cwd, defaults=sorted(defaults), sigs=_signal)
+        if pid is None:
             return None
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
