@@ -107,8 +107,21 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> str | None:
     return path
 
 
+_FINGERPRINT: list[tuple[str, int, int]] | None = None
+
+
 def package_fingerprint() -> list[tuple[str, int, int]]:
-    """Every module of the installed prodserver, by size and time: code is an input too."""
+    """Every module of the installed prodserver, by size and time: code is an input too.
+
+    Taken once per process (``run`` and ``exec`` name a cache entry and a fast record): the
+    code that runs is the code that was there when the process started."""
+    global _FINGERPRINT  # noqa: PLW0603 - once per process
+    if _FINGERPRINT is None:
+        _FINGERPRINT = _scan_package()
+    return _FINGERPRINT
+
+
+def _scan_package() -> list[tuple[str, int, int]]:
     root = os.path.dirname(os.path.abspath(__file__))
     out: list[tuple[str, int, int]] = []
     stack = [root]

@@ -8,7 +8,6 @@ again, :class:`_Pickler`/:class:`_Unpickler` write and read the model's classes 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 
@@ -23,7 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from prodserver.config.cache_inputs import _Skip
-from prodserver.fastpath import read_entry
+from prodserver.fastpath import read_entry, sha256
 
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
@@ -257,7 +256,7 @@ def _write_entry(
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)  # mode 0600
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(magic + hashlib.sha256(body).digest() + body)
+            fh.write(magic + sha256(body).digest() + body)
         os.replace(tmp, directory / name)
     except BaseException:
         with suppress(OSError):
