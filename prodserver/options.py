@@ -1,6 +1,6 @@
 """The declaration types: how a typed key or backend option is declared, once.
 
-The project's own keys (``config/keys.py``) and every backend's options (``backends/``) are
+The project's own keys (``declarations/``) and every backend's options (``backends/``) are
 declared with :class:`Option`; the JSON schema, the reference docs, validation and argv come
 from these declarations. This module imports nothing of prodserver, so configuration, schema
 and backends all depend on it and not on each other.

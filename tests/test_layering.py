@@ -2,8 +2,9 @@
 
 - ``config/`` turns files into the model and never opens a socket or runs a program (the checks
   that do are ``checks/``);
-- ``backends/`` and ``schema/`` do not reach into ``config/`` (they share the declarations in
-  ``options.py`` and ``config/keys.py``, and the source types in ``rawsource.py``);
+- ``backends/`` and ``schema/`` do not import ``config/`` at all (they share the declarations in
+  ``options.py`` and ``declarations/``, and the source types in ``rawsource.py``), and
+  ``declarations/`` imports nothing of ``config``, ``schema`` or ``backends``;
 - no module imports, at import time, a module that imports it back.
 """
 
@@ -45,23 +46,27 @@ def test_config_opens_no_socket_and_runs_no_program():
     assert not {k: v for k, v in offenders.items() if v}, "move such checks to prodserver/checks/"
 
 
-def test_backends_and_schema_do_not_import_config_internals():
-    # the declarations of the file's own keys, which the schema is built from: [processes] and
-    # [project] keys (config/keys.py) and the [export] table (config/deploy.py, branch deploy)
-    allowed = {"prodserver.config.keys", "prodserver.config.deploy"}
+def _reaching(packages: tuple[str, ...], forbidden: tuple[str, ...]) -> dict[str, list[str]]:
     offenders: dict[str, list[str]] = {}
-    for package in ("backends", "schema"):
+    for package in packages:
         for path in (PACKAGE / package).rglob("*.py"):
             reached = {
                 name
                 for name in _imports(path, top_level_only=False)
-                if name.startswith("prodserver.config")
-                and name not in allowed
-                and not any(name.startswith(f"{a}.") for a in allowed)
+                if any(name == f or name.startswith(f"{f}.") for f in forbidden)
             }
             if reached:
                 offenders[str(path.relative_to(REPO))] = sorted(reached)
-    assert not offenders
+    return offenders
+
+
+def test_backends_and_schema_do_not_import_config():
+    assert not _reaching(("backends", "schema"), ("prodserver.config",))
+
+
+def test_declarations_import_only_the_declaration_type():
+    forbidden = ("prodserver.config", "prodserver.schema", "prodserver.backends")
+    assert not _reaching(("declarations",), forbidden)
 
 
 def test_no_import_cycle_between_modules_at_import_time():

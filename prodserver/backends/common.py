@@ -44,6 +44,14 @@ ASGI_APP = Option(
     positional=True,
     examples=("shop.asgi:application",),
 )
+#: where a server that takes host and port as two flags listens (uvicorn, granian, daphne); see
+#: :func:`listen_flags`
+HOST_PORT_OR_UNIX_BIND = Option(
+    "bind",
+    "string",
+    "Address to listen on: `HOST:PORT` or `unix:PATH`. Default `0.0.0.0:$PORT`.",
+    examples=("127.0.0.1:8000", "unix:/run/shop.sock"),
+)
 #: `--access-log` / `--no-access-log` (uvicorn, granian)
 ACCESS_LOG = Option(
     "access_log",
@@ -96,6 +104,22 @@ def host_port(
         return host, port_text(ctx)
     bound_host, bound_port = split_bind(str(bind))
     return bound_host or host, bound_port or port_text(ctx)
+
+
+def listen_flags(
+    values: Mapping[str, Any],
+    ctx: BackendContext,
+    *,
+    unix: str = "--uds",
+    host: str = "--host",
+    port: str = "--port",
+) -> list[str]:
+    """The flags of :data:`HOST_PORT_OR_UNIX_BIND`: a Unix socket's path, or host and port."""
+    bind = bind_address(values, ctx)
+    if is_unix(bind):
+        return [unix, bind.removeprefix(UNIX_PREFIX)]
+    bound_host, bound_port = host_port(values, ctx)
+    return [host, bound_host, port, bound_port]
 
 
 def is_unix(bind: str) -> bool:

@@ -9,13 +9,11 @@ from typing import Any
 from prodserver.backends import django
 from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
-    UNIX_PREFIX,
+    HOST_PORT_OR_UNIX_BIND,
     BoundServer,
-    bind_address,
     declared_argv,
-    host_port,
     int_seconds,
-    is_unix,
+    listen_flags,
     positional,
 )
 
@@ -41,12 +39,7 @@ class DaphneBackend(BoundServer):
             positional=True,
             examples=("shop.asgi:application",),
         ),
-        Option(
-            "bind",
-            "string",
-            "Address to listen on: `HOST:PORT` or `unix:PATH`. Default `0.0.0.0:$PORT`.",
-            examples=("127.0.0.1:8000", "unix:/run/shop.sock"),
-        ),
+        HOST_PORT_OR_UNIX_BIND,
         Option(
             "endpoints",
             "list",
@@ -130,12 +123,7 @@ class DaphneBackend(BoundServer):
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
         app = values.get("app") or django.application(ctx, "asgi")
-        bind = bind_address(values, ctx)
-        if is_unix(bind):
-            where = ["--unix-socket", bind.removeprefix(UNIX_PREFIX)]
-        else:
-            host, port = host_port(values, ctx)
-            where = ["--bind", host, "--port", port]
+        where = listen_flags(values, ctx, unix="--unix-socket", host="--bind")
         return [
             "daphne",
             *where,

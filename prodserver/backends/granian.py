@@ -10,12 +10,10 @@ from prodserver.backends import django
 from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
     ACCESS_LOG,
-    UNIX_PREFIX,
+    HOST_PORT_OR_UNIX_BIND,
     BoundServer,
-    bind_address,
     declared_argv,
-    host_port,
-    is_unix,
+    listen_flags,
     mib,
     positional,
 )
@@ -50,12 +48,7 @@ class GranianBackend(BoundServer):
             default="wsgi",
             choices=("wsgi", "asgi", "asginl", "rsgi"),
         ),
-        Option(
-            "bind",
-            "string",
-            "Address to listen on: `HOST:PORT` or `unix:PATH`. Default `0.0.0.0:$PORT`.",
-            examples=("127.0.0.1:8000", "unix:/run/shop.sock"),
-        ),
+        HOST_PORT_OR_UNIX_BIND,
         Option("workers", "integer", "Number of worker processes.", flag="--workers", minimum=1),
         Option(
             "blocking_threads",
@@ -165,12 +158,7 @@ class GranianBackend(BoundServer):
         app = values.get("app") or django.application(
             ctx, "wsgi" if interface == "wsgi" else "asgi"
         )
-        bind = bind_address(values, ctx)
-        if is_unix(bind):
-            where = ["--uds", bind.removeprefix(UNIX_PREFIX)]
-        else:
-            host, port = host_port(values, ctx)
-            where = ["--host", host, "--port", port]
+        where = listen_flags(values, ctx)
         return [
             "granian",
             "--interface",

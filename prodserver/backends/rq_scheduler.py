@@ -8,7 +8,7 @@ from typing import Any
 
 from prodserver.backends.base import Backend, BackendContext, Option
 from prodserver.backends.common import declared_argv
-from prodserver.backends.rq_worker import URL, redis_url
+from prodserver.backends.rq_worker import URL, VERBOSITY, redis_url
 
 
 class RQSchedulerBackend(Backend):
@@ -35,8 +35,7 @@ class RQSchedulerBackend(Backend):
         Option("path", "string", "Directory added to the import path.", flag="--path"),
         Option("job_class", "string", "Job class (dotted path).", flag="--job-class"),
         Option("queue_class", "string", "Queue class (dotted path).", flag="--queue-class"),
-        Option("verbose", "boolean", "Show more output.", flag="--verbose"),
-        Option("quiet", "boolean", "Show less output.", flag="--quiet"),
+        *VERBOSITY,
     )
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:

@@ -28,6 +28,13 @@ def redis_url(values: Mapping[str, Any], ctx: BackendContext) -> str | None:
     return str(url) if url else None
 
 
+#: `--verbose` and `--quiet`, as rq's worker and rq-scheduler both spell them
+VERBOSITY = (
+    Option("verbose", "boolean", "Show more output.", flag="--verbose"),
+    Option("quiet", "boolean", "Show less output.", flag="--quiet"),
+)
+
+
 class RQWorkerBackend(Backend):
     name = "rq-worker"
     summary = "An RQ worker (rq worker --url $REDIS_URL QUEUE...)."
@@ -115,8 +122,7 @@ class RQWorkerBackend(Backend):
             flag="--dequeue-strategy",
             choices=("default", "random", "round_robin"),
         ),
-        Option("verbose", "boolean", "Show more output.", flag="--verbose"),
-        Option("quiet", "boolean", "Show less output.", flag="--quiet"),
+        *VERBOSITY,
     )
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:

@@ -11,13 +11,11 @@ from prodserver.backends.base import BackendContext, Option
 from prodserver.backends.common import (
     ACCESS_LOG,
     ASGI_APP,
-    UNIX_PREFIX,
+    HOST_PORT_OR_UNIX_BIND,
     BoundServer,
-    bind_address,
     declared_argv,
-    host_port,
     int_seconds,
-    is_unix,
+    listen_flags,
     positional,
 )
 
@@ -37,12 +35,7 @@ class UvicornBackend(BoundServer):
     kill_mode = "main"
     options = (
         ASGI_APP,
-        Option(
-            "bind",
-            "string",
-            "Address to listen on: `HOST:PORT` or `unix:PATH`. Default `0.0.0.0:$PORT`.",
-            examples=("127.0.0.1:8000", "unix:/run/shop.sock"),
-        ),
+        HOST_PORT_OR_UNIX_BIND,
         Option("workers", "integer", "Number of worker processes.", flag="--workers", minimum=1),
         Option("loop", "enum", "Event loop.", flag="--loop", choices=("auto", "asyncio", "uvloop")),
         Option(
@@ -141,12 +134,7 @@ class UvicornBackend(BoundServer):
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
         app = values.get("app") or django.application(ctx, "asgi")
-        bind = bind_address(values, ctx)
-        if is_unix(bind):
-            where = ["--uds", bind.removeprefix(UNIX_PREFIX)]
-        else:
-            host, port = host_port(values, ctx)
-            where = ["--host", host, "--port", port]
+        where = listen_flags(values, ctx)
         seconds = dict.fromkeys(("timeout_keep_alive", "timeout_graceful_shutdown"), int_seconds)
         return [
             "uvicorn",

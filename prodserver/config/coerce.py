@@ -15,8 +15,8 @@ from typing import Any
 from prodserver import codes
 from prodserver.config.context import Context
 from prodserver.config.expand import kept_in, kind_of, substitute
-from prodserver.config.keys import COMMON_OPTIONS, PROJECT_KEYS
 from prodserver.config.sources import KeyPath
+from prodserver.declarations.keys import COMMON_OPTIONS, PROJECT_KEYS
 from prodserver.errors import ConfigError
 from prodserver.options import Option, OptionType
 from prodserver.template import Deferred

@@ -19,136 +19,16 @@ from typing import Any
 
 from prodserver import codes
 from prodserver.config.model import DeploySettings, ExportSettings
+from prodserver.declarations.export import (
+    ACCOUNT_PATTERN,
+    COMPOSE_KEYS,
+    EXPORT_KEYS,
+    FORMATS,
+)
+from prodserver.declarations.keys import NAME_PATTERN, RESTART_MODES
 from prodserver.errors import Problem
-from prodserver.options import Option
 
-#: the export formats a ``[export.<format>]`` table may name
-FORMATS = ("procfile", "compose", "systemd", "supervisord", "kubernetes")
-#: a user or group name every engine accepts (POSIX portable names, or a numeric id)
-ACCOUNT_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$"
-_RESTART = ("no", "on-failure", "always")
-_PROCESS_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
-
-#: the keys of ``[export]`` and of every ``[export.<format>]`` table
-EXPORT_KEYS: tuple[Option, ...] = (
-    Option(
-        "root",
-        "string",
-        "The application root on the target: the absolute directory that holds "
-        "`prodserver.toml` there (each process's `cwd` is relative to it). Default: systemd "
-        "`/srv/<project>`; supervisord the directory of the generated file (`%(here)s`); "
-        "Compose and Kubernetes the image's WORKDIR; a Procfile runs where the platform puts it.",
-        examples=('"/srv/shop"',),
-        schema={"type": "string", "pattern": r"^/[^\x00-\x1f:%$\\]*$"},
-    ),
-    Option(
-        "venv",
-        "string",
-        "The virtualenv whose `bin` leads PATH on the target, relative to `root` or absolute; "
-        '`""` for none. Used by systemd and supervisord (a container image or a platform sets '
-        "its own PATH).",
-        default=".venv",
-        schema={"type": "string", "pattern": r"^[^\n\r:]*$"},
-    ),
-    Option(
-        "path",
-        "list",
-        "More absolute directories put on PATH after the virtualenv's (before the engine's "
-        "own PATH).",
-        schema={"type": "array", "items": {"type": "string", "pattern": r"^/[^\x00-\x1f:%$\\]*$"}},
-    ),
-    Option(
-        "user",
-        "string",
-        "The user the processes run as (systemd `User=`, supervisord `user=`, Compose `user:`; "
-        "Kubernetes takes a numeric uid). A process's own `user` wins. A production profile "
-        "needs one for systemd and supervisord, or an explicit `--allow-root`.",
-        examples=('"shop"',),
-        schema={"type": "string", "pattern": ACCOUNT_PATTERN},
-    ),
-    Option(
-        "group",
-        "string",
-        "The group the processes run as (systemd `Group=`; Kubernetes `runAsGroup` if numeric).",
-        schema={"type": "string", "pattern": ACCOUNT_PATTERN},
-    ),
-    Option(
-        "image",
-        "string",
-        "The container image of Compose services and Kubernetes containers. Default: "
-        "`<project>:latest` (Compose also builds it from `.`).",
-        examples=('"registry.example.com/shop:1.4.2"',),
-        schema={"type": "string", "pattern": r"^[^\s]+$"},
-    ),
-    Option(
-        "restart",
-        "string",
-        "The restart policy of a long-running process that sets no `restart` itself. "
-        "`prodserver up` stops everything when such a process exits (as foreman does); a "
-        "service manager keeps it up instead.",
-        default="on-failure",
-        schema={"enum": list(_RESTART)},
-    ),
-    Option(
-        "singletons",
-        "list",
-        "Processes that must never run as more than one copy, besides `celery-beat` and "
-        "`rq-scheduler` processes (always singletons): one replica, no autoscaling, and in "
-        "Kubernetes `strategy: Recreate` so that a rollout never runs two.",
-        examples=('["scheduler"]',),
-        schema={"type": "array", "items": {"type": "string", "pattern": _PROCESS_NAME}},
-    ),
-)
-#: keys only ``[export.compose]`` (and ``[export]``, for Compose) takes
-COMPOSE_KEYS: tuple[Option, ...] = (
-    Option(
-        "publish_ports",
-        "boolean",
-        "Publish each listening process's port on the host (`ports:`). A process's own "
-        "`export.compose.ports` replaces it.",
-        default=True,
-        schema={"type": "boolean"},
-    ),
-    Option(
-        "backing_services",
-        "boolean",
-        "A broker or database URL that points at this machine (`redis://127.0.0.1...`, "
-        "`postgres://localhost...`) gets a generated `redis` or `postgres` service with a "
-        "healthcheck, the processes wait for it to be healthy, and the URL names it.",
-        default=True,
-        schema={"type": "boolean"},
-    ),
-)
 _BY_NAME = {o.name: o for o in (*EXPORT_KEYS, *COMPOSE_KEYS)}
-
-
-def export_schema_defs() -> dict[str, Any]:
-    """The JSON schema ``$defs`` of an ``[export]`` table: ``#/$defs/export`` is the table (in
-    the file's root or a profile), the others its per-format tables."""
-    from prodserver.schema.build import options_properties
-
-    common = options_properties(EXPORT_KEYS, strict=True)
-    compose = options_properties(COMPOSE_KEYS, strict=True)
-
-    def table(description: str, props: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "description": description,
-            "properties": props,
-            "additionalProperties": False,
-        }
-
-    formats = {fmt: {"$ref": f"#/$defs/export.{fmt}"} for fmt in FORMATS}
-    defs = {
-        "export": table(
-            "Deployment settings: what differs between this machine and the target.",
-            {**common, **compose, **formats},
-        )
-    }
-    for fmt in FORMATS:
-        props = {**common, **(compose if fmt == "compose" else {})}
-        defs[f"export.{fmt}"] = table(f"`[export]` settings for {fmt} only.", props)
-    return defs
 
 
 def resolve_deploy(
@@ -259,14 +139,14 @@ def _check(key: str, value: Any) -> Any:
     if key in ("publish_ports", "backing_services"):
         return value if isinstance(value, bool) else _BAD
     if key == "restart":
-        return value if value in _RESTART else _BAD
+        return value if value in RESTART_MODES else _BAD
     if key in ("path", "singletons"):
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             return _BAD
         if key == "path" and not all(_absolute_dir(i) for i in items):
             return _BAD
-        if key == "singletons" and not all(re.fullmatch(_PROCESS_NAME, i) for i in items):
+        if key == "singletons" and not all(re.fullmatch(NAME_PATTERN, i) for i in items):
             return _BAD
         return tuple(items)
     if not isinstance(value, str):

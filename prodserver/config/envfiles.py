@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodserver import codes
-from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
 from prodserver.config.secrets import MASK
+from prodserver.declarations.keys import ENV_NAME_PATTERN, ENV_NAME_RULE
 from prodserver.errors import ConfigError, Location, Problem, raise_problems
 from prodserver.readfile import read_text
 

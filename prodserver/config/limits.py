@@ -20,6 +20,7 @@ durations                       see :data:`DURATION_BOUNDS`         PS402
 from __future__ import annotations
 
 from prodserver.config.units import format_duration
+from prodserver.declarations.defaults import MAX_SCALE
 
 __all__ = [
     "DURATION_BOUNDS",
@@ -35,8 +36,6 @@ MAX_EXTENDS_DEPTH = 64
 #: the most text substitution may produce for one resolution, all strings together: a small
 #: file whose variables fan out (``A1 = "${A0}${A0}..."``) stays small in memory
 MAX_SUBSTITUTED_TOTAL = 32 * 1024 * 1024
-#: the most instances of one process (the schema's maximum for ``scale``)
-MAX_SCALE = 1000
 #: the longest duration anywhere: past it no timer makes sense, and far past it the
 #: operating system's clocks overflow (``1e300`` once crashed ``up``)
 MAX_DURATION = 7 * 86400.0

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from prodserver import codes
-from prodserver.config.keys import COMMON_NAMES
 from prodserver.config.limits import MAX_EXTENDS_DEPTH
+from prodserver.declarations.keys import COMMON_NAMES
 from prodserver.errors import ConfigError
 from prodserver.rawsource import KeyPath, RawSource
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from prodserver.declarations.defaults import DEFAULT_STOP_TIMEOUT
 from prodserver.options import KillMode
 from prodserver.template import Template
 
@@ -25,10 +26,6 @@ ProbeKind = Literal["http", "tcp", "cmd", "notify"]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-#: the grace period between the stop signal and SIGKILL unless a process sets ``stop_timeout``
-DEFAULT_STOP_TIMEOUT = 10.0
-#: the first automatically assigned port unless ``--port``, the shell's PORT or ``base_port``
-DEFAULT_BASE_PORT = 5000
 #: foreman's step between the port ranges of consecutive processes
 PORT_STEP = 100
 #: profile names that count as production even when the profile does not say so itself

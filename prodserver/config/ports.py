@@ -16,7 +16,8 @@ from prodserver import codes
 from prodserver.config.coerce import COMMON_BY_NAME, PROJECT_BY_NAME, coerce
 from prodserver.config.context import Context, ProcessEntry, Where
 from prodserver.config.expand import kept_in
-from prodserver.config.model import DEFAULT_BASE_PORT, assigned_port
+from prodserver.config.model import assigned_port
+from prodserver.declarations.defaults import DEFAULT_BASE_PORT
 from prodserver.errors import ConfigError
 
 

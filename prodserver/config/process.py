@@ -21,9 +21,7 @@ from prodserver.config.coerce import COMMON_BY_NAME, coerce
 from prodserver.config.commands import build_argv, cwd_for, numbered_argv
 from prodserver.config.context import Context, ProcessEntry, Where
 from prodserver.config.environment import runtime_env, without_shell
-from prodserver.config.keys import COMMON_NAMES
-from prodserver.config.limits import MAX_SCALE
-from prodserver.config.model import DEFAULT_STOP_TIMEOUT, Instance, ProcessSpec, frozen_map
+from prodserver.config.model import Instance, ProcessSpec, frozen_map
 from prodserver.config.policies import (
     dependencies,
     reload_signal,
@@ -38,6 +36,8 @@ from prodserver.config.secrecy import note_secret_value
 from prodserver.config.sources import KeyPath
 from prodserver.config.target import INSTANCE
 from prodserver.config.values import left_to_platform, option_values
+from prodserver.declarations.defaults import DEFAULT_STOP_TIMEOUT, MAX_SCALE
+from prodserver.declarations.keys import COMMON_NAMES
 from prodserver.errors import Location
 
 

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from prodserver import codes
-from prodserver.config.keys import NAME_PATTERN, NAME_RULE
 from prodserver.config.secrets import mask_url_passwords
 from prodserver.config.shellline import direct_argv, unquoted
+from prodserver.declarations.keys import NAME_PATTERN, NAME_RULE
 from prodserver.errors import ConfigError, Location, Problem, raise_problems
 from prodserver.readfile import read_text
 

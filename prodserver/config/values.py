@@ -14,7 +14,7 @@ from prodserver import codes
 from prodserver.backends.base import Backend
 from prodserver.config.coerce import COMMON_BY_NAME, coerce
 from prodserver.config.context import Context, ProcessEntry, Where
-from prodserver.config.keys import COMMON_OPTIONS
+from prodserver.declarations.keys import COMMON_OPTIONS
 from prodserver.options import Option
 from prodserver.template import Deferred
 

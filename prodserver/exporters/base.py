@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 
 from prodserver import codes
 from prodserver.config.model import (
-    DEFAULT_BASE_PORT,
     ProcessSpec,
     ResolvedProject,
     RestartPolicy,
     assigned_port,
     frozen_map,
 )
+from prodserver.declarations.defaults import DEFAULT_BASE_PORT
 from prodserver.errors import ConfigError, Location, OutputError
 from prodserver.template import Ref, Template
 
@@ -90,6 +90,18 @@ class ExportResult:
     advice: tuple[str, ...] = ()
     #: whether the format is meant to be one file (printable to stdout without ``-o``)
     single_file: bool = True
+
+    @classmethod
+    def one_file(
+        cls, name: str, content: str, *, holds_secret: bool, lost: Lost, advice: Sequence[str]
+    ) -> ExportResult:
+        """The result of a format written as one file: private when it holds a secret."""
+        mode = MODE_SECRET if holds_secret else MODE_PUBLIC
+        return cls(
+            files=(ExportFile(PurePosixPath(name), content, mode),),
+            warnings=tuple(lost.items),
+            advice=tuple(advice),
+        )
 
 
 class Lost:

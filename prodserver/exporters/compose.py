@@ -14,15 +14,11 @@ from __future__ import annotations
 import copy
 import re
 import signal
-from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
 from prodserver.exporters import yamlout
 from prodserver.exporters.base import (
-    MODE_PUBLIC,
-    MODE_SECRET,
-    ExportFile,
     ExportOptions,
     ExportResult,
     Lost,
@@ -123,16 +119,8 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         n in project.secret_names for n in project.env
     )
     content = header("compose", project) + yamlout.dump([document])
-    return ExportResult(
-        files=(
-            ExportFile(
-                PurePosixPath("compose.yaml"),
-                content,
-                MODE_SECRET if has_secret_values else MODE_PUBLIC,
-            ),
-        ),
-        warnings=tuple(lost.items),
-        advice=tuple(advice),
+    return ExportResult.one_file(
+        "compose.yaml", content, holds_secret=has_secret_values, lost=lost, advice=advice
     )
 
 

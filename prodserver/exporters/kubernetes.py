@@ -19,7 +19,6 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver import codes
@@ -27,9 +26,6 @@ from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import yamlout
 from prodserver.exporters.base import (
-    MODE_PUBLIC,
-    MODE_SECRET,
-    ExportFile,
     ExportOptions,
     ExportResult,
     Lost,
@@ -72,16 +68,8 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     lost = Lost("kubernetes")
     objects, holds_secret, advice = build(project, options, lost)
     content = header("kubernetes", project) + yamlout.dump(objects)
-    return ExportResult(
-        files=(
-            ExportFile(
-                PurePosixPath(f"{project.name}.yaml"),
-                content,
-                MODE_SECRET if holds_secret else MODE_PUBLIC,
-            ),
-        ),
-        warnings=tuple(lost.items),
-        advice=tuple(advice),
+    return ExportResult.one_file(
+        f"{project.name}.yaml", content, holds_secret=holds_secret, lost=lost, advice=advice
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-from pathlib import PurePosixPath
 
 from prodserver import codes
 from prodserver.config.model import ProcessSpec, ResolvedProject
@@ -20,9 +19,6 @@ from prodserver.config.shellline import exec_form
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
 from prodserver.exporters.base import (
-    MODE_PUBLIC,
-    MODE_SECRET,
-    ExportFile,
     ExportOptions,
     ExportResult,
     Lost,
@@ -82,14 +78,8 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     holds_secret = options.include_secrets and any(
         key in project.secret_names for spec in project.processes.values() for key in spec.env
     )
-    return ExportResult(
-        files=(
-            ExportFile(
-                PurePosixPath("Procfile"), content, MODE_SECRET if holds_secret else MODE_PUBLIC
-            ),
-        ),
-        warnings=tuple(lost.items),
-        advice=tuple(advice),
+    return ExportResult.one_file(
+        "Procfile", content, holds_secret=holds_secret, lost=lost, advice=advice
     )
 
 

@@ -22,7 +22,6 @@ import re
 import shlex
 import signal
 from collections.abc import Mapping, Sequence
-from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver import codes as error_codes
@@ -31,9 +30,6 @@ from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
 from prodserver.exporters import shell
 from prodserver.exporters.base import (
-    MODE_PUBLIC,
-    MODE_SECRET,
-    ExportFile,
     ExportOptions,
     ExportResult,
     Lost,
@@ -115,16 +111,8 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         "supervisord's environment must provide: ",
         "supervisord's environment may set (each has a default): ",
     )
-    return ExportResult(
-        files=(
-            ExportFile(
-                PurePosixPath(f"{project.name}.conf"),
-                content,
-                MODE_SECRET if holds_secret else MODE_PUBLIC,
-            ),
-        ),
-        warnings=tuple(lost.items),
-        advice=tuple(advice),
+    return ExportResult.one_file(
+        f"{project.name}.conf", content, holds_secret=holds_secret, lost=lost, advice=advice
     )
 
 

@@ -16,7 +16,8 @@ control characters are double-quoted with C escapes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from prodserver import codes as error_codes
@@ -89,23 +90,21 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
     # the target's own env files (optional, like `?.env`), below what the configuration sets
     env_files = [f"-{under_root(root, p)}" for p in target_env_files(project, lost)]
+    env_sources = _EnvSources(
+        etc=etc,
+        has_env_file=bool(file_env),
+        has_secrets=bool(provided),
+        # read only if it is there when every variable it may set has a default
+        secrets_file=("-" if provided and set(provided) <= optional_names(project) else "")
+        + str(etc / "secrets.env"),
+        env_files=tuple(env_files),
+    )
     for name in project.start_order():
         spec = project.processes[name]
         unit_name, instances = _names(prefix, spec)
         wants.extend(instances)
         sections, holds_secret = _unit(
-            project,
-            spec,
-            etc=etc,
-            has_env_file=bool(file_env),
-            has_secrets=bool(provided),
-            # read only if it is there when every variable it may set has a default
-            secrets_file=("-" if provided and set(provided) <= optional_names(project) else "")
-            + str(etc / "secrets.env"),
-            env_files=env_files,
-            shell_env=shell_env,
-            options=options,
-            lost=lost,
+            project, spec, files=env_sources, shell_env=shell_env, options=options, lost=lost
         )
         extra = spec.export.get("systemd")
         if extra:
@@ -151,6 +150,22 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     )
 
 
+@dataclass(frozen=True)
+class _EnvSources:
+    """The files every unit reads its environment from, the same for all the project's units."""
+
+    #: /etc/<project>: where the environment and secrets files go
+    etc: PurePosixPath
+    #: the configuration's literal variables are in /etc/<project>/<project>.env
+    has_env_file: bool
+    #: variables only the deploying machine knows are read from ``secrets_file``
+    has_secrets: bool
+    #: the secrets file (``-`` first where a missing file is fine)
+    secrets_file: str
+    #: the target's own env files, each optional
+    env_files: tuple[str, ...]
+
+
 def _names(prefix: str, spec: ProcessSpec) -> tuple[str, list[str]]:
     if spec.oneshot:
         unit = f"{prefix}-{spec.name}.service"
@@ -166,11 +181,7 @@ def _unit(
     project: ResolvedProject,
     spec: ProcessSpec,
     *,
-    etc: PurePosixPath,
-    has_env_file: bool,
-    has_secrets: bool,
-    secrets_file: str,
-    env_files: Sequence[str],
+    files: _EnvSources,
     shell_env: Mapping[str, Template],
     options: ExportOptions,
     lost: Lost,
@@ -187,15 +198,7 @@ def _unit(
     policy = export_restart(project, spec, "systemd")
     unit += _start_limits(spec, policy)
     service = _service_type(spec)
-    service += _files_and_fixed_env(
-        project,
-        spec,
-        etc=etc,
-        has_env_file=has_env_file,
-        has_secrets=has_secrets,
-        secrets_file=secrets_file,
-        env_files=env_files,
-    )
+    service += _files_and_fixed_env(project, spec, files)
     env, secrets = secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
     )
@@ -206,9 +209,9 @@ def _unit(
             service.append(("Environment", assignment(f"{key}={value.literal}")))
         else:
             proc_shell_env[key] = value
-    if secrets and not has_secrets:
+    if secrets and not files.has_secrets:
         # A secret named in the process's own env is read from the secrets file like the rest.
-        service.append(("EnvironmentFile", secrets_file))
+        service.append(("EnvironmentFile", files.secrets_file))
     service.append(("ExecStart", _exec_start(spec, proc_shell_env)))
     service += _stop_and_restart(spec, policy, lost)
     service += _user_and_limits(project, spec, options, lost)
@@ -263,14 +266,7 @@ def _service_type(spec: ProcessSpec) -> Section:
 
 
 def _files_and_fixed_env(
-    project: ResolvedProject,
-    spec: ProcessSpec,
-    *,
-    etc: PurePosixPath,
-    has_env_file: bool,
-    has_secrets: bool,
-    secrets_file: str,
-    env_files: Sequence[str],
+    project: ResolvedProject, spec: ProcessSpec, files: _EnvSources
 ) -> Section:
     """The working directory, the environment files, and what the unit itself sets."""
     root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
@@ -281,11 +277,11 @@ def _files_and_fixed_env(
     if path is not None:
         # commands are found in the virtualenv, not in the PATH of whoever runs systemctl
         section.append(("Environment", assignment(f"PATH={path}")))
-    section += [("EnvironmentFile", unit_value(env_file)) for env_file in env_files]
-    if has_env_file:
-        section.append(("EnvironmentFile", str(etc / f"{project.name}.env")))
-    if has_secrets:
-        section.append(("EnvironmentFile", secrets_file))
+    section += [("EnvironmentFile", unit_value(env_file)) for env_file in files.env_files]
+    if files.has_env_file:
+        section.append(("EnvironmentFile", str(files.etc / f"{project.name}.env")))
+    if files.has_secrets:
+        section.append(("EnvironmentFile", files.secrets_file))
     if spec.listens and not spec.oneshot:
         section.append(("Environment", "PORT=%i"))
     if spec.numbered_copies and spec.names_copy():

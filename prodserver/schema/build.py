@@ -144,8 +144,7 @@ def process_schema(backend: Backend, common: Iterable[Option], *, strict: bool) 
 def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any]:
     """The file schema. ``backends`` defaults to the built-ins (what is committed)."""
     from prodserver.backends.registry import BUILTINS, get_backend
-    from prodserver.config.deploy import export_schema_defs
-    from prodserver.config.keys import (
+    from prodserver.declarations.keys import (
         COMMON_OPTIONS,
         ENV_NAME_PATTERN,
         NAME_PATTERN,
@@ -271,7 +270,7 @@ def build_schema(backends: Mapping[str, Backend] | None = None) -> dict[str, Any
 
 def strict_process_schema(backend: Backend) -> dict[str, Any]:
     """The schema one resolved process (after substitution and coercion) must satisfy."""
-    from prodserver.config.keys import COMMON_OPTIONS
+    from prodserver.declarations.keys import COMMON_OPTIONS
 
     schema = process_schema(
         backend, [o for o in COMMON_OPTIONS if o.name != "backend"], strict=True
@@ -287,3 +286,32 @@ def render_schema(schema: Mapping[str, Any]) -> str:
     import json
 
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def export_schema_defs() -> dict[str, Any]:
+    """The JSON schema ``$defs`` of an ``[export]`` table: ``#/$defs/export`` is the table (in
+    the file's root or a profile), the others its per-format tables."""
+    from prodserver.declarations.export import COMPOSE_KEYS, EXPORT_KEYS, FORMATS
+
+    common = options_properties(EXPORT_KEYS, strict=True)
+    compose = options_properties(COMPOSE_KEYS, strict=True)
+
+    def table(description: str, props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": description,
+            "properties": props,
+            "additionalProperties": False,
+        }
+
+    formats = {fmt: {"$ref": f"#/$defs/export.{fmt}"} for fmt in FORMATS}
+    defs = {
+        "export": table(
+            "Deployment settings: what differs between this machine and the target.",
+            {**common, **compose, **formats},
+        )
+    }
+    for fmt in FORMATS:
+        props = {**common, **(compose if fmt == "compose" else {})}
+        defs[f"export.{fmt}"] = table(f"`[export]` settings for {fmt} only.", props)
+    return defs

@@ -50,8 +50,8 @@ def _table(options: Iterable[Option], *, flags: bool = False) -> str:
 
 
 def configuration_reference() -> str:
-    from prodserver.config.deploy import COMPOSE_KEYS, EXPORT_KEYS
-    from prodserver.config.keys import COMMON_OPTIONS, PROFILE_KEYS, PROJECT_KEYS
+    from prodserver.declarations.export import COMPOSE_KEYS, EXPORT_KEYS
+    from prodserver.declarations.keys import COMMON_OPTIONS, PROFILE_KEYS, PROJECT_KEYS
 
     parts = [
         HEADER,

@@ -355,7 +355,7 @@ def _unknown_keys(error: Any, site: _Site) -> list[Problem]:
 
 
 def _invalid_name(error: Any, site: _Site) -> list[Problem]:
-    from prodserver.config.keys import ENV_NAME_PATTERN, ENV_NAME_RULE, NAME_RULE
+    from prodserver.declarations.keys import ENV_NAME_PATTERN, ENV_NAME_RULE, NAME_RULE
 
     name = str(error.instance)
     rule = ENV_NAME_RULE if error.schema.get("pattern") == ENV_NAME_PATTERN else NAME_RULE

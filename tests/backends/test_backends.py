@@ -56,7 +56,7 @@ def test_stop_signal_kill_mode_and_listening(name: str) -> None:
 
 
 def test_no_option_shares_a_name_with_a_process_key() -> None:
-    from prodserver.config.keys import COMMON_OPTIONS
+    from prodserver.declarations.keys import COMMON_OPTIONS
 
     common = {opt.name for opt in COMMON_OPTIONS} - {"command"}
     for name in BUILTINS:

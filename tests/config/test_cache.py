@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,17 +86,26 @@ def entries(environ: Mapping[str, str]) -> list[Path]:
     return sorted(directory.glob("*.entry")) if directory.exists() else []
 
 
+def _sets_sorted(value: Any) -> Any:
+    """``value`` with every set in it, at any depth, as a sorted list."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {f.name: _sets_sorted(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changed)
+    if isinstance(value, tuple):
+        return tuple(_sets_sorted(v) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _sets_sorted(v) for k, v in value.items()}
+    return value
+
+
 def shown(result: tuple[ResolvedProject, frozenset[str]]) -> str:
     """What a user can be shown of a resolution, every value included, byte for byte."""
     project, configured = result
     data = project_data(project, show_secrets=True, configured=configured)
     # a set's order is the interpreter's (it differs between any two runs): compared sorted
-    ordered = dataclasses.replace(
-        project,
-        secret_names=sorted(project.secret_names),  # type: ignore[arg-type]
-        runtime_refs=sorted(project.runtime_refs),  # type: ignore[arg-type]
-    )
-    return repr(ordered) + json.dumps(data, sort_keys=True) + repr(sorted(configured))
+    return repr(_sets_sorted(project)) + json.dumps(data, sort_keys=True) + repr(sorted(configured))
 
 
 def test_a_second_resolution_is_read_from_the_cache_and_is_the_same(project: tuple) -> None:

@@ -14,8 +14,8 @@ import pytest
 from prodserver.backends.base import Backend
 from prodserver.backends.registry import BUILTINS, get_backend
 from prodserver.cli.main import main
-from prodserver.config.keys import COMMON_OPTIONS
 from prodserver.config.resolve import resolve_project
+from prodserver.declarations.keys import COMMON_OPTIONS
 from prodserver.errors import ConfigError
 
 ENV = {"PATH": "/usr/bin:/bin"}

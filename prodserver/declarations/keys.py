@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodserver.config.limits import MAX_SCALE
-from prodserver.config.model import DEFAULT_BASE_PORT, DEFAULT_STOP_TIMEOUT
+from prodserver.declarations.defaults import DEFAULT_BASE_PORT, DEFAULT_STOP_TIMEOUT, MAX_SCALE
 from prodserver.options import Option
 
 _DURATION: dict[str, Any] = {"$ref": "#/$defs/duration"}
@@ -85,7 +84,8 @@ _HEALTHCHECK: dict[str, Any] = {
     ]
 }
 
-_RESTART_MODES = ["no", "on-failure", "always"]
+#: the values of ``restart`` (and of ``[export] restart``)
+RESTART_MODES = ("no", "on-failure", "always")
 _EXIT_CODES: dict[str, Any] = {
     "type": "array",
     "items": {"type": "integer", "minimum": 0, "maximum": 255},
@@ -93,12 +93,12 @@ _EXIT_CODES: dict[str, Any] = {
 }
 _RESTART: dict[str, Any] = {
     "anyOf": [
-        {"enum": _RESTART_MODES},
+        {"enum": RESTART_MODES},
         {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "policy": {"enum": _RESTART_MODES},
+                "policy": {"enum": RESTART_MODES},
                 "max_restarts": {"$ref": "#/$defs/integer", "minimum": 0},
                 "backoff": _DURATION,
                 "backoff_max": _DURATION,
