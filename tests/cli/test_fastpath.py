@@ -405,6 +405,43 @@ def test_a_secret_written_in_the_toml_gets_no_record(shop: tuple[Path, dict[str,
         assert b"toml-canary" not in path.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "dotenv",
+    [
+        'TOKEN_SECRET="quoted-canary"\n',  # read from between quotes: a byte range of the file
+        'TOKEN_SECRET="esc\\"aped-canary"\n',  # not in the file as it is read: no record
+        "export TOKEN_SECRET=exported-canary # a comment\n",
+    ],
+)
+def test_secrets_from_an_env_file_in_any_form(
+    shop: tuple[Path, dict[str, str]], dotenv: str
+) -> None:
+    root, env = shop
+    (root / ".env").write_text("DB_PASSWORD=hunter2-in-dotenv\n" + dotenv)
+    args = ["run", "--", "python", str(root / "probe.py")]
+    results = both_ways(args, env, root)
+    same(results)
+    value = probe_data(results[2])["env"]["TOKEN_SECRET"]  # type: ignore[index]
+    assert value.endswith("-canary")
+    assert results[2].fast == ("esc" not in dotenv)
+    for path in (Path(env["XDG_CACHE_HOME"]) / "prodserver").iterdir():
+        assert value.encode() not in path.read_bytes()
+
+
+def test_a_procfile_project(shop: tuple[Path, dict[str, str]]) -> None:
+    root, env = shop
+    (root / "prodserver.toml").unlink()
+    probe = root / "probe.py"
+    (root / "Procfile").write_text(
+        f"web: python {probe} $PORT\nworker: exec python {probe} \"$FROM_DOTENV\" 'a b'\n"
+    )
+    for args in (["exec", "web"], ["exec", "worker"], ["run", "--", "python", str(probe)]):
+        results = both_ways(args, env, root)
+        same(results)
+        assert results[0].code == 0
+        assert results[2].fast
+
+
 def test_no_cache_never_takes_the_fast_path(shop: tuple[Path, dict[str, str]]) -> None:
     root, env = shop
     warm(["exec", "web"], env, root)
