@@ -54,7 +54,7 @@ def note(signum, frame):
     os.write(1, signal.Signals(signum).name.encode() + b"\\n")  # no buffer lock to re-enter
     if signum == signal.SIGTERM:
         sys.exit(7)
-for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP):
+for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP, signal.SIGINT):
     signal.signal(sig, note)
 print("ready", os.getppid(), flush=True)
 while True:
@@ -249,6 +249,51 @@ def test_run_forwards_signals_the_same_way(shop: tuple[Path, dict[str, str]]) ->
         proc.communicate(timeout=30)
         seen.append((proc.returncode, got))
     assert seen == [(7, ["SIGUSR1", "SIGHUP", "SIGTERM"])] * 3
+
+
+def _read_until(fd: int, word: bytes, seen: bytearray) -> None:
+    while word not in seen:
+        chunk = os.read(fd, 1024)
+        assert chunk, f"the terminal closed before {word!r}: {bytes(seen)!r}"
+        seen += chunk
+
+
+def test_ctrl_c_on_a_terminal_reaches_the_command_once(
+    shop: tuple[Path, dict[str, str]],
+) -> None:
+    """On a terminal, Ctrl-C reaches the command (from the terminal itself: prodserver is in
+    the same foreground group) and is the command's to handle: prodserver does not stop, and
+    goes on forwarding. (Whether a second SIGINT is sent cannot be seen here: the kernel merges
+    two pending SIGINTs.)"""
+    import pty
+
+    root, env = shop
+    args = [sys.executable, "-X", "importtime", "-m", "prodserver", "run", "--", "python"]
+    args.append(str(root / "waiter.py"))
+    seen_by_each = []
+    for extra in ({"PRODSERVER_NO_CACHE": "1"}, {}, {}):
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: a session of its own on the new terminal
+            os.chdir(root)
+            os.execve(sys.executable, args, {**env, **extra})
+        seen = bytearray()
+        try:
+            _read_until(fd, b"ready", seen)
+            os.write(fd, b"\x03")  # Ctrl-C: the terminal signals its foreground group
+            _read_until(fd, b"SIGINT", seen)
+            os.kill(pid, signal.SIGTERM)  # forwarded: it follows any SIGINT prodserver sent
+            _read_until(fd, b"SIGTERM", seen)
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        names = re.findall(rb"SIG[A-Z]+", bytes(seen))
+        fast = re.search(rb"\|\s+argparse\r?\n", bytes(seen)) is None
+        seen_by_each.append((os.waitstatus_to_exitcode(status), names, fast))
+    assert seen_by_each == [
+        (7, [b"SIGINT", b"SIGTERM"], False),
+        (7, [b"SIGINT", b"SIGTERM"], False),
+        (7, [b"SIGINT", b"SIGTERM"], True),
+    ]
 
 
 def test_stdin_reaches_the_command(shop: tuple[Path, dict[str, str]]) -> None:
