@@ -399,6 +399,28 @@ def test_another_prodserver_version_is_seen(
     assert (after.code, after.out) == (before.code, before.out)
 
 
+def test_an_exec_that_fails_falls_back_to_the_normal_path_and_its_error(
+    shop: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """A record whose program can no longer start (here its script's interpreter is gone, which
+    no input of the record shows) is left for the normal path, whose error the user sees."""
+    root, env = shop
+    interpreter = tmp_path / "interp"
+    interpreter.symlink_to("/bin/sh")
+    script = root / "tool"
+    script.write_text(f"#!{interpreter}\necho tool ran\n")
+    script.chmod(0o755)
+    toml = root / "prodserver.toml"
+    toml.write_text(toml.read_text() + f'\n[processes.tool]\ncommand = ["{script}"]\n')
+    assert warm(["exec", "tool"], env, root).out == "tool ran\n"
+    interpreter.unlink()
+    after = prodserver(["exec", "tool"], env, root)
+    off = prodserver(["exec", "tool"], {**env, "PRODSERVER_NO_CACHE": "1"}, root)
+    assert not after.fast
+    assert (after.code, after.out, after.err) == (off.code, off.out, off.err)
+    assert after.code == 71 and "cannot start" in after.err
+
+
 def test_a_damaged_or_foreign_record_is_ignored_and_rebuilt(
     shop: tuple[Path, dict[str, str]],
 ) -> None:
