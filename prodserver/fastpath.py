@@ -294,7 +294,7 @@ def _plan(
 ) -> tuple[str, str, list[str], dict[str, str], str] | None:
     """What the record says to start, its secrets read again; None if anything changed."""
     # plain data (never code) from the user's own 0600 file, its SHA-256 checked
-    record = marshal.loads(body)  # noqa: S302
+    record = marshal.loads(body)  # noqa: S302  # nosec B302
     if type(record) is not tuple or len(record) != 8 or record[0] != FAST_FORMAT:
         return None
     _, kind, inputs, sources, program, argv, env, cwd = record
