@@ -367,7 +367,7 @@ def become(program: str, argv: list[str], env: dict[str, str], cwd: str, here: s
     restore = [(sig, _signal.signal(sig, _signal.SIG_DFL)) for sig in _python_ignored(_signal)]
     try:
         os.execve(program, argv, env)  # noqa: S606 - what the normal path execve'd, no shell
-    except OSError:
+    except Exception:  # the normal path's own execve says what went wrong
         for sig, handler in restore:
             _signal.signal(sig, handler)
         os.chdir(here)
@@ -420,6 +420,17 @@ def _inheritable_fds() -> list[int]:
     return []
 
 
+def _child_defaults(sigs: Any) -> list[int]:
+    """The signals to put back to their default in the command: what run_oneoff's
+    ``unignore_inherited_signals`` and subprocess's ``restore_signals`` give it (every signal
+    ignored here, inherited or Python's own; a caught one is reset by exec itself)."""
+    defaults = set(_python_ignored(sigs))
+    for sig in sigs.valid_signals():
+        if sig not in (sigs.SIGKILL, sigs.SIGSTOP) and sigs.getsignal(sig) == sigs.SIG_IGN:
+            defaults.add(sig)
+    return sorted(defaults)
+
+
 def _spawn(
     program: str, argv: list[str], env: dict[str, str], cwd: str, *, defaults: list[int], sigs: Any
 ) -> int | None:
@@ -428,8 +439,16 @@ def _spawn(
     default (a caught one is reset by exec itself). (``os.posix_spawn`` would leave glibc's
     two internal signals ignored in the command.) None if the exec failed; nothing runs then."""
     close = _inheritable_fds()
-    err_r, err_w = os.pipe()  # close-on-exec: EOF when the exec succeeded
-    pid = os.fork()
+    try:
+        err_r, err_w = os.pipe()  # close-on-exec: EOF when the exec succeeded
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # nothing started
+        os.close(err_r)
+        os.close(err_w)
+        return None
     if pid == 0:  # the child: only system calls until execve
         try:
             os.chdir(cwd)
@@ -470,14 +489,6 @@ def run_forwarding(program: str, argv: list[str], env: dict[str, str], cwd: str)
 
     forwarded = [getattr(_signal, n) for n in _FORWARDED if hasattr(_signal, n)]
     interactive = (_signal.SIGINT, getattr(_signal, "SIGQUIT", _signal.SIGINT))
-    # what run_oneoff's unignore_inherited_signals and subprocess's restore_signals give the
-    # command: every signal at its default
-    defaults = set(_python_ignored(_signal))
-    for sig in _signal.valid_signals():
-        if sig not in (_signal.SIGKILL, _signal.SIGSTOP) and _signal.getsignal(sig) == (
-            _signal.SIG_IGN
-        ):
-            defaults.add(sig)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     terminal = _terminal_delivers()
     wake_r, wake_w = os.pipe()
@@ -485,7 +496,7 @@ def run_forwarding(program: str, argv: list[str], env: dict[str, str], cwd: str)
     previous = {sig: _signal.signal(sig, enqueue) for sig in (*forwarded, _signal.SIGCHLD)}
     old_wakeup = _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     try:
-        pid = _spawn(program, argv, env, cwd, defaults=sorted(defaults), sigs=_signal)
+        pid = _spawn(program, argv, env, cwd, defaults=_child_defaults(_signal), sigs=_signal)
         if pid is None:
             return None
         while True:
