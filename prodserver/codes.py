@@ -533,6 +533,7 @@ RUNTIME_WINDOWS_UNFINISHED = _code(
     "Desktop; `PRODSERVER_RUNTIME=portable` tries it anyway): see "
     "[Windows and macOS](guides/windows.md#windows)",
     error="UsageError",
+    retired="`up`, `run`, `exec` and `status` run on Windows on the portable runtime",
 )
 PRIVATE_USE_CHARACTER = _code(
     "PS550",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import signal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,8 +47,9 @@ from prodserver.exporters.base import (
 )
 from prodserver.template import Piece, Template
 
-SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGKILL}
-SIGNALS |= {signal.SIGUSR1, signal.SIGUSR2}
+#: the stop signals supervisord can send (its ``stopsignal`` names), by name: the module is also
+#: loaded where Python has no SIGHUP or SIGQUIT (Windows), to export for a Linux server
+SIGNALS = frozenset({"SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2"})
 AUTORESTART = {"no": "false", "on-failure": "unexpected", "always": "true"}
 _INLINE_COMMENT = re.compile(r"\s[;#]")
 # Stands for the copy's port (or number) until the text is escaped, then becomes %(process_num)d: a
@@ -257,7 +257,7 @@ def _restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> dict[str, 
 
 def _stopping(spec: ProcessSpec, lost: Lost) -> dict[str, str]:
     """The stop signal, the grace period, and what is killed after it."""
-    if spec.stop_signal in SIGNALS:
+    if spec.stop_signal.name in SIGNALS:
         stopsignal = spec.stop_signal.name.removeprefix("SIG")
     else:
         stopsignal = "TERM"

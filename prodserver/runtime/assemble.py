@@ -161,7 +161,7 @@ def _sockets(
     *,
     control: bool,
 ) -> tuple[NotifyHub | None, ControlServer | None]:
-    """The notify socket (children's READY=1) and the control socket (``status``)."""
+    """The notify socket (children's READY=1) and the control endpoint (``status``)."""
     from prodserver.runtime.control import ControlServer
     from prodserver.runtime.notify import NotifyHub
 
@@ -170,9 +170,8 @@ def _sockets(
     hub = None
     if hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
         hub = NotifyHub(rundir / f"notify-{os.getpid()}", deliver, loop.watch, loop.unwatch)
-    server = None
-    if control and hasattr(socket, "AF_UNIX"):  # Windows: no status endpoint yet
-        server = ControlServer(rundir, status, loop.watch, loop.unwatch)
+    # a unix socket, or where there is none (Windows) a token-guarded loopback socket
+    server = ControlServer(rundir, status, loop.watch, loop.unwatch) if control else None
     return hub, server
 
 

@@ -43,6 +43,9 @@ EVENT_NAMES = frozenset(
     }
 )
 
+#: no child inherits the log file (``O_NOINHERIT`` is Windows' name for it)
+_NO_INHERIT = getattr(os, "O_CLOEXEC", 0) or getattr(os, "O_NOINHERIT", 0)
+
 #: ``--log-file-max-size`` default
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 #: ``--log-file-backups`` default
@@ -116,7 +119,7 @@ class AuditLog:
         self._open()
 
     def _open(self) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NO_INHERIT | getattr(os, "O_NOFOLLOW", 0)
         # non-blocking only for the open: a FIFO planted at PATH must not hang the start
         try:
             fd = os.open(self.path, flags | os.O_NONBLOCK, 0o600)

@@ -6,11 +6,20 @@ sets it for every login session; it is private to the user and emptied at logout
 ``<tmp>/prodserver-<uid>/<hash>/`` (the way tmux and ssh-agent do it). ``<hash>`` is the first
 16 hex digits of the SHA-256 of the project root, so each project has its own directory and
 nothing is written into the project itself. Every directory prodserver creates there is
-mode 0700 and must be owned by the user; the socket is mode 0600. No TCP: only a process of
-the same user can connect.
+mode 0700 and must be owned by the user; the socket is mode 0600: only a process of the same
+user can connect.
 
-Protocol: one JSON object per line. The client sends ``{"command": "status"}``; the server
-answers with one JSON object and closes the connection.
+Where Python has no unix sockets (Windows), the endpoint is a TCP socket on 127.0.0.1 with a
+port the system picks, guarded by a random token (``secrets.token_urlsafe``): both are
+written to ``control.json`` in the same private directory (created mode 0600, which on
+Windows leaves the access list of the user's own temporary directory in charge), and a
+request without that token is refused. Whoever can read the user's files can ask; nobody
+else, even on the same machine. The transport is a parameter, so the loopback endpoint runs
+(and is tested) on Linux too.
+
+Protocol: one JSON object per line. The client sends ``{"command": "status"}`` (plus
+``"token"`` on the loopback endpoint); the server answers with one JSON object and closes the
+connection.
 
 Limits (a client of the same user may still be careless or hostile, and ``up`` must go on):
 at most :data:`MAX_CONNECTIONS` open at once, a new one replacing the oldest; a connection
@@ -27,18 +36,23 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import socket
 import stat
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prodserver.errors import ProdserverError
 from prodserver.exitcodes import ExitCode
 
 SOCKET_NAME = "control.sock"
+#: the loopback endpoint's port and token (where there are no unix sockets)
+ENDPOINT_NAME = "control.json"
+#: a unix socket, or a token-guarded TCP socket on 127.0.0.1
+Transport = Literal["unix", "tcp"]
 #: requests larger than this are refused (a status request is a few bytes)
 MAX_REQUEST = 4096
 #: connections served at once; one more replaces the oldest
@@ -56,16 +70,28 @@ def runtime_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
     xdg = environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg):
         return Path(xdg) / "prodserver" / digest
-    return Path(tempfile.gettempdir()) / f"prodserver-{os.getuid()}" / digest
+    # Windows has no uid; its temporary directory is the user's own (in their profile)
+    owner = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"prodserver-{owner}" / digest
+
+
+def default_transport() -> Transport:
+    """Unix sockets where Python has them; the token-guarded loopback socket elsewhere."""
+    return "unix" if hasattr(socket, "AF_UNIX") else "tcp"
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and its prodserver parent) mode 0700, refusing one we do not own."""
+    """Create ``path`` (and its prodserver parent) mode 0700, refusing one we do not own.
+
+    Windows has no uid to compare (``st_uid`` is 0): the directory is in the user's own
+    temporary directory there, whose access list keeps other users out.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else None
     for directory in (path.parent, path):
         with contextlib.suppress(FileExistsError):
             directory.mkdir(mode=0o700)
         info = directory.lstat()
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
             raise ProdserverError(
                 f"{directory} is not a directory owned by you",
                 hint="remove it, or set XDG_RUNTIME_DIR to a private directory",
@@ -76,7 +102,11 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 class ControlServer:
-    """Accepts status requests on a unix socket; every call happens on the event loop."""
+    """Accepts status requests on its endpoint; every call happens on the event loop.
+
+    ``transport``: ``unix`` (a socket in ``directory``) or ``tcp`` (127.0.0.1, its port and
+    token in ``directory``/control.json); the platform's default when None.
+    """
 
     def __init__(
         self,
@@ -84,9 +114,13 @@ class ControlServer:
         handler: Callable[[Mapping[str, Any]], Mapping[str, Any]],
         watch: Callable[[int, Callable[[], None]], None],
         unwatch: Callable[[int], None],
+        *,
         clock: Callable[[], float] | None = None,
+        transport: Transport | None = None,
     ) -> None:
-        self.path = directory / SOCKET_NAME
+        self.transport = transport or default_transport()
+        #: the socket, or the file naming the loopback endpoint
+        self.path = directory / (SOCKET_NAME if self.transport == "unix" else ENDPOINT_NAME)
         self._handler = handler
         self._watch = watch
         self._unwatch = unwatch
@@ -95,16 +129,27 @@ class ControlServer:
         self.sock: socket.socket | None = None
         self._spare: int | None = None
         self._clock = clock or time.monotonic
+        #: what a loopback request must carry
+        self.token: str | None = None
 
     def open(self) -> str | None:
-        """Listen; returns a warning instead when another live ``up`` owns the socket."""
+        """Listen; returns a warning instead when another live ``up`` owns the endpoint."""
         if self.path.exists():
-            if _answers(self.path):
+            if _answers(self.path.parent):
                 return (
                     f"another prodserver up of this project owns {self.path}; "
                     "prodserver status will show that one"
                 )
             self.path.unlink()
+        sock = self._bind_unix() if self.transport == "unix" else self._bind_loopback()
+        sock.listen(8)
+        sock.setblocking(False)
+        self.sock = sock
+        self._spare = _open_spare()
+        self._watch(sock.fileno(), self._accept)
+        return None
+
+    def _bind_unix(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
@@ -112,12 +157,19 @@ class ControlServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
-        sock.listen(8)
-        sock.setblocking(False)
-        self.sock = sock
-        self._spare = _open_spare()
-        self._watch(sock.fileno(), self._accept)
-        return None
+        return sock
+
+    def _bind_loopback(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            self.token = secrets.token_urlsafe(32)
+            port = sock.getsockname()[1]
+            _write_private(self.path, {"port": port, "token": self.token, "pid": os.getpid()})
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _accept(self) -> None:
         assert self.sock is not None
@@ -182,7 +234,7 @@ class ControlServer:
         line = bytes(buf).split(b"\n", 1)[0]
         try:
             request = json.loads(line) if line else {}
-            reply = dict(self._handler(request)) if isinstance(request, dict) else {}
+            reply = self._answer(request) if isinstance(request, dict) else {}
         except ValueError:
             reply = {"error": "a request is one JSON object on one line"}
         payload = (json.dumps(reply) + "\n").encode()
@@ -190,6 +242,15 @@ class ControlServer:
         with contextlib.suppress(OSError):
             conn.send(payload)
         self._drop(fd)
+
+    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The handler's reply; on the loopback endpoint only with the right token."""
+        given = request.pop("token", None)
+        if self.token is not None and not (
+            isinstance(given, str) and secrets.compare_digest(given.encode(), self.token.encode())
+        ):
+            return {"error": "refused: wrong or missing token"}
+        return dict(self._handler(request))
 
     def _drop(self, fd: int) -> None:
         conn, _buf, _since = self._conns.pop(fd)
@@ -203,7 +264,7 @@ class ControlServer:
             self._unwatch(self.sock.fileno())
             self.sock.close()
             self.sock = None
-        if self._spare is not None:
+        if self._spare is not None:  # set once this server opened its endpoint
             os.close(self._spare)
             self._spare = None
             with contextlib.suppress(OSError):
@@ -213,20 +274,72 @@ class ControlServer:
 def _open_spare() -> int | None:
     """A descriptor kept in reserve for :meth:`ControlServer._refuse_one`."""
     try:
-        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(os.devnull, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
 
 
-def _answers(path: Path) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
+def _write_private(path: Path, content: Mapping[str, Any]) -> None:
+    """Write ``content`` as JSON to ``path``, mode 0600 from its first byte, atomically."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temp, flags, 0o600)
     try:
-        probe.connect(str(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(dict(content), out)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def _connect(directory: Path, timeout: float) -> tuple[socket.socket, str | None, Path]:
+    """A connection to the ``up`` serving ``directory``, the token it wants, and where it
+    was found; raises OSError (FileNotFoundError when no endpoint is there)."""
+    unix = directory / SOCKET_NAME
+    if hasattr(socket, "AF_UNIX") and unix.exists():
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(unix))
+        except OSError:
+            sock.close()
+            if not (directory / ENDPOINT_NAME).exists():
+                raise
+        else:
+            return sock, None, unix
+    endpoint = directory / ENDPOINT_NAME
+    port, token = _read_endpoint(endpoint)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.settimeout(timeout)
+    return sock, token, endpoint
+
+
+def _read_endpoint(path: Path) -> tuple[int, str]:
+    """The port and token in ``path``; OSError if it does not hold them."""
+    with open(path, encoding="utf-8") as source:  # FileNotFoundError: no up is running
+        text = source.read(MAX_REQUEST)
+    try:
+        data = json.loads(text)
+        port, token = data["port"], data["token"]
+    except (ValueError, KeyError, TypeError):
+        raise ConnectionRefusedError(f"{path} does not name an endpoint") from None
+    if not (isinstance(port, int) and 0 < port < 65536 and isinstance(token, str)):
+        raise ConnectionRefusedError(f"{path} does not name an endpoint")
+    return port, token
+
+
+def _answers(directory: Path) -> bool:
+    """Whether something accepts connections at ``directory``'s endpoint: a live ``up``
+    (one that is busy still accepts; asking it would only wait)."""
+    try:
+        sock, _token, _where = _connect(directory, 1.0)
     except OSError:
         return False
-    finally:
-        probe.close()
+    sock.close()
     return True
 
 
@@ -238,18 +351,18 @@ class NotRunning(ProdserverError):
 
 def request(directory: Path, command: Mapping[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Send ``command`` to the ``up`` serving ``directory``; raises :class:`NotRunning`."""
-    path = directory / SOCKET_NAME
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
     try:
-        try:
-            sock.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise NotRunning(
-                "no prodserver up is running for this project",
-                hint=f"start one with prodserver up (looked for {path})",
-            ) from None
-        sock.sendall((json.dumps(dict(command)) + "\n").encode())
+        sock, token, where = _connect(directory, timeout)
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise NotRunning(
+            "no prodserver up is running for this project",
+            hint=f"start one with prodserver up (looked in {directory})",
+        ) from None
+    except OSError as exc:
+        raise NotRunning(f"cannot talk to prodserver up at {directory}: {exc}") from None
+    message = dict(command) if token is None else {**command, "token": token}
+    try:
+        sock.sendall((json.dumps(message) + "\n").encode())
         data = bytearray()
         while not data.endswith(b"\n") and len(data) <= MAX_REPLY:
             chunk = sock.recv(65536)
@@ -257,13 +370,13 @@ def request(directory: Path, command: Mapping[str, Any], timeout: float = 5.0) -
                 break
             data += chunk
     except OSError as exc:
-        raise NotRunning(f"cannot talk to prodserver up at {path}: {exc}") from None
+        raise NotRunning(f"cannot talk to prodserver up at {where}: {exc}") from None
     finally:
         sock.close()
     try:
         reply = json.loads(data)
     except ValueError:
-        raise NotRunning(f"prodserver up at {path} gave no answer") from None
+        raise NotRunning(f"prodserver up at {where} gave no answer") from None
     if not isinstance(reply, dict):
-        raise NotRunning(f"prodserver up at {path} gave an unexpected answer")
+        raise NotRunning(f"prodserver up at {where} gave an unexpected answer")
     return reply

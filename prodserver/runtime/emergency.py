@@ -11,12 +11,16 @@ left behind, not even a zombie. It blocks: the loop it would otherwise run on is
 
 from __future__ import annotations
 
-import signal
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from prodserver.runtime.process import Unit
 from prodserver.runtime.spawner import Spawner
+
+if TYPE_CHECKING:
+    from prodserver.runtime.supervisor import Supervisor
 
 #: how often groups are re-checked while waiting for them to empty
 POLL = 0.02
@@ -42,11 +46,9 @@ def stop_everything(
     for unit in units:
         if unit.handle is not None:
             group = unit.spec.kill_mode == "group"
-            spawner.send(unit.handle, unit.spec.stop_signal, group=group)
-            spawner.send(unit.handle, signal.SIGCONT, group=group)
+            spawner.stop(unit.handle, unit.spec.stop_signal, group=group)
     strays = spawner.strays(skip)
-    spawner.kill_pids(strays, signal.SIGTERM)
-    spawner.kill_pids(strays, signal.SIGCONT)
+    spawner.stop_pids(strays)
     deadline = monotonic() + min(max(grace, 0.0), MAX_GRACE)
     while True:
         spawner.reap()
@@ -60,7 +62,7 @@ def stop_everything(
     for _ in range(100):  # a process may fork while we kill: repeat until nothing is found
         for handle in handles:
             spawner.kill(handle)
-        spawner.kill_pids(strays, signal.SIGKILL)
+        spawner.kill_pids(strays)
         sleep(POLL)
         spawner.reap()
         handles = [h for h in handles if spawner.group_alive(h)]
@@ -68,3 +70,14 @@ def stop_everything(
         if not handles and not strays:
             break
     return True
+
+
+def abandon(sup: Supervisor) -> bool:
+    """Stop everything ``sup`` started, from the operating system's facts (its own state
+    is not trusted any more), leaving its helpers (guardian, probes) alone."""
+    known = set(sup.helpers)
+    if sup.prober is not None:
+        with contextlib.suppress(Exception):
+            known |= sup.prober.pids()
+    grace = max((sup.grace(u) for u in sup.units), default=0.0)
+    return stop_everything(sup.units, sup.spawner, known, grace=grace)

@@ -2,6 +2,13 @@
 
 No supervisor stays in between: the process replaces prodserver (``execve``), so it is PID 1
 in a container and receives the orchestrator's signals directly.
+
+Windows has no ``execve``: its ``os.exec*`` starts a new process and ends prodserver at once,
+so whoever started prodserver would see it exit while the server runs on. There prodserver
+starts the process in its own console and a Job Object, waits for it, and exits with its
+exit code (:mod:`prodserver.runtime.foreground`): Ctrl-C and Ctrl-Break reach the process
+from the console as they would without prodserver, and if prodserver is killed the job takes
+the process with it.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from prodserver.config.model import Instance, ResolvedProject
@@ -48,11 +56,14 @@ def choose_instance(project: ResolvedProject, name: str) -> Instance:
     return spec.instances[int(number) - 1]
 
 
-def exec_process(project: ResolvedProject, name: str) -> NoReturn:
+def exec_process(project: ResolvedProject, name: str, *, waiting: bool | None = None) -> NoReturn:
     """Replace this process with the process ``name`` (``web`` or ``web.2``).
 
-    Errors name the instance and are masked: a program or directory may come from a secret.
+    ``waiting``: start it, wait for it and exit with its code (``SystemExit``), as on
+    Windows, where this is the default. Errors name the instance and are masked: a program
+    or directory may come from a secret.
     """
+    waiting = sys.platform == "win32" if waiting is None else waiting
     from prodserver.config.display import masker_for
 
     inst = choose_instance(project, name)
@@ -61,6 +72,8 @@ def exec_process(project: ResolvedProject, name: str) -> NoReturn:
     env = dict(inst.env)
     env.setdefault("PYTHONUNBUFFERED", "1")
     account = None
+    if spec.user is not None and sys.platform == "win32":
+        raise SpawnError(f"{inst.label}: `user =` is not supported on Windows")
     if spec.user is not None:
         try:
             account = find_account(spec.user)
@@ -87,6 +100,9 @@ def exec_process(project: ResolvedProject, name: str) -> NoReturn:
         _become(account, inst.label)
     sys.stdout.flush()
     sys.stderr.flush()
+    if waiting:
+        failure = f"{inst.label}: cannot start {mask(program)}"
+        raise SystemExit(_wait_for((program, *inst.argv[1:]), env, spec.cwd, failure))
     # Python ignores these; the program we become must start with the defaults.
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
@@ -95,6 +111,17 @@ def exec_process(project: ResolvedProject, name: str) -> NoReturn:
     except OSError as exc:
         what = exc.strerror or type(exc).__name__
         raise SpawnError(f"{inst.label}: cannot start {mask(program)}: {what}") from None
+
+
+def _wait_for(argv: tuple[str, ...], env: dict[str, str], cwd: Path, failure: str) -> int:
+    """Run ``argv`` as prodserver's child until it ends; its exit code. ``failure`` starts
+    the error message when it cannot start."""
+    from prodserver.runtime.foreground import run_foreground
+
+    try:
+        return run_foreground(argv, env, cwd)
+    except OSError as exc:
+        raise SpawnError(f"{failure}: {exc.strerror or type(exc).__name__}") from None
 
 
 def _become(account: Account, label: str) -> None:

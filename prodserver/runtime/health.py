@@ -8,7 +8,8 @@ signals or other probes:
 - ``http`` and ``tcp`` probes run in a short-lived daemon thread each, with socket timeouts;
   the result comes back through the event loop's wake-up (``post``);
 - ``cmd`` probes are child processes in their own session, started without waiting; their
-  exit reaches the supervisor through ``SIGCHLD`` like any other child's.
+  exit reaches the supervisor through ``SIGCHLD`` like any other child's. Where there is no
+  SIGCHLD (Windows) a daemon thread waits for each one and posts its exit instead.
 
 Whatever a probe does, the supervisor gives up on it at ``timeout`` (a hard deadline on the
 monotonic clock) and ignores a late answer.
@@ -290,8 +291,14 @@ class ThreadProber:
     ever applied there, so the supervisor stays single-threaded.
     """
 
-    def __init__(self, post: Callable[[Callable[[], None]], None]) -> None:
+    def __init__(
+        self, post: Callable[[Callable[[], None]], None], *, reap_by_thread: bool | None = None
+    ) -> None:
         self._post = post
+        #: a thread waits for each ``cmd`` probe (no SIGCHLD to tell the supervisor)
+        self._reap_by_thread = (
+            not hasattr(signal, "SIGCHLD") if reap_by_thread is None else reap_by_thread
+        )
         self._live: set[int] = set()
         #: cmd probes: pid -> (token, popen, done)
         self._children: dict[int, tuple[int, subprocess.Popen[bytes], Done]] = {}
@@ -335,6 +342,17 @@ class ThreadProber:
             self._post(lambda: self._deliver(token, False, detail, done))
             return
         self._children[popen.pid] = (token, popen, done)
+        if self._reap_by_thread:
+            threading.Thread(target=self._wait, args=(popen,), daemon=True).start()
+
+    def _wait(self, popen: subprocess.Popen[bytes]) -> None:
+        """On a thread: wait for a ``cmd`` probe, and hand its exit to the loop."""
+        code = popen.wait()
+
+        def exited() -> None:
+            self.reaped(popen.pid, code)
+
+        self._post(exited)
 
     def _deliver(self, token: int, ok: bool, detail: str, done: Done) -> None:
         if token in self._live:
@@ -343,10 +361,13 @@ class ThreadProber:
 
     def cancel(self, token: int) -> None:
         self._live.discard(token)
-        for pid, (tok, _popen, _done) in self._children.items():
+        for pid, (tok, popen, _done) in self._children.items():
             if tok == token:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
+                    if hasattr(os, "killpg"):
+                        os.killpg(pid, signal.SIGKILL)  # its whole session
+                    else:
+                        popen.kill()  # Windows: TerminateProcess
 
     def reaped(self, pid: int, returncode: int) -> bool:
         entry = self._children.pop(pid, None)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from prodserver.runtime.foreground import signals_named
 from prodserver.runtime.output import READ_SIZE, OutputMux
 from prodserver.runtime.plumbing import READ, WRITE, Poller
 from prodserver.runtime.process import Unit
@@ -26,18 +27,16 @@ from prodserver.runtime.streams import Stream
 from prodserver.runtime.supervisor import Supervisor
 from prodserver.runtime.writer import keep_heap
 
-#: the signals the loop takes over while it runs (Windows has neither SIGHUP nor SIGCHLD,
-#: but a console's Ctrl-Break arrives as SIGBREAK)
-HANDLED = tuple(
-    getattr(signal, name)
-    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGBREAK")
-    if hasattr(signal, name)
-)
+#: the signals the loop takes over while it runs, those the system has (Windows has neither
+#: SIGHUP nor SIGCHLD, but a console's Ctrl-Break arrives as SIGBREAK)
+HANDLED = tuple(sorted(signals_named(("SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGBREAK"))))
 #: without SIGCHLD (Windows) exits are looked for at least this often
 CHILD_POLL = 0.1
 _SIGCHLD: int | None = getattr(signal, "SIGCHLD", None)
 _NO_SIGCHLD = _SIGCHLD is None
 _SIGBREAK: int | None = getattr(signal, "SIGBREAK", None)
+#: a stop asked for: SIGINT, SIGTERM, and a Windows console's Ctrl-Break
+_STOPS = frozenset(signals_named(("SIGINT", "SIGTERM", "SIGBREAK")))
 #: after a stop asked for by a signal, output nobody takes for this long is given up on: a
 #: stalled reader must not hold the exit (a run that ends on its own waits for the reader)
 DRAIN_IDLE = 0.5
@@ -186,14 +185,14 @@ class EventLoop:
 
     def _throttle(self) -> None:
         """Stop reading children while our reader is behind; resume once it caught up."""
-        mux = self.mux
-        if not self._paused and mux.congested and not mux.broken:
+        out = self.mux.writer
+        if not self._paused and out.congested and not out.broken:
             self._paused = True
             for fd in self._fds:
                 with contextlib.suppress(OSError, ValueError):
                     self._poll.modify(fd, 0)
             self._watch_output()
-        elif self._paused and (mux.relieved or mux.broken):
+        elif self._paused and (out.relieved or out.broken):
             self._paused = False
             for fd in self._fds:
                 with contextlib.suppress(OSError, ValueError):
@@ -204,7 +203,7 @@ class EventLoop:
         if self._out_watched:
             return
         try:
-            self._poll.register(self.mux.fd, WRITE)
+            self._poll.register(self.mux.writer.fd, WRITE)
         except (OSError, ValueError):
             return  # a file the poller cannot watch: retried every OUTPUT_RETRY instead
         self._out_watched = True
@@ -213,7 +212,7 @@ class EventLoop:
         if self._out_watched:
             self._out_watched = False
             with contextlib.suppress(OSError, ValueError):
-                self._poll.unregister(self.mux.fd)
+                self._poll.unregister(self.mux.writer.fd)
 
     def _drain(self) -> None:
         """The run is over: wait for our reader to take what is left.
@@ -222,14 +221,14 @@ class EventLoop:
         asked for by a signal, a reader that takes nothing for :data:`DRAIN_IDLE` is given
         up on, and a further SIGINT or SIGTERM ends the wait at once.
         """
-        mux = self.mux
+        mux, out = self.mux, self.mux.writer
         clock = time.monotonic
         mux.flush()
-        if not mux.backlog or mux.broken:
+        if not out.backlog or out.broken:
             return
         self._watch_output()
-        last, since = mux.backlog, clock()
-        while mux.backlog and not mux.broken:
+        last, since = out.backlog, clock()
+        while out.backlog and not out.broken:
             timeout = -1.0 if self._out_watched else OUTPUT_RETRY
             if self.stop_asked:
                 left = since + DRAIN_IDLE - clock()
@@ -242,13 +241,13 @@ class EventLoop:
                         while self._reader(fd, 512):
                             pass
             while self._signals:
-                if self._signals.popleft() in (signal.SIGINT, signal.SIGTERM):
+                if self._signals.popleft() in _STOPS:
                     if self.stop_asked:
                         since = -DRAIN_IDLE  # a second request: give up now
                     self.stop_asked = True
             mux.flush()
-            if mux.backlog < last:
-                last, since = mux.backlog, clock()
+            if out.backlog < last:
+                last, since = out.backlog, clock()
         self._unwatch_output()
 
     # -- signals ---------------------------------------------------------------------------
@@ -303,17 +302,12 @@ class EventLoop:
 
     def _abandon(self, sup: Supervisor) -> None:
         from prodserver.runtime.audit import Event
-        from prodserver.runtime.emergency import stop_everything
+        from prodserver.runtime.emergency import abandon
 
         with contextlib.suppress(Exception):
             self.say(None, Event("stopping", "internal error: stopping every process", {}))
             self.mux.flush()
-        known = set(sup.helpers)
-        if sup.prober is not None:
-            with contextlib.suppress(Exception):
-                known |= sup.prober.pids()
-        grace = max((sup.grace(u) for u in sup.units), default=0.0)
-        stop_everything(sup.units, sup.spawner, known, grace=grace)
+        abandon(sup)
 
     def _dispatch(self, sup: Supervisor) -> bool:
         """Hand queued signals and posted callbacks over; True when children exited."""
@@ -355,7 +349,7 @@ class EventLoop:
             return
         st = self._fds.get(fd)
         if st is None:
-            if fd == self.mux.fd:
+            if fd == self.mux.writer.fd:
                 return  # writable again: the loop's flush writes
             watcher = self._watchers.get(fd)
             if watcher is not None:
@@ -392,7 +386,7 @@ class EventLoop:
             partial_due = mux.flush_partial(clock.monotonic())
             mux.flush()
             self._throttle()
-            if mux.broken and not sup.stopping:
+            if mux.writer.broken and not sup.stopping:
                 # nobody reads our output any more (``| head``): stop as if asked to
                 sup.begin_stop()
         # Output of processes that left something in their pipes after the group emptied.

@@ -174,7 +174,12 @@ class OutputMux:
             return
         self._emit(st, data[:nl])
         self._partial.add(st)
-        st.pending = data[nl + 1 :]
+        self._hold(st, data[nl + 1 :])
+
+    def _hold(self, st: Stream, tail: bytes) -> None:
+        """Keep ``tail``, a line not ended yet, as ``st``'s partial line; pieces of
+        :data:`MAX_LINE` bytes are written at once."""
+        st.pending = tail
         st.pending_since = self._monotonic()
         while len(st.pending) > MAX_LINE:
             cut = cut_utf8(st.pending, MAX_LINE)
@@ -217,12 +222,7 @@ class OutputMux:
         out.append(memoryview(body)[: body.rfind(b"\n") + 1])
         if not pending:
             self._partial.add(st)
-        st.pending = data[nl + 1 :]
-        st.pending_since = self._monotonic()
-        while len(st.pending) > MAX_LINE:
-            cut = cut_utf8(st.pending, MAX_LINE)
-            self._emit(st, st.pending[:cut])
-            st.pending = st.pending[cut:]
+        self._hold(st, data[nl + 1 :])
         return True
 
     def _emit(self, st: Stream, lines: bytes) -> None:
@@ -316,33 +316,6 @@ class OutputMux:
         return (head + _encode_json_str(text) + tail + "}\n").encode("ascii")
 
     # -- writing -----------------------------------------------------------------------
-
-    def pending_output(self) -> bool:
-        return bool(self._out) or bool(self.writer.backlog)
-
-    @property
-    def fd(self) -> int:
-        return self.writer.fd
-
-    @property
-    def broken(self) -> bool:
-        """Our reader went away (EPIPE): output is dropped from now on."""
-        return self.writer.broken
-
-    @property
-    def backlog(self) -> int:
-        """Bytes written by nobody yet (see :class:`~prodserver.runtime.writer.Writer`)."""
-        return self.writer.backlog
-
-    @property
-    def congested(self) -> bool:
-        """Stop reading children: the reader is behind (backpressure)."""
-        return self.writer.congested
-
-    @property
-    def relieved(self) -> bool:
-        """Reading children may resume."""
-        return self.writer.relieved
 
     def open(self) -> None:
         """Make the output non-blocking for the run (see :meth:`Writer.open`)."""

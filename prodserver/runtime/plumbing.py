@@ -10,15 +10,15 @@ The supervisor's decisions are the same everywhere. Below it, three things diffe
 - the **guardian**, which kills what is left when prodserver itself dies, reads ``/proc``
   (native) or asks psutil (portable). On Windows a Job Object does its work instead.
 
-Linux uses the native plumbing unless ``PRODSERVER_RUNTIME=portable``; macOS and the other
-POSIX systems use the portable one. An unknown value is an error (PS460), and so is
-``native`` where it cannot work (PS461): a typo must not silently pick a runtime. On Windows
-the runtime is unfinished (docs/guides/windows.md): it runs only when asked for by name, and
-otherwise says so (PS462) instead of failing half-way.
+Linux uses the native plumbing unless ``PRODSERVER_RUNTIME=portable``; macOS, Windows and
+the other systems use the portable one (on Windows with reader threads, Job Objects and a
+loopback status endpoint: docs/guides/windows.md). An unknown value is an error (PS460), and
+so is ``native`` where it cannot work (PS461): a typo must not silently pick a runtime.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import selectors
@@ -178,8 +178,11 @@ class ThreadedPoller:
         if sock:
             threading.Thread(target=self._waiter, args=(fd,), daemon=True).start()
             return
-        if sys.platform != "win32":
-            os.set_blocking(fd, True)  # the thread blocks; the loop only reads the chunk
+        # the thread blocks; the loop only reads the chunk. A pipe left non-blocking (the
+        # loop's wake-up pipe) would read as its end at once. Windows before Python 3.12
+        # cannot set it (its pipes are blocking then anyway).
+        with contextlib.suppress(OSError, AttributeError):
+            os.set_blocking(fd, True)
         threading.Thread(target=self._reader, args=(fd,), daemon=True).start()
 
     def modify(self, fd: int, eventmask: int, /) -> None:
@@ -362,13 +365,6 @@ def choose(environ: Mapping[str, str] | None = None, platform: str | None = None
     system = sys.platform if platform is None else platform
     linux = system.startswith("linux")
     value = env.get(RUNTIME_VAR, "").strip().lower()
-    if value == "" and system == "win32":
-        raise UsageError(
-            "prodserver up and run do not run on Windows yet",
-            hint="use WSL 2, or Docker Desktop with `prodserver export compose`; "
-            f"{RUNTIME_VAR}=portable tries the unfinished Windows runtime",
-            code=codes.RUNTIME_WINDOWS_UNFINISHED,
-        )
     if value == "":
         return Plumbing("native" if linux else "portable")
     if value not in RUNTIMES:

@@ -21,7 +21,7 @@ only when its port changes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from prodserver.errors import ProdserverError
 from prodserver.runtime.audit import FieldValue
 from prodserver.runtime.process import State, Unit
 from prodserver.runtime.run import Run, select_processes
+from prodserver.runtime.spawner import Undeliverable
 
 
 @dataclass(frozen=True)
@@ -127,13 +128,7 @@ class Reloading:
             for unit in run.by_process.get(name, ()):
                 self._retire(unit)
         run.replace(project, keep=todo.unchanged)
-        signalled: list[str] = []
-        for name in todo.unchanged:
-            sig = project.processes[name].reload_signal
-            for unit in run.by_process[name]:
-                if sig is not None and unit.handle is not None and unit.main_alive:
-                    run.spawner.send(unit.handle, sig, group=False)
-                    signalled.append(unit.label)
+        signalled = self._signal(project, todo.unchanged)
         fields: dict[str, FieldValue] = {
             "added": ",".join(todo.added),
             "removed": ",".join(todo.removed),
@@ -144,6 +139,27 @@ class Reloading:
         run.say(None, "reloaded", f"{why}: configuration reloaded ({todo.summary()})", **fields)
         self._schedule()
         return {"ok": True, **{k: list(getattr(todo, k)) for k in _GROUPS}, "signalled": signalled}
+
+    def _signal(self, project: ResolvedProject, names: Iterable[str]) -> list[str]:
+        """Send each unchanged process its ``reload_signal``; the labels of those sent one.
+
+        Where the system cannot deliver it (Windows), the process is left alone and the
+        log says so: nothing else stands in for a reload signal there.
+        """
+        run = self.run
+        signalled: list[str] = []
+        for name in names:
+            sig = project.processes[name].reload_signal
+            for unit in run.by_process[name]:
+                if sig is None or unit.handle is None or not unit.main_alive:
+                    continue
+                try:
+                    run.spawner.send(unit.handle, sig, group=False)
+                except Undeliverable as exc:
+                    run.say(unit, "warning", f"reload signal not sent: {exc}")
+                    continue
+                signalled.append(unit.label)
+        return signalled
 
     def _retire(self, unit: Unit) -> None:
         run = self.run

@@ -80,6 +80,11 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
+#: what a Windows console program ended by Ctrl-C or Ctrl-Break exits with
+#: (``STATUS_CONTROL_C_EXIT``; no exit code on POSIX is that large)
+CONSOLE_EVENT_EXIT = 0xC000013A
+
+
 def describe_exit(code: int, signum: int | None = None) -> str:
     """``exited with code 1`` or ``was killed by SIGKILL (exit code 137)``.
 
@@ -88,6 +93,8 @@ def describe_exit(code: int, signum: int | None = None) -> str:
     """
     if signum is not None:
         return f"was killed by {signal_name(signum)} (exit code {code})"
+    if code == CONSOLE_EVENT_EXIT:
+        return f"was ended by Ctrl-C or Ctrl-Break, exit code 0x{code:X}"
     return f"exited with code {code}"
 
 

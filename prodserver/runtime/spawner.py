@@ -39,10 +39,18 @@ from prodserver.runtime.lookup import (
     find_account,
 )
 
+#: a command line (``argv[0]`` resolved to a path) and an environment, as the spawner takes them
+Argv = tuple[str, ...]
+Env = Mapping[str, str]
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: a bigger pipe means fewer wake-ups per megabyte of log (the default is 64 KiB)
 _PIPE_SIZE = 1 << 20
+
+
+class Undeliverable(Exception):
+    """The system cannot send this signal to a process (Windows has console events only)."""
 
 
 class SpawnFailed(Exception):
@@ -73,14 +81,7 @@ class Spawner(Protocol):
         """Once, before the first spawn (Linux: become a child subreaper)."""
         ...
 
-    def spawn(
-        self,
-        argv: tuple[str, ...],
-        env: Mapping[str, str],
-        cwd: Path,
-        *,
-        user: str | None = None,
-    ) -> ChildHandle:
+    def spawn(self, argv: Argv, env: Env, cwd: Path, *, user: str | None = None) -> ChildHandle:
         """Start ``argv`` (``argv[0]`` already resolved to a path); raises SpawnFailed.
 
         With ``user``, the child runs as that account (its groups, gid and uid, and HOME,
@@ -89,7 +90,16 @@ class Spawner(Protocol):
         ...
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
-        """Send ``sig`` to the main process, or to its whole process group."""
+        """Send ``sig`` (a ``reload_signal``) to the main process, or to its whole group.
+
+        Raises :class:`Undeliverable` where the system cannot send that signal (Windows).
+        """
+        ...
+
+    def stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        """Ask the child to stop gracefully with its stop signal ``sig``, and make sure a
+        stopped (SIGSTOP) child sees it: POSIX sends ``sig`` then SIGCONT, as systemd does;
+        Windows sends the group a Ctrl-Break."""
         ...
 
     def kill(self, handle: ChildHandle) -> None:
@@ -108,8 +118,13 @@ class Spawner(Protocol):
         """Descendants that are not in ``known`` (adopted daemons that left their group)."""
         ...
 
-    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
-        """Signal individual processes (strays), ignoring those already gone."""
+    def stop_pids(self, pids: Iterable[int]) -> None:
+        """Ask individual processes (strays) to stop (SIGTERM, then SIGCONT), ignoring those
+        already gone."""
+        ...
+
+    def kill_pids(self, pids: Iterable[int]) -> None:
+        """Kill individual processes (strays) at once, ignoring those already gone."""
         ...
 
 
@@ -160,14 +175,7 @@ class PosixSpawner:
                 # prodserver died between fork and prctl: do not outlive it
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    def spawn(
-        self,
-        argv: tuple[str, ...],
-        env: Mapping[str, str],
-        cwd: Path,
-        *,
-        user: str | None = None,
-    ) -> ChildHandle:
+    def spawn(self, argv: Argv, env: Env, cwd: Path, *, user: str | None = None) -> ChildHandle:
         creds: dict[str, Any] = {}
         if user is not None:
             env, creds = _credentials(user, env)
@@ -220,6 +228,11 @@ class PosixSpawner:
             else:
                 os.kill(handle.pid, sig)
 
+    def stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        self.send(handle, sig, group=group)
+        if sig not in (signal.SIGKILL, signal.SIGCONT):
+            self.send(handle, signal.SIGCONT, group=group)
+
     def kill(self, handle: ChildHandle) -> None:
         self.send(handle, signal.SIGKILL, group=True)
 
@@ -247,7 +260,15 @@ class PosixSpawner:
         # the subreaper made every orphan below us our child: each one we did not start
         return tree.adopted(set(known))
 
-    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
+    def stop_pids(self, pids: Iterable[int]) -> None:
+        pids = list(pids)
+        self._signal_pids(pids, signal.SIGTERM)
+        self._signal_pids(pids, signal.SIGCONT)
+
+    def kill_pids(self, pids: Iterable[int]) -> None:
+        self._signal_pids(pids, signal.SIGKILL)
+
+    def _signal_pids(self, pids: Iterable[int], sig: int) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from prodserver.runtime.spawner import ChildHandle, SpawnFailed
+from prodserver.runtime.run import signal_name
+from prodserver.runtime.spawner import Argv, ChildHandle, Env, SpawnFailed, Undeliverable
 
 #: ``CREATE_NEW_PROCESS_GROUP``: the child leads a console process group of its own
 CREATE_NEW_PROCESS_GROUP = 0x00000200
@@ -42,7 +43,7 @@ CTRL_BREAK_EVENT = 1
 KILLED_CODE = 137
 #: signals that end a process outright; every other one asks it to stop (Ctrl-Break)
 _KILLING = frozenset({9, int(getattr(signal, "SIGKILL", 9))})
-#: signals that mean nothing here (SIGCONT after a stop signal, 0 to probe): not sent
+#: signals that mean nothing here (SIGCONT, 0 to probe): not sent
 _IGNORED = frozenset({0, 18, int(getattr(signal, "SIGCONT", 18))})
 
 
@@ -197,14 +198,7 @@ class WindowsSpawner:
     def prepare(self) -> None:
         return None
 
-    def spawn(
-        self,
-        argv: tuple[str, ...],
-        env: Mapping[str, str],
-        cwd: Path,
-        *,
-        user: str | None = None,
-    ) -> ChildHandle:
+    def spawn(self, argv: Argv, env: Env, cwd: Path, *, user: str | None = None) -> ChildHandle:
         if user is not None:
             raise SpawnFailed(
                 f"cannot run as user {user!r}: `user =` is not supported on Windows", 126
@@ -247,13 +241,24 @@ class WindowsSpawner:
         return ChildHandle(popen.pid, popen.pid, out_r, err_r, popen)
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
-        """A killing signal terminates the job; any other one is a Ctrl-Break to the group.
-
-        Windows cannot deliver a console event to one process of a group, so ``group`` makes
-        no difference; SIGCONT (after every stop signal on POSIX) means nothing here.
-        """
+        """A ``reload_signal``: Windows has no way to deliver one (the only event another
+        group can be sent is Ctrl-Break, which stops it), so it is refused, not faked."""
+        if sig in _KILLING:
+            self.kill(handle)
+            return
         if sig in _IGNORED:
             return
+        raise Undeliverable(
+            f"Windows cannot send {signal_name(sig)} to a process (only Ctrl-Break, which stops it)"
+        )
+
+    def stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        """A graceful stop is a Ctrl-Break to the child's console group, whatever the stop
+        signal (Windows has no other); a killing one terminates the job.
+
+        Windows cannot deliver a console event to one process of a group, so ``group`` makes
+        no difference; there is no SIGCONT to follow it (nothing is stopped by SIGSTOP here).
+        """
         if sig in _KILLING:
             self.kill(handle)
             return
@@ -288,7 +293,63 @@ class WindowsSpawner:
     def strays(self, known: Iterable[int]) -> list[int]:
         return []  # nothing leaves a Job Object: every process is stopped with its job
 
-    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
+    def stop_pids(self, pids: Iterable[int]) -> None:
+        self.kill_pids(pids)  # never called: :meth:`strays` finds none
+
+    def kill_pids(self, pids: Iterable[int]) -> None:
         for pid in pids:
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)  # TerminateProcess, whatever ``sig`` was
+                os.kill(pid, signal.SIGTERM)  # TerminateProcess on Windows
+
+
+class JobChild:
+    """``run``'s or ``exec``'s one child on Windows: in prodserver's console (Ctrl-C and
+    Ctrl-Break reach it from there), in a Job Object of its own (it and everything it starts
+    end with prodserver, however prodserver ends). Waited for by
+    :func:`prodserver.runtime.foreground.wait_for`; raises OSError when it cannot start."""
+
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        env: Mapping[str, str],
+        cwd: Path,
+        *,
+        api: WinApi | None = None,
+        popen: Callable[..., Any] = subprocess.Popen,
+        comspec: str | None = None,
+    ) -> None:
+        self._api = api if api is not None else Kernel32()
+        self._job: int | None = self._api.create_job()
+        command = windows_argv(argv, comspec or os.environ.get("COMSPEC", "cmd.exe"))
+        try:
+            self._popen = popen(command, env=dict(env), cwd=cwd)
+        except OSError:
+            self._close()
+            raise
+        try:
+            self._api.assign(self._job, int(self._popen._handle))
+        except OSError:
+            self._popen.kill()
+            self._popen.wait()
+            self._close()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return int(self._popen.pid)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = int(self._popen.wait(timeout))  # TimeoutExpired until it exits
+        self._close()  # what it left running in its job ends with it, as at prodserver's end
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        """SIGTERM (which Windows only delivers as TerminateProcess) ends the whole job;
+        nothing else can be sent (Ctrl-C and Ctrl-Break come from the console itself)."""
+        if (sig in _KILLING or sig == int(signal.SIGTERM)) and self._job is not None:
+            self._api.terminate(self._job, KILLED_CODE)
+
+    def _close(self) -> None:
+        if self._job is not None:
+            self._api.close(self._job)
+            self._job = None

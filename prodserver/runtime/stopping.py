@@ -3,14 +3,16 @@
 A stop sends an instance's stop signal (to its main process or its whole group), then
 SIGCONT, as systemd does, so that a stopped (SIGSTOP) process sees it; after its grace
 period on the monotonic clock the whole group gets SIGKILL, and the instance counts as gone
-only once its group is empty. Processes that left their group (``setsid``, a double fork)
+only once its group is empty. The spawner is asked in those words (stop, kill, stop or kill
+these pids), never with a signal number this module would have to name: Windows defines
+neither SIGKILL nor SIGCONT, and its spawner maps a stop to Ctrl-Break and a kill to the
+end of the child's Job Object. Processes that left their group (``setsid``, a double fork)
 are found through the subreaper once everything else is gone; they share the stop's one
 deadline rather than getting a grace of their own, and a forced stop kills them at once.
 """
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Iterable
 
 from prodserver.runtime.process import State, Unit
@@ -108,10 +110,8 @@ class Stopper:
         self.signal_stop(unit.handle, spec.stop_signal, group=group)
 
     def signal_stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
-        """The stop signal, then SIGCONT (as systemd does): a stopped process must see it."""
-        self.run.spawner.send(handle, sig, group=group)
-        if sig not in (signal.SIGKILL, signal.SIGCONT):
-            self.run.spawner.send(handle, signal.SIGCONT, group=group)
+        """The stop signal, in the spawner's words (POSIX: then SIGCONT, as systemd does)."""
+        self.run.spawner.stop(handle, sig, group=group)
 
     def kill(self, unit: Unit, text: str | None) -> None:
         """SIGKILL ``unit``'s whole group."""
@@ -159,7 +159,7 @@ class Stopper:
                 self.kill(unit, None)
         strays = self.run.spawner.strays(self._known())
         if strays:
-            self.run.spawner.kill_pids(strays, signal.SIGKILL)
+            self.run.spawner.kill_pids(strays)
 
     def sweep_strays(self) -> bool:
         """Stop processes that escaped their groups; True while some are still there.
@@ -177,7 +177,7 @@ class Stopper:
             self._stray_kill_at = self._first_found(strays, now)
         if self.forced_all or now >= self._stray_kill_at:
             # every sweep: one found late (its parent just died) is killed as soon as seen
-            run.spawner.kill_pids(strays, signal.SIGKILL)
+            run.spawner.kill_pids(strays)
             run.forced = True
         return True
 
@@ -205,6 +205,5 @@ class Stopper:
                 signal="SIGTERM",
                 pids=pids,
             )
-            run.spawner.kill_pids(strays, signal.SIGTERM)
-            run.spawner.kill_pids(strays, signal.SIGCONT)
+            run.spawner.stop_pids(strays)
         return deadline

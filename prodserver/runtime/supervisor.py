@@ -165,7 +165,7 @@ class Supervisor:
 
     def handle_signal(self, signum: int) -> None:
         """A signal the event loop took off its queue."""
-        if signum == signal.SIGHUP:
+        if signum == getattr(signal, "SIGHUP", None):  # Windows has none: `prodserver reload`
             self.reload("SIGHUP received")
             return
         if signum not in (signal.SIGINT, signal.SIGTERM):

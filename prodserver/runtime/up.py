@@ -114,28 +114,22 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
             backups=options.log_file_backups,
         )
     try:
-        return _run(project, options, selected, fd, style, audit=audit)
+        from prodserver.runtime.assemble import assemble
+
+        parts = assemble(project, options, selected, fd, style, audit=audit)
+        return _run(parts, project, options)
     finally:
         if audit is not None:
             audit.close()
 
 
-def _run(
-    project: ResolvedProject,
-    options: UpOptions,
-    selected: list[str],
-    fd: int,
-    style: Style,
-    *,
-    audit: AuditLog | None,
-) -> int:
-    from prodserver.runtime.assemble import assemble
+def _run(parts: Assembly, project: ResolvedProject, options: UpOptions) -> int:
+    """Run the assembled ``parts`` to their end; the exit code of ``up``."""
     from prodserver.runtime.loop import DRAIN_IDLE
 
-    parts = assemble(project, options, selected, fd, style, audit=audit)
     mux, loop, supervisor = parts.mux, parts.loop, parts.supervisor
     mux.open()  # non-blocking until the end: a stalled reader never stops supervision
-    _announce(parts, project, options, len(selected))
+    _announce(parts, project, options, len(supervisor.run.selected))
     try:
         code = loop.run(supervisor)
     except BaseException:
@@ -149,7 +143,7 @@ def _run(
     loop.say(None, Event("stopped", f"stopped (exit code {code})", {"code": code}, quiet=True))
     mux.drain(DRAIN_IDLE)
     mux.close()
-    if mux.broken and options.output_fd is None:
+    if mux.writer.broken and options.output_fd is None:
         _silence_stdout()
     return code
 

@@ -56,6 +56,14 @@ def keep_heap() -> None:
     mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP)
 
 
+def _write_joined(fd: int, bufs: list[bytes | memoryview]) -> int:
+    """``os.writev`` where the system has none (Windows): one write of the buffers joined."""
+    return os.write(fd, b"".join(bufs))
+
+
+_writev: Callable[[int, list[bytes | memoryview]], int] = getattr(os, "writev", _write_joined)
+
+
 class Writer:
     """Non-blocking, ordered, bounded writes to one file descriptor."""
 
@@ -128,7 +136,7 @@ class Writer:
         i, count = 0, len(bufs)
         while i < count:
             try:
-                written = os.writev(fd, bufs[i : i + _IOV_MAX])
+                written = _writev(fd, bufs[i : i + _IOV_MAX])
             except BlockingIOError:
                 return bufs[i:]
             except InterruptedError:
@@ -156,7 +164,7 @@ class Writer:
         while backlog:
             batch = list(itertools.islice(backlog, _IOV_MAX))
             try:
-                written = os.writev(self.fd, batch)
+                written = _writev(self.fd, batch)
             except BlockingIOError:
                 return
             except InterruptedError:

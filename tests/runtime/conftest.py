@@ -66,6 +66,11 @@ class FakeSpawner:
             return
         self.signals.append((handle.pid, sig, group))
 
+    def stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
+        self.signals.append((handle.pid, sig, group))
+        if sig not in (signal.SIGKILL, signal.SIGCONT):
+            self.continued.append((handle.pid, group))
+
     def kill(self, handle: ChildHandle) -> None:
         self.signals.append((handle.pid, signal.SIGKILL, True))
         if handle.pid in self.main:
@@ -82,12 +87,14 @@ class FakeSpawner:
     def strays(self, known: Iterable[int]) -> list[int]:
         return list(self.stray_pids)
 
-    def kill_pids(self, pids: Iterable[int], sig: int) -> None:
+    def stop_pids(self, pids: Iterable[int]) -> None:
         for pid in pids:
-            if sig == signal.SIGCONT:
-                self.continued.append((pid, False))
-            else:
-                self.signals.append((pid, sig, False))
+            self.signals.append((pid, signal.SIGTERM, False))
+            self.continued.append((pid, False))
+
+    def kill_pids(self, pids: Iterable[int]) -> None:
+        for pid in pids:
+            self.signals.append((pid, signal.SIGKILL, False))
 
     # -- for tests ---------------------------------------------------------------------
 

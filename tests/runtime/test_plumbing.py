@@ -44,6 +44,7 @@ posix = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)
     [
         (None, "linux", "native"),
         (None, "darwin", "portable"),
+        (None, "win32", "portable"),
         ("portable", "win32", "portable"),
         ("portable", "linux", "portable"),
         ("Portable ", "linux", "portable"),
@@ -67,11 +68,13 @@ def test_an_unknown_runtime_is_an_error_not_a_silent_default() -> None:
     assert "native or portable" in (caught.value.hint or "")
 
 
-def test_windows_says_the_runtime_is_unfinished_unless_asked_for_by_name() -> None:
+def test_windows_runs_on_the_portable_runtime_and_never_the_native_one() -> None:
+    assert choose({}, "win32").name == "portable"
     with pytest.raises(UsageError) as caught:
-        choose({}, "win32")
-    assert caught.value.code == "PS462"
-    assert "WSL 2" in (caught.value.hint or "")
+        choose({"PRODSERVER_RUNTIME": "native"}, "win32")
+    assert caught.value.code == "PS461"
+    assert "this is win32" in caught.value.message
+    assert caught.value.hint == "PRODSERVER_RUNTIME=portable"
 
 
 def test_the_native_runtime_off_linux_is_an_error() -> None:
@@ -274,7 +277,7 @@ def test_the_portable_spawner_finds_daemons_by_session_and_by_token(tmp_path: Pa
         assert os.getsid(daemon) != handle.pid  # found by the token, not the session
     finally:
         spawner.kill(handle)
-        spawner.kill_pids(spawner.strays({handle.pid}), signal.SIGKILL)
+        spawner.kill_pids(spawner.strays({handle.pid}))
     deadline = time.monotonic() + 10
     reaped: list[tuple[int, int]] = []
     while spawner.strays(set()) or spawner.group_alive(handle) or not reaped:
@@ -362,14 +365,20 @@ def test_the_guardian_kills_the_run_only_when_prodserver_dies(
 # -- the whole loop on reader threads (how Windows reads pipes), for real here ---------------
 
 THREADED_UP = (
-    "import sys; from prodserver.runtime import plumbing; "
+    "import sys; from prodserver.runtime import control, plumbing; "
     "plumbing.Plumbing.poller = lambda self: plumbing.ThreadedPoller(); "
+    "transport = sys.argv.pop(1); control.default_transport = lambda: transport; "
     "from prodserver.cli.main import main; sys.exit(main(sys.argv[1:]))"
 )
 
 
 @posix
-def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(
+    tmp_path: Path, transport: str
+) -> None:
+    """Windows' plumbing on Linux: reader threads, and (tcp) the token-guarded loopback
+    status endpoint that Windows uses instead of a unix socket."""
     talk = (
         "import sys, time\nfor i in range(2000): print('line', i)\n"
         "sys.stdout.flush(); sys.stderr.write('done\\n'); sys.stderr.flush(); time.sleep(60)"
@@ -384,7 +393,7 @@ def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path
     # short enough for a unix socket's path everywhere (macOS allows 104 bytes)
     env["XDG_RUNTIME_DIR"] = runtime = tempfile.mkdtemp(prefix="psrt")
     up = subprocess.Popen(
-        [sys.executable, "-c", THREADED_UP, "up"],
+        [sys.executable, "-c", THREADED_UP, transport, "up"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -415,6 +424,8 @@ def test_up_on_reader_threads_shows_every_line_answers_status_and_stops(tmp_path
         )
         assert status.returncode == 0, status.stderr
         assert "talk.1" in status.stdout and "sleep.1" in status.stdout
+        endpoints = {p.name for p in Path(runtime).glob("prodserver/*/control.*")}
+        assert endpoints == {"control.sock" if transport == "unix" else "control.json"}
         pids = [int(x.split()[-1]) for x in lines if "* started with pid" in x]
         up.send_signal(signal.SIGTERM)
         rest, err = up.communicate(timeout=30)

@@ -19,7 +19,7 @@ import pytest
 from prodserver.runtime import lookup
 from prodserver.runtime.lookup import ExecutableNotFound, find_executable
 from prodserver.runtime.plumbing import Plumbing, ThreadedPoller
-from prodserver.runtime.spawner import SpawnFailed
+from prodserver.runtime.spawner import SpawnFailed, Undeliverable
 from prodserver.runtime.spawner_windows import (
     CREATE_NEW_PROCESS_GROUP,
     KILLED_CODE,
@@ -130,15 +130,29 @@ def test_each_child_gets_a_console_group_and_a_job_of_its_own(
         _close(second)
 
 
-def test_a_stop_signal_is_a_ctrl_break_and_sigcont_means_nothing(
+def test_any_stop_signal_is_one_ctrl_break_to_the_group(
     spawner: WindowsSpawner, api: FakeWinApi, tmp_path: Path
 ) -> None:
     handle = spawner.spawn(("C:/app/web.exe",), {}, tmp_path)
     try:
-        spawner.send(handle, signal.SIGTERM, group=True)
-        spawner.send(handle, signal.SIGINT, group=False)
-        spawner.send(handle, getattr(signal, "SIGCONT", 18), group=True)
-        assert api.breaks == [4000, 4000]
+        spawner.stop(handle, signal.SIGTERM, group=True)
+        spawner.stop(handle, signal.SIGINT, group=False)
+        spawner.stop(handle, signal.SIGABRT, group=True)
+        assert api.breaks == [4000, 4000, 4000]  # no SIGCONT after any of them
+        assert api.terminated == []
+    finally:
+        _close(handle)
+
+
+def test_a_reload_signal_is_refused_not_turned_into_a_stop(
+    spawner: WindowsSpawner, api: FakeWinApi, tmp_path: Path
+) -> None:
+    handle = spawner.spawn(("C:/app/web.exe",), {}, tmp_path)
+    try:
+        with pytest.raises(Undeliverable, match="cannot send SIGINT to a process"):
+            spawner.send(handle, signal.SIGINT, group=False)
+        spawner.send(handle, getattr(signal, "SIGCONT", 18), group=True)  # means nothing
+        assert api.breaks == []
         assert api.terminated == []
     finally:
         _close(handle)
@@ -152,7 +166,7 @@ def test_a_kill_terminates_the_whole_job(
         (job,) = api.jobs
         api.jobs[job].add(7777)  # a grandchild: in the job, whatever it does
         assert spawner.group_alive(handle)
-        spawner.send(handle, getattr(signal, "SIGKILL", 9), group=True)
+        spawner.stop(handle, getattr(signal, "SIGKILL", 9), group=True)
         assert api.terminated == [(job, KILLED_CODE)]
         assert not spawner.group_alive(handle)
         assert api.closed == []  # the main process is not reaped yet: the job stays
@@ -254,3 +268,32 @@ def test_a_relative_path_with_an_extension_found_by_pathext(windows: None, tmp_p
     assert found == os.path.join(tmp_path, "tools/run") + ".bat"
     with pytest.raises(ExecutableNotFound, match="does not exist"):
         find_executable("tools/missing", {"PATH": ""}, tmp_path)
+
+
+def test_a_non_blocking_pipe_is_not_taken_for_its_end_by_a_reader_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The loop's wake-up pipe is non-blocking (Python 3.12 can do that on Windows too): its
+    reader thread must wait for data, not read "nothing yet" as the pipe's end."""
+    from prodserver.runtime import plumbing
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(plumbing, "_is_socket", lambda fd: False)  # a pipe, as on Windows
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    poller = ThreadedPoller()
+    try:
+        poller.register(r, plumbing.READ)
+        assert poller.poll(0.05) == []  # nothing written yet, and not the end either
+        os.write(w, b"x")
+        ready: list[tuple[int, int]] = []
+        for _ in range(100):
+            ready = poller.poll(0.1)
+            if ready:
+                break
+        assert ready == [(r, plumbing.READ)]
+        assert poller.read(r, 10) == b"x"
+    finally:
+        poller.close()
+        os.close(w)
+        os.close(r)
