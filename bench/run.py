@@ -53,6 +53,10 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 HONCHO = shutil.which("honcho", path=str(Path(PY).parent)) or "honcho"
+#: prodserver as a user starts it: the console script (as honcho is started by its own), which
+#: imports the tree PYTHONPATH names (see env()); `python -m` would add runpy's imports (10 ms)
+_SCRIPT = shutil.which("prodserver", path=str(Path(PY).parent))
+PRODSERVER = [_SCRIPT] if _SCRIPT else [PY, "-m", "prodserver"]
 
 WRITER = """\
 import os, sys, time
@@ -155,7 +159,7 @@ class Workdir:
 
 
 def prodserver_cmd(config: Path, *extra: str) -> list[str]:
-    return [PY, "-m", "prodserver", "up", "-f", str(config), "--no-timestamps", *extra]
+    return [*PRODSERVER, "up", "-f", str(config), "--no-timestamps", *extra]
 
 
 def honcho_cmd(procfile: Path) -> list[str]:
@@ -494,7 +498,7 @@ def startup_phases(
     )
     return {
         "python -c pass": lambda: wall([PY, "-c", "pass"]),
-        "prodserver --help": lambda: wall([PY, "-m", "prodserver", "--help"], tool),
+        "prodserver --help": lambda: wall([*PRODSERVER, "--help"], tool),
         "resolve the 32-process config": lambda: wall([PY, "-c", resolve, str(config32)], tool),
         "up of one `true`": lambda: wall(prodserver_cmd(one), tool),
         "honcho start (one `true`)": lambda: wall(
@@ -621,17 +625,17 @@ def main() -> int:
             note(f"run -- true and exec, {runs} runs")
             one = wd.config({"t": ["true"]}, oneshot=True, name="one.toml")
             for tool in ours:  # warm the cache
-                wall([PY, "-m", "prodserver", "run", "-f", str(one), "--", "true"], tool)
-                wall([PY, "-m", "prodserver", "exec", "-f", str(one), "t"], tool)
+                wall([*PRODSERVER, "run", "-f", str(one), "--", "true"], tool)
+                wall([*PRODSERVER, "exec", "-f", str(one), "t"], tool)
             commands: dict[str, tuple[str, list[str]]] = {
                 "true": ("prodserver", ["true"]),
                 "honcho run true": ("honcho", [HONCHO, "run", "true"]),
             }
             for tool in ours:
-                prefix = [PY, "-m", "prodserver"]
+                prefix = PRODSERVER
                 commands[f"{tool} run"] = (tool, [*prefix, "run", "-f", str(one), "--", "true"])
                 commands[f"{tool} exec"] = (tool, [*prefix, "exec", "-f", str(one), "t"])
-            prefix = [PY, "-m", "prodserver", "--no-cache"]
+            prefix = [*PRODSERVER, "--no-cache"]
             commands["no-cache run"] = (
                 "prodserver",
                 [*prefix, "run", "-f", str(one), "--", "true"],

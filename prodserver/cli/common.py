@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prodserver.errors import UsageError
 
@@ -109,10 +109,15 @@ def resolve_here(
         "scale": sorted((scale or {}).items()),
         "port": port,
     }
-    return cached(
+    inputs: list[Any] = []
+    result = cached(
         resolve,
         request,
         environ=environ,
         no_cache=not cache or bool(getattr(args, "no_cache", False)),
         debug=bool(getattr(args, "debug", False)),
+        inputs=inputs,
     )
+    # what a fast record of `run` or `exec` must check again (empty: the result is not cached)
+    args._cache_inputs = inputs
+    return result

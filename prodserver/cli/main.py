@@ -7,17 +7,19 @@ The same parser is used by ``python manage.py prodserver`` (see ``contrib/django
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
-import textwrap
-from collections.abc import Sequence
-from types import ModuleType
 
 from prodserver import __version__
-from prodserver.exitcodes import ExitCode
-from prodserver.exitcodes import summary as exit_summary
+
+# Nothing else at import: the console script imports this module before the fast path of
+# `run` and `exec` (prodserver/fastpath.py) is tried, so argparse, enum and the rest are
+# imported by the functions that use them. (`typing` itself costs a few milliseconds.)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from types import ModuleType
 
 #: command name -> (module, one-line help). Order is the order ``--help`` shows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,24 +42,50 @@ ALIASES: dict[str, str] = {"start": "up"}
 _GLOBAL_WITH_VALUE = ("-f", "--file", "-p", "--profile", "--env-file")
 _GLOBAL_FLAGS = ("--debug", "--no-cache")
 
-EPILOG = (
-    textwrap.fill(f"exit codes: {exit_summary()};", 100)
-    + """
+
+def epilog() -> str:
+    """The end of ``--help``: the exit codes and where the configuration is found."""
+    import textwrap
+
+    from prodserver.exitcodes import summary as exit_summary
+
+    return (
+        textwrap.fill(f"exit codes: {exit_summary()};", 100)
+        + """
 `up` otherwise exits with the code of the process that ended the run (128+N for signal N).
 
 The configuration is found by walking up from the current directory to prodserver.toml
 (or [tool.prodserver] in pyproject.toml, or a Procfile); -f/--file and PRODSERVER_FILE override.
 """
-)
+    )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that exits with our documented usage code."""
+def __getattr__(name: str) -> str:
+    """``EPILOG``, built when asked for (it imports ``textwrap`` and ``enum``)."""
+    if name == "EPILOG":
+        return epilog()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(ExitCode.USAGE)
+
+_PARSER_CLASS: type[argparse.ArgumentParser] | None = None
+
+
+def _parser_class() -> type[argparse.ArgumentParser]:
+    """argparse's parser, exiting with our documented usage code (defined at first use)."""
+    global _PARSER_CLASS  # noqa: PLW0603 - one class per process
+    if _PARSER_CLASS is None:
+        import argparse
+
+        from prodserver.exitcodes import ExitCode
+
+        class _Parser(argparse.ArgumentParser):
+            def error(self, message: str) -> None:  # type: ignore[override]
+                self.print_usage(sys.stderr)
+                sys.stderr.write(f"{self.prog}: error: {message}\n")
+                raise SystemExit(ExitCode.USAGE)
+
+        _PARSER_CLASS = _Parser
+    return _PARSER_CLASS
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -101,14 +129,17 @@ def build_parser(
     prog: str = "prodserver", *, only: str | None = None, load_commands: bool = True
 ) -> argparse.ArgumentParser:
     """The full parser. ``only`` builds just one command's subparser (fast path)."""
-    parser = _Parser(
+    import argparse
+
+    parser_class = _parser_class()
+    parser = parser_class(
         prog=prog,
         description="Run, check and export every process of a Python or Django app.",
-        epilog=EPILOG,
+        epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"prodserver {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     for name, (module_name, help_text) in COMMANDS.items():
         if load_commands and only is not None and name != only:
             # the command line names another command: its parser would never be used, and
@@ -128,6 +159,8 @@ def build_parser(
 
 
 def _command_module(module_name: str) -> ModuleType | None:
+    import importlib
+
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -178,6 +211,8 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
     """Run the command line; returns the exit code (never raises for user errors)."""
+    from prodserver.exitcodes import ExitCode
+
     args_list = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     chosen = _chosen_command(args_list)
     parser = build_parser(prog, only=chosen, load_commands=chosen is not None)
@@ -194,7 +229,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run a parsed command, turning errors into messages and exit codes."""
+    import importlib
+
     from prodserver.errors import ProdserverError
+    from prodserver.exitcodes import ExitCode
 
     debug = bool(getattr(args, "debug", False)) or os.environ.get("PRODSERVER_DEBUG") == "1"
     module = importlib.import_module(args._module)
@@ -236,5 +274,13 @@ def _silence_stdout() -> None:
 
 
 def entrypoint() -> None:
-    """The console script."""
-    sys.exit(main())
+    """The console script (and ``python -m prodserver``).
+
+    A ``run`` or ``exec`` already seen with this exact command line, environment and
+    configuration starts from its fast record (:mod:`prodserver.fastpath`) before anything
+    else is imported; on any doubt the command line is parsed and run as usual.
+    """
+    from prodserver.fastpath import try_fast
+
+    code = try_fast(sys.argv[1:])
+    sys.exit(main() if code is None else code)

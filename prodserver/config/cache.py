@@ -35,19 +35,18 @@ cached.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 
 # entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
 # find_class that allows the configuration model's classes alone
 import pickle  # nosec B403
-import stat
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prodserver import fastpath
 from prodserver.config.cache_inputs import _inputs, _Recorder, _recording, _Skip, _unchanged
 from prodserver.config.cache_store import (
     _SUFFIX,
@@ -75,87 +74,31 @@ __all__ = [
     "request_key",
 ]
 
-NO_CACHE_ENV = "PRODSERVER_NO_CACHE"
+NO_CACHE_ENV = fastpath.NO_CACHE_ENV
 #: entries kept; the oldest written are removed beyond this
 MAX_ENTRIES = 64
 #: bumped whenever what an entry holds changes shape
-FORMAT = 1
+FORMAT = 2
 # -- where -------------------------------------------------------------------------------------
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     """The user's private cache directory, created 0700; None where it cannot be trusted."""
-    env = os.environ if environ is None else environ
-    if not hasattr(os, "geteuid"):
-        return None  # Windows: no owner and mode to check the directory and entries by
-    base = env.get("XDG_CACHE_HOME", "")
-    if not base or not os.path.isabs(base):
-        home = env.get("HOME") or os.path.expanduser("~")
-        if not home or not os.path.isabs(home):
-            return None
-        base = os.path.join(home, ".cache")
-    path = os.path.join(base, "prodserver")
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        st = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-        return None  # a symbolic link, a file, or another user's directory
-    if st.st_mode & 0o077:
-        try:
-            os.chmod(path, 0o700)
-        except OSError:
-            return None
-    return Path(path)
+    found = fastpath.cache_dir(environ)
+    return None if found is None else Path(found)
 
 
 def disabled(no_cache: bool = False, environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``--no-cache`` or ``PRODSERVER_NO_CACHE`` turns the cache off."""
-    env = os.environ if environ is None else environ
-    return no_cache or env.get(NO_CACHE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return fastpath.disabled(no_cache, environ)
 
 
 # -- the key -----------------------------------------------------------------------------------
 
 
-def _package_fingerprint() -> list[tuple[str, int, int]]:
-    """Every module of the installed prodserver, by size and time: code is an input too."""
-    root = Path(__file__).resolve().parents[1]
-    out: list[tuple[str, int, int]] = []
-    stack = [str(root)]
-    while stack:
-        current = stack.pop()
-        with os.scandir(current) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name != "__pycache__":
-                        stack.append(entry.path)
-                elif entry.name.endswith(".py"):
-                    st = entry.stat()
-                    out.append((entry.path, st.st_size, st.st_mtime_ns))
-    out.sort()
-    return out
-
-
 def request_key(request: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     """The hash naming an entry: the request, the environment, the interpreter, prodserver."""
-    from prodserver import __version__
-
-    parts = (
-        FORMAT,
-        __version__,
-        sys.version,
-        sys.executable,
-        sys.prefix,
-        sys.base_prefix,
-        os.geteuid(),
-        os.getcwd(),
-        sorted(request.items()),
-        sorted(environ.items()),
-        _package_fingerprint(),
-    )
-    return hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    return fastpath.key_of((FORMAT, sorted(request.items())), environ)
 
 
 # -- the entry point ---------------------------------------------------------------------------
@@ -171,12 +114,15 @@ def cached(
     environ: Mapping[str, str] | None = None,
     no_cache: bool = False,
     debug: bool = False,
+    inputs: list[Any] | None = None,
 ) -> tuple[ResolvedProject, frozenset[str]]:
     """``resolve()``'s result, from the cache when every input it read is unchanged.
 
     ``resolve`` must resolve for this machine (not an export) with ``environ`` (default:
     ``os.environ``) as the environment, from the arguments in ``request``; it returns the project
     and the names of the variables the configuration set (``Provenance.configured``).
+    ``inputs``, when given, receives the entry's list of inputs if the result is cached (read
+    from an entry, or written to one): what a fast record of ``run`` or ``exec`` must check.
     """
     env = dict(os.environ if environ is None else environ)
     directory = None if disabled(no_cache, env) else cache_dir(env)
@@ -187,13 +133,13 @@ def cached(
     except (OSError, ValueError):  # the working directory is gone, the package is zipped...
         return resolve()
     body = _read_entry(directory / name)
-    found = None if body is None else _hit(body, env, debug)
+    found = None if body is None else _hit(body, env, debug, inputs)
     if found is not None:
         return found
     with _recording() as rec:
         result = resolve()
     try:
-        body = _entry(result, rec, env)
+        body = _entry(result, rec, env, inputs)
         _write_entry(directory, name, body, keep=MAX_ENTRIES)
     except _Skip as why:
         _say(debug, env, f"configuration not cached: {why}")
@@ -203,7 +149,10 @@ def cached(
 
 
 def _hit(
-    body: bytes, env: Mapping[str, str], debug: bool = False
+    body: bytes,
+    env: Mapping[str, str],
+    debug: bool = False,
+    inputs_out: list[Any] | None = None,
 ) -> tuple[ResolvedProject, frozenset[str]] | None:
     """The entry's result if every input it lists is unchanged; None for any damage."""
     try:
@@ -215,11 +164,16 @@ def _hit(
     except Exception as exc:  # an entry of another build, damaged or edited: rebuilt
         _say(debug, env, f"configuration cache entry ignored: {type(exc).__name__}: {exc}")
         return None
+    if inputs_out is not None:
+        inputs_out.extend(inputs)
     return project, frozenset(configured)
 
 
 def _entry(
-    result: tuple[ResolvedProject, frozenset[str]], rec: _Recorder, env: Mapping[str, str]
+    result: tuple[ResolvedProject, frozenset[str]],
+    rec: _Recorder,
+    env: Mapping[str, str],
+    inputs_out: list[Any] | None = None,
 ) -> bytes:
     project, configured = result
     if rec.unsupported:
@@ -231,7 +185,10 @@ def _entry(
     inputs = _inputs(rec)
     vault = _vault_for(project, env)
     data = _dump(project, configured, vault)
-    return pickle.dumps((inputs, tuple(vault.origins), data), protocol=pickle.HIGHEST_PROTOCOL)
+    body = pickle.dumps((inputs, tuple(vault.origins), data), protocol=pickle.HIGHEST_PROTOCOL)
+    if inputs_out is not None:
+        inputs_out.extend(inputs)
+    return body
 
 
 def _say(debug: bool, env: Mapping[str, str], message: str) -> None:

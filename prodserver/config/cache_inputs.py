@@ -9,20 +9,19 @@ with the file system before an entry is used.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import io
 import os
-
-# entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
-# find_class that allows the configuration model's classes alone
-import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    pass
+from prodserver.fastpath import content_hash as _content
+from prodserver.fastpath import listing as _listing
+from prodserver.fastpath import looked_at as _looked_at
+from prodserver.fastpath import unchanged as _unchanged
+
+__all__ = ["_Recorder", "_Skip", "_inputs", "_recording", "_unchanged"]
 
 _WRITE_FLAGS = ("w", "a", "x", "+")
 
@@ -42,12 +41,16 @@ class _Recorder:
     looked: set[tuple[str, bool]] = field(default_factory=set)
     listed: set[str] = field(default_factory=set)
     unsupported: str = ""
+    #: False while the recorder's owner does its own file work (writing a record) in the block
+    active: bool = True
 
     def _refuse(self, why: str) -> None:
         """Keep the first reason this resolution cannot be cached."""
         self.unsupported = self.unsupported or why
 
     def look(self, path: Any, follow: bool, kw: Mapping[str, Any]) -> None:
+        if not self.active:
+            return
         name = _path_of(path)
         if name is None or kw.get("dir_fd") is not None:
             self._refuse("a file looked at through a descriptor")
@@ -55,6 +58,8 @@ class _Recorder:
             self.looked.add((name, follow))
 
     def read(self, path: Any, writing: bool, kw: Mapping[str, Any]) -> None:
+        if not self.active:
+            return
         name = _path_of(path)
         if writing:
             self._refuse(f"a file written while resolving: {path!r}")
@@ -64,6 +69,8 @@ class _Recorder:
             self.opened[name] = _change_marks(name)
 
     def list(self, path: Any) -> None:
+        if not self.active:
+            return
         name = _path_of(path)
         if name is None:
             self._refuse("a directory listed through a descriptor")
@@ -145,48 +152,6 @@ def _recording() -> Iterator[_Recorder]:
             setattr(module, attr, function)
 
 
-def _content(path: str) -> str | None:
-    """SHA-256 of a file's bytes (None: it cannot be read now)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        digest = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
-            digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _looked_at(path: str, follow: bool) -> tuple[Any, ...] | None:
-    """What a look at ``path`` saw: its kind, and for a regular file its size and time."""
-    try:
-        st = os.stat(path) if follow else os.lstat(path)
-    except (OSError, ValueError):
-        return None
-    kind = stat.S_IFMT(st.st_mode)
-    if stat.S_ISREG(st.st_mode):
-        return (kind, st.st_size, st.st_mtime_ns)
-    if stat.S_ISLNK(st.st_mode):
-        try:
-            return (kind, os.readlink(path))
-        except OSError:
-            return (kind,)
-    return (kind,)  # a directory: what matters is that it is one (its time moves constantly)
-
-
-def _listing(path: str) -> str | None:
-    try:
-        names = sorted(os.listdir(path))
-    except OSError:
-        return None
-    return hashlib.sha256("\x00".join(names).encode("utf-8", "surrogateescape")).hexdigest()
-
-
 Input = tuple[str, str, Any]
 
 
@@ -203,16 +168,3 @@ def _inputs(rec: _Recorder) -> list[Input]:
     for path in sorted(rec.listed):
         out.append(("list", path, _listing(path)))
     return out
-
-
-def _unchanged(inputs: Sequence[Input]) -> bool:
-    for kind, path, seen in inputs:
-        if kind == "file":
-            now: Any = _content(path)
-        elif kind == "list":
-            now = _listing(path)
-        else:
-            now = _looked_at(path, kind == "stat")
-        if now != seen:
-            return False
-    return True

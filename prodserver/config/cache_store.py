@@ -8,14 +8,12 @@ again, :class:`_Pickler`/:class:`_Unpickler` write and read the model's classes 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 
 # entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
 # find_class that allows the configuration model's classes alone
 import pickle  # nosec B403
-import stat
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from prodserver.config.cache_inputs import _Skip
+from prodserver.fastpath import read_entry, sha256
 
 if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
@@ -218,7 +217,12 @@ def _dump(project: ResolvedProject, configured: frozenset[str], vault: _Vault) -
     buffer = io.BytesIO()
     _Pickler(buffer, vault).dump((project, configured))
     data = buffer.getvalue()
-    # the proof: no secret value, nor any URL password, is in what would be written
+    _prove_secret_free(project, data)
+    return data
+
+
+def _prove_secret_free(project: ResolvedProject, data: bytes) -> None:
+    """The proof: no secret value, nor any URL password, is in what would be written."""
     for name, values in sorted(_secret_values(project).items()):
         for value in values:
             for piece in (value, *_url_passwords(value)):
@@ -227,7 +231,6 @@ def _dump(project: ResolvedProject, configured: frozenset[str], vault: _Vault) -
                         f"the value of the secret {name} is written in the configuration "
                         "itself (not read from the environment or an env file)"
                     )
-    return data
 
 
 # -- entries -----------------------------------------------------------------------------------
@@ -235,50 +238,37 @@ def _dump(project: ResolvedProject, configured: frozenset[str], vault: _Vault) -
 
 def _read_entry(path: Path) -> bytes | None:
     """The entry's verified body, or None (missing, foreign, open to others, corrupt)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-            return None
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    raw = b"".join(chunks)
-    head = len(MAGIC) + 32
-    if len(raw) < head or not raw.startswith(MAGIC):
-        return None
-    body = raw[head:]
-    if hashlib.sha256(body).digest() != raw[len(MAGIC) : head]:
-        return None
-    return body
+    return read_entry(str(path), MAGIC)
 
 
-def _write_entry(directory: Path, name: str, body: bytes, *, keep: int) -> None:
+def _write_entry(
+    directory: Path,
+    name: str,
+    body: bytes,
+    *,
+    keep: int,
+    magic: bytes = MAGIC,
+    suffix: str = _SUFFIX,
+) -> None:
+    """Write an entry (or, with ``magic`` and ``suffix``, a fast record) privately and whole."""
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=_SUFFIX)  # mode 0600
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)  # mode 0600
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + hashlib.sha256(body).digest() + body)
+            fh.write(magic + sha256(body).digest() + body)
         os.replace(tmp, directory / name)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
         raise
-    _prune(directory, keep)
+    _prune(directory, keep, suffix)
 
 
-def _prune(directory: Path, keep: int) -> None:
+def _prune(directory: Path, keep: int, suffix: str = _SUFFIX) -> None:
     """Remove the oldest entries beyond ``keep``."""
     with suppress(OSError):
-        entries = [e for e in os.scandir(directory) if e.name.endswith(_SUFFIX)]
+        entries = [e for e in os.scandir(directory) if e.name.endswith(suffix)]
         if len(entries) <= keep:
             return
         entries.sort(key=lambda e: e.stat(follow_symlinks=False).st_mtime_ns)

@@ -28,6 +28,7 @@ from prodserver.runtime.lookup import (
     account_environment,
     find_account,
     find_executable,
+    why_not_started,
 )
 from prodserver.suggest import did_you_mean
 
@@ -109,7 +110,7 @@ def exec_process(project: ResolvedProject, name: str, *, waiting: bool | None = 
     try:
         os.execve(program, list(inst.argv), env)  # noqa: S606 - argv from the config, no shell
     except OSError as exc:
-        what = exc.strerror or type(exc).__name__
+        what = why_not_started(program, exc)
         raise SpawnError(f"{inst.label}: cannot start {mask(program)}: {what}") from None
 
 

@@ -7,6 +7,7 @@ before anything is forked, with the process, the program and the directories sea
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Mapping
@@ -111,6 +112,30 @@ def _find_on_windows(program: str, env: Mapping[str, str], cwd: Path) -> str:
     if program in _PYTHON_NAMES and sys.executable:
         return sys.executable
     raise ExecutableNotFound(program, f"program {program!r} not found on PATH={search}")
+
+
+def why_not_started(program: str, exc: OSError) -> str:
+    """Why the system refused to start ``program`` (found on PATH, so it exists), in words that
+    point at the cause: a script's ``#!`` interpreter that is missing is not "no such file"."""
+    about_program = exc.filename in (None, program)
+    if exc.errno == errno.ENOENT and about_program and os.path.exists(program):
+        return _missing_interpreter(program)
+    if exc.errno == errno.ENOEXEC and about_program:
+        return "not a program the system can run (a script needs a #! line naming its interpreter)"
+    what = exc.strerror or type(exc).__name__
+    return what if about_program else f"{what} ({exc.filename})"
+
+
+def _missing_interpreter(program: str) -> str:
+    try:
+        with open(program, "rb") as file:
+            first = file.readline(256)
+    except OSError:
+        first = b""
+    if first.startswith(b"#!"):
+        named = first[2:].strip().decode("utf-8", "replace")
+        return f"its interpreter ({named}, from the #! line) was not found"
+    return "a file it needs (its interpreter or a library) was not found"
 
 
 class UnknownUser(Exception):

@@ -24,7 +24,7 @@ from pathlib import Path
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import BackendUnavailable, SpawnError, UsageError
 from prodserver.exitcodes import signal_exit_code
-from prodserver.runtime.lookup import ExecutableNotFound, find_executable
+from prodserver.runtime.lookup import ExecutableNotFound, find_executable, why_not_started
 
 
 def run_oneoff(
@@ -51,7 +51,7 @@ def run_oneoff(
         try:
             return run_foreground((program, *argv[1:]), env, project.root)
         except OSError as exc:
-            raise SpawnError(f"cannot start {program}: {exc.strerror or exc}") from None
+            raise SpawnError(f"cannot start {program}: {why_not_started(program, exc)}") from None
     return _run_posix([program, *argv[1:]], env, project.root)
 
 
@@ -79,7 +79,11 @@ def _run_posix(argv: list[str], env: dict[str, str], root: Path) -> int:
     with caught({*forwarded, signal.SIGCHLD}) as queue:
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         try:
-            child = subprocess.Popen(argv, env=env, cwd=root)
+            try:
+                child = subprocess.Popen(argv, env=env, cwd=root)
+            except OSError as exc:
+                why = why_not_started(argv[0], exc)
+                raise SpawnError(f"cannot start {argv[0]}: {why}") from None
             while child.poll() is None:
                 select.select([wake_r], [], [])
                 with contextlib.suppress(BlockingIOError):

@@ -37,6 +37,7 @@ from prodserver.runtime.lookup import (
     UnknownUser,
     account_environment,
     find_account,
+    why_not_started,
 )
 
 #: a command line (``argv[0]`` resolved to a path) and an environment, as the spawner takes them
@@ -205,9 +206,8 @@ class PosixSpawner:
             os.close(out_r)
             os.close(err_r)
             code = 126 if isinstance(exc, PermissionError) else 127
-            what = exc.strerror or str(exc)
-            where = f" ({exc.filename})" if exc.filename else ""
-            raise SpawnFailed(f"cannot start {argv[0]}: {what}{where}", code) from exc
+            what = why_not_started(argv[0], exc)
+            raise SpawnFailed(f"cannot start {argv[0]}: {what}", code) from exc
         finally:
             os.close(out_w)
             os.close(err_w)

@@ -144,3 +144,35 @@ def test_missing_program_is_one_clear_line_and_127(tmp_path):
     assert result.returncode == 127
     (line,) = [x for x in result.stdout.splitlines() if "could not start" in x]
     assert "no-such-tool" in line and "PATH=" in line
+
+
+def _script_with_missing_interpreter(tmp_path: Path) -> Path:
+    script = tmp_path / "tool"
+    script.write_text("#!/no/such/interpreter\nprint('never')\n")
+    script.chmod(0o755)
+    return script
+
+
+MISSING_INTERPRETER = "its interpreter (/no/such/interpreter, from the #! line) was not found"
+
+
+@pytest.mark.parametrize("command", ["run", "exec", "up"])
+def test_a_script_whose_interpreter_is_missing_says_so(tmp_path, command):
+    # the file exists: "No such file or directory" (or exit 70, an internal error, as `run`
+    # once said) would send the user looking for the wrong file
+    script = _script_with_missing_interpreter(tmp_path)
+    config = CONFIG + f'\n[processes.tool]\ncommand = ["{script}"]\n'
+    args = {"run": ("run", "--", str(script)), "exec": ("exec", "tool"), "up": ("up", "tool")}
+    result = prodserver(tmp_path, *args[command], "--no-cache", config=config)
+    output = result.stdout + result.stderr
+    assert MISSING_INTERPRETER in output
+    assert "Traceback" not in output and "internal error" not in output
+    assert result.returncode == (127 if command == "up" else 71)
+
+
+def test_a_missing_working_directory_is_named_not_blamed_on_the_interpreter(tmp_path):
+    config = CONFIG + '\n[processes.lost]\ncommand = ["python", "-c", "pass"]\ncwd = "gone"\n'
+    result = prodserver(tmp_path, "up", "lost", "--no-cache", "--skip-checks", config=config)
+    output = result.stdout + result.stderr
+    assert "interpreter" not in output
+    assert "gone" in output

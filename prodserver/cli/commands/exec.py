@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     refuse_root(project, flag=args.allow_root, names=(process,), probes=False)
     if extra:
         project = with_extra_args(project, name.partition(".")[0], extra)
-    exec_process(project, name)
+    from prodserver.cli.fastrecord import recording_launch
+
+    with recording_launch(args, project, "exec"):
+        exec_process(project, name)
 
 
 def with_extra_args(project: ResolvedProject, name: str, extra: list[str]) -> ResolvedProject:

@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
         from prodserver.checks.root import refuse_root
 
         refuse_root(project, flag=args.allow_root, command=command[0])
-    return run_oneoff(project, command)
+    from prodserver.cli.fastrecord import recording_launch
+
+    with recording_launch(args, project, "run"):
+        return run_oneoff(project, command)
 
 
 def _project(args: argparse.Namespace) -> ResolvedProject:
