@@ -155,15 +155,18 @@ def _unknown_keys(ctx: Context, proc: ProcessEntry) -> None:
 def copies(ctx: Context, proc: ProcessEntry, lookup: Mapping[str, str]) -> int | None:
     """How many copies run (``enabled``, ``scale``, ``--scale``); None or 0 for none."""
     name, table, where = proc.name, proc.table, proc.where
-    kept = ctx.placeholders.handed_out  # else nothing can be left to the platform
+    # a value can be left to the platform only once a reference was kept (asked after the
+    # coercion: the value itself may hold the first one)
     enabled = coerce(
         ctx, COMMON_BY_NAME["enabled"], table.get("enabled", True), lookup, where("enabled")
     )
-    if enabled is False or (kept and left_to_platform(ctx, "enabled", enabled, where)):
+    if enabled is False or (
+        ctx.placeholders.handed_out and left_to_platform(ctx, "enabled", enabled, where)
+    ):
         return None
     raw = ctx.scale.get(name, table.get("scale", 1))
     scale = coerce(ctx, COMMON_BY_NAME["scale"], raw, lookup, where("scale"))
-    if kept and left_to_platform(ctx, "scale", scale, where):
+    if ctx.placeholders.handed_out and left_to_platform(ctx, "scale", scale, where):
         return None
     if isinstance(scale, int) and not 0 <= scale <= MAX_SCALE:
         # checked here, not only by the schema: --scale and a ${VAR} reach this point
