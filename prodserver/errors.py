@@ -8,6 +8,8 @@ is a bug and exits with :data:`ExitCode.INTERNAL`.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,3 +169,14 @@ class SpawnError(ProdserverError):
     """A process could not be started."""
 
     exit_code = ExitCode.SPAWN
+
+
+def silence_stdout() -> None:
+    """The reader of our standard output went away (``| head``): point it at /dev/null, so
+    that the interpreter's final flush does not print another error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

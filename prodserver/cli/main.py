@@ -249,7 +249,9 @@ def dispatch(args: argparse.Namespace) -> int:
         sys.stderr.write("prodserver: interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        _silence_stdout()
+        from prodserver.errors import silence_stdout
+
+        silence_stdout()
         return int(ExitCode.OK)
     except Exception as exc:
         if debug:
@@ -260,17 +262,6 @@ def dispatch(args: argparse.Namespace) -> int:
             "and please report it\n"
         )
         return int(ExitCode.INTERNAL)
-
-
-def _silence_stdout() -> None:
-    # stdout was closed by the reader (``| head``): point it at /dev/null so that the
-    # interpreter's final flush does not print another error.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def entrypoint() -> None:

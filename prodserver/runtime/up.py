@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodserver.config.model import ResolvedProject
-from prodserver.errors import ProdserverError
+from prodserver.errors import ProdserverError, silence_stdout
 from prodserver.exitcodes import ExitCode
 from prodserver.runtime.audit import DEFAULT_BACKUPS, DEFAULT_MAX_SIZE, AuditLog, Event, FieldValue
 from prodserver.runtime.streams import LogFormat, Style
@@ -144,7 +144,7 @@ def _run(parts: Assembly, project: ResolvedProject, options: UpOptions) -> int:
     mux.drain(DRAIN_IDLE)
     mux.close()
     if mux.writer.broken and options.output_fd is None:
-        _silence_stdout()
+        silence_stdout()
     return code
 
 
@@ -182,14 +182,3 @@ def _announce(parts: Assembly, project: ResolvedProject, options: UpOptions, cou
         url = f"http://{host}:{port}/metrics"
         text = f"metrics on {url} and /metrics.json"
         loop.say(None, Event("info", text, {"metrics": url}))
-
-
-def _silence_stdout() -> None:
-    # The reader of our output went away: point stdout at /dev/null so that the
-    # interpreter's final flush does not print an error.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
