@@ -48,31 +48,10 @@ def generate(root: Path, processes: int, profiles: int = 5) -> Path:
     return path
 
 
-def lines_executed(path: Path) -> int:
-    count = 0
-
-    def local(frame: FrameType, event: str, arg: Any) -> Any:
-        nonlocal count
-        if event == "line":
-            count += 1
-        return local
-
-    def global_(frame: FrameType, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename.startswith(PACKAGE) else None
-
-    sys.settrace(global_)
-    try:
-        project = resolve_project(file=path, environ={"PATH": "/usr/bin"})
-    finally:
-        sys.settrace(None)
-    assert len(project.processes) > 0
-    return count
-
-
 @pytest.mark.parametrize("size", [40])
 def test_resolution_work_grows_linearly(tmp_path: Path, size: int) -> None:
-    small = lines_executed(generate(tmp_path, size))
-    large = lines_executed(generate(tmp_path, 10 * size))
+    small = lines_resolving(generate(tmp_path, size))
+    large = lines_resolving(generate(tmp_path, 10 * size))
     assert large / small < 13, f"{size} processes: {small} lines, {10 * size}: {large} lines"
 
 
