@@ -187,10 +187,12 @@ class _FileBackends:
 
     named: dict[str, set[str]]
     unknown: dict[str, ConfigError]
+    #: the built-in backends: what an override naming none may be checked against
+    builtins: tuple[str, ...]
 
     @classmethod
     def of(cls, tables: list[tuple[KeyPath, dict[str, Any]]]) -> _FileBackends:
-        from prodserver.backends.registry import get_backend
+        from prodserver.backends.registry import BUILTINS, get_backend
 
         named: dict[str, set[str]] = {}
         for prefix, table in tables:
@@ -203,19 +205,17 @@ class _FileBackends:
                 get_backend(name)
             except ConfigError as exc:
                 unknown[name] = exc
-        return cls(named, unknown)
+        return cls(named, unknown, tuple(BUILTINS))
 
     def candidates(self, prefix: KeyPath, backend: Any) -> tuple[str, ...]:
         """The backends whose schema a process table is checked against."""
-        from prodserver.backends.registry import BUILTINS
-
         if isinstance(backend, str) and backend not in self.unknown:
             return (backend,)
         if prefix[0] == "processes" and backend is None:
             return ("command",)
         # an override that does not name its backend: whichever this process has elsewhere
         known = sorted(n for n in self.named.get(prefix[-1], ()) if n not in self.unknown)
-        return tuple(known) or tuple(BUILTINS)
+        return tuple(known) or self.builtins
 
 
 def _process_tables(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
