@@ -75,7 +75,9 @@ class Backend:
     requires: ClassVar[tuple[str, ...]] = ()
     #: whether the process listens on a port (gets PORT assigned)
     listens: ClassVar[bool] = False
-    #: how it shuts down gracefully
+    #: how it shuts down gracefully: by default SIGTERM to the main process only, which most
+    #: servers and workers take as "finish what is in hand, then exit" (a backend whose children
+    #: must be signalled too, or that stops on another signal, says so)
     stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
     kill_mode: ClassVar[KillMode] = "main"
     #: the typed options, in the order they are documented and emitted

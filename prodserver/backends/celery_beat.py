@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Mapping
-from typing import Any
+from typing import ClassVar
 
-from prodserver.backends.base import Backend, BackendContext, Option
-from prodserver.backends.celery_common import APP, BROKER, GLOBAL, LOGLEVEL, celery_prefix
-from prodserver.backends.common import declared_argv, int_seconds
+from prodserver.backends.base import Option
+from prodserver.backends.celery_common import APP, BROKER, LOGLEVEL, CeleryCommand
+from prodserver.backends.common import Units, int_seconds
 
 
-class CeleryBeatBackend(Backend):
+class CeleryBeatBackend(CeleryCommand):
     name = "celery-beat"
     summary = "The Celery beat scheduler (celery -A APP beat). Run exactly one."
     kind = "scheduler"
-    extra = "celery"
-    requires = ("celery",)
-    listens = False
-    # beat saves its schedule and exits on SIGTERM; it is a single process
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    command = "beat"
+    units: ClassVar[Units] = {"max_interval": int_seconds}
+    # stop: the default SIGTERM to the main process suits beat: it saves its schedule and
+    # exits, and it is a single process.
     options = (
         APP,
         BROKER,
@@ -46,9 +42,3 @@ class CeleryBeatBackend(Backend):
             minimum=0,
         ),
     )
-
-    def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
-        return [
-            *celery_prefix(values, ctx, "beat"),
-            *declared_argv(self, values, skip=GLOBAL, convert={"max_interval": int_seconds}),
-        ]

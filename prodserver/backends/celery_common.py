@@ -1,4 +1,4 @@
-"""What the three Celery backends share: the app, the broker and the log level.
+"""What the three Celery backends share: the app, the broker, the log level, the command line.
 
 ``celery -A APP [-b BROKER] <command> ...``: the global options go before the sub-command.
 """
@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from prodserver.backends import django
-from prodserver.backends.base import BackendContext, Option
-from prodserver.backends.common import positional
+from prodserver.backends.base import Backend, BackendContext, Option
+from prodserver.backends.common import Units, declared_argv, positional
 
 APP = Option(
     "app",
@@ -50,3 +50,23 @@ def celery_prefix(values: Mapping[str, Any], ctx: BackendContext, command: str) 
     if values.get("broker"):
         argv += ["--broker", str(values["broker"])]
     return [*argv, command]
+
+
+class CeleryCommand(Backend):
+    """A backend that runs one ``celery`` sub-command with its declared options.
+
+    ``celery --app APP [--broker URL] COMMAND --option ...``, from the ``celery`` package.
+    """
+
+    extra = "celery"
+    requires = ("celery",)
+    #: the sub-command: ``worker``, ``beat``
+    command: ClassVar[str]
+    #: options whose flag takes another unit than the option's type (see ``declared_argv``)
+    units: ClassVar[Units] = {}
+
+    def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
+        return [
+            *celery_prefix(values, ctx, self.command),
+            *declared_argv(self, values, skip=GLOBAL, convert=self.units),
+        ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +17,8 @@ class CeleryFlowerBackend(Backend):
     extra = "flower"
     requires = ("celery", "flower")
     listens = True
-    # Flower installs a SIGTERM handler that stops its Tornado loop; single process.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process suits Flower: its handler stops the Tornado
+    # loop, and it is a single process.
     options = (
         APP,
         BROKER,

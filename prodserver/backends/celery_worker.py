@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from prodserver.backends.base import Backend, BackendContext, Option
-from prodserver.backends.celery_common import APP, BROKER, GLOBAL, LOGLEVEL, celery_prefix
-from prodserver.backends.common import declared_argv, kib
+from prodserver.backends.base import BackendContext, Option
+from prodserver.backends.celery_common import APP, BROKER, LOGLEVEL, CeleryCommand
+from prodserver.backends.common import Units, kib
 
 
-class CeleryWorkerBackend(Backend):
+class CeleryWorkerBackend(CeleryCommand):
     name = "celery-worker"
     summary = "A Celery worker (celery -A APP worker --loglevel info)."
     kind = "worker"
-    extra = "celery"
-    requires = ("celery",)
-    listens = False
-    # SIGTERM to the main process is Celery's warm shutdown: stop consuming, finish the tasks in
-    # progress, then exit. Signalling the pool children too would kill those tasks mid-way.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    command = "worker"
+    units: ClassVar[Units] = {"max_memory_per_child": kib}
+    # stop: the default SIGTERM to the main process is Celery's warm shutdown: stop consuming,
+    # finish the tasks in progress, then exit. Signalling the pool children too would kill those
+    # tasks mid-way.
     options = (
         APP,
         BROKER,
@@ -156,7 +153,4 @@ class CeleryWorkerBackend(Backend):
         values = dict(values)
         if not values.get("hostname") and ctx.env.get("PRODSERVER_INSTANCE"):
             values["hostname"] = f"{ctx.process}.{ctx.env['PRODSERVER_INSTANCE']}@%h"
-        return [
-            *celery_prefix(values, ctx, "worker"),
-            *declared_argv(self, values, skip=GLOBAL, convert={"max_memory_per_child": kib}),
-        ]
+        return super().argv(values, ctx)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +14,8 @@ class CommandBackend(Backend):
     kind = "command"
     # Any program may listen: like foreman and honcho, every plain command gets a PORT.
     listens = True
-    stop_signal = signal.SIGTERM
+    # stop: the default SIGTERM, but to the whole group: a plain command is often a script or a
+    # wrapper whose children must stop with it.
     kill_mode = "group"
     options = (
         Option(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from prodserver import codes, hostport
 from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault, flag_args
@@ -23,6 +23,10 @@ LOOPBACK_HOST = "127.0.0.1"
 FALLBACK_PORT = "8000"
 
 UNIX_PREFIX = "unix:"
+
+#: the level names of Python's logging, lowest first: what gunicorn's and hypercorn's
+#: ``--log-level`` take
+LOGGING_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 # Options several servers declare the same way: written once, shared by their backends.
 
@@ -201,12 +205,16 @@ def emit(opt: Option, text: str) -> list[str]:
     return [f"{opt.flag}={text}"] if opt.equals else [opt.flag, text]
 
 
+#: per option name, the conversion of its value into the unit its flag takes
+Units: TypeAlias = Mapping[str, Callable[[Any], str]]
+
+
 def declared_argv(
     backend: Backend,
     values: Mapping[str, Any],
     *,
     skip: Sequence[str] = (),
-    convert: Mapping[str, Callable[[Any], str]] | None = None,
+    convert: Units | None = None,
 ) -> list[str]:
     """Like :func:`standard_argv`, with a unit conversion for the options named in ``convert``.
 
@@ -230,8 +238,10 @@ def declared_argv(
 class BoundServer(Backend):
     """A server that listens where its ``bind`` option (or the instance's PORT) says.
 
-    Its default readiness probe is a TCP connect to that address.
+    It gets a PORT assigned, and its default readiness probe is a TCP connect to that address.
     """
+
+    listens = True
 
     def default_healthcheck(
         self, values: Mapping[str, Any], ctx: BackendContext

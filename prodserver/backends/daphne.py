@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
-from prodserver.backends import django
+from prodserver.backends import common, django
 from prodserver.backends.base import BackendContext, Option
-from prodserver.backends.common import (
-    HOST_PORT_OR_UNIX_BIND,
-    BoundServer,
-    declared_argv,
-    int_seconds,
-    listen_flags,
-    positional,
-)
 
 
-class DaphneBackend(BoundServer):
+class DaphneBackend(common.BoundServer):
     name = "daphne"
     summary = "Daphne, the Django Channels ASGI server (daphne --bind 0.0.0.0 --port $PORT APP)."
     kind = "web"
     extra = "daphne"
     requires = ("daphne",)
-    listens = True
-    # Daphne runs on Twisted, whose reactor stops cleanly on SIGTERM (and SIGINT); it is a
-    # single process.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process suits Daphne: it runs on Twisted, whose
+    # reactor stops cleanly on SIGTERM, and it is a single process.
     options = (
         Option(
             "app",
@@ -39,7 +27,7 @@ class DaphneBackend(BoundServer):
             positional=True,
             examples=("shop.asgi:application",),
         ),
-        HOST_PORT_OR_UNIX_BIND,
+        common.HOST_PORT_OR_UNIX_BIND,
         Option(
             "endpoints",
             "list",
@@ -123,15 +111,15 @@ class DaphneBackend(BoundServer):
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
         app = values.get("app") or django.application(ctx, "asgi")
-        where = listen_flags(values, ctx, unix="--unix-socket", host="--bind")
+        where = common.listen_flags(values, ctx, unix="--unix-socket", host="--bind")
         return [
             "daphne",
             *where,
-            *declared_argv(
+            *common.declared_argv(
                 self,
                 values,
                 skip=("app", "bind"),
-                convert=dict.fromkeys(self._SECONDS, int_seconds),
+                convert=dict.fromkeys(self._SECONDS, common.int_seconds),
             ),
-            positional("app", app),
+            common.positional("app", app),
         ]

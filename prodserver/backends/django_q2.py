@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,11 +16,9 @@ class DjangoQ2Backend(Backend):
     kind = "worker"
     extra = "django-q2"
     requires = ("django", "django_q")
-    listens = False
-    # The cluster's main process catches SIGTERM and stops its sentinel, which lets the
-    # workers finish their tasks; the children manage their own signals (they ignore SIGINT).
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process suits the cluster: its main process catches
+    # it and stops its sentinel, which lets the workers finish their tasks; the children manage
+    # their own signals (they ignore SIGINT).
     options = (
         MANAGE_OPTION,
         Option(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,8 @@ class DjangoTasksBackend(Backend):
     kind = "worker"
     extra = "django-tasks"
     requires = ("django", "django_tasks_db")
-    listens = False
-    # db_worker finishes the task in hand on SIGTERM. The group is signalled because with
-    # `reload = true` the worker runs in a child of Django's autoreloader.
-    stop_signal = signal.SIGTERM
+    # stop: db_worker finishes the task in hand on the default SIGTERM. The group is signalled
+    # because with `reload = true` the worker runs in a child of Django's autoreloader.
     kill_mode = "group"
     options = (
         MANAGE_OPTION,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,12 +15,9 @@ class DramatiqBackend(Backend):
     kind = "worker"
     extra = "dramatiq"
     requires = ("dramatiq",)
-    listens = False
-    # The main process turns SIGTERM into a graceful stop of its worker processes (they finish
-    # the messages in hand, up to worker_shutdown_timeout). The workers ignore SIGINT and are
-    # managed by the main process, hence the main process only.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process is right: dramatiq's main process turns it
+    # into a graceful stop of its worker processes (they finish the messages in hand, up to
+    # worker_shutdown_timeout). The workers ignore SIGINT and are managed by the main process.
     options = (
         Option(
             "broker",

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
-from prodserver.backends import django
+from prodserver.backends import common, django
 from prodserver.backends.base import BackendContext, Option
-from prodserver.backends.common import (
-    ACCESS_LOG,
-    HOST_PORT_OR_UNIX_BIND,
-    BoundServer,
-    declared_argv,
-    listen_flags,
-    mib,
-    positional,
-)
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
-class GranianBackend(BoundServer):
+class GranianBackend(common.BoundServer):
     name = "granian"
     summary = "Granian, the Rust HTTP server for WSGI and ASGI (granian --interface wsgi APP)."
     kind = "web"
     extra = "granian"
     requires = ("granian",)
-    listens = True
-    # Granian's main process handles SIGINT/SIGTERM: it stops its workers gracefully itself.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process suits Granian, whose main process stops
+    # its workers gracefully itself.
     options = (
         Option(
             "app",
@@ -48,7 +36,7 @@ class GranianBackend(BoundServer):
             default="wsgi",
             choices=("wsgi", "asgi", "asginl", "rsgi"),
         ),
-        HOST_PORT_OR_UNIX_BIND,
+        common.HOST_PORT_OR_UNIX_BIND,
         Option("workers", "integer", "Number of worker processes.", flag="--workers", minimum=1),
         Option(
             "blocking_threads",
@@ -95,7 +83,7 @@ class GranianBackend(BoundServer):
             minimum=1,
         ),
         Option("log_level", "enum", "Log level.", flag="--log-level", choices=LOG_LEVELS),
-        ACCESS_LOG,
+        common.ACCESS_LOG,
         Option("ssl_certificate", "string", "TLS certificate file.", flag="--ssl-certificate"),
         Option("ssl_keyfile", "string", "TLS private key file (PKCS#8).", flag="--ssl-keyfile"),
         Option(
@@ -158,14 +146,17 @@ class GranianBackend(BoundServer):
         app = values.get("app") or django.application(
             ctx, "wsgi" if interface == "wsgi" else "asgi"
         )
-        where = listen_flags(values, ctx)
+        where = common.listen_flags(values, ctx)
         return [
             "granian",
             "--interface",
             interface,
             *where,
-            *declared_argv(
-                self, values, skip=("app", "bind", "interface"), convert={"workers_max_rss": mib}
+            *common.declared_argv(
+                self,
+                values,
+                skip=("app", "bind", "interface"),
+                convert={"workers_max_rss": common.mib},
             ),
-            positional("app", app),
+            common.positional("app", app),
         ]

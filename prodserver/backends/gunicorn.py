@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
-from prodserver.backends import django
+from prodserver.backends import common, django
 from prodserver.backends.base import BackendContext, Option
-from prodserver.backends.common import (
-    WSGI_APP,
-    BoundServer,
-    bind_address,
-    declared_argv,
-    int_seconds,
-    positional,
-)
-
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-class GunicornBackend(BoundServer):
+class GunicornBackend(common.BoundServer):
     name = "gunicorn"
     summary = "Gunicorn, the pre-fork WSGI server (gunicorn APP --bind 0.0.0.0:$PORT)."
     kind = "web"
     extra = "gunicorn"
     requires = ("gunicorn",)
-    listens = True
-    # SIGTERM is gunicorn's graceful shutdown: the arbiter stops accepting, lets workers finish
-    # their requests for graceful_timeout, then exits. Signalling the workers directly would
-    # make the arbiter respawn them, hence the main process only.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process is gunicorn's graceful shutdown: the arbiter
+    # stops accepting, lets workers finish their requests for graceful_timeout, then exits.
+    # Signalling the workers directly would make the arbiter respawn them.
     options = (
-        WSGI_APP,
+        common.WSGI_APP,
         Option(
             "bind",
             "string",
@@ -141,7 +127,7 @@ class GunicornBackend(BoundServer):
             "enum",
             "Error log level.",
             flag="--log-level",
-            choices=LOG_LEVELS,
+            choices=common.LOGGING_LEVELS,
             ignore_case=True,  # gunicorn lower-cases the level itself
         ),
         Option("certfile", "string", "TLS certificate file.", flag="--certfile"),
@@ -157,11 +143,10 @@ class GunicornBackend(BoundServer):
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
         app = values.get("app") or django.application(ctx, "wsgi")
-        seconds = dict.fromkeys(("timeout", "graceful_timeout", "keep_alive"), int_seconds)
+        seconds = dict.fromkeys(("timeout", "graceful_timeout", "keep_alive"), common.int_seconds)
+        bind = common.bind_address(values, ctx)
         return [
             "gunicorn",
-            *declared_argv(
-                self, {**values, "bind": bind_address(values, ctx)}, skip=("app",), convert=seconds
-            ),
-            positional("app", app),
+            *common.declared_argv(self, {**values, "bind": bind}, skip=("app",), convert=seconds),
+            common.positional("app", app),
         ]

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
 from prodserver import codes
-from prodserver.backends import django
+from prodserver.backends import common, django
 from prodserver.backends.base import BackendContext, Option
-from prodserver.backends.common import (
-    ASGI_APP,
-    BoundServer,
-    bind_address,
-    declared_argv,
-    int_seconds,
-    positional,
-)
 from prodserver.errors import ConfigError
 
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-
-class HypercornBackend(BoundServer):
+class HypercornBackend(common.BoundServer):
     name = "hypercorn"
     summary = (
         "Hypercorn, the ASGI server with HTTP/2 and HTTP/3 (hypercorn --bind 0.0.0.0:$PORT APP)."
@@ -30,13 +19,10 @@ class HypercornBackend(BoundServer):
     kind = "web"
     extra = "hypercorn"
     requires = ("hypercorn",)
-    listens = True
-    # SIGTERM and SIGINT both start hypercorn's graceful shutdown (graceful_timeout); with
-    # several workers the main process stops them itself.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process starts hypercorn's graceful shutdown
+    # (graceful_timeout); with several workers the main process stops them itself.
     options = (
-        ASGI_APP,
+        common.ASGI_APP,
         Option(
             "bind",
             "string",
@@ -125,7 +111,9 @@ class HypercornBackend(BoundServer):
             "Error log target; `-` is standard error.",
             flag="--error-logfile",
         ),
-        Option("log_level", "enum", "Log level.", flag="--log-level", choices=LOG_LEVELS),
+        Option(
+            "log_level", "enum", "Log level.", flag="--log-level", choices=common.LOGGING_LEVELS
+        ),
         Option(
             "config",
             "string",
@@ -144,11 +132,12 @@ class HypercornBackend(BoundServer):
                 hint="set certfile and keyfile, or remove quic_bind",
                 code=codes.OPTIONS_CONFLICT,
             )
-        seconds = dict.fromkeys(("keep_alive", "graceful_timeout", "read_timeout"), int_seconds)
+        seconds = dict.fromkeys(
+            ("keep_alive", "graceful_timeout", "read_timeout"), common.int_seconds
+        )
+        bind = common.bind_address(values, ctx)
         return [
             "hypercorn",
-            *declared_argv(
-                self, {**values, "bind": bind_address(values, ctx)}, skip=("app",), convert=seconds
-            ),
-            positional("app", app),
+            *common.declared_argv(self, {**values, "bind": bind}, skip=("app",), convert=seconds),
+            common.positional("app", app),
         ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,11 +16,9 @@ class RQSchedulerBackend(Backend):
     kind = "scheduler"
     extra = "rq-scheduler"
     requires = ("rq_scheduler", "rq")
-    listens = False
-    # SIGTERM makes it register its death and release its Redis lock before exiting, so that
-    # a new scheduler can take over at once; single process.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process makes it register its death and release
+    # its Redis lock before exiting, so that a new scheduler can take over at once; it is a
+    # single process.
     options = (
         URL,
         Option(

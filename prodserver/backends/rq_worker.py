@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,11 +40,9 @@ class RQWorkerBackend(Backend):
     kind = "worker"
     extra = "rq"
     requires = ("rq",)
-    listens = False
-    # SIGTERM to the main process is RQ's warm shutdown: it waits for the job its work horse
-    # is running. The horse itself must not get it: it would die with the job half done.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process is RQ's warm shutdown: it waits for the job
+    # its work horse is running. The horse itself must not get it: it would die with the job
+    # half done.
     options = (
         URL,
         Option(

@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping
 from typing import Any
 
-from prodserver.backends import django
+from prodserver.backends import common, django
 from prodserver.backends.base import BackendContext, Option
-from prodserver.backends.common import (
-    ACCESS_LOG,
-    ASGI_APP,
-    HOST_PORT_OR_UNIX_BIND,
-    BoundServer,
-    declared_argv,
-    int_seconds,
-    listen_flags,
-    positional,
-)
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
-class UvicornBackend(BoundServer):
+class UvicornBackend(common.BoundServer):
     name = "uvicorn"
     summary = "Uvicorn, the ASGI server (uvicorn APP --host 0.0.0.0 --port $PORT)."
     kind = "web"
     extra = "uvicorn"
     requires = ("uvicorn",)
-    listens = True
-    # SIGTERM (like SIGINT) makes uvicorn stop accepting, finish open requests and run the
-    # lifespan shutdown; with --workers the parent forwards it to its children itself.
-    stop_signal = signal.SIGTERM
-    kill_mode = "main"
+    # stop: the default SIGTERM to the main process makes uvicorn stop accepting, finish open
+    # requests and run the lifespan shutdown; with --workers the parent forwards it itself.
     options = (
-        ASGI_APP,
-        HOST_PORT_OR_UNIX_BIND,
+        common.ASGI_APP,
+        common.HOST_PORT_OR_UNIX_BIND,
         Option("workers", "integer", "Number of worker processes.", flag="--workers", minimum=1),
         Option("loop", "enum", "Event loop.", flag="--loop", choices=("auto", "asyncio", "uvloop")),
         Option(
@@ -118,7 +104,7 @@ class UvicornBackend(BoundServer):
             minimum=0,
         ),
         Option("log_level", "enum", "Log level.", flag="--log-level", choices=LOG_LEVELS),
-        ACCESS_LOG,
+        common.ACCESS_LOG,
         Option("log_config", "string", "Logging configuration file.", flag="--log-config"),
         Option("ssl_certfile", "string", "TLS certificate file.", flag="--ssl-certfile"),
         Option("ssl_keyfile", "string", "TLS private key file.", flag="--ssl-keyfile"),
@@ -134,11 +120,13 @@ class UvicornBackend(BoundServer):
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
         app = values.get("app") or django.application(ctx, "asgi")
-        where = listen_flags(values, ctx)
-        seconds = dict.fromkeys(("timeout_keep_alive", "timeout_graceful_shutdown"), int_seconds)
+        where = common.listen_flags(values, ctx)
+        seconds = dict.fromkeys(
+            ("timeout_keep_alive", "timeout_graceful_shutdown"), common.int_seconds
+        )
         return [
             "uvicorn",
-            positional("app", app),
+            common.positional("app", app),
             *where,
-            *declared_argv(self, values, skip=("app", "bind"), convert=seconds),
+            *common.declared_argv(self, values, skip=("app", "bind"), convert=seconds),
         ]

@@ -6,34 +6,22 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
-from prodserver.backends import django
-from prodserver.backends.base import Backend, BackendContext, Option, ProbeDefault
-from prodserver.backends.common import (
-    UNIX_PREFIX,
-    WSGI_APP,
-    bind_address,
-    declared_argv,
-    int_seconds,
-    is_unix,
-    positional,
-    tcp_probe,
-)
+from prodserver.backends import common, django
+from prodserver.backends.base import BackendContext, Option, ProbeDefault
 
 
-class WaitressBackend(Backend):
+class WaitressBackend(common.BoundServer):
     name = "waitress"
     summary = "Waitress, the pure-Python WSGI server (waitress-serve --listen=0.0.0.0:$PORT APP)."
     kind = "web"
     extra = "waitress"
     requires = ("waitress",)
-    listens = True
     # Waitress installs no SIGTERM handler (SIGTERM kills it on the spot); SIGINT raises
     # KeyboardInterrupt in its loop, which shuts the task dispatcher down and lets the
-    # running requests finish: that is its graceful stop.
+    # running requests finish: that is its graceful stop (to the main process, the default).
     stop_signal = signal.SIGINT
-    kill_mode = "main"
     options = (
-        WSGI_APP,
+        common.WSGI_APP,
         Option(
             "bind",
             "string",
@@ -103,21 +91,22 @@ class WaitressBackend(Backend):
 
     def argv(self, values: Mapping[str, Any], ctx: BackendContext) -> list[str]:
         app = values.get("app") or django.application(ctx, "wsgi")
-        bind = bind_address(values, ctx)
-        if is_unix(bind):
-            where = f"--unix-socket={bind.removeprefix(UNIX_PREFIX)}"
+        bind = common.bind_address(values, ctx)
+        if common.is_unix(bind):
+            where = f"--unix-socket={bind.removeprefix(common.UNIX_PREFIX)}"
         else:
             where = f"--listen={bind}"
         return [
             "waitress-serve",
             where,
-            *declared_argv(
-                self, values, skip=("app", "bind"), convert={"channel_timeout": int_seconds}
+            *common.declared_argv(
+                self, values, skip=("app", "bind"), convert={"channel_timeout": common.int_seconds}
             ),
-            positional("app", app),
+            common.positional("app", app),
         ]
 
     def default_healthcheck(
         self, values: Mapping[str, Any], ctx: BackendContext
     ) -> ProbeDefault | None:
-        return tcp_probe(bind_address(values, ctx).replace("*:", "0.0.0.0:", 1))
+        # the BoundServer probe, but waitress's `*:PORT` (every interface) is no address to dial
+        return common.tcp_probe(common.bind_address(values, ctx).replace("*:", "0.0.0.0:", 1))
