@@ -128,6 +128,15 @@ def header(fmt: str, project: ResolvedProject, comment: str = "#") -> str:
     )
 
 
+def generated_file(
+    path: str, fmt: str, project: ResolvedProject, body: str, *, secret: bool = False
+) -> ExportFile:
+    """A file of format ``fmt``: the :func:`header`, then ``body``; private if it holds a secret."""
+    return ExportFile(
+        PurePosixPath(path), header(fmt, project) + body, MODE_SECRET if secret else MODE_PUBLIC
+    )
+
+
 def check_names(project: ResolvedProject) -> None:
     """Reject project and process names that are not safe as file and unit names."""
     problems = []

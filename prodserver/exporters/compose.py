@@ -17,20 +17,7 @@ import signal
 from typing import Any
 
 from prodserver.config.model import HealthCheck, ProcessSpec, ResolvedProject
-from prodserver.exporters import yamlout
-from prodserver.exporters.base import (
-    ExportOptions,
-    ExportResult,
-    Lost,
-    container_workdir,
-    default_port,
-    duration,
-    export_restart,
-    header,
-    restart_tuned,
-    secret_env,
-    target_env_files,
-)
+from prodserver.exporters import base, yamlout
 from prodserver.template import Template
 
 CONDITIONS = {
@@ -89,9 +76,9 @@ _TCP_PROBE = (
 )
 
 
-def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+def render(project: ResolvedProject, options: base.ExportOptions) -> base.ExportResult:
     """The ``compose.yaml`` of ``project``."""
-    lost = Lost("compose")
+    lost = base.Lost("compose")
     deploy = project.deploy.settings("compose")
     backing = _Backing(enabled=deploy.backing_services)
     common = _common(project, include_secrets=options.include_secrets, backing=backing, lost=lost)
@@ -118,17 +105,19 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     has_secret_values = options.include_secrets and any(
         n in project.secret_names for n in project.env
     )
-    content = header("compose", project) + yamlout.dump([document])
-    return ExportResult.one_file(
+    content = base.header("compose", project) + yamlout.dump([document])
+    return base.ExportResult.one_file(
         "compose.yaml", content, holds_secret=has_secret_values, lost=lost, advice=advice
     )
 
 
 def _common(
-    project: ResolvedProject, *, include_secrets: bool, backing: _Backing, lost: Lost
+    project: ResolvedProject, *, include_secrets: bool, backing: _Backing, lost: base.Lost
 ) -> dict[str, Any]:
     """What every service shares (under ``x-prodserver``): image, init, the environment."""
-    env, secrets = secret_env(project, project.env_templates(), include_secrets=include_secrets)
+    env, secrets = base.secret_env(
+        project, project.env_templates(), include_secrets=include_secrets
+    )
     environment: dict[str, str | None] = {
         k: _text(v, {}, _definitions(env, exclude=k)) for k, v in env.items()
     }
@@ -143,7 +132,7 @@ def _common(
     if deploy.image is None:
         common["build"] = {"context": "."}
     common["init"] = True
-    env_files = target_env_files(project, lost)
+    env_files = base.target_env_files(project, lost)
     if env_files:
         # Referenced, not copied: Compose reads them where it runs, next to compose.yaml, and
         # a missing one is fine there as it is here.
@@ -153,7 +142,7 @@ def _common(
     return common
 
 
-def _add_backing_services(services: dict[str, Any], backing: _Backing, lost: Lost) -> None:
+def _add_backing_services(services: dict[str, Any], backing: _Backing, lost: base.Lost) -> None:
     """A service for each broker or database found on localhost; every process waits for it."""
     for kind, where in backing.found.items():
         if kind in services:
@@ -213,7 +202,7 @@ class _Backing:
 
 
 def _port_text(spec: ProcessSpec) -> dict[str, str]:
-    return {"PORT": str(default_port(spec))} if spec.listens else {}
+    return {"PORT": str(base.default_port(spec))} if spec.listens else {}
 
 
 def _text(value: Template, fixed: dict[str, str], definitions: dict[str, Template]) -> str:
@@ -234,17 +223,17 @@ def _service(
     spec: ProcessSpec,
     *,
     anchor: yamlout.Anchored,
-    options: ExportOptions,
-    lost: Lost,
+    options: base.ExportOptions,
+    lost: base.Lost,
     backing: _Backing,
 ) -> dict[str, Any]:
     fixed = _port_text(spec)
     deploy = project.deploy.settings("compose")
     service: dict[str, Any] = {yamlout.MERGE: anchor}
-    env, secrets = secret_env(
+    env, secrets = base.secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
     )
-    shared, _ = secret_env(
+    shared, _ = base.secret_env(
         project, project.env_templates(), include_secrets=options.include_secrets
     )
     definitions = _definitions({**shared, **env})
@@ -262,7 +251,7 @@ def _service(
     if environment:
         # Compose replaces, not merges, a mapping given again: repeat the common variables.
         service["environment"] = {**anchor.get("environment", {}), **environment}
-    workdir = container_workdir(project, spec, deploy.root, lost)
+    workdir = base.container_workdir(project, spec, deploy.root, lost)
     if workdir is not None:
         service["working_dir"] = workdir
     if spec.depends_on:
@@ -275,7 +264,7 @@ def _service(
         service["healthcheck"] = _healthcheck(spec.healthcheck, fixed, definitions)
     if spec.stop_signal != signal.SIGTERM:
         service["stop_signal"] = spec.stop_signal.name
-    service["stop_grace_period"] = duration(spec.stop_timeout)
+    service["stop_grace_period"] = base.duration(spec.stop_timeout)
     service["restart"] = _restart(project, spec, lost)
     service.update(_scaling(spec))
     if spec.user or deploy.user:
@@ -302,16 +291,16 @@ def _ports(spec: ProcessSpec, port: str, *, publish: bool) -> dict[str, Any]:
     return out
 
 
-def _restart(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> str:
+def _restart(project: ResolvedProject, spec: ProcessSpec, lost: base.Lost) -> str:
     """The ``restart`` policy; what Docker cannot tune of the process's policy is lost."""
     if spec.oneshot:
         return "no"
-    policy = export_restart(project, spec, "compose")
+    policy = base.export_restart(project, spec, "compose")
     mode = policy.mode
     restart = RESTART[mode]
     if mode == "on-failure" and policy.max_restarts:
         restart = f"on-failure:{policy.max_restarts}"
-    if mode != "no" and restart_tuned(policy):
+    if mode != "no" and base.restart_tuned(policy):
         lost.add(
             spec.name,
             f"restart backoff {policy.backoff:g}s..{policy.backoff_max:g}s"
@@ -337,7 +326,7 @@ def _scaling(spec: ProcessSpec) -> dict[str, Any]:
     return out
 
 
-def _report_unsupported(spec: ProcessSpec, lost: Lost) -> None:
+def _report_unsupported(spec: ProcessSpec, lost: base.Lost) -> None:
     """Say what Compose cannot do of ``spec``: autoscaling, signalling the whole group."""
     if spec.autoscale:
         lost.add(spec.name, "autoscale", "Compose has no autoscaler")
@@ -370,12 +359,12 @@ def _healthcheck(
         test.append(f"{check.timeout:g}")
     result: dict[str, Any] = {
         "test": test,
-        "interval": duration(check.interval),
-        "timeout": duration(check.timeout),
+        "interval": base.duration(check.interval),
+        "timeout": base.duration(check.timeout),
         "retries": check.retries,
     }
     if check.start_period:
-        result["start_period"] = duration(check.start_period)
+        result["start_period"] = base.duration(check.start_period)
     return result
 
 

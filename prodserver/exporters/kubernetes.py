@@ -24,18 +24,7 @@ from typing import Any
 from prodserver import codes
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import yamlout
-from prodserver.exporters.base import (
-    ExportOptions,
-    ExportResult,
-    Lost,
-    default_port,
-    export_restart,
-    header,
-    is_singleton,
-    seconds,
-    secret_env,
-)
+from prodserver.exporters import base, yamlout
 from prodserver.exporters.kubernetes_parts import Context, container
 from prodserver.template import Template
 
@@ -59,26 +48,26 @@ def k8s_name(project: ResolvedProject, *parts: str) -> str:
     return name
 
 
-def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+def render(project: ResolvedProject, options: base.ExportOptions) -> base.ExportResult:
     """The manifests of ``project``: one multi-document YAML, or a kustomize tree."""
     if options.kustomize:
         from prodserver.exporters.kustomize import render as render_tree  # only with --kustomize
 
         return render_tree(project, options)
-    lost = Lost("kubernetes")
+    lost = base.Lost("kubernetes")
     objects, holds_secret, advice = build(project, options, lost)
-    content = header("kubernetes", project) + yamlout.dump(objects)
-    return ExportResult.one_file(
+    content = base.header("kubernetes", project) + yamlout.dump(objects)
+    return base.ExportResult.one_file(
         f"{project.name}.yaml", content, holds_secret=holds_secret, lost=lost, advice=advice
     )
 
 
 def build(
-    project: ResolvedProject, options: ExportOptions, lost: Lost
+    project: ResolvedProject, options: base.ExportOptions, lost: base.Lost
 ) -> tuple[list[dict[str, Any]], bool, list[str]]:
     """The Kubernetes objects (as data), whether they hold a secret value, and advice."""
     names = _object_names(project)
-    env, secrets = secret_env(
+    env, secrets = base.secret_env(
         project, project.env_templates(), include_secrets=options.include_secrets
     )
     secret_name = k8s_name(project, "secrets")
@@ -191,11 +180,11 @@ def _meta(
 
 def _workload(ctx: Context, spec: ProcessSpec, name: str) -> list[dict[str, Any]]:
     """The objects of one process: a Job, or a Deployment with its Service and autoscaler."""
-    fixed = {"PORT": str(default_port(spec))} if spec.listens else {}
+    fixed = {"PORT": str(base.default_port(spec))} if spec.listens else {}
     extra = dict(spec.export.get("kubernetes", {}))
     pod_spec: dict[str, Any] = {
         "securityContext": {"runAsNonRoot": True},
-        "terminationGracePeriodSeconds": seconds(spec.stop_timeout),
+        "terminationGracePeriodSeconds": base.seconds(spec.stop_timeout),
         "containers": [container(ctx, spec, fixed=fixed, extra=extra)],
     }
     _report_unsupported(ctx, spec)
@@ -273,7 +262,7 @@ def _long_running(
 ) -> list[dict[str, Any]]:
     """The Deployment of a long-running process, its Service if it listens, its autoscaler."""
     project = ctx.project
-    if export_restart(project, spec, "kubernetes").mode == "no":
+    if base.export_restart(project, spec, "kubernetes").mode == "no":
         ctx.lost.add(spec.name, "restart no", "a Deployment always restarts its pods")
     deployment = _meta("apps/v1", "Deployment", name, project, spec.name)
     replicas = spec.scale
@@ -284,7 +273,7 @@ def _long_running(
         "selector": {"matchLabels": labels},
         "template": template,
     }
-    if is_singleton(project, spec, "kubernetes"):
+    if base.is_singleton(project, spec, "kubernetes"):
         # a rolling update runs the new pod beside the old one: never two schedulers
         deployment["spec"]["strategy"] = {"type": "Recreate"}
     _merge(deployment["spec"], extra.pop("deployment", {}))

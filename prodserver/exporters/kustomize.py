@@ -10,20 +10,11 @@ the tests check this with kubectl itself.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Any
 
 from prodserver.config.model import ResolvedProject
 from prodserver.exporters import kubernetes, yamlout
-from prodserver.exporters.base import (
-    MODE_PUBLIC,
-    MODE_SECRET,
-    ExportFile,
-    ExportOptions,
-    ExportResult,
-    Lost,
-    header,
-)
+from prodserver.exporters.base import ExportFile, ExportOptions, ExportResult, Lost, generated_file
 
 #: the top-level fields that carry an object's content, by kind (everything else is metadata)
 BODY = ("spec", "data", "stringData", "type")
@@ -37,10 +28,8 @@ def _file(
     path: str, project: ResolvedProject, documents: list[Any], *, secret: bool = False
 ) -> ExportFile:
     """One YAML file holding ``documents``."""
-    return ExportFile(
-        PurePosixPath(path),
-        header("kubernetes --kustomize", project) + yamlout.dump(documents),
-        MODE_SECRET if secret else MODE_PUBLIC,
+    return generated_file(
+        path, "kubernetes --kustomize", project, yamlout.dump(documents), secret=secret
     )
 
 

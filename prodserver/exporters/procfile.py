@@ -17,26 +17,15 @@ from prodserver import codes
 from prodserver.config.model import ProcessSpec, ResolvedProject
 from prodserver.config.shellline import exec_form
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import shell
-from prodserver.exporters.base import (
-    ExportOptions,
-    ExportResult,
-    Lost,
-    export_restart,
-    header,
-    line_break,
-    provide_notes,
-    restart_tuned,
-    secret_env,
-)
+from prodserver.exporters import base, shell
 
 #: Heroku sends SIGTERM and kills what is left after 30 seconds
 HEROKU_GRACE = 30.0
 
 
-def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+def render(project: ResolvedProject, options: base.ExportOptions) -> base.ExportResult:
     """The Procfile of ``project``."""
-    lost = Lost("procfile")
+    lost = base.Lost("procfile")
     release: list[str] = []
     lines: list[str] = []
     scale: list[str] = []
@@ -54,9 +43,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     lines.sort(key=lambda line: order[line.split(":", 1)[0]])
     if release:
         lines.insert(0, "release: " + " && ".join(release))
-    content = header("procfile", project) + "\n".join(lines) + "\n"
+    content = base.header("procfile", project) + "\n".join(lines) + "\n"
     advice = []
-    shared, secrets = secret_env(project, project.env_templates(), include_secrets=False)
+    shared, secrets = base.secret_env(project, project.env_templates(), include_secrets=False)
     plain = {k: v.literal for k, v in shared.items() if v.is_literal}
     if plain:
         # The shared environment is the platform's config vars, not part of the Procfile.
@@ -65,7 +54,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     # and what the configuration leaves to the platform (PORT is the platform's own)
     left = {n for n in project.runtime_refs if n != "PORT" and n not in plain}
     provided = sorted({*secrets, *left, *(k for k in shared if k not in plain)})
-    advice += provide_notes(
+    advice += base.provide_notes(
         project,
         provided,
         "and set these on the platform yourself: ",
@@ -78,12 +67,12 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     holds_secret = options.include_secrets and any(
         key in project.secret_names for spec in project.processes.values() for key in spec.env
     )
-    return ExportResult.one_file(
+    return base.ExportResult.one_file(
         "Procfile", content, holds_secret=holds_secret, lost=lost, advice=advice
     )
 
 
-def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions) -> str:
+def _command(project: ResolvedProject, spec: ProcessSpec, options: base.ExportOptions) -> str:
     script = spec.options.get("command")
     if spec.shell and isinstance(script, str) and spec.argv[:2] == ("/bin/sh", "-c"):
         # A shell command line is what a Procfile line is: written back as it was, for the
@@ -94,7 +83,7 @@ def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions
     if spec.cwd != project.root:
         relative = spec.cwd.relative_to(project.root).as_posix()
         command = f"cd {shell.word((relative,))} && {command}"
-    env, _secrets = secret_env(
+    env, _secrets = base.secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
     )
     if env:
@@ -102,10 +91,10 @@ def _command(project: ResolvedProject, spec: ProcessSpec, options: ExportOptions
         # included) are the platform's config vars.
         assignments = " ".join(f"{key}={shell.word(value.pieces)}" for key, value in env.items())
         command = f"env {assignments} {command}"
-    if line_break(command):
+    if base.line_break(command):
         # A Procfile line ends at any line break its reader knows (honcho uses
         # str.splitlines); an argument holding one cannot be written.
-        raise_newline(spec, line_break(command) or "\n")
+        raise_newline(spec, base.line_break(command) or "\n")
     return command
 
 
@@ -120,7 +109,7 @@ def raise_newline(spec: ProcessSpec, char: str = "\n") -> None:
     )
 
 
-def _report_losses(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> None:
+def _report_losses(project: ResolvedProject, spec: ProcessSpec, lost: base.Lost) -> None:
     name = spec.name
     uses_port = any("PORT" in w.names() for w in spec.argv_words()) or any(
         "PORT" in value.names() for value in spec.env_templates().values()
@@ -153,8 +142,8 @@ def _report_losses(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> N
                 f"depends_on {dep.name} ({dep.condition})",
                 "process types start together; only the release phase runs first",
             )
-    policy = export_restart(project, spec, "procfile")
-    if not spec.oneshot and (policy.mode == "no" or restart_tuned(policy)):
+    policy = base.export_restart(project, spec, "procfile")
+    if not spec.oneshot and (policy.mode == "no" or base.restart_tuned(policy)):
         lost.add(name, f"restart {policy.mode}", "the platform restarts crashed processes")
     if spec.user:
         lost.add(name, f"user {spec.user}", "the platform chooses the user")

@@ -27,24 +27,7 @@ from prodserver import codes as error_codes
 from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
 from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import shell
-from prodserver.exporters.base import (
-    ExportOptions,
-    ExportResult,
-    Lost,
-    default_port,
-    export_restart,
-    header,
-    line_break,
-    provide_notes,
-    relative_cwd,
-    restart_tuned,
-    run_as,
-    seconds,
-    secret_env,
-    target_path,
-    under_root,
-)
+from prodserver.exporters import base, shell
 from prodserver.template import Piece, Template
 
 #: the stop signals supervisord can send (its ``stopsignal`` names), by name: the module is also
@@ -63,10 +46,10 @@ _EXPANSIONS = {_PORT: "%(process_num)d", _HERE: "%(here)s", _ENV_PATH: "%(ENV_PA
 _PRIVATE = re.compile("[\ue000-\ue002]")
 
 
-def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+def render(project: ResolvedProject, options: base.ExportOptions) -> base.ExportResult:
     """The ``<project>.conf`` of ``project`` (for supervisord's ``conf.d``)."""
-    lost = Lost("supervisord")
-    env, _secrets = secret_env(
+    lost = base.Lost("supervisord")
+    env, _secrets = base.secret_env(
         project, project.env_templates(), include_secrets=options.include_secrets
     )
     holds_secret = options.include_secrets and any(n in project.secret_names for n in project.env)
@@ -75,7 +58,9 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     ]
     for index, name in enumerate(project.start_order()):
         spec = project.processes[name]
-        own, _ = secret_env(project, spec.env_templates(), include_secrets=options.include_secrets)
+        own, _ = base.secret_env(
+            project, spec.env_templates(), include_secrets=options.include_secrets
+        )
         holds_secret = holds_secret or (
             options.include_secrets and any(k in project.secret_names for k in spec.env)
         )
@@ -87,7 +72,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
             _apply_extra(spec, settings, extra)
         body = "".join(f"{key}={value}\n" for key, value in settings.items())
         blocks.append(f"[program:{name}]\n{body}")
-    content = header("supervisord", project, comment=";") + "\n".join(blocks)
+    content = base.header("supervisord", project, comment=";") + "\n".join(blocks)
     # PORT comes from supervisord itself (%(process_num)d), and so does the copy's number of a
     # scaled process
     engine_set = {"PORT"} | ({INSTANCE} if project.copy_numbers_from_engine() else set())
@@ -105,13 +90,13 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
             f"deploy run {runs}, wait until `supervisorctl status` shows them EXITED, then: "
             f"supervisorctl restart {others}"
         )
-    advice += provide_notes(
+    advice += base.provide_notes(
         project,
         runtime,
         "supervisord's environment must provide: ",
         "supervisord's environment may set (each has a default): ",
     )
-    return ExportResult.one_file(
+    return base.ExportResult.one_file(
         f"{project.name}.conf", content, holds_secret=holds_secret, lost=lost, advice=advice
     )
 
@@ -122,12 +107,12 @@ def _program(
     *,
     env: Mapping[str, Template],
     index: int,
-    lost: Lost,
-    options: ExportOptions,
+    lost: base.Lost,
+    options: base.ExportOptions,
 ) -> dict[str, str]:
-    policy = export_restart(project, spec, "supervisord")
+    policy = base.export_restart(project, spec, "supervisord")
     # a oneshot runs once, not as numbered copies: its PORT is its own port
-    port = str(default_port(spec)) if spec.oneshot else _PORT
+    port = str(base.default_port(spec)) if spec.oneshot else _PORT
     fixed = {"PORT": port} if spec.listens else {}
     argv = spec.argv_words()
     if spec.numbered_words and spec.scale > 1 and not spec.oneshot:
@@ -141,7 +126,7 @@ def _program(
     environment, shell_env = _split_env(env, fixed)
     # the root on the target: [export] root, else the directory of this file (%(here)s)
     root = project.deploy.settings("supervisord").root or _HERE
-    path = target_path(project, spec, "supervisord", root, (_ENV_PATH,))
+    path = base.target_path(project, spec, "supervisord", root, (_ENV_PATH,))
     if path is not None:
         # commands are found in the virtualenv whatever supervisord's own PATH is
         environment["PATH"] = path
@@ -150,7 +135,7 @@ def _program(
     if names_instance:
         environment[INSTANCE] = _PORT
     settings = {"command": _command(words, shell_env), **_numbering(spec)}
-    settings["directory"] = _value(under_root(root, relative_cwd(project, spec)))
+    settings["directory"] = _value(base.under_root(root, base.relative_cwd(project, spec)))
     if environment:
         settings["environment"] = ",".join(
             f"{key}={_env_quote(value)}" for key, value in environment.items()
@@ -161,7 +146,7 @@ def _program(
     settings["autostart"] = "true" if spec.scale and not spec.oneshot else "false"
     settings |= _restart(spec, policy, lost)
     settings |= _stopping(spec, lost)
-    user, group = run_as(project, spec, "supervisord", allow_root=options.allow_root)
+    user, group = base.run_as(project, spec, "supervisord", allow_root=options.allow_root)
     if user:
         settings["user"] = _value(user)
     if group:
@@ -224,17 +209,17 @@ def _numbering(spec: ProcessSpec) -> dict[str, str]:
         return {
             "process_name": "%(program_name)s_%(process_num)d",
             "numprocs": str(spec.scale),
-            "numprocs_start": str(default_port(spec) if spec.listens else 1),
+            "numprocs_start": str(base.default_port(spec) if spec.listens else 1),
         }
     if spec.listens:
         return {
             "process_name": "%(program_name)s_%(process_num)d",
-            "numprocs_start": str(default_port(spec)),
+            "numprocs_start": str(base.default_port(spec)),
         }
     return {}
 
 
-def _restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> dict[str, str]:
+def _restart(spec: ProcessSpec, policy: RestartPolicy, lost: base.Lost) -> dict[str, str]:
     """When supervisord restarts the program, and which exits it takes as expected."""
     if spec.oneshot:
         return {
@@ -250,12 +235,12 @@ def _restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> dict[str, 
         lost.add(spec.name, "restart.prevent_exit_codes", "supervisord restarts on any exit code")
     if policy.max_restarts:
         settings["startretries"] = str(policy.max_restarts)
-    if policy.mode != "no" and restart_tuned(policy):
+    if policy.mode != "no" and base.restart_tuned(policy):
         lost.add(spec.name, "restart backoff", "supervisord waits one more second per retry")
     return settings
 
 
-def _stopping(spec: ProcessSpec, lost: Lost) -> dict[str, str]:
+def _stopping(spec: ProcessSpec, lost: base.Lost) -> dict[str, str]:
     """The stop signal, the grace period, and what is killed after it."""
     if spec.stop_signal.name in SIGNALS:
         stopsignal = spec.stop_signal.name.removeprefix("SIG")
@@ -264,14 +249,14 @@ def _stopping(spec: ProcessSpec, lost: Lost) -> dict[str, str]:
         lost.add(spec.name, f"stop_signal {spec.stop_signal.name}", "supervisord cannot send it")
     return {
         "stopsignal": stopsignal,
-        "stopwaitsecs": str(seconds(spec.stop_timeout)),
+        "stopwaitsecs": str(base.seconds(spec.stop_timeout)),
         "stopasgroup": "true" if spec.kill_mode == "group" else "false",
         # Whatever is left after the grace period is killed with the whole process group.
         "killasgroup": "true",
     }
 
 
-def _note_unsupported(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> None:
+def _note_unsupported(project: ResolvedProject, spec: ProcessSpec, lost: base.Lost) -> None:
     """Warn of what the configuration asks that supervisord cannot do."""
     name = spec.name
     for dep in spec.depends_on:
@@ -329,7 +314,7 @@ def _escape_percent(text: str) -> str:
 
 
 def _value(text: str) -> str:
-    if line_break(text) or _INLINE_COMMENT.search(text) or text != text.strip():
+    if base.line_break(text) or _INLINE_COMMENT.search(text) or text != text.strip():
         raise ConfigError(
             f"{text!r} cannot be written as a supervisord setting",
             hint="avoid newlines, surrounding spaces, and ' ;' or ' #' in paths and user names",
@@ -357,7 +342,7 @@ def _apply_extra(spec: ProcessSpec, settings: dict[str, str], extra: Mapping[str
     """``export.supervisord.<key> = value`` sets a program setting as written (``%`` kept)."""
     for key, value in extra.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        if line_break(text) or not re.fullmatch(r"[a-z_]+", str(key)):
+        if base.line_break(text) or not re.fullmatch(r"[a-z_]+", str(key)):
             raise ConfigError(
                 f"export.supervisord.{key}: not a supervisord program setting on one line",
                 location=Location(key_path=f"processes.{spec.name}.export.supervisord.{key}"),

@@ -24,28 +24,7 @@ from prodserver import codes as error_codes
 from prodserver.config.model import ProcessSpec, ResolvedProject, RestartPolicy
 from prodserver.config.target import INSTANCE
 from prodserver.errors import ConfigError, Location
-from prodserver.exporters import shell
-from prodserver.exporters.base import (
-    MODE_PUBLIC,
-    MODE_SECRET,
-    ExportFile,
-    ExportOptions,
-    ExportResult,
-    Lost,
-    default_port,
-    duration,
-    export_restart,
-    header,
-    optional_names,
-    provide_notes,
-    relative_cwd,
-    restart_tuned,
-    run_as,
-    secret_env,
-    target_env_files,
-    target_path,
-    under_root,
-)
+from prodserver.exporters import base, shell
 from prodserver.exporters.systemd_syntax import (
     Section,
     apply_extra,
@@ -67,12 +46,12 @@ KILL_MODE = {"main": "mixed", "group": "control-group"}
 _INSTANCE = "\ue000"
 
 
-def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
+def render(project: ResolvedProject, options: base.ExportOptions) -> base.ExportResult:
     """The unit files and environment file of ``project``."""
-    lost = Lost("systemd")
+    lost = base.Lost("systemd")
     prefix = project.name
     etc = PurePosixPath("/etc") / prefix
-    env, secrets = secret_env(
+    env, secrets = base.secret_env(
         project, project.env_templates(), include_secrets=options.include_secrets
     )
     # Variables whose value needs another variable cannot go in an environment file (it does
@@ -85,17 +64,17 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
     # PORT comes from the unit itself (%i), and so does the copy's number of a scaled process
     from_unit = {"PORT"} | ({INSTANCE} if project.copy_numbers_from_engine() else set())
     provided = sorted(set(secrets) | (set(project.runtime_refs) - from_unit))
-    files: list[ExportFile] = []
+    files: list[base.ExportFile] = []
     wants: list[str] = []
     root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
     # the target's own env files (optional, like `?.env`), below what the configuration sets
-    env_files = [f"-{under_root(root, p)}" for p in target_env_files(project, lost)]
+    env_files = [f"-{base.under_root(root, p)}" for p in base.target_env_files(project, lost)]
     env_sources = _EnvSources(
         etc=etc,
         has_env_file=bool(file_env),
         has_secrets=bool(provided),
         # read only if it is there when every variable it may set has a default
-        secrets_file=("-" if provided and set(provided) <= optional_names(project) else "")
+        secrets_file=("-" if provided and set(provided) <= base.optional_names(project) else "")
         + str(etc / "secrets.env"),
         env_files=tuple(env_files),
     )
@@ -110,11 +89,7 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         if extra:
             apply_extra(spec, sections, extra)
         files.append(
-            ExportFile(
-                PurePosixPath(unit_name),
-                header("systemd", project) + ini(sections),
-                MODE_SECRET if holds_secret else MODE_PUBLIC,
-            )
+            base.generated_file(unit_name, "systemd", project, ini(sections), secret=holds_secret)
         )
 
     target = {
@@ -125,27 +100,21 @@ def render(project: ResolvedProject, options: ExportOptions) -> ExportResult:
         ],
         "Install": [("WantedBy", "multi-user.target")],
     }
-    files.insert(
-        0, ExportFile(PurePosixPath(f"{prefix}.target"), header("systemd", project) + ini(target))
-    )
+    files.insert(0, base.generated_file(f"{prefix}.target", "systemd", project, ini(target)))
     if file_env:
         lines = "".join(f"{k}={env_file_value(v)}\n" for k, v in file_env.items())
-        files.append(
-            ExportFile(
-                PurePosixPath(f"{prefix}.env"), header("systemd", project) + lines, MODE_SECRET
-            )
-        )
+        files.append(base.generated_file(f"{prefix}.env", "systemd", project, lines, secret=True))
     advice = [
         f"install: copy the units to /etc/systemd/system/, {prefix}.env to {etc}/ (mode 0600),"
         f" then: systemctl daemon-reload && systemctl enable --now {prefix}.target"
     ]
-    advice += provide_notes(
+    advice += base.provide_notes(
         project,
         provided,
         f"write {etc}/secrets.env (mode 0600) setting: ",
         f"and optionally in {etc}/secrets.env (each has a default): ",
     )
-    return ExportResult(
+    return base.ExportResult(
         files=tuple(files), warnings=tuple(lost.items), advice=tuple(advice), single_file=False
     )
 
@@ -171,7 +140,7 @@ def _names(prefix: str, spec: ProcessSpec) -> tuple[str, list[str]]:
         unit = f"{prefix}-{spec.name}.service"
         return unit, [unit] if spec.scale else []
     instances = [
-        f"{prefix}-{spec.name}@{default_port(spec, n) if spec.listens else n}.service"
+        f"{prefix}-{spec.name}@{base.default_port(spec, n) if spec.listens else n}.service"
         for n in range(1, spec.scale + 1)
     ]
     return f"{prefix}-{spec.name}@.service", instances
@@ -183,8 +152,8 @@ def _unit(
     *,
     files: _EnvSources,
     shell_env: Mapping[str, Template],
-    options: ExportOptions,
-    lost: Lost,
+    options: base.ExportOptions,
+    lost: base.Lost,
 ) -> tuple[dict[str, Section], bool]:
     unit: Section = [
         # %i is the instance: the port of a listening process, else the copy's number.
@@ -195,11 +164,11 @@ def _unit(
         ("PartOf", f"{project.name}.target"),
     ]
     unit += _ordering(project, spec, lost)
-    policy = export_restart(project, spec, "systemd")
+    policy = base.export_restart(project, spec, "systemd")
     unit += _start_limits(spec, policy)
     service = _service_type(spec)
     service += _files_and_fixed_env(project, spec, files)
-    env, secrets = secret_env(
+    env, secrets = base.secret_env(
         project, spec.env_templates(), include_secrets=options.include_secrets
     )
     holds_secret = any(key in project.secret_names for key in env)
@@ -218,7 +187,7 @@ def _unit(
     return {"Unit": unit, "Service": service}, holds_secret
 
 
-def _ordering(project: ResolvedProject, spec: ProcessSpec, lost: Lost) -> Section:
+def _ordering(project: ResolvedProject, spec: ProcessSpec, lost: base.Lost) -> Section:
     """``After=`` every unit the process depends on, ``Requires=`` those it needs done."""
     after: list[str] = []
     requires: list[str] = []
@@ -244,7 +213,7 @@ def _start_limits(spec: ProcessSpec, policy: RestartPolicy) -> Section:
     """How many restarts in what window: systemd reads these from [Unit], not [Service]."""
     if spec.oneshot or policy.mode == "no":
         return []
-    interval = duration(policy.window) if policy.max_restarts else "0"
+    interval = base.duration(policy.window) if policy.max_restarts else "0"
     section: Section = [("StartLimitIntervalSec", interval)]
     if policy.max_restarts:
         section.append(("StartLimitBurst", str(policy.max_restarts)))
@@ -260,7 +229,7 @@ def _service_type(spec: ProcessSpec) -> Section:
         # the process says READY=1 itself: systemd understands exactly that
         section: Section = [("Type", "notify"), ("NotifyAccess", "main")]
         if spec.healthcheck.watchdog:
-            section.append(("WatchdogSec", duration(spec.healthcheck.watchdog)))
+            section.append(("WatchdogSec", base.duration(spec.healthcheck.watchdog)))
         return section
     return [("Type", "exec")]
 
@@ -271,9 +240,9 @@ def _files_and_fixed_env(
     """The working directory, the environment files, and what the unit itself sets."""
     root = project.deploy.settings("systemd").root or f"/srv/{project.name}"
     section: Section = [
-        ("WorkingDirectory", unit_value(under_root(root, relative_cwd(project, spec))))
+        ("WorkingDirectory", unit_value(base.under_root(root, base.relative_cwd(project, spec))))
     ]
-    path = target_path(project, spec, "systemd", root, SYSTEMD_PATH)
+    path = base.target_path(project, spec, "systemd", root, SYSTEMD_PATH)
     if path is not None:
         # commands are found in the virtualenv, not in the PATH of whoever runs systemctl
         section.append(("Environment", assignment(f"PATH={path}")))
@@ -291,12 +260,12 @@ def _files_and_fixed_env(
     return section
 
 
-def _stop_and_restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> Section:
+def _stop_and_restart(spec: ProcessSpec, policy: RestartPolicy, lost: base.Lost) -> Section:
     """How the process is stopped, which exits count as success, and when it restarts."""
     section: Section = [
         ("KillMode", KILL_MODE[spec.kill_mode]),
         ("KillSignal", spec.stop_signal.name),
-        ("TimeoutStopSec", duration(spec.stop_timeout)),
+        ("TimeoutStopSec", base.duration(spec.stop_timeout)),
     ]
     if policy.success_exit_codes:
         section.append(("SuccessExitStatus", " ".join(map(str, policy.success_exit_codes))))
@@ -305,8 +274,12 @@ def _stop_and_restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> S
         section.append(("RestartPreventExitStatus", codes))
     if not spec.oneshot:
         section.append(("Restart", RESTART[policy.mode]))
-        section.append(("RestartSec", duration(policy.backoff)))
-        if policy.mode != "no" and restart_tuned(policy) and policy.backoff_max != policy.backoff:
+        section.append(("RestartSec", base.duration(policy.backoff)))
+        if (
+            policy.mode != "no"
+            and base.restart_tuned(policy)
+            and policy.backoff_max != policy.backoff
+        ):
             lost.add(
                 spec.name,
                 f"restart backoff_max {policy.backoff_max:g}s",
@@ -316,11 +289,11 @@ def _stop_and_restart(spec: ProcessSpec, policy: RestartPolicy, lost: Lost) -> S
 
 
 def _user_and_limits(
-    project: ResolvedProject, spec: ProcessSpec, options: ExportOptions, lost: Lost
+    project: ResolvedProject, spec: ProcessSpec, options: base.ExportOptions, lost: base.Lost
 ) -> Section:
     """The user and group it runs as, its memory limit, and what systemd cannot express."""
     section: Section = []
-    user, group = run_as(project, spec, "systemd", allow_root=options.allow_root)
+    user, group = base.run_as(project, spec, "systemd", allow_root=options.allow_root)
     if user:
         section.append(("User", unit_value(user)))
     if group:
