@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from prodserver.config.model import ResolvedProject
@@ -121,27 +122,30 @@ def select_processes(project: ResolvedProject, names: Sequence[str]) -> list[str
     return [name for name in project.start_order() if name in wanted]
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run is given from outside and keeps for its whole life, reloads included."""
+
+    spawner: Spawner
+    clock: Clock
+    hooks: Hooks
+    #: the processes asked for (``up NAME...``); a reload selects them again
+    names: tuple[str, ...] = ()
+    #: ``--stop-timeout``: the grace period of every stop instead of each process's own
+    stop_timeout: float | None = None
+
+
 class Run:
     """The instances of one run of ``up`` and the state every deciding part shares."""
 
-    def __init__(
-        self,
-        project: ResolvedProject,
-        *,
-        spawner: Spawner,
-        clock: Clock,
-        hooks: Hooks,
-        names: Sequence[str] = (),
-        stop_timeout: float | None = None,
-    ) -> None:
+    def __init__(self, project: ResolvedProject, settings: RunSettings) -> None:
         self.project = project
-        self.spawner = spawner
-        self.clock = clock
-        self.hooks = hooks
-        self.stop_timeout = stop_timeout
-        #: the processes asked for (``up NAME...``); a reload selects them again
-        self.names = tuple(names)
-        self.selected = select_processes(project, names)
+        self.spawner = settings.spawner
+        self.clock = settings.clock
+        self.hooks = settings.hooks
+        self.stop_timeout = settings.stop_timeout
+        self.names = settings.names
+        self.selected = select_processes(project, self.names)
         self.units: list[Unit] = []
         self.by_process: dict[str, list[Unit]] = {}
         self.dependants: dict[str, set[str]] = {}
@@ -157,7 +161,7 @@ class Run:
         self.forced = False
         #: every required instance is ready (sent upstream once, as systemd's READY=1)
         self.all_ready = False
-        self.begun_at = clock.monotonic()
+        self.begun_at = self.clock.monotonic()
         from prodserver.config.display import masker_for
 
         self._masker = masker_for(project)

@@ -36,6 +36,7 @@ from prodserver.runtime.run import (
     Hooks,
     Notifier,
     Run,
+    RunSettings,
     Sampler,
     describe_exit,
     select_processes,
@@ -71,14 +72,7 @@ class Supervisor:
         on_sample: Callable[[], None] | None = None,
         reread: Callable[[], ResolvedProject] | None = None,
     ) -> None:
-        self.run = Run(
-            project,
-            spawner=spawner,
-            clock=clock,
-            hooks=hooks,
-            names=names,
-            stop_timeout=stop_timeout,
-        )
+        self.run = Run(project, RunSettings(spawner, clock, hooks, tuple(names), stop_timeout))
         self.project = project
         self.spawner = spawner
         self.clock = clock
