@@ -10,64 +10,40 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from prodserver import codes
 from prodserver.exitcodes import ExitCode
 
+# Location and Problem (dataclasses) live in prodserver.problems and are imported from here on
+# first use: every command imports this module, few of them build a problem (issue 17).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
-@dataclass(frozen=True)
-class Location:
-    """Where a problem is: a file and optionally a line and column (1-based), and a key path."""
+    from prodserver.problems import Location, Problem, unique_problems
 
-    file: Path | None = None
-    line: int | None = None
-    column: int | None = None
-    key_path: str | None = None
-
-    def render(self) -> str:
-        parts: list[str] = []
-        if self.file is not None:
-            where = str(self.file)
-            if self.line is not None:
-                where += f":{self.line}"
-                if self.column is not None:
-                    where += f":{self.column}"
-            parts.append(where)
-        if self.key_path:
-            parts.append(self.key_path)
-        return ": ".join(parts)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One configuration problem: a stable code, what, where, and a hint."""
-
-    code: str
-    message: str
-    location: Location = field(default_factory=Location)
-    hint: str | None = None
-    severity: str = "error"  # "error" or "warning"
-
-    def render(self) -> str:
-        where = self.location.render()
-        text = f"{where}: {self.message}" if where else self.message
-        code = f" {self.code}" if self.code != codes.USAGE else ""
-        text = f"{self.severity}{code}: {text}"
-        if self.hint:
-            text += f"\n  hint: {self.hint}"
-        return text
+__all__ = [
+    "BackendUnavailable",
+    "ConfigError",
+    "Location",
+    "OutputError",
+    "Problem",
+    "ProdserverError",
+    "SpawnError",
+    "UsageError",
+    "raise_problems",
+    "silence_stdout",
+    "unique_problems",
+]
+_LAZY = ("Location", "Problem", "unique_problems")
 
 
-def unique_problems(problems: Iterable[Problem]) -> list[Problem]:
-    """The problems in their order, each once.
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from prodserver import problems
 
-    A dict keeps the order and finds each problem in O(1): a list look-up made a file with
-    thousands of errors take seconds per thousand.
-    """
-    return list(dict.fromkeys(problems))
+        return getattr(problems, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ProdserverError(Exception):
@@ -86,11 +62,17 @@ class ProdserverError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.location = location or Location()
+        if location is None:
+            from prodserver.problems import Location
+
+            location = Location()
+        self.location = location
         self.code = code
 
     @property
     def problems(self) -> Sequence[Problem]:
+        from prodserver.problems import Problem
+
         return (Problem(self.code, self.message, self.location, self.hint),)
 
     def render(self) -> str:
