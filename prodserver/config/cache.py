@@ -42,26 +42,31 @@ import os
 # find_class that allows the configuration model's classes alone
 import pickle  # nosec B403
 import sys
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from prodserver import fastpath
-from prodserver.config.cache_inputs import _inputs, _Recorder, _recording, _Skip, _unchanged
 from prodserver.config.cache_store import (
     _SUFFIX,
     MAGIC,
-    _dump,
     _HeadUnpickler,
     _open_vault,
     _read_entry,
     _Unpickler,
-    _vault_for,
-    _write_entry,
 )
+from prodserver.fastpath import unchanged as _unchanged
 
+# A hit (every `up`, `run` and `exec` after the first) imports only what reads an entry: the
+# recorder and the writing side (prodserver.config.cache_inputs, the rest of cache_store) are
+# imported on a miss, which resolves the configuration anyway (issue 17).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from prodserver.config.cache_inputs import _Recorder
     from prodserver.config.model import ResolvedProject
+
+    Resolve = Callable[[], tuple[ResolvedProject, frozenset[str]]]
 
 __all__ = [
     "FORMAT",
@@ -104,9 +109,6 @@ def request_key(request: Mapping[str, Any], environ: Mapping[str, str]) -> str:
 # -- the entry point ---------------------------------------------------------------------------
 
 
-Resolve = Callable[[], tuple["ResolvedProject", frozenset[str]]]
-
-
 def cached(
     resolve: Resolve,
     request: Mapping[str, Any],
@@ -136,6 +138,9 @@ def cached(
     found = None if body is None else _hit(body, env, debug, inputs)
     if found is not None:
         return found
+    from prodserver.config.cache_inputs import _recording, _Skip
+    from prodserver.config.cache_store import _write_entry
+
     with _recording() as rec:
         result = resolve()
     try:
@@ -175,6 +180,9 @@ def _entry(
     env: Mapping[str, str],
     inputs_out: list[Any] | None = None,
 ) -> bytes:
+    from prodserver.config.cache_inputs import _inputs, _Skip
+    from prodserver.config.cache_store import _dump, _vault_for
+
     project, configured = result
     if rec.unsupported:
         raise _Skip(rec.unsupported)

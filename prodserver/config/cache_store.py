@@ -14,17 +14,18 @@ import os
 # entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
 # find_class that allows the configuration model's classes alone
 import pickle  # nosec B403
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
 
-from prodserver.config.cache_inputs import _Skip
 from prodserver.fastpath import read_entry, sha256
 
+# read on every cache hit: no dataclass, no `typing`; the writing side's imports are in its
+# functions (issue 17)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
     from prodserver.config.model import ResolvedProject
 
 MAGIC = b"prodserver-config-cache\x00"
@@ -45,13 +46,13 @@ _MODEL_MODULES = ("prodserver.config.model", "prodserver.template")
 # -- secrets -----------------------------------------------------------------------------------
 
 
-@dataclass
 class _Vault:
     """Secret values, each with where it is read from again: ("env", NAME) or ("file", PATH,
     NAME)."""
 
-    values: list[str] = field(default_factory=list)
-    origins: list[tuple[str, ...]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.origins: list[tuple[str, ...]] = []
 
     def pattern(self) -> Any:
         import re
@@ -199,11 +200,11 @@ class _Unpickler(pickle.Unpickler):
         if name in _ALLOWED.get(module, ()):
             return super().find_class(module, name)
         if module in _MODEL_MODULES and not name.startswith("_"):
-            import dataclasses
             import importlib
 
             found = getattr(importlib.import_module(module), name, None)
-            if isinstance(found, type) and dataclasses.is_dataclass(found):
+            # dataclasses.is_dataclass(), without importing dataclasses on every hit
+            if isinstance(found, type) and hasattr(found, "__dataclass_fields__"):
                 return found
         raise pickle.UnpicklingError(f"{module}.{name} is not part of the model")
 
@@ -223,6 +224,8 @@ def _dump(project: ResolvedProject, configured: frozenset[str], vault: _Vault) -
 
 def _prove_secret_free(project: ResolvedProject, data: bytes) -> None:
     """The proof: no secret value, nor any URL password, is in what would be written."""
+    from prodserver.config.cache_inputs import _Skip
+
     for name, values in sorted(_secret_values(project).items()):
         for value in values:
             for piece in (value, *_url_passwords(value)):
@@ -252,6 +255,7 @@ def _write_entry(
 ) -> None:
     """Write an entry (or, with ``magic`` and ``suffix``, a fast record) privately and whole."""
     import tempfile
+    from contextlib import suppress
 
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)  # mode 0600
     try:
@@ -267,6 +271,8 @@ def _write_entry(
 
 def _prune(directory: Path, keep: int, suffix: str = _SUFFIX) -> None:
     """Remove the oldest entries beyond ``keep``."""
+    from contextlib import suppress
+
     with suppress(OSError):
         entries = [e for e in os.scandir(directory) if e.name.endswith(suffix)]
         if len(entries) <= keep:
