@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-from collections.abc import Iterable
 
 from prodserver import codes
-from prodserver.checks.report import Report
-from prodserver.config.model import ProcessSpec, ResolvedProject
-from prodserver.errors import Location, Problem
 from prodserver.hostport import AddressError, split_bind
+
+# `up` runs this check before every start: socket is imported when a port is to be tested
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from prodserver.checks.report import Report
+    from prodserver.config.model import ProcessSpec, ResolvedProject
 
 
 def _bind_host(spec: ProcessSpec) -> tuple[str | None, int | None]:
@@ -48,6 +51,8 @@ def check_ports(project: ResolvedProject, specs: Iterable[ProcessSpec], report: 
             error = port_in_use(host, port)
             if error is None:
                 continue
+            from prodserver.errors import Location, Problem
+
             holder = _holder(port)
             who = f" by {holder}" if holder else ""
             report.problems.append(
@@ -65,6 +70,8 @@ def check_ports(project: ResolvedProject, specs: Iterable[ProcessSpec], report: 
 
 def port_in_use(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be bound now, or None when it can."""
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         # like the servers themselves: a port in TIME_WAIT is free

@@ -29,24 +29,25 @@ Every problem says what failed and how to fix it; none is fatal here: the caller
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import sys
-from collections.abc import Sequence
 
 from prodserver import codes
-from prodserver.checks.deploy import check_django_deploy
 from prodserver.checks.ports import check_ports
 from prodserver.checks.report import PrestartFailed, Report
 from prodserver.checks.root import is_production
-from prodserver.checks.services import check_services
-from prodserver.config.model import ResolvedProject
-from prodserver.errors import Location, Problem
+
+# `up` runs these checks before every start: the services and Django checks (sockets, URL
+# parsing, subprocess) are imported only when a profile needs them (issue 17)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from prodserver.config.model import ResolvedProject
 
 __all__ = ["PrestartFailed", "Report", "fail_on", "prestart_problems"]
 
 #: the resolver's warning that a variable was substituted as empty, as rendered
-_UNSET = re.compile(rf"{codes.VARIABLE_UNSET}: .*?variable (\S+) is not set")
+_UNSET = rf"{codes.VARIABLE_UNSET}: .*?variable (\S+) is not set"
 
 
 def prestart_problems(
@@ -63,14 +64,22 @@ def prestart_problems(
     if deploy or is_production(project):
         # a development profile often names services it does not use (a REDIS_URL for the
         # production workers): there they are the developer's business, not a reason to stop
+        from prodserver.checks.services import check_services
+
         _required(project, report)
         wait = timeout if timeout is not None else (3.0 if deploy else 1.0)
         check_services(project, specs, report, wait)
     if deploy:
+        from prodserver.checks.deploy import check_django_deploy
+
         check_django_deploy(project, specs, report)
+    if not (report.problems or report.notes or report.done):
+        return report  # nothing to mask
     # Every message goes through the masker of `prodserver config`: a password may reach one
     # through a URL (in any form, even one urllib cannot parse), a port, a host name, or
     # Django's own output.
+    import dataclasses
+
     from prodserver.config.display import masker_for
 
     text = masker_for(project).text
@@ -96,9 +105,14 @@ def fail_on(report: Report, skip: str) -> None:
 
 
 def _required(project: ResolvedProject, report: Report) -> None:
+    import re
+
+    from prodserver.errors import Location, Problem
+
+    unset = re.compile(_UNSET)
     missing: dict[str, str] = {}
     for warning in project.warnings:
-        match = _UNSET.search(warning)
+        match = unset.search(warning)
         if match:
             missing.setdefault(match.group(1), warning)
     for name in missing:

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from prodserver.errors import ProdserverError
 
-from prodserver.errors import Problem, ProdserverError
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from prodserver.errors import Problem
 
 
 class PrestartFailed(ProdserverError):
     """At least one pre-start check failed (each one printed above the message)."""
 
 
-@dataclass
 class Report:
-    """What the checks found, and what they did (for ``check --deploy``'s summary)."""
+    """What the checks found, and what they did (for ``check --deploy``'s summary).
 
-    problems: list[Problem] = field(default_factory=list)
-    done: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    A plain class, not a dataclass: ``up`` builds one before every start (issue 17)."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.done: list[str] = []
+        self.notes: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"Report(problems={self.problems!r}, done={self.done!r}, notes={self.notes!r})"
 
     @property
     def errors(self) -> list[Problem]:

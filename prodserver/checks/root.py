@@ -7,11 +7,16 @@ production profile that the pre-start checks share.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from prodserver import codes
-from prodserver.config.model import PRODUCTION_NAMES, ResolvedProject
-from prodserver.errors import Location, Problem
+from prodserver.config.model import PRODUCTION_NAMES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from prodserver.config.model import ResolvedProject
+    from prodserver.errors import Problem
 
 #: the environment's way to say --allow-root (a container image that must run as root)
 ALLOW_ROOT_ENV = "PRODSERVER_ALLOW_ROOT"
@@ -88,6 +93,8 @@ def root_problems(
         as_root, key = _as_root(project, euid, names=names, probes=probes)
     if not as_root:
         return []
+    from prodserver.errors import Location, Problem
+
     return [
         Problem(
             codes.ROOT_IN_PRODUCTION,
