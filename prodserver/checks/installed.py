@@ -7,12 +7,17 @@ a missing backend package as an error.
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterable
 
 from prodserver import codes
-from prodserver.config.model import ResolvedProject
-from prodserver.errors import Location, Problem
+
+# `up` runs backend_problems before every start: what builds a problem is imported when there
+# is one (issue 17)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from prodserver.config.model import ResolvedProject
+    from prodserver.errors import Problem
 
 
 def backend_problems(
@@ -42,6 +47,8 @@ def backend_problems(
         backend = get_backend(spec.backend)
         missing = backend.missing_requirements()
         if missing:
+            from prodserver.errors import Location, Problem
+
             hint = backend.install_hint() or f"install the package providing {missing[0]}"
             users = [s.name for s in selected if s.backend == spec.backend]
             problems.append(
@@ -66,12 +73,15 @@ def _package_missing(backend_name: str) -> bool:
 def _program_found(program: str, path: str) -> bool:
     if os.sep in program:
         return os.access(program, os.X_OK)
+    import shutil
+
     return shutil.which(program, path=path) is not None
 
 
 def executable_problems(project: ResolvedProject) -> list[Problem]:
     """Warn about a program that is not on the process's PATH (it would fail at start)."""
     from prodserver.config.display import masker_for
+    from prodserver.errors import Location, Problem
 
     masker = masker_for(project)
     problems: list[Problem] = []

@@ -79,6 +79,15 @@ def _parser_class() -> type[argparse.ArgumentParser]:
         from prodserver.exitcodes import ExitCode
 
         class _Parser(argparse.ArgumentParser):
+            #: the epilog is written when help is shown: a command that runs never needs it
+            #: (it imports textwrap; issue 17)
+            lazy_epilog = False
+
+            def format_help(self) -> str:
+                if self.lazy_epilog:
+                    self.epilog, self.lazy_epilog = epilog(), False
+                return super().format_help()
+
             def error(self, message: str) -> None:  # type: ignore[override]
                 self.print_usage(sys.stderr)
                 sys.stderr.write(f"{self.prog}: error: {message}\n")
@@ -135,9 +144,9 @@ def build_parser(
     parser = parser_class(
         prog=prog,
         description="Run, check and export every process of a Python or Django app.",
-        epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.lazy_epilog = True  # type: ignore[attr-defined]
     parser.add_argument("--version", action="version", version=f"prodserver {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     for name, (module_name, help_text) in COMMANDS.items():
