@@ -19,21 +19,67 @@ if TYPE_CHECKING:
     from prodserver.config.model import ResolvedProject
     from prodserver.errors import Problem
 
+    #: what :func:`backend_problems` needs of a backend: the import names it requires, and its
+    #: install hint
+    Needs = dict[str, tuple[tuple[str, ...], str | None]]
+
+
+def backend_needs(project: ResolvedProject) -> Needs:
+    """What a backend of ``project`` requires, for every built-in one whose check is its
+    :attr:`~prodserver.backends.base.Backend.requires` alone.
+
+    Kept in the configuration cache beside the project (``cli.common.resolve_here``): on a hit,
+    ``up`` checks the packages without importing the backends. It is prodserver's own code,
+    which the cache's key covers; a plugin (its code is not covered) or a backend with its own
+    ``missing_requirements`` is left out, and looked up as usual.
+    """
+    from prodserver.backends.base import Backend
+    from prodserver.backends.registry import BUILTINS, get_backend
+
+    out: Needs = {}
+    for name in sorted({spec.backend for spec in project.processes.values()}):
+        if name not in BUILTINS:
+            continue
+        backend = get_backend(name)
+        kind = type(backend)
+        if (
+            kind.missing_requirements is Backend.missing_requirements
+            and kind.install_hint is Backend.install_hint
+        ):
+            out[name] = (tuple(backend.requires), backend.install_hint())
+    return out
+
+
+def _not_importable(modules: Iterable[str]) -> list[str]:
+    """:meth:`Backend.missing_requirements <prodserver.backends.base.Backend.missing_requirements>`
+    of a backend whose ``requires`` is ``modules``."""
+    import importlib.util
+
+    missing = []
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(module)
+    return missing
+
 
 def backend_problems(
     project: ResolvedProject,
     *,
     severity: str = "error",
     names: Iterable[str] | None = None,
+    needs: Needs | None = None,
 ) -> list[Problem]:
     """A backend whose package is not installed, once per backend, naming the extra to install.
 
     ``check`` reports it as a warning (the configuration itself is fine: another machine may
     have the package); ``check --deploy`` and ``up`` as an error. ``names`` limits the check to
-    the processes that will run.
+    the processes that will run. ``needs`` (from :func:`backend_needs`) answers for the
+    backends it names without importing them; the packages are looked for every time.
     """
-    from prodserver.backends.registry import get_backend
-
     wanted = None if names is None else set(names)
     selected = [
         spec for spec in project.processes.values() if wanted is None or spec.name in wanted
@@ -44,12 +90,19 @@ def backend_problems(
         if spec.backend in seen:
             continue
         seen.add(spec.backend)
-        backend = get_backend(spec.backend)
-        missing = backend.missing_requirements()
+        if needs is not None and spec.backend in needs:
+            requires, install_hint = needs[spec.backend]
+            missing = _not_importable(requires)
+        else:
+            from prodserver.backends.registry import get_backend
+
+            backend = get_backend(spec.backend)
+            missing = backend.missing_requirements()
+            install_hint = backend.install_hint() if missing else None
         if missing:
             from prodserver.errors import Location, Problem
 
-            hint = backend.install_hint() or f"install the package providing {missing[0]}"
+            hint = install_hint or f"install the package providing {missing[0]}"
             users = [s.name for s in selected if s.backend == spec.backend]
             problems.append(
                 Problem(

@@ -112,6 +112,7 @@ def resolve_here(
         "port": port,
     }
     inputs: list[Any] = []
+    facts: dict[str, Any] = {}
     result = cached(
         resolve,
         request,
@@ -119,7 +120,18 @@ def resolve_here(
         no_cache=not cache or bool(getattr(args, "no_cache", False)),
         debug=bool(getattr(args, "debug", False)),
         inputs=inputs,
+        facts=_facts,
+        facts_out=facts,
     )
     # what a fast record of `run` or `exec` must check again (empty: the result is not cached)
     args._cache_inputs = inputs
+    # what up's package check needs of the backends, when cached (absent: looked up)
+    args._backend_needs = facts.get("backend_needs")
     return result
+
+
+def _facts(project: ResolvedProject) -> dict[str, Any]:
+    """What a cache entry keeps beside the project (see :func:`resolve_here`)."""
+    from prodserver.checks.installed import backend_needs
+
+    return {"backend_needs": backend_needs(project)}

@@ -83,7 +83,7 @@ NO_CACHE_ENV = fastpath.NO_CACHE_ENV
 #: entries kept; the oldest written are removed beyond this
 MAX_ENTRIES = 64
 #: bumped whenever what an entry holds changes shape
-FORMAT = 2
+FORMAT = 3
 # -- where -------------------------------------------------------------------------------------
 
 
@@ -117,6 +117,8 @@ def cached(
     no_cache: bool = False,
     debug: bool = False,
     inputs: list[Any] | None = None,
+    facts: Callable[[ResolvedProject], dict[str, Any]] | None = None,
+    facts_out: dict[str, Any] | None = None,
 ) -> tuple[ResolvedProject, frozenset[str]]:
     """``resolve()``'s result, from the cache when every input it read is unchanged.
 
@@ -125,6 +127,10 @@ def cached(
     and the names of the variables the configuration set (``Provenance.configured``).
     ``inputs``, when given, receives the entry's list of inputs if the result is cached (read
     from an entry, or written to one): what a fast record of ``run`` or ``exec`` must check.
+    ``facts(project)``, when given, is stored beside the project when an entry is written
+    (plain data derived from prodserver's own code and the project, nothing secret), and
+    ``facts_out`` receives it whenever the result is cached: a hit then needs no import to
+    know it.
     """
     env = dict(os.environ if environ is None else environ)
     directory = None if disabled(no_cache, env) else cache_dir(env)
@@ -135,7 +141,7 @@ def cached(
     except (OSError, ValueError):  # the working directory is gone, the package is zipped...
         return resolve()
     body = _read_entry(directory / name)
-    found = None if body is None else _hit(body, env, debug, inputs)
+    found = None if body is None else _hit(body, env, debug, inputs, facts_out)
     if found is not None:
         return found
     from prodserver.config.cache_inputs import _recording, _Skip
@@ -144,7 +150,7 @@ def cached(
     with _recording() as rec:
         result = resolve()
     try:
-        body = _entry(result, rec, env, inputs)
+        body = _entry(result, rec, env, inputs, facts=facts, facts_out=facts_out)
         _write_entry(directory, name, body, keep=MAX_ENTRIES)
     except _Skip as why:
         _say(debug, env, f"configuration not cached: {why}")
@@ -158,10 +164,11 @@ def _hit(
     env: Mapping[str, str],
     debug: bool = False,
     inputs_out: list[Any] | None = None,
+    facts_out: dict[str, Any] | None = None,
 ) -> tuple[ResolvedProject, frozenset[str]] | None:
     """The entry's result if every input it lists is unchanged; None for any damage."""
     try:
-        inputs, origins, data = _HeadUnpickler(io.BytesIO(body)).load()
+        inputs, origins, data, facts = _HeadUnpickler(io.BytesIO(body)).load()
         if not _unchanged(inputs):
             return None
         secrets = _open_vault(origins, env)
@@ -171,6 +178,8 @@ def _hit(
         return None
     if inputs_out is not None:
         inputs_out.extend(inputs)
+    if facts_out is not None:
+        facts_out.update(facts)
     return project, frozenset(configured)
 
 
@@ -179,6 +188,9 @@ def _entry(
     rec: _Recorder,
     env: Mapping[str, str],
     inputs_out: list[Any] | None = None,
+    *,
+    facts: Callable[[ResolvedProject], dict[str, Any]] | None = None,
+    facts_out: dict[str, Any] | None = None,
 ) -> bytes:
     from prodserver.config.cache_inputs import _inputs, _Skip
     from prodserver.config.cache_store import _dump, _vault_for
@@ -193,9 +205,13 @@ def _entry(
     inputs = _inputs(rec)
     vault = _vault_for(project, env)
     data = _dump(project, configured, vault)
-    body = pickle.dumps((inputs, tuple(vault.origins), data), protocol=pickle.HIGHEST_PROTOCOL)
+    known = {} if facts is None else facts(project)
+    head = (inputs, tuple(vault.origins), data, known)
+    body = pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL)
     if inputs_out is not None:
         inputs_out.extend(inputs)
+    if facts_out is not None:
+        facts_out.update(known)
     return body
 
 

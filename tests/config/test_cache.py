@@ -281,7 +281,7 @@ def _damage(entry: Path, how: str, marker: Path) -> None:
                 return (os.mkdir, (str(marker),))
 
         data = pickle.dumps((Evil(), frozenset()))
-        body = pickle.dumps(([], (), data))
+        body = pickle.dumps(([], (), data, {}))
         import hashlib
 
         entry.write_bytes(cache.MAGIC + hashlib.sha256(body).digest() + body)

@@ -161,9 +161,12 @@ def run(args: argparse.Namespace) -> int:
     _require_packages(project, args)
     if not args.skip_checks:
         from prodserver.checks.prestart import fail_on, prestart_problems
-        from prodserver.runtime.supervisor import select_processes
 
-        names = select_processes(project, args.names) if args.names else None
+        names = None
+        if args.names:
+            from prodserver.runtime.supervisor import select_processes
+
+            names = select_processes(project, args.names)
         fail_on(
             prestart_problems(project, names=names, deploy=False), "prodserver up --skip-checks"
         )
@@ -192,7 +195,8 @@ def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> Non
         from prodserver.runtime.supervisor import select_processes
 
         names = tuple(select_processes(project, args.names))
-    problems = backend_problems(project, names=names)
+    # on a cache hit, what the backends require comes with the project: none is imported
+    problems = backend_problems(project, names=names, needs=getattr(args, "_backend_needs", None))
     if not problems:
         return
     from prodserver import codes
