@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,20 +34,32 @@ if TYPE_CHECKING:
     from prodserver.runtime.up import UpOptions
 
 
-@dataclass
 class Assembly:
     """Everything one run of ``up`` is made of, and how to take it apart."""
 
-    mux: OutputMux
-    loop: EventLoop
-    supervisor: Supervisor
-    prober: ThreadProber
-    guardian: Guardian | None = None
-    hub: NotifyHub | None = None
-    control: ControlServer | None = None
-    metrics: MetricsServer | None = None
-    #: said at the start of the run (no runtime directory, a second ``up``)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        mux: OutputMux,
+        loop: EventLoop,
+        supervisor: Supervisor,
+        prober: ThreadProber,
+        *,
+        guardian: Guardian | None,
+        hub: NotifyHub | None,
+        control: ControlServer | None,
+        metrics: MetricsServer | None,
+        warnings: list[str],
+    ) -> None:
+        self.mux = mux
+        self.loop = loop
+        self.supervisor = supervisor
+        self.prober = prober
+        self.guardian = guardian
+        self.hub = hub
+        self.control = control
+        self.metrics = metrics
+        #: said at the start of the run (no runtime directory, a second ``up``)
+        self.warnings = warnings
 
     def close(self, *, failed: bool) -> None:
         """Close every socket and thread; ``failed``: the guardian is not dismissed, so it
@@ -134,7 +145,17 @@ def assemble(
         reread=options.reread,
     )
     late.sup = sup
-    return Assembly(mux, loop, sup, prober, guardian, hub, control, metrics, warnings)
+    return Assembly(
+        mux,
+        loop,
+        sup,
+        prober,
+        guardian=guardian,
+        hub=hub,
+        control=control,
+        metrics=metrics,
+        warnings=warnings,
+    )
 
 
 class _FirstUseSampler:
