@@ -32,13 +32,12 @@ close it, so the listening socket does not stay readable and spin the event loop
 
 from __future__ import annotations
 
-# `json`, `secrets` are imported where they are used: most runs of `up` never answer a
-# request, and every import here is paid at each start
+# `json`, `secrets` and `tempfile` are imported where they are used: most runs of `up` never
+# answer a request, and every import here is paid at each start
 import contextlib
 import os
 import socket
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -71,6 +70,8 @@ def runtime_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
     xdg = environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg):
         return Path(xdg) / "prodserver" / digest
+    import tempfile  # with `random`: only where there is no XDG_RUNTIME_DIR
+
     # Windows has no uid; its temporary directory is the user's own (in their profile)
     owner = os.getuid() if hasattr(os, "getuid") else "user"
     return Path(tempfile.gettempdir()) / f"prodserver-{owner}" / digest
