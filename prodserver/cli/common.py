@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from prodserver.errors import UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
     from prodserver.config.model import ResolvedProject
 
 
