@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from prodserver.errors import UsageError
 
 TYPE_CHECKING = False  # not typing's: it costs milliseconds at every start (issue 17)
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Mapping
     from typing import Any
 

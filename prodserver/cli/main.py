@@ -224,6 +224,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
 
     args_list = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     chosen = _chosen_command(args_list)
+    keep = argv is None and prog == "prodserver"  # the console script, not a caller's parse
+    if keep:
+        from prodserver.cli import parsed
+
+        known = parsed.read(args_list, chosen)  # `up` as argparse parsed it last time
+        if known is not None:
+            return dispatch(known)
     parser = build_parser(prog, only=chosen, load_commands=chosen is not None)
     if chosen is None:
         if any(a in ("-h", "--help", "--version") for a in args_list) or not args_list:
@@ -233,6 +240,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
     args = parser.parse_args(args_list)
     if getattr(args, "_module", None) is None:
         parser.error(f"the {chosen!r} command is not available in this build")
+    if keep:
+        parsed.write(args_list, chosen, args)
     return dispatch(args)
 
 

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prodserver.declarations.defaults import DEFAULT_STOP_TIMEOUT
-from prodserver.options import KillMode
 from prodserver.template import Template
+
+if TYPE_CHECKING:
+    from prodserver.options import KillMode
 
 DependencyCondition = Literal["started", "healthy", "completed"]
 RestartMode = Literal["no", "on-failure", "always"]

@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,26 +28,38 @@ if TYPE_CHECKING:
     from prodserver.runtime.guardian import Guardian
     from prodserver.runtime.health import ThreadProber
     from prodserver.runtime.loop import EventLoop
-    from prodserver.runtime.metrics import MetricsServer
+    from prodserver.runtime.metrics import MetricsServer, PsutilSampler, UnitSample
     from prodserver.runtime.notify import NotifyHub
     from prodserver.runtime.supervisor import Supervisor
     from prodserver.runtime.up import UpOptions
 
 
-@dataclass
 class Assembly:
     """Everything one run of ``up`` is made of, and how to take it apart."""
 
-    mux: OutputMux
-    loop: EventLoop
-    supervisor: Supervisor
-    prober: ThreadProber
-    guardian: Guardian | None = None
-    hub: NotifyHub | None = None
-    control: ControlServer | None = None
-    metrics: MetricsServer | None = None
-    #: said at the start of the run (no runtime directory, a second ``up``)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        mux: OutputMux,
+        loop: EventLoop,
+        supervisor: Supervisor,
+        prober: ThreadProber,
+        *,
+        guardian: Guardian | None,
+        hub: NotifyHub | None,
+        control: ControlServer | None,
+        metrics: MetricsServer | None,
+        warnings: list[str],
+    ) -> None:
+        self.mux = mux
+        self.loop = loop
+        self.supervisor = supervisor
+        self.prober = prober
+        self.guardian = guardian
+        self.hub = hub
+        self.control = control
+        self.metrics = metrics
+        #: said at the start of the run (no runtime directory, a second ``up``)
+        self.warnings = warnings
 
     def close(self, *, failed: bool) -> None:
         """Close every socket and thread; ``failed``: the guardian is not dismissed, so it
@@ -95,7 +106,6 @@ def assemble(
     from prodserver.runtime.clock import SystemClock
     from prodserver.runtime.health import ThreadProber
     from prodserver.runtime.loop import EventLoop
-    from prodserver.runtime.metrics import PsutilSampler
     from prodserver.runtime.plumbing import choose
     from prodserver.runtime.supervisor import Supervisor
 
@@ -126,7 +136,7 @@ def assemble(
         extra_env=guardian.env if guardian else None,
         prober=prober,
         notifier=hub,
-        sampler=PsutilSampler(),
+        sampler=_FirstUseSampler(),
         sample_interval=_interval(options, metrics),
         helpers=(guardian.pid,) if guardian else (),
         on_all_ready=_all_ready(loop, project, selected),
@@ -135,13 +145,39 @@ def assemble(
         reread=options.reread,
     )
     late.sup = sup
-    return Assembly(mux, loop, sup, prober, guardian, hub, control, metrics, warnings)
+    return Assembly(
+        mux,
+        loop,
+        sup,
+        prober,
+        guardian=guardian,
+        hub=hub,
+        control=control,
+        metrics=metrics,
+        warnings=warnings,
+    )
+
+
+class _FirstUseSampler:
+    """psutil's sampler, made with the metrics module at the first sample: most runs never
+    measure anything (no memory guard, no ``--metrics``, no ``status``), and importing them
+    is milliseconds of every start."""
+
+    def __init__(self) -> None:
+        self._sampler: PsutilSampler | None = None
+
+    def sample(self, units: Sequence[Unit]) -> Mapping[str, UnitSample]:
+        if self._sampler is None:
+            from prodserver.runtime.metrics import PsutilSampler
+
+            self._sampler = PsutilSampler()
+        return self._sampler.sample(units)
 
 
 def _interval(options: UpOptions, metrics: MetricsServer | None) -> float | None:
-    from prodserver.runtime.metrics import DEFAULT_INTERVAL
-
     if options.sample_interval is None and metrics is not None:
+        from prodserver.runtime.metrics import DEFAULT_INTERVAL
+
         return DEFAULT_INTERVAL  # --metrics samples even without a memory guard
     return options.sample_interval
 

@@ -32,14 +32,12 @@ close it, so the listening socket does not stay readable and spin the event loop
 
 from __future__ import annotations
 
+# `json`, `secrets` and `tempfile` are imported where they are used: most runs of `up` never
+# answer a request, and every import here is paid at each start
 import contextlib
-import hashlib
-import json
 import os
-import secrets
 import socket
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -47,6 +45,7 @@ from typing import Any, Literal
 
 from prodserver.errors import ProdserverError
 from prodserver.exitcodes import ExitCode
+from prodserver.fastpath import sha256
 
 SOCKET_NAME = "control.sock"
 #: the loopback endpoint's port and token (where there are no unix sockets)
@@ -66,10 +65,13 @@ MAX_REPLY = 64 * 1024 * 1024
 def runtime_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
     """The per-project runtime directory (not created; see :func:`ensure_private_dir`)."""
     environ = os.environ if environ is None else environ
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    # the interpreter's built-in SHA-256: `hashlib` would load OpenSSL at every start of `up`
+    digest: str = sha256(str(root.resolve()).encode()).hexdigest()[:16]
     xdg = environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg):
         return Path(xdg) / "prodserver" / digest
+    import tempfile  # with `random`: only where there is no XDG_RUNTIME_DIR
+
     # Windows has no uid; its temporary directory is the user's own (in their profile)
     owner = os.getuid() if hasattr(os, "getuid") else "user"
     return Path(tempfile.gettempdir()) / f"prodserver-{owner}" / digest
@@ -163,6 +165,8 @@ class ControlServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind(("127.0.0.1", 0))
+            import secrets
+
             self.token = secrets.token_urlsafe(32)
             port = sock.getsockname()[1]
             _write_private(self.path, {"port": port, "token": self.token, "pid": os.getpid()})
@@ -218,6 +222,8 @@ class ControlServer:
             self._drop(fd)
 
     def _read(self, fd: int) -> None:
+        import json
+
         self._expire()
         if fd not in self._conns:
             return
@@ -246,10 +252,14 @@ class ControlServer:
     def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         """The handler's reply; on the loopback endpoint only with the right token."""
         given = request.pop("token", None)
-        if self.token is not None and not (
-            isinstance(given, str) and secrets.compare_digest(given.encode(), self.token.encode())
-        ):
-            return {"error": "refused: wrong or missing token"}
+        if self.token is not None:
+            import secrets  # only the loopback endpoint (Windows) has a token
+
+            if not (
+                isinstance(given, str)
+                and secrets.compare_digest(given.encode(), self.token.encode())
+            ):
+                return {"error": "refused: wrong or missing token"}
         return dict(self._handler(request))
 
     def _drop(self, fd: int) -> None:
@@ -281,6 +291,8 @@ def _open_spare() -> int | None:
 
 def _write_private(path: Path, content: Mapping[str, Any]) -> None:
     """Write ``content`` as JSON to ``path``, mode 0600 from its first byte, atomically."""
+    import json
+
     temp = path.with_name(f".{path.name}.{os.getpid()}")
     with contextlib.suppress(FileNotFoundError):
         temp.unlink()
@@ -320,6 +332,8 @@ def _connect(directory: Path, timeout: float) -> tuple[socket.socket, str | None
 
 def _read_endpoint(path: Path) -> tuple[int, str]:
     """The port and token in ``path``; OSError if it does not hold them."""
+    import json
+
     with open(path, encoding="utf-8") as source:  # FileNotFoundError: no up is running
         text = source.read(MAX_REQUEST)
     try:
@@ -351,6 +365,8 @@ class NotRunning(ProdserverError):
 
 def request(directory: Path, command: Mapping[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Send ``command`` to the ``up`` serving ``directory``; raises :class:`NotRunning`."""
+    import json
+
     try:
         sock, token, where = _connect(directory, timeout)
     except (FileNotFoundError, ConnectionRefusedError):

@@ -22,7 +22,6 @@ import contextlib
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from prodserver.runtime.tree import GUARD_GROUPS_VAR, GUARD_TOKEN_VAR, RUN_TOKEN_VAR
@@ -51,15 +50,23 @@ exec "$@"
 """
 
 
-@dataclass
 class Guardian:
     """prodserver's end of the guardian's pipe."""
 
-    pid: int
-    fd: int
-    token: str
-    env: dict[str, str] = field(default_factory=dict)
-    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    def __init__(
+        self,
+        pid: int,
+        fd: int,
+        token: str,
+        env: dict[str, str] | None = None,
+        popen: subprocess.Popen[bytes] | None = None,
+    ) -> None:
+        self.pid = pid
+        self.fd = fd
+        self.token = token
+        #: what every child's environment gets (the run's token)
+        self.env = env if env is not None else {}
+        self.popen = popen
 
     def _send(self, text: str) -> None:
         with contextlib.suppress(OSError):

@@ -37,7 +37,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -210,6 +209,7 @@ class Prober(Protocol):
 def http_probe(check: HealthCheck) -> tuple[bool, str]:
     """GET the URL; healthy when the status is in range and the body holds ``expect``."""
     import http.client
+    import urllib.parse  # with ipaddress: only a run with an HTTP probe pays for it
 
     url = str(check.target)
     parts = urllib.parse.urlsplit(url)

@@ -11,8 +11,8 @@ import errno
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 #: exit code a shell reports for "command not found"; a missing program counts as this
 NOT_FOUND_CODE = 127
@@ -147,8 +147,7 @@ class UnknownUser(Exception):
         self.user = user
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     """What dropping privileges to ``user =`` needs: ids, supplementary groups and home."""
 
     name: str

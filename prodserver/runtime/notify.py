@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import struct
 from collections.abc import Callable, Mapping
@@ -115,6 +114,8 @@ class NotifyHub:
             self._unwatch(fd)
             sock.close()
         self._socks.clear()
+        import shutil  # at the end of the run only
+
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -24,7 +24,6 @@ Guarantees (each has a test):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -59,7 +58,12 @@ _BOLD = b"\x1b[1m"
 # Foreground colours that read well on dark and light backgrounds.
 _PALETTE = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91)
 
-_encode_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
+# json's own string encoder, without importing the json package at every start of `up` (most
+# runs write text): the C function `json.encoder` uses, else its Python twin
+try:
+    from _json import encode_basestring_ascii as _encode_json_str
+except ImportError:  # pragma: no cover - an interpreter built without json's accelerator
+    from json.encoder import py_encode_basestring_ascii as _encode_json_str
 
 
 class OutputMux:
@@ -312,6 +316,8 @@ class OutputMux:
         if isinstance(text, Event):
             # the record's own keys come first and win: a field never hides one of them
             fields = {k: v for k, v in text.fields.items() if k not in _RECORD_KEYS}
+            import json
+
             tail = ", " + json.dumps({"event": text.name, **fields})[1:-1]
         return (head + _encode_json_str(text) + tail + "}\n").encode("ascii")
 

@@ -25,8 +25,7 @@ import selectors
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from prodserver import codes
 from prodserver.errors import UsageError
@@ -317,8 +316,7 @@ def _selector_events(eventmask: int) -> int:
     )
 
 
-@dataclass(frozen=True)
-class Plumbing:
+class Plumbing(NamedTuple):
     """The OS plumbing of one run: which poller, spawner and guardian it uses."""
 
     name: Runtime

@@ -12,7 +12,7 @@ far apart that the window never holds ``max_restarts`` of them, and it would cra
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from prodserver.config.model import RestartPolicy
 
@@ -30,8 +30,7 @@ class Action(enum.Enum):
     END = "end"
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The restart policy's answer for one exit."""
 
     action: Action
@@ -39,15 +38,17 @@ class Decision:
     delay: float = 0.0
 
 
-@dataclass
 class RestartTracker:
     """The restart bookkeeping of one process instance."""
 
-    policy: RestartPolicy
-    #: consecutive short runs that were restarted
-    streak: int = 0
-    #: restarts so far in this run of prodserver
-    total: int = 0
+    __slots__ = ("policy", "streak", "total")
+
+    def __init__(self, policy: RestartPolicy) -> None:
+        self.policy = policy
+        #: consecutive short runs that were restarted
+        self.streak = 0
+        #: restarts so far in this run of prodserver
+        self.total = 0
 
     def succeeded(self, code: int) -> bool:
         """Whether exit ``code`` counts as success (0, or one of ``success_exit_codes``)."""

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from prodserver.config.model import ResolvedProject
 from prodserver.runtime.audit import Event, FieldValue
@@ -122,8 +121,7 @@ def select_processes(project: ResolvedProject, names: Sequence[str]) -> list[str
     return [name for name in project.start_order() if name in wanted]
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(NamedTuple):
     """What a run is given from outside and keeps for its whole life, reloads included."""
 
     spawner: Spawner

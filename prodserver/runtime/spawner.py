@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,16 +62,28 @@ class SpawnFailed(Exception):
         self.code = code
 
 
-@dataclass(eq=False)
 class ChildHandle:
     """A started child: its pid, its process group and the read ends of its output pipes."""
 
-    pid: int
-    pgid: int
-    stdout: int | None = None
-    stderr: int | None = None
-    #: the platform object behind it (a ``subprocess.Popen``), if any
-    native: Any = field(default=None, repr=False)
+    __slots__ = ("native", "pgid", "pid", "stderr", "stdout")
+
+    def __init__(
+        self,
+        pid: int,
+        pgid: int,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        native: Any = None,
+    ) -> None:
+        self.pid = pid
+        self.pgid = pgid
+        self.stdout = stdout
+        self.stderr = stderr
+        #: the platform object behind it (a ``subprocess.Popen``), if any
+        self.native = native
+
+    def __repr__(self) -> str:
+        return f"ChildHandle(pid={self.pid}, pgid={self.pgid})"
 
 
 class Spawner(Protocol):

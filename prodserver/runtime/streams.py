@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 #: ``--log-format``
 LogFormat = Literal["text", "json"]
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(NamedTuple):
     """How lines are rendered."""
 
     color: bool = False

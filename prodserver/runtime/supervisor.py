@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodserver.config.model import ResolvedProject
 from prodserver.exitcodes import ExitCode, signal_exit_code
@@ -31,7 +31,6 @@ from prodserver.runtime.exits import Exits
 from prodserver.runtime.health import Prober
 from prodserver.runtime.healthpolicy import HealthPolicy
 from prodserver.runtime.process import FINAL, State, Unit
-from prodserver.runtime.reload import Reloading
 from prodserver.runtime.run import (
     Hooks,
     Notifier,
@@ -45,6 +44,9 @@ from prodserver.runtime.sampling import Sampling
 from prodserver.runtime.spawner import Spawner
 from prodserver.runtime.starting import Starter
 from prodserver.runtime.stopping import Stopper
+
+if TYPE_CHECKING:
+    from prodserver.runtime.reload import Reloading
 
 __all__ = ["Hooks", "Notifier", "Sampler", "Supervisor", "select_processes"]
 
@@ -93,9 +95,9 @@ class Supervisor:
             recycle=self._recycle,
             on_all_ready=on_all_ready,
         )
-        self.reloading = Reloading(
-            self.run, read=reread, stop=self.stopper.stop, schedule=self._after_reload
-        )
+        #: reads the configuration again for a reload (None: this up cannot)
+        self._reread = reread
+        self._reloading: Reloading | None = None  # made at the first reload: most runs have none
         self.sampling = Sampling(
             self.run,
             sampler=sampler,
@@ -239,7 +241,13 @@ class Supervisor:
 
     def reload(self, why: str = "reload asked for") -> dict[str, Any]:
         """Read the configuration again and apply what changed (see :mod:`.reload`)."""
-        return self.reloading.reload(why)
+        if self._reloading is None:
+            from prodserver.runtime.reload import Reloading
+
+            self._reloading = Reloading(
+                self.run, read=self._reread, stop=self.stopper.stop, schedule=self._after_reload
+            )
+        return self._reloading.reload(why)
 
     def _after_reload(self) -> None:
         self.project = self.run.project

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import ProdserverError, silence_stdout
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
     from prodserver.runtime.assemble import Assembly
 
 
-@dataclass(frozen=True)
-class UpOptions:
+class UpOptions(NamedTuple):
     """What ``prodserver up`` was asked for on the command line."""
 
     #: processes to run (plus what they depend on); empty for all

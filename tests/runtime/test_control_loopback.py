@@ -9,6 +9,7 @@ import selectors
 import socket
 import stat
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -176,7 +177,7 @@ def test_the_runtime_directory_needs_no_uid_where_there_is_none(
 ) -> None:
     """Windows has no ``os.getuid``: the directory is still found and created."""
     monkeypatch.delattr(os, "getuid")
-    monkeypatch.setattr(control.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     path = control.runtime_dir(tmp_path / "project", {})
     assert path.parent == tmp_path / "prodserver-user"
     assert control.ensure_private_dir(path).is_dir()

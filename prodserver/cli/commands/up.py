@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
-
 from prodserver.cli.common import add_allow_root
 from prodserver.errors import ConfigError, UsageError
 
+# argparse is imported by the functions that parse: a known `up` command line is not parsed
+# again (prodserver/cli/parsed.py)
 TYPE_CHECKING = False  # not typing's: it costs milliseconds at every start (issue 17)
 if TYPE_CHECKING:
+    import argparse
+
     from prodserver.config.model import ResolvedProject
 
 
 def parse_seconds(text: str) -> float:
     """A duration as the configuration file writes it (``10``, ``500ms``, ``1m30s``)."""
+    import argparse
+
     from prodserver.config.limits import MAX_DURATION
     from prodserver.config.units import parse_duration
 
@@ -38,6 +42,8 @@ def _is_huge_number(text: str, bound: float) -> bool:
 
 def _size(text: str) -> int:
     """A size as the configuration file writes it (``512``, ``64KiB``, ``10MB``, ``10MiB``)."""
+    import argparse
+
     from prodserver.config.units import parse_size
 
     try:
@@ -54,6 +60,8 @@ MAX_LOG_BACKUPS = 1000
 
 
 def _count(text: str) -> int:
+    import argparse
+
     text = text.strip()
     if not text.isascii() or not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a number of files (0 or more), got {text!r}")
@@ -63,6 +71,8 @@ def _count(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    import argparse
+
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help="processes to run (with what they depend on)"
     )
