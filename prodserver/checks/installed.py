@@ -53,10 +53,10 @@ def backend_needs(project: ResolvedProject) -> Needs:
 def _not_importable(modules: Iterable[str]) -> list[str]:
     """:meth:`Backend.missing_requirements <prodserver.backends.base.Backend.missing_requirements>`
     of a backend whose ``requires`` is ``modules``."""
-    import importlib.util
-
     missing = []
     for module in modules:
+        import importlib.util  # not for a backend that requires nothing (`command`)
+
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):

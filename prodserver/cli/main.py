@@ -167,11 +167,16 @@ def build_parser(
     return parser
 
 
-def _command_module(module_name: str) -> ModuleType | None:
-    import importlib
+def import_module(name: str) -> ModuleType:
+    """``importlib.import_module(name)`` for an absolute name, without importing importlib
+    (and the warnings module it brings) on every start (issue 17)."""
+    __import__(name)
+    return sys.modules[name]
 
+
+def _command_module(module_name: str) -> ModuleType | None:
     try:
-        return importlib.import_module(module_name)
+        return import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
             return None  # a command not built yet in this checkout
@@ -247,13 +252,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run a parsed command, turning errors into messages and exit codes."""
-    import importlib
-
     from prodserver.errors import ProdserverError
     from prodserver.exitcodes import ExitCode
 
     debug = bool(getattr(args, "debug", False)) or os.environ.get("PRODSERVER_DEBUG") == "1"
-    module = importlib.import_module(args._module)
+    module = import_module(args._module)
     try:
         return int(module.run(args))
     except ProdserverError as exc:

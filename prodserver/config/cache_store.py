@@ -14,6 +14,7 @@ import os
 # entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
 # find_class that allows the configuration model's classes alone
 import pickle  # nosec B403
+import sys
 from pathlib import Path
 from types import MappingProxyType
 
@@ -200,9 +201,8 @@ class _Unpickler(pickle.Unpickler):
         if name in _ALLOWED.get(module, ()):
             return super().find_class(module, name)
         if module in _MODEL_MODULES and not name.startswith("_"):
-            import importlib
-
-            found = getattr(importlib.import_module(module), name, None)
+            __import__(module)  # importlib.import_module, without importing importlib
+            found = getattr(sys.modules[module], name, None)
             # dataclasses.is_dataclass(), without importing dataclasses on every hit
             if isinstance(found, type) and hasattr(found, "__dataclass_fields__"):
                 return found

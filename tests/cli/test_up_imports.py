@@ -38,7 +38,7 @@ sys.exit(main(["up", "--no-timestamps"]))
 #: what a cached `up` must not import before its runtime: the resolver (the cache hit), the
 #: backends (their requirements come with the entry), the checks a development profile without
 #: ports does not run, the cache's writing side, the error catalogue's problems, and the
-#: modules the audit hash and the help text used to import
+#: modules the audit hash, the help text and the package check used to import
 NOT_BEFORE_RUNTIME = (
     "prodserver.config.resolve",
     "prodserver.backends.registry",
@@ -53,6 +53,7 @@ NOT_BEFORE_RUNTIME = (
     "socket",
     "subprocess",
     "tempfile",
+    "importlib.util",
 )
 
 
