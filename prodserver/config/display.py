@@ -121,87 +121,27 @@ def config_hash(project: ResolvedProject, configured: Iterable[str] | None = Non
     data = project_data(project, configured=configured)
     data.pop("warnings", None)
     data["secret_names"] = sorted(project.secret_names)
-    try:
-        text = canonical_json(data)
-    except TypeError:  # a value of another type: json's own encoder, with default=str
-        import json
-
-        text = json.dumps(
-            data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
-        )
-    return str(sha256(text.encode("ascii")).hexdigest())
-
-
-#: the characters json's ensure_ascii encoder escapes
-_ESCAPED = r'[\\"]|[^\ -~]'
-_SHORT = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape(match: Any) -> str:
-    char: str = match.group(0)
-    short = _SHORT.get(char)
-    if short is not None:
-        return short
-    n = ord(char)
-    if n < 0x10000:
-        return f"\\u{n:04x}"
-    n -= 0x10000  # a UTF-16 surrogate pair, as json writes it
-    return f"\\u{0xD800 | (n >> 10) & 0x3FF:04x}\\u{0xDC00 | n & 0x3FF:04x}"
-
-
-#: json's spelling of the floats that are not finite
-_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
-def _scalar(item: Any, escape: Any) -> str | None:
-    """json's text of a string, None, bool, int or float; None for anything else."""
-    if isinstance(item, str):
-        return f'"{escape(_escape, item)}"'
-    if item is None:
-        return "null"
-    if isinstance(item, bool):
-        return "true" if item else "false"
-    if isinstance(item, int):
-        return int.__repr__(item)  # an IntEnum as its number, as json writes it
-    if isinstance(item, float):
-        text = float.__repr__(item)
-        return _NOT_FINITE.get(text, text)
-    return None
+    return str(sha256(canonical_json(data).encode("ascii")).hexdigest())
 
 
 def canonical_json(value: Any) -> str:
-    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, the same
-    text, for the plain data :func:`project_data` returns (str keys; str, int, float, bool,
-    None, list, tuple, dict values): every ``up`` hashes its configuration, and ``json`` is
-    not imported for it (issue 17). Any other type raises ``TypeError``."""
-    import re
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+    default=str)``: the same text, made by the same C encoder that json.dumps calls, without
+    importing the json package and its decoder (issue 17: every ``up`` hashes its
+    configuration before it starts)."""
+    try:
+        import _json
+    except ImportError:  # an interpreter without json's accelerator
+        import json
 
-    escape = re.compile(_ESCAPED).sub
-    out: list[str] = []
-
-    def put(item: Any) -> None:
-        text = _scalar(item, escape)
-        if text is not None:
-            out.append(text)
-        elif isinstance(item, (list, tuple)):
-            out.append("[")
-            for i, element in enumerate(item):
-                if i:
-                    out.append(",")
-                put(element)
-            out.append("]")
-        elif isinstance(item, dict):
-            if not all(isinstance(key, str) for key in item):
-                raise TypeError("a key that is not a string")
-            out.append("{")
-            for i, (key, element) in enumerate(sorted(item.items())):
-                if i:
-                    out.append(",")
-                out.append(f"{_scalar(key, escape)}:")
-                put(element)
-            out.append("}")
-        else:
-            raise TypeError(f"{type(item).__name__} is not plain data")
-
-    put(value)
-    return "".join(out)
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
+        )
+    if isinstance(value, str):  # what JSONEncoder.encode does for a bare string
+        return _json.encode_basestring_ascii(value)
+    # JSONEncoder.iterencode(_one_shot=True) with these settings: a dict of markers (circular
+    # references raise), default=str, ASCII strings, no indent, sorted keys, allow NaN
+    encode = _json.make_encoder(
+        {}, str, _json.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+    return "".join(encode(value, 0))

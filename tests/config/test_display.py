@@ -1,4 +1,4 @@
-"""The configuration's hash for the audit trail: the same text json would hash, without json."""
+"""The configuration's hash for the audit trail: json.dumps's text, without the json package."""
 
 from __future__ import annotations
 
@@ -45,10 +45,26 @@ def test_canonical_json_is_json_dumps_text(value: Any) -> None:
     assert canonical_json(value) == json_text(value)
 
 
-@pytest.mark.parametrize("value", [{1: "x"}, [Path("/x")], {"a": {"b": object()}}])
-def test_canonical_json_refuses_what_json_would_convert(value: Any) -> None:
-    with pytest.raises(TypeError):
-        canonical_json(value)
+@pytest.mark.parametrize(
+    "value",
+    [
+        {2: "x", 1: None},  # keys json converts
+        {2.5: [], -1.0: 0},
+        [Path("/x"), frozenset()],  # values json passes to default=str
+        {"a": {"b": (1, "é")}},
+        "a bare \u2603 string",
+        float("nan"),
+    ],
+)
+def test_canonical_json_is_json_dumps_text_for_what_json_converts(value: Any) -> None:
+    assert canonical_json(value) == json_text(value)
+
+
+def test_canonical_json_refuses_a_circular_value_as_json_does() -> None:
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical_json(looped)
 
 
 CONFIG = """\
@@ -75,6 +91,5 @@ def test_config_hash_is_the_sha256_of_the_json_of_what_config_shows(tmp_path: Pa
     data = project_data(project, configured=prov.configured)
     data.pop("warnings", None)
     data["secret_names"] = sorted(project.secret_names)
-    assert canonical_json(data) == json_text(data)  # plain data: json is not needed
     expected = hashlib.sha256(json_text(data).encode("ascii")).hexdigest()
     assert config_hash(project, prov.configured) == expected
