@@ -125,13 +125,20 @@ def resolve_here(
     )
     # what a fast record of `run` or `exec` must check again (empty: the result is not cached)
     args._cache_inputs = inputs
-    # what up's package check needs of the backends, when cached (absent: looked up)
+    # when cached (else None): what up's package check needs of the backends, and the audit
+    # trail's hash of the configuration
     args._backend_needs = facts.get("backend_needs")
+    args._config_sha256 = facts.get("config_sha256")
     return result
 
 
-def _facts(project: ResolvedProject) -> dict[str, Any]:
-    """What a cache entry keeps beside the project (see :func:`resolve_here`)."""
+def _facts(project: ResolvedProject, configured: frozenset[str]) -> dict[str, Any]:
+    """What a cache entry keeps beside the result, for ``up`` to start without computing it
+    (:func:`prodserver.config.cache.cached`)."""
     from prodserver.checks.installed import backend_needs
+    from prodserver.config.display import config_hash
 
-    return {"backend_needs": backend_needs(project)}
+    return {
+        "backend_needs": backend_needs(project),
+        "config_sha256": config_hash(project, configured),
+    }

@@ -117,7 +117,7 @@ def cached(
     no_cache: bool = False,
     debug: bool = False,
     inputs: list[Any] | None = None,
-    facts: Callable[[ResolvedProject], dict[str, Any]] | None = None,
+    facts: Callable[[ResolvedProject, frozenset[str]], dict[str, Any]] | None = None,
     facts_out: dict[str, Any] | None = None,
 ) -> tuple[ResolvedProject, frozenset[str]]:
     """``resolve()``'s result, from the cache when every input it read is unchanged.
@@ -127,10 +127,10 @@ def cached(
     and the names of the variables the configuration set (``Provenance.configured``).
     ``inputs``, when given, receives the entry's list of inputs if the result is cached (read
     from an entry, or written to one): what a fast record of ``run`` or ``exec`` must check.
-    ``facts(project)``, when given, is stored beside the project when an entry is written
-    (plain data derived from prodserver's own code and the project, nothing secret), and
-    ``facts_out`` receives it whenever the result is cached: a hit then needs no import to
-    know it.
+    ``facts(project, configured)``, when given, is stored beside the result when an entry is
+    written: plain data that is a function of the result and prodserver's own code alone (both
+    of which a hit reproduces exactly), nothing secret. ``facts_out`` receives it whenever the
+    result is cached: a hit then knows it without computing it or importing what computes it.
     """
     env = dict(os.environ if environ is None else environ)
     directory = None if disabled(no_cache, env) else cache_dir(env)
@@ -189,7 +189,7 @@ def _entry(
     env: Mapping[str, str],
     inputs_out: list[Any] | None = None,
     *,
-    facts: Callable[[ResolvedProject], dict[str, Any]] | None = None,
+    facts: Callable[[ResolvedProject, frozenset[str]], dict[str, Any]] | None = None,
     facts_out: dict[str, Any] | None = None,
 ) -> bytes:
     from prodserver.config.cache_inputs import _inputs, _Skip
@@ -205,7 +205,7 @@ def _entry(
     inputs = _inputs(rec)
     vault = _vault_for(project, env)
     data = _dump(project, configured, vault)
-    known = {} if facts is None else facts(project)
+    known = {} if facts is None else facts(project, configured)
     head = (inputs, tuple(vault.origins), data, known)
     body = pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL)
     if inputs_out is not None:

@@ -15,6 +15,7 @@ import pytest
 
 from prodserver.checks.installed import backend_problems
 from prodserver.cli.common import resolve_here
+from prodserver.config.display import config_hash
 from prodserver.config.model import ResolvedProject
 from tests.conftest import REPO
 
@@ -36,9 +37,10 @@ sys.exit(main(["up", "--no-timestamps"]))
 """
 
 #: what a cached `up` must not import before its runtime: the resolver (the cache hit), the
-#: backends (their requirements come with the entry), the checks a development profile without
-#: ports does not run, the cache's writing side, the error catalogue's problems, and the
-#: modules the audit hash, the help text and the package check used to import
+#: backends (their requirements come with the entry), the audit hash's masking and encoding (the
+#: hash comes with the entry too), the checks a development profile without ports does not run,
+#: the cache's writing side, the problems of the error catalogue, and what the help text and
+#: the package check used to import
 NOT_BEFORE_RUNTIME = (
     "prodserver.config.resolve",
     "prodserver.backends.registry",
@@ -47,7 +49,10 @@ NOT_BEFORE_RUNTIME = (
     "prodserver.checks.services",
     "prodserver.config.cache_inputs",
     "prodserver.problems",
+    "prodserver.config.display",
+    "prodserver.config.secrets",
     "json",
+    "_json",
     "hashlib",
     "textwrap",
     "socket",
@@ -112,8 +117,10 @@ def test_a_cache_hit_carries_what_the_backends_require_and_the_packages_are_look
     results: list[tuple[ResolvedProject, Any]] = []
     for _ in range(2):  # a miss that writes the entry, then a hit
         args = _args(file)
-        project, _configured = resolve_here(args)
+        project, configured = resolve_here(args)
         results.append((project, args._backend_needs))
+        # the audit trail's hash comes with the entry: the one the project gives
+        assert args._config_sha256 == config_hash(project, configured)
     (_, written), (project, needs) = results
     assert (
         needs

@@ -146,7 +146,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from prodserver.cli.common import parse_scale, resolve_here
-    from prodserver.config.display import config_hash
     from prodserver.runtime.up import UpOptions, run_up
 
     scale = parse_scale(args.scale)
@@ -167,6 +166,12 @@ def run(args: argparse.Namespace) -> int:
         return again
 
     project, configured = resolve(cache=True)
+    # the cache entry carries it; computed (masking every value) only when not cached
+    digest: str | None = args._config_sha256
+    if digest is None:
+        from prodserver.config.display import config_hash
+
+        digest = config_hash(project, configured)
     _refuse_root(project, args)
     _require_packages(project, args)
     if not args.skip_checks:
@@ -190,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         log_file=Path(args.log_file) if args.log_file else None,
         log_file_max_size=args.log_file_max_size,
         log_file_backups=args.log_file_backups,
-        config_sha256=config_hash(project, configured),
+        config_sha256=digest,
         reread=reread,
     )
     return run_up(project, options)
