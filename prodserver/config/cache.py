@@ -15,6 +15,10 @@ with what was there; all of them are checked again before the entry is used. The
 while resolving, by watching the file system calls the resolver makes (``open``, ``stat``,
 ``listdir``), so that a new input read by a future step is covered without being named here.
 
+**What else an entry keeps.** Beside the result, plain data computed from it and from prodserver's
+code alone (``facts``; ``up`` keeps the audit hash of the configuration and what the built-in
+backends require there), which a hit therefore reproduces exactly without computing it.
+
 **Where and how it is stored.** ``$XDG_CACHE_HOME/prodserver`` (else ``~/.cache/prodserver``),
 a directory of mode 0700 owned by the user; each entry a file of mode 0600, written to a
 temporary file and renamed into place. A directory or file owned by someone else, or open to
