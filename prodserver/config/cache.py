@@ -41,10 +41,6 @@ from __future__ import annotations
 
 import io
 import os
-
-# entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
-# find_class that allows the configuration model's classes alone
-import pickle  # nosec B403
 import sys
 from pathlib import Path
 
@@ -211,6 +207,8 @@ def _entry(
     data = _dump(project, configured, vault)
     known = {} if facts is None else facts(project, configured)
     head = (inputs, tuple(vault.origins), data, known)
+    import pickle  # nosec B403 - plain data: the head is read by a find_class that refuses all
+
     body = pickle.dumps(head, protocol=pickle.HIGHEST_PROTOCOL)
     if inputs_out is not None:
         inputs_out.extend(inputs)

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import io
 import os
-
-# entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
-# find_class that allows the configuration model's classes alone
-import pickle  # nosec B403
 import sys
 from pathlib import Path
 from types import MappingProxyType
 
 from prodserver.fastpath import read_entry, sha256
+
+# entries are read only from the user's own 0700 directory, hash-checked, and unpickled with a
+# find_class that allows the configuration model's classes alone. The classes are pickle's own
+# (pickle.Pickler is _pickle.Pickler), taken from its C module: reading an entry does not need
+# pickle.py and what it imports (issue 17).
+try:
+    from _pickle import Pickler, Unpickler, UnpicklingError  # nosec B403
+except ImportError:  # pragma: no cover - an interpreter without pickle's accelerator
+    from pickle import Pickler, Unpickler, UnpicklingError  # nosec B403
 
 # read on every cache hit: no dataclass, no `typing`; the writing side's imports are in its
 # functions (issue 17)
@@ -172,9 +177,11 @@ def _reduce_mapping(mapping: Any) -> Any:
     return (frozen_map, (dict(mapping),))
 
 
-class _Pickler(pickle.Pickler):
+class _Pickler(Pickler):
     def __init__(self, file: io.BytesIO, vault: _Vault) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        from pickle import HIGHEST_PROTOCOL  # nosec B403 - writing: a miss, which resolved
+
+        super().__init__(file, protocol=HIGHEST_PROTOCOL)
         self.dispatch_table = {MappingProxyType: _reduce_mapping}
         self.index = {v: i for i, v in enumerate(vault.values)}
         self.find = vault.pattern() if vault.values else None
@@ -192,7 +199,7 @@ class _Pickler(pickle.Pickler):
         return ("secret", tuple(parts))
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(Unpickler):
     def __init__(self, file: io.BytesIO, secrets: Sequence[str]) -> None:
         super().__init__(file)
         self.secrets = secrets
@@ -206,11 +213,11 @@ class _Unpickler(pickle.Unpickler):
             # dataclasses.is_dataclass(), without importing dataclasses on every hit
             if isinstance(found, type) and hasattr(found, "__dataclass_fields__"):
                 return found
-        raise pickle.UnpicklingError(f"{module}.{name} is not part of the model")
+        raise UnpicklingError(f"{module}.{name} is not part of the model")
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) == 2 and pid[0] == "secret"):
-            raise pickle.UnpicklingError("unknown reference")
+            raise UnpicklingError("unknown reference")
         return "".join(p if isinstance(p, str) else self.secrets[p] for p in pid[1])
 
 
@@ -283,6 +290,6 @@ def _prune(directory: Path, keep: int, suffix: str = _SUFFIX) -> None:
                 os.unlink(entry.path)
 
 
-class _HeadUnpickler(pickle.Unpickler):
+class _HeadUnpickler(Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"{module}.{name} in an entry's head")
+        raise UnpicklingError(f"{module}.{name} in an entry's head")

@@ -39,8 +39,8 @@ sys.exit(main(["up", "--no-timestamps"]))
 #: what a cached `up` must not import before its runtime: the resolver (the cache hit), the
 #: backends (their requirements come with the entry), the audit hash's masking and encoding (the
 #: hash comes with the entry too), the checks a development profile without ports does not run,
-#: the cache's writing side, the problems of the error catalogue, and what the help text and
-#: the package check used to import
+#: the cache's writing side (pickle.py too: an entry is read with _pickle alone), the problems
+#: of the error catalogue, and what the help text and the package check used to import
 NOT_BEFORE_RUNTIME = (
     "prodserver.config.resolve",
     "prodserver.backends.registry",
@@ -58,6 +58,7 @@ NOT_BEFORE_RUNTIME = (
     "socket",
     "subprocess",
     "tempfile",
+    "pickle",
     "importlib.util",
 )
 
