@@ -61,7 +61,9 @@ def sha256(data: bytes = b"") -> Any:
     ``hashlib`` loads OpenSSL: several milliseconds at every start)."""
     global _SHA256  # noqa: PLW0603 - found once per process
     if _SHA256 is None:
-        for name in ("_sha2", "_sha256"):
+        # the module's name in this version first: a failed import searches all of sys.path
+        names = ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256", "_sha2")
+        for name in names:
             try:
                 _SHA256 = __import__(name).sha256
                 break
