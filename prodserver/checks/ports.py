@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 from prodserver import codes
-from prodserver.hostport import AddressError, split_bind
 
 # `up` runs this check before every start: socket is imported when a port is to be tested
 TYPE_CHECKING = False
@@ -24,6 +23,8 @@ def _bind_host(spec: ProcessSpec) -> tuple[str | None, int | None]:
     if isinstance(bind, str) and bind:
         if bind.startswith(("unix:", "fd://", "/")):
             return None, None
+        from prodserver.hostport import AddressError, split_bind
+
         try:
             host, port = split_bind(bind)
         except AddressError:

@@ -47,6 +47,7 @@ NOT_BEFORE_RUNTIME = (
     "prodserver.backends.base",
     "prodserver.checks.deploy",
     "prodserver.checks.services",
+    "prodserver.hostport",
     "prodserver.config.cache_inputs",
     "prodserver.problems",
     "prodserver.config.display",
