@@ -5,7 +5,8 @@
 - ``backends/`` and ``schema/`` do not import ``config/`` at all (they share the declarations in
   ``options.py`` and ``declarations/``, and the source types in ``rawsource.py``), and
   ``declarations/`` imports nothing of ``config``, ``schema`` or ``backends``;
-- no module imports, at import time, a module that imports it back.
+- no module imports, at import time, a module that imports it back;
+- the modules of ``config/`` and ``runtime/`` stay under 400 lines, their functions under 60.
 """
 
 from __future__ import annotations
@@ -91,3 +92,26 @@ def test_no_import_cycle_between_modules_at_import_time():
         if name not in state:
             visit(name, [name])
     assert not cycles, cycles
+
+
+#: the size at which a module of the resolver or the runtime is doing more than one thing
+MAX_MODULE_LINES = 400
+#: ... and a function more than one step
+MAX_FUNCTION_LINES = 60
+
+
+def test_resolver_and_runtime_modules_and_functions_stay_small():
+    too_big: list[str] = []
+    for package in ("config", "runtime"):
+        for path in sorted((PACKAGE / package).glob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            name = path.relative_to(REPO)
+            lines = len(source.splitlines())
+            if lines > MAX_MODULE_LINES:
+                too_big.append(f"{name}: {lines} lines")
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > MAX_FUNCTION_LINES:
+                        too_big.append(f"{name}:{node.lineno} {node.name}(): {length} lines")
+    assert too_big == []

@@ -36,9 +36,10 @@ from prodserver.config.context import Context
 from prodserver.config.deploy import resolve_deploy
 from prodserver.config.environment import SharedEnv, shared_environment
 from prodserver.config.graph import check_dependencies
+from prodserver.config.instances import Shared
 from prodserver.config.merge import ROOT, Merged, merge_processes, profile_names
 from prodserver.config.model import DeploySettings, ProcessSpec, ResolvedProject, frozen_map
-from prodserver.config.process import Shared, key_paths, resolve_process
+from prodserver.config.process import key_paths, resolve_process
 from prodserver.config.profiles import PROFILE_ENV, Chosen, inherit_env, linearise, production
 from prodserver.config.provenance import EnvOrigin, Provenance
 from prodserver.config.secrecy import mask_problem, masker, secret_names, taint_secret_sources

@@ -37,13 +37,12 @@ if TYPE_CHECKING:
 class Assembly:
     """Everything one run of ``up`` is made of, and how to take it apart."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the parts of one run, in the order assemble() builds them
         self,
         mux: OutputMux,
         loop: EventLoop,
         supervisor: Supervisor,
         prober: ThreadProber,
-        *,
         guardian: Guardian | None,
         hub: NotifyHub | None,
         control: ControlServer | None,
@@ -145,17 +144,7 @@ def assemble(
         reread=options.reread,
     )
     late.sup = sup
-    return Assembly(
-        mux,
-        loop,
-        sup,
-        prober,
-        guardian=guardian,
-        hub=hub,
-        control=control,
-        metrics=metrics,
-        warnings=warnings,
-    )
+    return Assembly(mux, loop, sup, prober, guardian, hub, control, metrics, warnings)
 
 
 class _FirstUseSampler:

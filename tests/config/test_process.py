@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
-
 from prodserver.config.context import Context
+from prodserver.config.instances import Shared
 from prodserver.config.model import ProcessSpec
-from prodserver.config.process import Shared, copies, key_paths, resolve_process
+from prodserver.config.process import copies, key_paths, resolve_process
 from prodserver.template import Ref, Template
 from tests.config.conftest import MakeContext, codes
 
@@ -109,46 +108,3 @@ def test_spec_fields_come_from_the_values(context: MakeContext) -> None:
     assert [d.name for d in spec.depends_on] == ["db"]
     assert dict(spec.labels) == {"team": "a"}
     assert spec.kill_mode == "group" and spec.shell
-
-
-def test_copies_read_their_values_once_unless_they_name_their_port_or_number(
-    context: MakeContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only PORT and PRODSERVER_INSTANCE differ between copies: copies of a process that names
-    neither reuse the first copy's option values; each copy of one that does reads its own."""
-    from prodserver.config import process
-
-    calls: list[str] = []
-    real = process.option_values
-
-    def counted(ctx: Context, proc: Any, lookup: Mapping[str, str], *, report: bool) -> Any:
-        calls.append(proc.name)
-        return real(ctx, proc, lookup, report=report)
-
-    monkeypatch.setattr(process, "option_values", counted)
-    same = build(context(), {"command": "work --queue ${Q:-default}", "scale": 50}, Q="mail")
-    assert same is not None and len(calls) == 1
-    assert {i.argv for i in same.instances} == {("work", "--queue", "mail")}
-    assert [i.env["PRODSERVER_INSTANCE"] for i in same.instances[:3]] == ["1", "2", "3"]
-    calls.clear()
-    numbered = build(context(), {"command": "work --n ${PRODSERVER_INSTANCE}", "scale": 5})
-    assert numbered is not None and len(calls) == 5
-    assert numbered.instances[4].argv == ("work", "--n", "5")
-    calls.clear()
-    ported = build(context(), {"command": "serve :$PORT", "scale": 3})
-    assert ported is not None and len(calls) == 3
-    assert ported.instances[2].argv == ("serve", ":5002")
-
-
-def test_copies_sharing_values_still_count_against_the_substitution_total(
-    context: MakeContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Reused values count as substituted again: the third copy passes the total, as when each
-    copy substituted its own."""
-    from prodserver.config import limits
-
-    monkeypatch.setattr(limits, "MAX_SUBSTITUTED_TOTAL", 25)
-    ctx = context()
-    assert build(ctx, {"command": "echo ${BIG}", "scale": 3}, BIG="x" * 10) is None
-    assert codes(ctx) == ["PS132"]
-    assert ctx.out.problems[0].location.key_path == "processes.web.command"
