@@ -145,3 +145,18 @@ def test_a_cache_hit_carries_what_the_backends_require_and_the_packages_are_look
         "installed\n  hint: pip install 'prodserver[granian]'"
     ]
     assert problems == backend_problems(project)
+
+
+def test_only_built_in_backends_checked_by_their_requires_alone_come_with_the_entry() -> None:
+    """A plugin (its code is not part of the cache key) and a backend with its own test of what
+    is missing (django-tasks accepts an older package layout) are looked up at every start."""
+    from types import SimpleNamespace
+
+    from prodserver.checks.installed import backend_needs
+
+    processes = {
+        name: SimpleNamespace(backend=backend)
+        for name, backend in [("a", "django-tasks"), ("b", "gunicorn"), ("c", "my-plugin")]
+    }
+    needs = backend_needs(SimpleNamespace(processes=processes))  # type: ignore[arg-type]
+    assert needs == {"gunicorn": (("gunicorn",), "pip install 'prodserver[gunicorn]'")}
