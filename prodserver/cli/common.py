@@ -82,9 +82,15 @@ def resolve_here(
     port: int | None = None,
     environ: Mapping[str, str] | None = None,
     cache: bool = True,
+    for_up: bool = False,
 ) -> tuple[ResolvedProject, frozenset[str]]:
     """The configuration resolved for this machine, and the names of the variables it sets
-    (``Provenance.configured``): from the cache when nothing it read has changed."""
+    (``Provenance.configured``): from the cache when nothing it read has changed.
+
+    ``for_up``: the entry also keeps what ``up`` derives from the result before it starts
+    (:func:`_facts`), handed back as ``args._backend_needs`` and ``args._config_sha256`` (None
+    when the result is not cached). ``up``'s entries are its own: ``run`` and ``exec`` do not
+    pay for computing them on a miss."""
     from prodserver.config.cache import cached
 
     file = getattr(args, "file", None)
@@ -111,6 +117,8 @@ def resolve_here(
         "scale": sorted((scale or {}).items()),
         "port": port,
     }
+    if for_up:
+        request["facts"] = True
     inputs: list[Any] = []
     facts: dict[str, Any] = {}
     result = cached(
@@ -120,13 +128,13 @@ def resolve_here(
         no_cache=not cache or bool(getattr(args, "no_cache", False)),
         debug=bool(getattr(args, "debug", False)),
         inputs=inputs,
-        facts=_facts,
+        facts=_facts if for_up else None,
         facts_out=facts,
     )
     # what a fast record of `run` or `exec` must check again (empty: the result is not cached)
     args._cache_inputs = inputs
-    # when cached (else None): what up's package check needs of the backends, and the audit
-    # trail's hash of the configuration
+    # for up, when cached (else None): what its package check needs of the backends, and the
+    # audit trail's hash of the configuration
     args._backend_needs = facts.get("backend_needs")
     args._config_sha256 = facts.get("config_sha256")
     return result

@@ -119,11 +119,15 @@ def test_a_cache_hit_carries_what_the_backends_require_and_the_packages_are_look
     results: list[tuple[ResolvedProject, Any]] = []
     for _ in range(2):  # a miss that writes the entry, then a hit
         args = _args(file)
-        project, configured = resolve_here(args)
+        project, configured = resolve_here(args, for_up=True)
         results.append((project, args._backend_needs))
         # the audit trail's hash comes with the entry: the one the project gives
         assert args._config_sha256 == config_hash(project, configured)
     (_, written), (project, needs) = results
+    for _ in range(2):  # run and exec: entries of their own, nothing computed for up
+        args = _args(file)
+        resolve_here(args)
+        assert args._backend_needs is None and args._config_sha256 is None
     assert (
         needs
         == written

@@ -157,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
     environ = dict(os.environ)  # a reload reads the environment up was started with
 
     def resolve(cache: bool) -> tuple[ResolvedProject, frozenset[str]]:
-        return resolve_here(args, scale=scale or None, port=args.port, environ=environ, cache=cache)
+        return resolve_here(
+            args, scale=scale or None, port=args.port, environ=environ, cache=cache, for_up=True
+        )
 
     def reread() -> ResolvedProject:
         # an explicit re-read: always from the files (a cache hit would be the same result)
