@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from prodserver.config.model import ProcessSpec, ResolvedProject
 
-__all__ = ["MASK", "Masker", "canonical_json", "config_hash", "masker_for", "project_data"]
+__all__ = ["MASK", "Masker", "config_hash", "masker_for", "project_data"]
 
 
 def masker_for(project: ResolvedProject, *, show: bool = False) -> Masker:
@@ -116,32 +116,13 @@ def config_hash(project: ResolvedProject, configured: Iterable[str] | None = Non
     :func:`prodserver.config.resolve.resolve_with_provenance`: without it the whole shared
     environment counts, so an unrelated shell variable (``OLDPWD``) changes the hash.
     """
+    import json
+
     from prodserver.fastpath import sha256
 
+    # a cached `up` reads the hash from its cache entry: this runs when the files are read
     data = project_data(project, configured=configured)
     data.pop("warnings", None)
     data["secret_names"] = sorted(project.secret_names)
-    return str(sha256(canonical_json(data).encode("ascii")).hexdigest())
-
-
-def canonical_json(value: Any) -> str:
-    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-    default=str)``: the same text, made by the same C encoder that json.dumps calls, without
-    importing the json package and its decoder (issue 17: every ``up`` hashes its
-    configuration before it starts)."""
-    try:
-        import _json
-    except ImportError:  # an interpreter without json's accelerator
-        import json
-
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
-        )
-    if isinstance(value, str):  # what JSONEncoder.encode does for a bare string
-        return _json.encode_basestring_ascii(value)
-    # JSONEncoder.iterencode(_one_shot=True) with these settings: a dict of markers (circular
-    # references raise), default=str, ASCII strings, no indent, sorted keys, allow NaN
-    encode = _json.make_encoder(
-        {}, str, _json.encode_basestring_ascii, None, ":", ",", True, False, True
-    )
-    return "".join(encode(value, 0))
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return str(sha256(text.encode("ascii")).hexdigest())
