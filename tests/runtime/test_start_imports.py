@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the POSIX runtime's start path")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the native runtime's start path (Linux)"
+)
 
 #: the console script's own start (``python -m prodserver`` would add runpy's imports)
 ENTRY = (
@@ -47,7 +49,13 @@ def imported_by_cached_up(tmp_path: Path, toml: str, *extra: str) -> set[str]:
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_RUNTIME_DIR=str(runtime))
-    for name in ("PRODSERVER_NO_CACHE", "PRODSERVER_FILE", "PRODSERVER_PROFILE"):
+    # the native runtime, Linux's default (the portable one reads the process table with psutil)
+    for name in (
+        "PRODSERVER_NO_CACHE",
+        "PRODSERVER_FILE",
+        "PRODSERVER_PROFILE",
+        "PRODSERVER_RUNTIME",
+    ):
         env.pop(name, None)
     argv = [sys.executable, "-X", "importtime", "-c", ENTRY, "up", "--no-timestamps", *extra]
     logs = []
