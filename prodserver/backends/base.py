@@ -10,13 +10,13 @@ so a backend may trust their types.
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from prodserver.backends.requirements import not_importable
 from prodserver.options import KillMode, Option, OptionType
 from prodserver.template import Deferred
 
@@ -95,15 +95,7 @@ class Backend:
 
     def missing_requirements(self) -> list[str]:
         """Import names in :attr:`requires` that are not installed (cheap: no import)."""
-        missing = []
-        for module in self.requires:
-            try:
-                found = importlib.util.find_spec(module) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
-                missing.append(module)
-        return missing
+        return not_importable(self.requires)
 
     def install_hint(self) -> str | None:
         if self.extra is None:

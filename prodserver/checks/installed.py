@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from prodserver import codes
+from prodserver.backends.requirements import not_importable
 
 # `up` runs backend_problems before every start: what builds a problem is imported when there
 # is one (issue 17)
@@ -50,22 +51,6 @@ def backend_needs(project: ResolvedProject) -> Needs:
     return out
 
 
-def _not_importable(modules: Iterable[str]) -> list[str]:
-    """:meth:`Backend.missing_requirements <prodserver.backends.base.Backend.missing_requirements>`
-    of a backend whose ``requires`` is ``modules``."""
-    missing = []
-    for module in modules:
-        import importlib.util  # not for a backend that requires nothing (`command`)
-
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(module)
-    return missing
-
-
 def backend_problems(
     project: ResolvedProject,
     *,
@@ -92,7 +77,7 @@ def backend_problems(
         seen.add(spec.backend)
         if needs is not None and spec.backend in needs:
             requires, install_hint = needs[spec.backend]
-            missing = _not_importable(requires)
+            missing = not_importable(requires)
         else:
             from prodserver.backends.registry import get_backend
 
