@@ -234,7 +234,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
         from prodserver.cli import parsed
 
         known = parsed.read(args_list, chosen)  # `up` as argparse parsed it last time
-        if known is not None:
+        # a record names the command module argparse chose: never another module to import
+        if chosen is not None and getattr(known, "_module", None) == COMMANDS[chosen][0]:
             return dispatch(known)
     parser = build_parser(prog, only=chosen, load_commands=chosen is not None)
     if chosen is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -120,3 +121,18 @@ def test_the_console_script_writes_and_reads_records(private_cache, monkeypatch)
     assert cli_main.main() == 0
     assert seen[0] == seen[1]
     assert os.environ.get("PRODSERVER_NO_CACHE") is None
+
+
+def test_a_record_naming_another_module_is_parsed_again(private_cache, monkeypatch):
+    # the record decides nothing the parser did not: it cannot make `up` import another module
+    monkeypatch.setattr(sys, "argv", ["prodserver", "up", "web"])
+    seen = []
+    monkeypatch.setattr(cli_main, "dispatch", lambda args: seen.append(vars(args)) or 0)
+    assert cli_main.main() == 0
+    words = ["up", "web"]
+    for planted in ({"_module": "os"}, {"names": ["web"]}):
+        known = vars(parsed.read(words, "up"))
+        parsed.write(words, "up", SimpleNamespace(**{**known, "_module": None, **planted}))
+        assert vars(parsed.read(words, "up")).get("_module") == planted.get("_module")
+        assert cli_main.main() == 0
+        assert seen[-1]["_module"] == "prodserver.cli.commands.up"  # argparse's, parsed again
