@@ -82,15 +82,15 @@ def resolve_here(
     port: int | None = None,
     environ: Mapping[str, str] | None = None,
     cache: bool = True,
-    for_up: bool = False,
+    up_facts: dict[str, Any] | None = None,
 ) -> tuple[ResolvedProject, frozenset[str]]:
     """The configuration resolved for this machine, and the names of the variables it sets
     (``Provenance.configured``): from the cache when nothing it read has changed.
 
-    ``for_up``: the entry also keeps what ``up`` derives from the result before it starts
-    (:func:`_facts`), handed back as ``args._backend_needs`` and ``args._config_sha256`` (None
-    when the result is not cached). ``up``'s entries are its own: ``run`` and ``exec`` do not
-    pay for computing them on a miss."""
+    ``up_facts``: ``up``'s own entries, which also keep what ``up`` derives from the result
+    before it starts (:func:`_facts`: ``backend_needs`` and ``config_sha256``); the dict receives
+    them when the result is cached, and stays empty otherwise. ``run`` and ``exec`` do not pay
+    for computing them on a miss."""
     from prodserver.config.cache import cached
 
     file = getattr(args, "file", None)
@@ -117,10 +117,9 @@ def resolve_here(
         "scale": sorted((scale or {}).items()),
         "port": port,
     }
-    if for_up:
+    if up_facts is not None:
         request["facts"] = True
     inputs: list[Any] = []
-    facts: dict[str, Any] = {}
     result = cached(
         resolve,
         request,
@@ -128,15 +127,11 @@ def resolve_here(
         no_cache=not cache or bool(getattr(args, "no_cache", False)),
         debug=bool(getattr(args, "debug", False)),
         inputs=inputs,
-        facts=_facts if for_up else None,
-        facts_out=facts,
+        facts=_facts if up_facts is not None else None,
+        facts_out=up_facts,
     )
     # what a fast record of `run` or `exec` must check again (empty: the result is not cached)
     args._cache_inputs = inputs
-    # for up, when cached (else None): what its package check needs of the backends, and the
-    # audit trail's hash of the configuration
-    args._backend_needs = facts.get("backend_needs")
-    args._config_sha256 = facts.get("config_sha256")
     return result
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from prodserver.checks.installed import backend_problems
+from prodserver.cli import common
 from prodserver.cli.common import resolve_here
 from prodserver.config.display import config_hash
 from prodserver.config.model import ResolvedProject
@@ -118,16 +119,16 @@ def test_a_cache_hit_carries_what_the_backends_require_and_the_packages_are_look
     file = tmp_path / "prodserver.toml"
     results: list[tuple[ResolvedProject, Any]] = []
     for _ in range(2):  # a miss that writes the entry, then a hit
-        args = _args(file)
-        project, configured = resolve_here(args, for_up=True)
-        results.append((project, args._backend_needs))
+        facts: dict[str, Any] = {}
+        project, configured = resolve_here(_args(file), up_facts=facts)
+        results.append((project, facts.get("backend_needs")))
         # the audit trail's hash comes with the entry: the one the project gives
-        assert args._config_sha256 == config_hash(project, configured)
+        assert facts.get("config_sha256") == config_hash(project, configured)
     (_, written), (project, needs) = results
     for _ in range(2):  # run and exec: entries of their own, nothing computed for up
-        args = _args(file)
-        resolve_here(args)
-        assert args._backend_needs is None and args._config_sha256 is None
+        with monkeypatch.context() as patched:
+            patched.setattr(common, "_facts", lambda *a: pytest.fail("computed for run or exec"))
+            resolve_here(_args(file))
     assert (
         needs
         == written

@@ -10,7 +10,9 @@ from prodserver.errors import ConfigError, UsageError
 TYPE_CHECKING = False  # not typing's: it costs milliseconds at every start (issue 17)
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
+    from prodserver.checks.installed import Needs
     from prodserver.config.model import ResolvedProject
 
 
@@ -156,26 +158,28 @@ def run(args: argparse.Namespace) -> int:
     # audit trail's first event carries the configuration's hash, which needs them
     environ = dict(os.environ)  # a reload reads the environment up was started with
 
-    def resolve(cache: bool) -> tuple[ResolvedProject, frozenset[str]]:
+    def resolve(cache: bool, facts: dict[str, Any]) -> tuple[ResolvedProject, frozenset[str]]:
         return resolve_here(
-            args, scale=scale or None, port=args.port, environ=environ, cache=cache, for_up=True
+            args, scale=scale or None, port=args.port, environ=environ, cache=cache, up_facts=facts
         )
 
     def reread() -> ResolvedProject:
         # an explicit re-read: always from the files (a cache hit would be the same result)
-        again, _configured = resolve(cache=False)
+        again, _configured = resolve(cache=False, facts={})
         _refuse_root(again, args)
         return again
 
-    project, configured = resolve(cache=True)
-    # the cache entry carries it; computed (masking every value) only when not cached
-    digest: str | None = args._config_sha256
+    # a cached result comes with the audit hash and what the backends require (cli.common)
+    facts: dict[str, Any] = {}
+    project, configured = resolve(cache=True, facts=facts)
+    # computed (masking every value) only when not cached
+    digest: str | None = facts.get("config_sha256")
     if digest is None:
         from prodserver.config.display import config_hash
 
         digest = config_hash(project, configured)
     _refuse_root(project, args)
-    _require_packages(project, args)
+    _require_packages(project, args, facts.get("backend_needs"))
     if not args.skip_checks:
         from prodserver.checks.prestart import fail_on, prestart_problems
 
@@ -203,7 +207,9 @@ def run(args: argparse.Namespace) -> int:
     return run_up(project, options)
 
 
-def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> None:
+def _require_packages(
+    project: ResolvedProject, args: argparse.Namespace, needs: Needs | None
+) -> None:
     """A backend whose package is missing cannot start: say so once, with the extra to install."""
     from prodserver.checks.installed import backend_problems
 
@@ -213,7 +219,7 @@ def _require_packages(project: ResolvedProject, args: argparse.Namespace) -> Non
 
         names = tuple(select_processes(project, args.names))
     # on a cache hit, what the backends require comes with the project: none is imported
-    problems = backend_problems(project, names=names, needs=getattr(args, "_backend_needs", None))
+    problems = backend_problems(project, names=names, needs=needs)
     if not problems:
         return
     from prodserver import codes
