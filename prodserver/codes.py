@@ -13,68 +13,28 @@ of errors to exit codes, and :mod:`prodserver.exitcodes` the meaning of each exi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 # Imported by every module that raises, so by every command before it does anything: no
-# dataclass and no `typing` here (importing `dataclasses` costs ~15 ms, one dataclass ~1 ms);
-# the catalogue's entries are built on first use of CATALOGUE (issue 17).
-TYPE_CHECKING = False
+# dataclass here (a dataclass is ~1 ms of generated code at import); the catalogue's entries
+# are built on first use of CATALOGUE (issue 17).
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from prodserver.errors import ProdserverError
 
 
-class ErrorCode:
+class ErrorCode(NamedTuple):
     """One code: its text (``PS122``), what it means, and how it reaches the user."""
-
-    __slots__ = ("code", "error", "meaning", "retired", "warning")
 
     code: str
     meaning: str
     #: the :mod:`prodserver.errors` class raised with it (``None`` for a warning)
-    error: str | None
+    error: str | None = None
     #: a warning: reported, and nothing stops
-    warning: bool
+    warning: bool = False
     #: why the code is no longer raised (it keeps its number and meaning)
-    retired: str | None
-
-    def __init__(
-        self,
-        code: str,
-        meaning: str,
-        error: str | None = None,
-        warning: bool = False,
-        retired: str | None = None,
-    ) -> None:
-        setattr_ = object.__setattr__  # the class is frozen: its own __setattr__ refuses
-        setattr_(self, "code", code)
-        setattr_(self, "meaning", meaning)
-        setattr_(self, "error", error)
-        setattr_(self, "warning", warning)
-        setattr_(self, "retired", retired)
-
-    def _key(self) -> tuple[str, str, str | None, bool, str | None]:
-        return (self.code, self.meaning, self.error, self.warning, self.retired)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ErrorCode):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        code, meaning, error, warning, retired = self._key()
-        return (
-            f"ErrorCode(code={code!r}, meaning={meaning!r}, error={error!r}, "
-            f"warning={warning!r}, retired={retired!r})"
-        )
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")  # frozen, like a constant
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
+    retired: str | None = None
 
     @property
     def exit_code(self) -> int | None:
