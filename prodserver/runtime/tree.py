@@ -160,6 +160,8 @@ def _psutil_adopted(skip: Collection[int]) -> list[int]:
 #: the process groups still known (space-separated)
 GUARD_TOKEN_VAR = "PRODSERVER_GUARD_TOKEN"  # noqa: S105 - a variable name, not a secret
 GUARD_GROUPS_VAR = "PRODSERVER_GUARD_GROUPS"
+#: bytes per group in the guardian's table of groups (little-endian; 0: a free slot)
+SLOT_SIZE = 8
 
 
 def kill_run(groups: Collection[int], token: str | None, *, use_proc: bool) -> None:
@@ -181,8 +183,22 @@ def _signal(pid: int, *, group: bool) -> None:
         return  # gone already
 
 
+def table_groups(fd: int) -> set[int]:
+    """The groups in the guardian's table of groups (an open file, read from its start)."""
+    try:
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
+    except OSError:
+        return set()
+    found = (
+        int.from_bytes(data[at : at + SLOT_SIZE], "little")
+        for at in range(0, len(data) - SLOT_SIZE + 1, SLOT_SIZE)
+    )
+    return {pgid for pgid in found if pgid > 1}  # 0: a free slot (and never group 0 or 1)
+
+
 def _main(argv: list[str]) -> None:  # pragma: no cover - runs as the guardian
-    """``tree.py proc|psutil [PSUTIL_PATH]``: kill the run described by the environment."""
+    """``tree.py proc|psutil [PSUTIL_PATH [TABLE_FD]]``: kill the run described by the
+    environment (the token, the groups sent on the pipe) and by the table of groups."""
     table = argv[0]
     if len(argv) > 1 and argv[1]:
         sys.path.append(argv[1])  # -S left site-packages out: psutil's directory only
@@ -190,6 +206,8 @@ def _main(argv: list[str]) -> None:  # pragma: no cover - runs as the guardian
         signal.signal(sig, signal.SIG_IGN)  # a terminal's Ctrl-C or hang-up is not for us
     token = os.environ.get(GUARD_TOKEN_VAR) or None
     groups = {int(g) for g in os.environ.get(GUARD_GROUPS_VAR, "").split() if g.isdigit()}
+    if len(argv) > 2 and argv[2].isdigit():
+        groups |= table_groups(int(argv[2]))
     kill_run(groups, token, use_proc=table == "proc")
 
 
