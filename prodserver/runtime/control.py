@@ -38,6 +38,7 @@ import contextlib
 import os
 import socket
 import stat
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -70,11 +71,32 @@ def runtime_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
     xdg = environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg):
         return Path(xdg) / "prodserver" / digest
-    import tempfile  # with `random`: only where there is no XDG_RUNTIME_DIR
-
     # Windows has no uid; its temporary directory is the user's own (in their profile)
     owner = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(tempfile.gettempdir()) / f"prodserver-{owner}" / digest
+    return Path(temp_dir()) / f"prodserver-{owner}" / digest
+
+
+def temp_dir() -> str:
+    """``tempfile.gettempdir()``, without importing :mod:`tempfile` where it is not needed.
+
+    Importing it costs every ``up`` without ``XDG_RUNTIME_DIR`` (most servers) several
+    milliseconds (it brings ``random``, ``shutil``, ``bz2`` and ``lzma``), only to pick a
+    directory. On POSIX, when the first of the places it would try (``TMPDIR``, ``TEMP``,
+    ``TMP``, then ``/tmp``, ``/var/tmp``, ``/usr/tmp``) is a directory we can create files
+    in, that is the one it picks; anything else (no such directory, one we cannot write to,
+    Windows, a program that already imported tempfile and may have set ``tempfile.tempdir``)
+    is left to tempfile itself. What is created there is checked by
+    :func:`ensure_private_dir` either way.
+    """
+    if os.name == "posix" and "tempfile" not in sys.modules:
+        candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
+        first = next((c for c in candidates if c), "/tmp")  # noqa: S108 - tempfile's own order
+        effective = os.access in os.supports_effective_ids  # as creating a file would
+        if os.path.isdir(first) and os.access(first, os.W_OK | os.X_OK, effective_ids=effective):
+            return os.path.abspath(first)
+    import tempfile  # with `random`: only where the above did not find it
+
+    return tempfile.gettempdir()
 
 
 def default_transport() -> Transport:

@@ -38,17 +38,26 @@ NOT_ON_THE_START_PATH = (
     "hashlib",
     "secrets",
     "tempfile",
+    "random",
     "http.client",
 )
 
 
-def imported_by_cached_up(tmp_path: Path, toml: str, *extra: str) -> set[str]:
+def imported_by_cached_up(
+    tmp_path: Path, toml: str, *extra: str, environ: dict[str, str] | None = None
+) -> set[str]:
+    """``environ``: replaces XDG_RUNTIME_DIR and the temporary directory variables."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "prodserver.toml").write_text(toml)
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_RUNTIME_DIR=str(runtime))
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    if environ is None:
+        runtime = tmp_path / "run"
+        runtime.mkdir(mode=0o700)
+        environ = {"XDG_RUNTIME_DIR": str(runtime)}
+    for name in ("XDG_RUNTIME_DIR", "TMPDIR", "TEMP", "TMP"):
+        env.pop(name, None)
+    env.update(environ)
     # the native runtime, Linux's default (the portable one reads the process table with psutil)
     for name in (
         "PRODSERVER_NO_CACHE",
@@ -85,3 +94,21 @@ def test_what_a_run_uses_is_still_imported_when_used(tmp_path):
     toml = '[project]\nname = "quick"\n\n[processes.once]\ncommand = ["true"]\noneshot = true\n'
     modules = imported_by_cached_up(tmp_path, toml, "--log-format", "json")
     assert "json" in modules
+
+
+@pytest.mark.parametrize("tmpdir", [False, True], ids=["tmp", "TMPDIR"])
+def test_a_cached_up_without_xdg_runtime_dir_finds_its_directory_without_tempfile(
+    tmp_path: Path, tmpdir: bool
+) -> None:
+    # most servers have no XDG_RUNTIME_DIR (no login session): the runtime directory is then
+    # in the temporary directory, found without importing tempfile (and random, shutil, ...)
+    toml = '[project]\nname = "quick"\n\n[processes.once]\ncommand = ["true"]\noneshot = true\n'
+    environ = {}
+    if tmpdir:
+        (tmp_path / "tmp").mkdir()
+        environ["TMPDIR"] = str(tmp_path / "tmp")
+    modules = imported_by_cached_up(tmp_path, toml, environ=environ)
+    assert "prodserver.runtime.control" in modules  # it did look for the directory
+    assert sorted(m for m in NOT_ON_THE_START_PATH if m in modules) == []
+    if tmpdir:  # and it is the one tempfile would have picked
+        assert [p.name for p in (tmp_path / "tmp").iterdir()] == [f"prodserver-{os.getuid()}"]
