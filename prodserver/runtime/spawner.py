@@ -25,7 +25,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -141,18 +140,9 @@ class Spawner(Protocol):
 
 
 def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
+    from prodserver.runtime.libc import int_function
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl: Callable[..., int] = libc.prctl
-        prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4  # type: ignore[attr-defined]
-        prctl.restype = ctypes.c_int  # type: ignore[attr-defined]
-    except (OSError, AttributeError):
-        return None
-    return prctl
+    return int_function("prctl", "iLLLL")
 
 
 class PosixSpawner:

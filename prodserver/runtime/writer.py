@@ -47,13 +47,11 @@ def keep_heap() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    try:
-        import ctypes
+    from prodserver.runtime.libc import int_function
 
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc, or no ctypes
-        return
-    mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP)
+    mallopt = int_function("mallopt", "ii")
+    if mallopt is not None:  # None: not glibc (musl has no mallopt)
+        mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP)
 
 
 def _write_joined(fd: int, bufs: list[bytes | memoryview]) -> int:

@@ -27,8 +27,9 @@ ENTRY = (
 )
 
 #: used only by some runs (a sample for status, --metrics or a memory guard; a reload; an HTTP
-#: probe; a JSON log line; a control request; a missing XDG_RUNTIME_DIR), or never on POSIX; and
-#: argparse, since the same command line is not parsed again (prodserver/cli/parsed.py)
+#: probe; a JSON log line; a control request), or never on POSIX; argparse, since the same
+#: command line is not parsed again (prodserver/cli/parsed.py); and the ctypes package (prctl
+#: and mallopt go through its C core: prodserver/runtime/libc.py)
 NOT_ON_THE_START_PATH = (
     "argparse",
     "prodserver.runtime.metrics",
@@ -39,6 +40,7 @@ NOT_ON_THE_START_PATH = (
     "secrets",
     "tempfile",
     "random",
+    "ctypes",
     "http.client",
 )
 
