@@ -9,9 +9,9 @@ spawner, event loop) is chosen here too: the seam a portable runtime plugs into.
 
 from __future__ import annotations
 
+import _socket
 import os
 import signal
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,7 +193,7 @@ def _sockets(
     if rundir is None:
         return None, None
     hub = None
-    if hasattr(socket, "SO_PASSCRED"):  # Linux: pids are checked
+    if hasattr(_socket, "SO_PASSCRED"):  # Linux: pids are checked
         hub = NotifyHub(rundir / f"notify-{os.getpid()}", deliver, loop.watch, loop.unwatch)
     # a unix socket, or where there is none (Windows) a token-guarded loopback socket
     server = ControlServer(rundir, status, loop.watch, loop.unwatch) if control else None

@@ -33,20 +33,25 @@ close it, so the listening socket does not stay readable and spin the event loop
 from __future__ import annotations
 
 # `json`, `secrets` and `tempfile` are imported where they are used: most runs of `up` never
-# answer a request, and every import here is paid at each start
+# answer a request, and every import here is paid at each start. The server's sockets are
+# `_socket`'s, the C core of `socket`, whose import (its enums, `array`) would cost every start
+# about 4 ms; clients (`prodserver status`) import `socket` itself.
+import _socket
 import contextlib
 import os
-import socket
 import stat
 import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prodserver.errors import ProdserverError
 from prodserver.exitcodes import ExitCode
 from prodserver.fastpath import sha256
+
+if TYPE_CHECKING:
+    import socket
 
 SOCKET_NAME = "control.sock"
 #: the loopback endpoint's port and token (where there are no unix sockets)
@@ -101,7 +106,7 @@ def temp_dir() -> str:
 
 def default_transport() -> Transport:
     """Unix sockets where Python has them; the token-guarded loopback socket elsewhere."""
-    return "unix" if hasattr(socket, "AF_UNIX") else "tcp"
+    return "unix" if hasattr(_socket, "AF_UNIX") else "tcp"
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -149,8 +154,8 @@ class ControlServer:
         self._watch = watch
         self._unwatch = unwatch
         #: fd -> (connection, request so far, when it was accepted), oldest first
-        self._conns: dict[int, tuple[socket.socket, bytearray, float]] = {}
-        self.sock: socket.socket | None = None
+        self._conns: dict[int, tuple[_socket.socket, bytearray, float]] = {}
+        self.sock: _socket.socket | None = None
         self._spare: int | None = None
         self._clock = clock or time.monotonic
         #: what a loopback request must carry
@@ -173,8 +178,8 @@ class ControlServer:
         self._watch(sock.fileno(), self._accept)
         return None
 
-    def _bind_unix(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _bind_unix(self) -> _socket.socket:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
             sock.bind(str(self.path))
@@ -183,8 +188,8 @@ class ControlServer:
         os.chmod(self.path, 0o600)
         return sock
 
-    def _bind_loopback(self) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def _bind_loopback(self) -> _socket.socket:
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
         try:
             sock.bind(("127.0.0.1", 0))
             import secrets
@@ -202,7 +207,7 @@ class ControlServer:
         for _ in range(4 * MAX_CONNECTIONS):  # then back to the loop: others wait too
             self._expire()
             try:
-                conn, _ = self.sock.accept()
+                conn = _accepted(self.sock)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
@@ -226,7 +231,7 @@ class ControlServer:
         os.close(self._spare)
         self._spare = None
         try:
-            conn, _ = self.sock.accept()
+            conn = _accepted(self.sock)
         except OSError:
             return False
         else:
@@ -303,6 +308,13 @@ class ControlServer:
                 self.path.unlink()
 
 
+def _accepted(sock: _socket.socket) -> _socket.socket:
+    """The next connection on the listening ``sock`` (close-on-exec, as Python makes every
+    descriptor); raises BlockingIOError when there is none."""
+    fd, _address = sock._accept()  # type: ignore[attr-defined]  # what socket.accept() calls
+    return _socket.socket(fileno=fd)
+
+
 def _open_spare() -> int | None:
     """A descriptor kept in reserve for :meth:`ControlServer._refuse_one`."""
     try:
@@ -333,6 +345,8 @@ def _write_private(path: Path, content: Mapping[str, Any]) -> None:
 def _connect(directory: Path, timeout: float) -> tuple[socket.socket, str | None, Path]:
     """A connection to the ``up`` serving ``directory``, the token it wants, and where it
     was found; raises OSError (FileNotFoundError when no endpoint is there)."""
+    import socket
+
     unix = directory / SOCKET_NAME
     if hasattr(socket, "AF_UNIX") and unix.exists():
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

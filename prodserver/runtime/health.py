@@ -33,7 +33,6 @@ import contextlib
 import enum
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -267,6 +266,8 @@ def tcp_probe(check: HealthCheck) -> tuple[bool, str]:
     host, port = split_host_port(str(check.target))
     began = time.monotonic()
     try:
+        import socket  # only for a tcp check, on its probe's thread
+
         with socket.create_connection((host, port), timeout=check.timeout):
             pass
     except OSError as exc:
@@ -275,7 +276,7 @@ def tcp_probe(check: HealthCheck) -> tuple[bool, str]:
 
 
 def _os_reason(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, (TimeoutError, socket.timeout)):
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
         return f"timed out after {timeout:g}s"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"

@@ -15,10 +15,9 @@ child (the supervisor removes it from their environments).
 
 from __future__ import annotations
 
-import contextlib
+import _socket
 import os
-import socket
-import struct
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,8 +25,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prodserver.runtime.process import Unit
 
-#: ``struct ucred``: pid, uid, gid
-_UCRED = struct.Struct("3i")
+#: ``struct ucred``: pid, uid, gid (three C ints)
+_UCRED_SIZE = 12
 #: notifications are small; a larger datagram is cut and its tail ignored
 MAX_MESSAGE = 4096
 
@@ -56,7 +55,7 @@ class NotifyHub:
         self._deliver = deliver
         self._watch = watch
         self._unwatch = unwatch
-        self._socks: dict[int, tuple[socket.socket, str]] = {}
+        self._socks: dict[int, tuple[_socket.socket, str]] = {}
         #: id(unit) -> its socket path (units live as long as the run)
         self._paths: dict[int, str] = {}
         self._next = 0
@@ -68,7 +67,7 @@ class NotifyHub:
             return {"NOTIFY_SOCKET": existing}
         self._next += 1
         path = str(self.directory / f"n{self._next}")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
         try:
             # the directory before the socket's umask: it needs its search bit (0700)
             if not self.directory.exists():
@@ -83,7 +82,7 @@ class NotifyHub:
             # it just cannot notify; readiness falls back to its probe
             sock.close()
             return {}
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         sock.setblocking(False)
         fd = sock.fileno()
         self._socks[fd] = (sock, path)
@@ -93,7 +92,7 @@ class NotifyHub:
 
     def _receive(self, fd: int, unit: Unit) -> None:
         sock, _path = self._socks[fd]
-        space = socket.CMSG_SPACE(_UCRED.size)
+        space = _socket.CMSG_SPACE(_UCRED_SIZE)
         while True:
             try:
                 data, ancillary, _flags, _addr = sock.recvmsg(MAX_MESSAGE, space)
@@ -103,8 +102,12 @@ class NotifyHub:
                 return
             pid = None
             for level, kind, payload in ancillary:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                    pid = _UCRED.unpack(payload[: _UCRED.size])[0]
+                if (
+                    level == _socket.SOL_SOCKET
+                    and kind == _socket.SCM_CREDENTIALS
+                    and len(payload) >= _UCRED_SIZE
+                ):
+                    pid = int.from_bytes(payload[:4], sys.byteorder, signed=True)
             if pid is None:
                 continue  # no credentials: nothing to authenticate it by
             self._deliver(unit, pid, parse_message(data))
@@ -126,7 +129,11 @@ def notify_upstream(message: str, environ: Mapping[str, str] | None = None) -> b
     if not target:
         return False
     address = "\0" + target[1:] if target.startswith("@") else target
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    try:
         sock.sendto(message.encode(), address)
-        return True
-    return False
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True

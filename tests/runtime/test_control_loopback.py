@@ -3,6 +3,7 @@ run for real here by asking for it by name."""
 
 from __future__ import annotations
 
+import _socket
 import json
 import os
 import selectors
@@ -185,5 +186,5 @@ def test_the_runtime_directory_needs_no_uid_where_there_is_none(
 
 def test_the_transport_follows_what_python_has(monkeypatch: pytest.MonkeyPatch) -> None:
     assert control.default_transport() == ("unix" if sys.platform != "win32" else "tcp")
-    monkeypatch.delattr(socket, "AF_UNIX", raising=False)
+    monkeypatch.delattr(_socket, "AF_UNIX", raising=False)
     assert control.default_transport() == "tcp"

@@ -28,8 +28,9 @@ ENTRY = (
 
 #: used only by some runs (a sample for status, --metrics or a memory guard; a reload; an HTTP
 #: probe; a JSON log line; a control request), or never on POSIX; argparse, since the same
-#: command line is not parsed again (prodserver/cli/parsed.py); and the ctypes package (prctl
-#: and mallopt go through its C core: prodserver/runtime/libc.py)
+#: command line is not parsed again (prodserver/cli/parsed.py); the ctypes package (prctl and
+#: mallopt go through its C core: prodserver/runtime/libc.py); and socket (the notify and
+#: control sockets are _socket's, its C core)
 NOT_ON_THE_START_PATH = (
     "argparse",
     "prodserver.runtime.metrics",
@@ -41,6 +42,7 @@ NOT_ON_THE_START_PATH = (
     "tempfile",
     "random",
     "ctypes",
+    "socket",
     "http.client",
 )
 
