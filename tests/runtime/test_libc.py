@@ -28,9 +28,10 @@ mallopt = libc.int_function("mallopt", "ii")(-1, 1 << 20)  # M_TRIM_THRESHOLD
 r, w = os.pipe()
 child = os.fork()
 if child == 0:
+    middle = os.getpid()
     if os.fork() == 0:
         os.close(r)
-        while os.getppid() == child:  # until the middle process is gone
+        while os.getppid() == middle:  # until the middle process is gone
             pass
         os.write(w, str(os.getppid()).encode())
         os._exit(0)
