@@ -210,7 +210,7 @@ def _metrics_server(options: UpOptions) -> MetricsServer | None:
 
 
 def _rundir(project: ResolvedProject) -> tuple[Path | None, list[str]]:
-    from prodserver.runtime.control import ensure_private_dir, runtime_dir
+    from prodserver.runtime.rundir import ensure_private_dir, runtime_dir
 
     try:
         return ensure_private_dir(runtime_dir(project.root)), []

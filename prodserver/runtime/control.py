@@ -1,13 +1,8 @@
 """The control socket of a running ``prodserver up``, and the client ``prodserver status`` uses.
 
-Where: the project's runtime directory, :func:`runtime_dir`:
-``$XDG_RUNTIME_DIR/prodserver/<hash>/`` when ``XDG_RUNTIME_DIR`` names a directory (systemd
-sets it for every login session; it is private to the user and emptied at logout), otherwise
-``<tmp>/prodserver-<uid>/<hash>/`` (the way tmux and ssh-agent do it). ``<hash>`` is the first
-16 hex digits of the SHA-256 of the project root, so each project has its own directory and
-nothing is written into the project itself. Every directory prodserver creates there is
-mode 0700 and must be owned by the user; the socket is mode 0600: only a process of the same
-user can connect.
+Where: the project's runtime directory (:mod:`prodserver.runtime.rundir`), private to the
+user (every directory mode 0700 and owned by the user); the socket is mode 0600: only a
+process of the same user can connect.
 
 Where Python has no unix sockets (Windows), the endpoint is a TCP socket on 127.0.0.1 with a
 port the system picks, guarded by a random token (``secrets.token_urlsafe``): both are
@@ -32,15 +27,13 @@ close it, so the listening socket does not stay readable and spin the event loop
 
 from __future__ import annotations
 
-# `json`, `secrets` and `tempfile` are imported where they are used: most runs of `up` never
+# `json` and `secrets` are imported where they are used: most runs of `up` never
 # answer a request, and every import here is paid at each start. The server's sockets are
 # `_socket`'s, the C core of `socket`, whose import (its enums, `array`) would cost every start
 # about 4 ms; clients (`prodserver status`) import `socket` itself.
 import _socket
 import contextlib
 import os
-import stat
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -48,7 +41,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from prodserver.errors import ProdserverError
 from prodserver.exitcodes import ExitCode
-from prodserver.fastpath import sha256
 
 if TYPE_CHECKING:
     import socket
@@ -68,66 +60,9 @@ IDLE_TIMEOUT = 2.0
 MAX_REPLY = 64 * 1024 * 1024
 
 
-def runtime_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
-    """The per-project runtime directory (not created; see :func:`ensure_private_dir`)."""
-    environ = os.environ if environ is None else environ
-    # the interpreter's built-in SHA-256: `hashlib` would load OpenSSL at every start of `up`
-    digest: str = sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    xdg = environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isdir(xdg):
-        return Path(xdg) / "prodserver" / digest
-    # Windows has no uid; its temporary directory is the user's own (in their profile)
-    owner = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(temp_dir()) / f"prodserver-{owner}" / digest
-
-
-def temp_dir() -> str:
-    """``tempfile.gettempdir()``, without importing :mod:`tempfile` where it is not needed.
-
-    Importing it costs every ``up`` without ``XDG_RUNTIME_DIR`` (most servers) several
-    milliseconds (it brings ``random``, ``shutil``, ``bz2`` and ``lzma``), only to pick a
-    directory. On POSIX, when the first of the places it would try (``TMPDIR``, ``TEMP``,
-    ``TMP``, then ``/tmp``, ``/var/tmp``, ``/usr/tmp``) is a directory we can create files
-    in, that is the one it picks; anything else (no such directory, one we cannot write to,
-    Windows, a program that already imported tempfile and may have set ``tempfile.tempdir``)
-    is left to tempfile itself. What is created there is checked by
-    :func:`ensure_private_dir` either way.
-    """
-    if os.name == "posix" and "tempfile" not in sys.modules:
-        candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
-        first = next((c for c in candidates if c), "/tmp")  # noqa: S108 - tempfile's own order
-        effective = os.access in os.supports_effective_ids  # as creating a file would
-        if os.path.isdir(first) and os.access(first, os.W_OK | os.X_OK, effective_ids=effective):
-            return os.path.abspath(first)
-    import tempfile  # with `random`: only where the above did not find it
-
-    return tempfile.gettempdir()
-
-
 def default_transport() -> Transport:
     """Unix sockets where Python has them; the token-guarded loopback socket elsewhere."""
     return "unix" if hasattr(_socket, "AF_UNIX") else "tcp"
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and its prodserver parent) mode 0700, refusing one we do not own.
-
-    Windows has no uid to compare (``st_uid`` is 0): the directory is in the user's own
-    temporary directory there, whose access list keeps other users out.
-    """
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    for directory in (path.parent, path):
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=0o700)
-        info = directory.lstat()
-        if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid):
-            raise ProdserverError(
-                f"{directory} is not a directory owned by you",
-                hint="remove it, or set XDG_RUNTIME_DIR to a private directory",
-            )
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            os.chmod(directory, 0o700)
-    return path
 
 
 class ControlServer:

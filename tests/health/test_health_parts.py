@@ -15,10 +15,11 @@ from prodserver.cli.commands.status import duration, render, size
 from prodserver.config.model import HealthCheck
 from prodserver.errors import BackendUnavailable, UsageError
 from prodserver.hostport import split_host_port
-from prodserver.runtime.control import NotRunning, request, runtime_dir
+from prodserver.runtime.control import NotRunning, request
 from prodserver.runtime.health import Health, Transition, http_probe, tcp_probe
 from prodserver.runtime.metrics import MetricsServer, Snapshot, metric_families, parse_address
 from prodserver.runtime.notify import parse_message
+from prodserver.runtime.rundir import runtime_dir
 
 
 def test_runtime_dir_is_per_project_and_private_to_the_user(tmp_path: Path):

@@ -13,7 +13,8 @@ from healthrun import Up, free_port, run_cli, short_runtime_dir, wait_until, wri
 from prometheus_client.parser import text_string_to_metric_families
 
 from prodserver.exitcodes import ExitCode
-from prodserver.runtime.control import SOCKET_NAME, runtime_dir
+from prodserver.runtime.control import SOCKET_NAME
+from prodserver.runtime.rundir import runtime_dir
 from tests.conftest import POSIX_RUNTIME
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason=POSIX_RUNTIME)

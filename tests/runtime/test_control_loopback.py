@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from prodserver.runtime import control
+from prodserver.runtime import control, rundir
 from prodserver.runtime.control import ENDPOINT_NAME, ControlServer, NotRunning, request
 
 
@@ -179,9 +179,9 @@ def test_the_runtime_directory_needs_no_uid_where_there_is_none(
     """Windows has no ``os.getuid``: the directory is still found and created."""
     monkeypatch.delattr(os, "getuid")
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
-    path = control.runtime_dir(tmp_path / "project", {})
+    path = rundir.runtime_dir(tmp_path / "project", {})
     assert path.parent == tmp_path / "prodserver-user"
-    assert control.ensure_private_dir(path).is_dir()
+    assert rundir.ensure_private_dir(path).is_dir()
 
 
 def test_the_transport_follows_what_python_has(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="Windows always asks 
 #: prints what ``temp_dir`` chose, whether that needed tempfile, and what tempfile chooses
 PROBE = (
     "import json, sys\n"
-    "from prodserver.runtime.control import temp_dir\n"
+    "from prodserver.runtime.rundir import temp_dir\n"
     "chosen = temp_dir()\n"
     "needed = 'tempfile' in sys.modules\n"
     "import tempfile\n"

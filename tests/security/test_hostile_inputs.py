@@ -432,7 +432,8 @@ def test_hundreds_of_idle_control_connections_do_not_take_up_down(
         for line in up.stdout:
             if "started with pid" in line:
                 break
-        from prodserver.runtime.control import SOCKET_NAME, runtime_dir
+        from prodserver.runtime.control import SOCKET_NAME
+        from prodserver.runtime.rundir import runtime_dir
 
         path = runtime_dir(tmp_path, {"XDG_RUNTIME_DIR": str(runtime)}) / SOCKET_NAME
         deadline = time.monotonic() + 10

@@ -101,7 +101,7 @@ def test_the_control_socket_is_private_and_local(
 
 
 def test_a_planted_runtime_directory_is_refused(tmp_path: Path) -> None:
-    from prodserver.runtime.control import ensure_private_dir
+    from prodserver.runtime.rundir import ensure_private_dir
 
     other = tmp_path / "prodserver" / "abc"
     other.parent.mkdir()

@@ -22,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
 
     from prodserver.config.sources import discover
     from prodserver.exitcodes import ExitCode
-    from prodserver.runtime.control import request, runtime_dir
+    from prodserver.runtime.control import request
+    from prodserver.runtime.rundir import runtime_dir
 
     config = discover(Path(args.file) if args.file else None)
     outcome = request(runtime_dir(config.parent), {"command": "reload"}, timeout=30.0)

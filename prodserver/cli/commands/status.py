@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from prodserver.config.sources import discover
-    from prodserver.runtime.control import request, runtime_dir
+    from prodserver.runtime.control import request
+    from prodserver.runtime.rundir import runtime_dir
 
     config = discover(Path(args.file) if args.file else None)
     status = request(runtime_dir(config.parent), {"command": "status"})
