@@ -11,8 +11,8 @@ of errors to exit codes, and :mod:`prodserver.exitcodes` the meaning of each exi
 ``warning`` stops nothing.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
+# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
 from typing import TYPE_CHECKING, NamedTuple
 
 # Imported by every module that raises, so by every command before it does anything: no
@@ -62,7 +62,7 @@ def _code(
     return code
 
 
-def error_classes() -> dict[str, type[ProdserverError]]:
+def error_classes() -> "dict[str, type[ProdserverError]]":
     """The error classes an entry may name, by name."""
     from prodserver.checks.report import PrestartFailed
     from prodserver.errors import (
@@ -649,17 +649,17 @@ EXPORT_DEPENDS_ON_SECRET = _code(
 
 
 #: every code, by its text, in number order (built on first use)
-CATALOGUE: Mapping[str, ErrorCode]
-_BUILT: list[Mapping[str, ErrorCode]] = []
+CATALOGUE: "Mapping[str, ErrorCode]"
+_BUILT: "list[Mapping[str, ErrorCode]]" = []
 
 
-def __getattr__(name: str) -> Mapping[str, ErrorCode]:
+def __getattr__(name: str) -> "Mapping[str, ErrorCode]":
     if name != "CATALOGUE":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return catalogue()
 
 
-def catalogue() -> Mapping[str, ErrorCode]:
+def catalogue() -> "Mapping[str, ErrorCode]":
     """Every code, by its text, in number order (:data:`CATALOGUE`)."""
     if not _BUILT:
         from types import MappingProxyType

@@ -5,8 +5,8 @@ The child's environment is what the configuration says, not prodserver's own: a 
 before anything is forked, with the process, the program and the directories searched.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
+# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
 import errno
 import os
 import sys

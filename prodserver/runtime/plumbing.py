@@ -16,8 +16,8 @@ loopback status endpoint: docs/guides/windows.md). An unknown value is an error 
 so is ``native`` where it cannot work (PS461): a typo must not silently pick a runtime.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
+# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
 import contextlib
 import errno
 import os
@@ -331,7 +331,7 @@ class Plumbing(NamedTuple):
             return ThreadedPoller()  # only sockets can be selected there, not pipes
         return SelectorPoller()
 
-    def guardian(self) -> Guardian | None:
+    def guardian(self) -> "Guardian | None":
         """Start the guardian (None on Windows, where the Job Object does its work)."""
         if sys.platform == "win32":
             return None
@@ -339,7 +339,7 @@ class Plumbing(NamedTuple):
 
         return start_guardian(portable=self.name == "portable")
 
-    def spawner(self, *, token: str | None) -> Spawner:
+    def spawner(self, *, token: str | None) -> "Spawner":
         """The spawner; ``token``: this run's tag in every child's environment, if any.
 
         With a guardian (a token) the native spawner sets no parent-death signal in each

@@ -9,8 +9,8 @@ world about an event (masked like ``prodserver config``). The deciding parts
 :mod:`~prodserver.runtime.sampling`) each hold a reference to it.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
+# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
 import signal
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -47,7 +47,7 @@ class Notifier(Protocol):
 class Sampler(Protocol):
     """Measures the process trees of running instances (see :mod:`prodserver.runtime.metrics`)."""
 
-    def sample(self, units: Sequence[Unit]) -> Mapping[str, UnitSample]:
+    def sample(self, units: Sequence[Unit]) -> "Mapping[str, UnitSample]":
         """One sample per running unit's label."""
         ...
 

@@ -1,7 +1,7 @@
 """How output is rendered (:class:`Style`) and one child's pipe as the multiplexer sees it."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
+# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
 from typing import Literal, NamedTuple
 
 #: ``--log-format``

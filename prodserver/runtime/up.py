@@ -1,7 +1,7 @@
 """``prodserver up``: run the selected processes in the foreground until the run ends."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
+# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -121,7 +121,7 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
             audit.close()
 
 
-def _run(parts: Assembly, project: ResolvedProject, options: UpOptions) -> int:
+def _run(parts: "Assembly", project: ResolvedProject, options: UpOptions) -> int:
     """Run the assembled ``parts`` to their end; the exit code of ``up``."""
     from prodserver.runtime.loop import DRAIN_IDLE
 
@@ -146,7 +146,7 @@ def _run(parts: Assembly, project: ResolvedProject, options: UpOptions) -> int:
     return code
 
 
-def _announce(parts: Assembly, project: ResolvedProject, options: UpOptions, count: int) -> None:
+def _announce(parts: "Assembly", project: ResolvedProject, options: UpOptions, count: int) -> None:
     """The first records of the run, and the sockets that may fail to open."""
     loop = parts.loop
     digest = options.config_sha256
