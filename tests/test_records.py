@@ -61,7 +61,8 @@ def test_every_record_is_a_frozen_dataclass_to_dataclasses(cls):
             assert default is cls._field_defaults[f.name]
         else:
             assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        assert isinstance(f.type, str)  # as a dataclass under `from __future__ import annotations`
+        annotation = cls.__annotations__[f.name]
+        assert f.type == getattr(annotation, "__forward_arg__", annotation)
 
 
 def test_replace_fields_and_asdict_work_as_on_the_dataclasses():

@@ -3,9 +3,14 @@
 Nothing here reads files or the environment. The resolver (:mod:`prodserver.config.resolve`)
 builds these objects; everything downstream only reads them. Mappings are wrapped in
 :class:`types.MappingProxyType` so that a consumer cannot change what another one sees.
-"""
 
-from __future__ import annotations
+The classes are records (:mod:`prodserver.records`: ``typing.NamedTuple`` classes that
+stay frozen dataclasses to :mod:`dataclasses`), since every ``up`` defines them before its
+first child runs. For the same reason this module does not use ``from __future__ import
+annotations``: each string annotation of a record is compiled into a ``typing.ForwardRef``
+when the class is defined (about 1.5 ms for the model's 81 fields), an evaluated one is not.
+Classes are defined before they are used; names imported only for type checking stay quoted.
+"""
 
 import signal
 from collections.abc import Mapping
@@ -159,7 +164,7 @@ class ProcessSpec(NamedTuple):
     #: sent to the main process on ``prodserver reload`` when the process itself did not
     #: change (gunicorn reloads its application on SIGHUP); None: left alone
     reload_signal: signal.Signals | None = None
-    kill_mode: KillMode = "group"
+    kill_mode: "KillMode" = "group"
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     user: str | None = None
     labels: Mapping[str, str] = EMPTY
