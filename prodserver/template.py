@@ -9,21 +9,23 @@ each exporter writes it in its format (a shell word, Compose ``${}``, Kubernetes
 systemd ``${}``, supervisord ``%(ENV_X)s``), escaping the literal text for that format. Nothing
 parses interpolation text a second time.
 
-This module imports nothing of prodserver: the configuration, the backends and the exporters
-all use it.
+This module imports nothing of prodserver but :mod:`prodserver.records`: the configuration,
+the backends and the exporters all use it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from prodserver.records import dataclass_view
 
 __all__ = ["Deferred", "Piece", "Placeholders", "Ref", "Template"]
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+@dataclass_view
+class Ref(NamedTuple):
     """A reference to a variable resolved where the value is used: ``${name<op><word>}``."""
 
     name: str
@@ -74,8 +76,8 @@ def _evaluate(ref: Ref, value: str | None, word: tuple[Piece, ...]) -> tuple[Pie
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
+@dataclass_view
+class Template(NamedTuple):
     """Literal text and references: one argv word, environment value or probe target."""
 
     pieces: tuple[Piece, ...] = ()

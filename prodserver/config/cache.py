@@ -83,7 +83,7 @@ NO_CACHE_ENV = fastpath.NO_CACHE_ENV
 #: entries kept; the oldest written are removed beyond this
 MAX_ENTRIES = 64
 #: bumped whenever what an entry holds changes shape
-FORMAT = 3
+FORMAT = 4
 # -- where -------------------------------------------------------------------------------------
 
 

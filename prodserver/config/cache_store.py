@@ -210,8 +210,8 @@ class _Unpickler(Unpickler):
         if module in _MODEL_MODULES and not name.startswith("_"):
             __import__(module)  # importlib.import_module, without importing importlib
             found = getattr(sys.modules[module], name, None)
-            # dataclasses.is_dataclass(), without importing dataclasses on every hit
-            if isinstance(found, type) and hasattr(found, "__dataclass_fields__"):
+            # a model record (prodserver.records), not any other class of those modules
+            if isinstance(found, type) and issubclass(found, tuple) and "_fields" in vars(found):
                 return found
         raise UnpicklingError(f"{module}.{name} is not part of the model")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields, replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -97,7 +96,7 @@ def _settings(
     processes: Mapping[str, Any],
     problems: list[Problem],
 ) -> ExportSettings:
-    known = {f.name for f in fields(ExportSettings)}
+    known = set(ExportSettings._fields)
     changes: dict[str, Any] = {}
     for key, value in table.items():
         if key in FORMATS or key not in known or key not in _BY_NAME:
@@ -127,7 +126,7 @@ def _settings(
                         )
                     )
         changes[key] = checked
-    return replace(base, **changes)
+    return base._replace(**changes)
 
 
 _BAD = object()

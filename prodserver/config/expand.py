@@ -10,7 +10,6 @@ materialises to, or the ``${NAME}`` text shown in options and messages.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -213,4 +212,4 @@ def probe(ctx: Context, check: HealthCheck | None, port: int | None) -> HealthCh
         return check
     texts = tuple(text(ctx, w, port) for w in words)
     target = texts if isinstance(check.target, tuple) else texts[0]
-    return dataclasses.replace(check, target=target, template=templates)
+    return check._replace(target=target, template=templates)

@@ -7,7 +7,6 @@ dropped (a warning each); a self, unknown or cyclic dependency is recorded as an
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Mapping
 
 from prodserver import codes
@@ -27,7 +26,7 @@ def check_dependencies(
     for name, spec in specs.items():
         kept = _known(ctx, spec, specs, merged, (*defined_at[name], "depends_on"))
         if len(kept) != len(spec.depends_on):
-            out[name] = dataclasses.replace(spec, depends_on=tuple(kept))
+            out[name] = spec._replace(depends_on=tuple(kept))
     _report_cycles(ctx, out, defined_at)
     return out
 

@@ -8,7 +8,6 @@ once, here, by :func:`write_files`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
@@ -218,7 +217,7 @@ def export_restart(project: ResolvedProject, spec: ProcessSpec, fmt: str) -> Res
     """
     if spec.oneshot or spec.name in project.deploy.explicit_restart:
         return spec.restart
-    return dataclasses.replace(spec.restart, mode=project.deploy.settings(fmt).restart)
+    return spec.restart._replace(mode=project.deploy.settings(fmt).restart)
 
 
 #: backends that must never run twice at once (two schedulers send every task twice)
@@ -505,11 +504,10 @@ def _swap_secrets(project: ResolvedProject) -> tuple[ResolvedProject, set[str]]:
         return {"env": frozen_map(out_env), "env_values": frozen_map(out_values)}
 
     processes = {
-        n: dataclasses.replace(spec, **swap(spec.env, spec.env_values))
-        for n, spec in project.processes.items()
+        n: spec._replace(**swap(spec.env, spec.env_values)) for n, spec in project.processes.items()
     }
-    swapped = dataclasses.replace(
-        project, processes=frozen_map(processes), **swap(project.env, project.env_values)
+    swapped = project._replace(
+        processes=frozen_map(processes), **swap(project.env, project.env_values)
     )
     return swapped, names
 

@@ -20,7 +20,6 @@ only when its port changes.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +57,7 @@ class Plan:
 
 
 def _comparable(spec: ProcessSpec) -> ProcessSpec:
-    return dataclasses.replace(spec, position=0)
+    return spec._replace(position=0)
 
 
 def plan(

@@ -54,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
 
 def with_extra_args(project: ResolvedProject, name: str, extra: list[str]) -> ResolvedProject:
     """``project`` with ``extra`` appended to every instance of ``name`` (a shell's script)."""
-    import dataclasses
     import shlex
 
     spec = project.processes.get(name)
@@ -66,9 +65,9 @@ def with_extra_args(project: ResolvedProject, name: str, extra: list[str]) -> Re
             return (*argv[:2], argv[2] + " " + shlex.join(extra))
         return (*argv, *extra)
 
-    instances = tuple(dataclasses.replace(i, argv=longer(i.argv)) for i in spec.instances)
-    changed = dataclasses.replace(spec, argv=longer(spec.argv), instances=instances)
-    return dataclasses.replace(project, processes={**project.processes, name: changed})
+    instances = tuple(i._replace(argv=longer(i.argv)) for i in spec.instances)
+    changed = spec._replace(argv=longer(spec.argv), instances=instances)
+    return project._replace(processes={**project.processes, name: changed})
 
 
 def _apply_options(args: argparse.Namespace, words: list[str]) -> None:
