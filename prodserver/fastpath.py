@@ -51,6 +51,50 @@ FAST_FORMAT = 1
 ENTRY: tuple[tuple[str, ...], dict[str, str], str, str] | None = None
 
 
+# -- the cyclic garbage collector during the start ------------------------------------------
+
+#: the collector was paused by :func:`pause_collector` and not resumed yet
+_collector_paused = False
+
+
+def pause_collector() -> None:
+    """Pause the cyclic garbage collector for the start of a command (the console script).
+
+    A start allocates thousands of objects that live as long as the process (modules,
+    classes, functions, the configuration read from the cache) and next to no garbage cycles:
+    on a cached ``up`` the collector ran 23 times and freed about 100 objects, for 5-7 ms
+    (two of those walks took 1.2-1.8 ms each). :func:`resume_collector` turns it on again
+    once the command's own work starts (``up``: once its first processes are spawned). A
+    collector paused or turned off by someone else (a program calling :func:`main`) is left
+    as it is.
+    """
+    global _collector_paused  # noqa: PLW0603 - one flag per process
+    import gc
+
+    if gc.isenabled():
+        gc.disable()
+        _collector_paused = True
+
+
+def resume_collector(*, freeze: bool = False) -> None:
+    """Turn the collector on again if :func:`pause_collector` paused it (else nothing).
+
+    ``freeze``: what exists now lives until the end (``up``'s code and configuration, from
+    the cache): it goes to the collector's permanent generation first, so that its first walk
+    is not of everything the start made (3.6-4.3 ms after the spawns), nor any later one. The
+    start leaves about 200 objects of garbage cycles there (whatever the size of the
+    configuration; a configuration resolved anew resumes the collector before resolving).
+    """
+    global _collector_paused  # noqa: PLW0603 - one flag per process
+    if _collector_paused:
+        import gc
+
+        _collector_paused = False
+        if freeze:
+            gc.freeze()
+        gc.enable()
+
+
 # -- pieces shared with the configuration cache -----------------------------------------------
 
 _SHA256: Callable[..., Any] | None = None

@@ -99,6 +99,11 @@ def resolve_here(
 
     def resolve() -> tuple[ResolvedProject, frozenset[str]]:
         from prodserver.config.resolve import resolve_with_provenance
+        from prodserver.fastpath import resume_collector
+
+        # not from the cache: the collector, paused for the start, collects what resolving
+        # leaves (it pauses itself while it resolves), and is not frozen with it
+        resume_collector()
 
         project, prov = resolve_with_provenance(
             file=Path(file) if file else None,

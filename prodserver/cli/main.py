@@ -258,6 +258,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
     debug = bool(getattr(args, "debug", False)) or os.environ.get("PRODSERVER_DEBUG") == "1"
     module = import_module(args._module)
+    if not getattr(module, "RESUMES_COLLECTOR", False):
+        from prodserver.fastpath import resume_collector
+
+        resume_collector()  # paused by entrypoint() for the imports of the start
     try:
         return int(module.run(args))
     except ProdserverError as exc:
@@ -293,7 +297,10 @@ def entrypoint() -> None:
     configuration starts from its fast record (:mod:`prodserver.fastpath`) before anything
     else is imported; on any doubt the command line is parsed and run as usual.
     """
-    from prodserver.fastpath import try_fast
+    from prodserver.fastpath import pause_collector, try_fast
 
     code = try_fast(sys.argv[1:])
-    sys.exit(main() if code is None else code)
+    if code is None:
+        pause_collector()  # until the command's own work starts (see dispatch)
+        code = main()
+    sys.exit(code)

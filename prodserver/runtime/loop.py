@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from prodserver.fastpath import resume_collector
 from prodserver.runtime.foreground import signals_named
 from prodserver.runtime.output import READ_SIZE, OutputMux
 from prodserver.runtime.plumbing import READ, WRITE, Poller
@@ -285,6 +286,7 @@ class EventLoop:
         try:
             supervisor.start()
             self.mux.flush()
+            resume_collector(freeze=True)  # paused for the start by the console script
             return self._loop(supervisor)
         except BaseException:
             # Not a completed stop (a bug, an OverflowError, a MemoryError): no child may

@@ -59,6 +59,9 @@ def _size(text: str) -> int:
 
 #: the most rotated log files kept: each rotation renames every one of them
 MAX_LOG_BACKUPS = 1000
+#: the garbage collector, paused for the start, is resumed by the runtime once the first
+#: processes are spawned, not when this command begins (prodserver.fastpath.pause_collector)
+RESUMES_COLLECTOR = True
 
 
 def _count(text: str) -> int:
