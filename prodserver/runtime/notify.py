@@ -16,6 +16,7 @@ child (the supervisor removes it from their environments).
 from __future__ import annotations
 
 import _socket
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -113,13 +114,20 @@ class NotifyHub:
             self._deliver(unit, pid, parse_message(data))
 
     def close(self) -> None:
-        for fd, (sock, _path) in list(self._socks.items()):
+        for fd, (sock, path) in list(self._socks.items()):
             self._unwatch(fd)
             sock.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         self._socks.clear()
-        import shutil  # at the end of the run only
+        try:
+            self.directory.rmdir()  # it holds only the sockets: no shutil (and bz2, lzma) needed
+        except FileNotFoundError:
+            pass  # never made: no instance started
+        except OSError:
+            import shutil  # something else in it
 
-        shutil.rmtree(self.directory, ignore_errors=True)
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def notify_upstream(message: str, environ: Mapping[str, str] | None = None) -> bool:

@@ -239,3 +239,20 @@ def test_notify_sockets_are_private_in_a_searchable_directory(tmp_path: Path):
     finally:
         hub.close()
     assert not (tmp_path / "n").exists()
+
+
+def test_the_notify_directory_goes_at_the_end_even_with_something_else_in_it(tmp_path: Path):
+    from prodserver.runtime.notify import NotifyHub
+
+    for stray in (False, True):
+        where = tmp_path / f"n{stray}"
+        hub = NotifyHub(where, lambda *a: None, lambda fd, cb: None, lambda fd: None)
+        hub.env_for(object())  # type: ignore[arg-type]
+        hub.env_for(object())  # type: ignore[arg-type]
+        if stray:
+            (where / "left-by-someone").write_text("x")
+        hub.close()
+        assert not where.exists()
+    hub = NotifyHub(tmp_path / "never", lambda *a: None, lambda fd, cb: None, lambda fd: None)
+    hub.close()  # no instance started: nothing to remove, and no error
+    assert not (tmp_path / "never").exists()

@@ -29,8 +29,9 @@ ENTRY = (
 #: used only by some runs (a sample for status, --metrics or a memory guard; a reload; an HTTP
 #: probe; a JSON log line; a control request), or never on POSIX; argparse, since the same
 #: command line is not parsed again (prodserver/cli/parsed.py); the ctypes package (prctl and
-#: mallopt go through its C core: prodserver/runtime/libc.py); and socket (the notify and
-#: control sockets are _socket's, its C core)
+#: mallopt go through its C core: prodserver/runtime/libc.py); socket (the notify and
+#: control sockets are _socket's, its C core); and shutil, at the end either (the notify
+#: directory holds only its sockets)
 NOT_ON_THE_START_PATH = (
     "argparse",
     "prodserver.runtime.metrics",
@@ -43,6 +44,7 @@ NOT_ON_THE_START_PATH = (
     "random",
     "ctypes",
     "socket",
+    "shutil",
     "http.client",
 )
 
