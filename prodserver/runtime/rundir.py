@@ -48,7 +48,8 @@ def temp_dir() -> str:
     """
     if os.name == "posix" and "tempfile" not in sys.modules:
         candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
-        first = next((c for c in candidates if c), "/tmp")  # noqa: S108 - tempfile's own order
+        # the private directory made there is checked by ensure_private_dir, as before
+        first = next((c for c in candidates if c), "/tmp")  # noqa: S108  # nosec B108
         effective = os.access in os.supports_effective_ids  # as creating a file would
         if os.path.isdir(first) and os.access(first, os.W_OK | os.X_OK, effective_ids=effective):
             return os.path.abspath(first)
