@@ -136,3 +136,12 @@ def test_dataclass_view_on_a_new_record():
 
     assert [f.name for f in dataclasses.fields(Point)] == ["x", "y"]
     assert dataclasses.replace(Point(1), y=5) == Point(1, 5)
+
+
+def test_the_kill_mode_spelled_out_in_the_model_is_the_declared_one():
+    import typing
+
+    from prodserver.options import KillMode
+
+    annotation = model.ProcessSpec.__annotations__["kill_mode"]
+    assert typing.get_args(annotation) == typing.get_args(KillMode)

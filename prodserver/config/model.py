@@ -9,21 +9,18 @@ stay frozen dataclasses to :mod:`dataclasses`), since every ``up`` defines them 
 first child runs. For the same reason this module does not use ``from __future__ import
 annotations``: each string annotation of a record is compiled into a ``typing.ForwardRef``
 when the class is defined (about 1.5 ms for the model's 81 fields), an evaluated one is not.
-Classes are defined before they are used; names imported only for type checking stay quoted.
+Classes are defined before they are used.
 """
 
 import signal
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from prodserver.declarations.defaults import DEFAULT_STOP_TIMEOUT
 from prodserver.records import dataclass_view
 from prodserver.template import Template
-
-if TYPE_CHECKING:
-    from prodserver.options import KillMode
 
 DependencyCondition = Literal["started", "healthy", "completed"]
 RestartMode = Literal["no", "on-failure", "always"]
@@ -164,7 +161,9 @@ class ProcessSpec(NamedTuple):
     #: sent to the main process on ``prodserver reload`` when the process itself did not
     #: change (gunicorn reloads its application on SIGHUP); None: left alone
     reload_signal: signal.Signals | None = None
-    kill_mode: "KillMode" = "group"
+    #: :data:`prodserver.options.KillMode`, spelled out: that module imports dataclasses, and a
+    #: quoted name would be compiled into a ForwardRef at every start (a test keeps them equal)
+    kill_mode: Literal["group", "main"] = "group"
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     user: str | None = None
     labels: Mapping[str, str] = EMPTY

@@ -158,9 +158,7 @@ def test_a_cached_up_compiles_no_annotation(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stdout + done.stderr
     made = [line for line in done.stderr.splitlines() if line.startswith("forward refs: ")]
-    # (the configuration model's own records are another change's: not yet all of them)
-    exempt = ["prodserver.config.model", "prodserver.template"]
-    assert [m for m in made[0].split("'")[1::2] if m not in exempt] == []
+    assert made[0].split("'")[1::2] == []
 
 
 def test_a_cached_up_defines_the_model_without_dataclasses(tmp_path):
