@@ -5,9 +5,12 @@ every ``up``, and a cached ``up`` does little else before its first child runs. 
 dataclasses its ten classes cost more to *define* than the rest of the start: importing
 :mod:`dataclasses` brings :mod:`inspect`, :mod:`ast`, :mod:`dis` and :mod:`tokenize` with it,
 and each frozen dataclass compiles six generated methods at import (together about 30 ms of a
-cached start of ~120 ms; ``docs/performance.md``). They are :class:`typing.NamedTuple`
-classes instead: immutable, equal and hashable by value, pickled as their values, and defined
-by ``collections.namedtuple`` in a fraction of a millisecond each.
+cached start of ~120 ms; ``docs/performance.md``). They are namedtuples instead: immutable,
+equal and hashable by value, pickled as their values, and defined by ``collections.namedtuple``
+in a fraction of a millisecond each. They are declared as ``typing.NamedTuple`` classes are,
+with this module's :data:`NamedTuple` as the base: the type checker sees ``typing``'s, the
+interpreter gets one that neither imports :mod:`typing` (4.5 ms) nor compiles each string
+annotation into a ``typing.ForwardRef``.
 
 They stay dataclasses to every consumer that asks, so code written against frozen dataclasses
 (``dataclasses.replace``, ``fields``, ``asdict``, ``is_dataclass``, ``FrozenInstanceError``)
@@ -22,13 +25,77 @@ values. Nothing in prodserver relies on either; do not start to.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from collections import namedtuple
 
+#: ``typing`` is for the type checker only: importing it is about 4.5 ms of every start
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from dataclasses import Field
+    from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar
 
-R = TypeVar("R", bound=type)
+    R = TypeVar("R", bound=type)
+
+__all__ = ["NamedTuple", "Protocol", "dataclass_view"]
+
+#: what a record's class body may not define (its namedtuple's own)
+_PROHIBITED = frozenset(
+    {
+        "__new__",
+        "__init__",
+        "__slots__",
+        "__getnewargs__",
+        "_fields",
+        "_field_defaults",
+        "_make",
+        "_replace",
+        "_asdict",
+        "_source",
+    }
+)
+#: class body entries that are the class's, not attributes to copy
+_SPECIAL = frozenset({"__module__", "__name__", "__qualname__", "__annotations__", "__doc__"})
+
+
+class _RecordMeta(type):
+    """Makes ``class X(NamedTuple): a: int; b: str = ""`` a ``collections.namedtuple``.
+
+    What :class:`typing.NamedTuple` does, without importing :mod:`typing` and without
+    compiling each annotation into a ``typing.ForwardRef``: the annotations are kept as
+    written (strings, under ``from __future__ import annotations``). Type checkers see
+    ``typing.NamedTuple`` itself.
+    """
+
+    def __new__(mcls, typename: str, bases: tuple[type, ...], ns: dict[str, Any]) -> Any:
+        annotations: dict[str, Any] = ns.get("__annotations__", {})
+        fields = list(annotations)
+        defaults = []
+        for name in fields:
+            if name in ns:
+                defaults.append(ns[name])
+            elif defaults:
+                raise TypeError(f"{typename}.{name} has no default but follows one that has")
+        make: Any = namedtuple  # with names known only here (mypy wants literals)
+        record = make(typename, fields, defaults=defaults, module=ns["__module__"])
+        record.__annotations__ = dict(annotations)
+        record.__qualname__ = ns.get("__qualname__", typename)
+        if ns.get("__doc__"):
+            record.__doc__ = ns["__doc__"]
+        for key, value in ns.items():
+            if key in _PROHIBITED:
+                raise AttributeError(f"cannot overwrite the record's own {key}")
+            if key not in _SPECIAL and key not in annotations:
+                setattr(record, key, value)
+        return record
+
+
+if not TYPE_CHECKING:
+    #: the base of a structural type (``class Clock(Protocol): ...``): ``typing.Protocol`` to
+    #: the type checker, a plain class to the interpreter (nothing inherits from one or asks
+    #: ``isinstance`` of one; they describe what the runtime's parts expect of each other)
+    Protocol = object
+    #: the base of a record class (``class X(NamedTuple): ...``)
+    NamedTuple = type.__new__(_RecordMeta, "NamedTuple", (), {"__module__": __name__})
 
 
 class _Fields:
@@ -40,9 +107,8 @@ class _Fields:
         defaults: dict[str, Any] = getattr(owner, "_field_defaults", {})
         specs: list[tuple[str, Any, Field[Any]]] = []
         for name in getattr(owner, "_fields", ()):
-            annotation = owner.__annotations__.get(name, Any)
-            # typing.NamedTuple keeps a string annotation as a ForwardRef; a dataclass keeps it
-            annotation = getattr(annotation, "__forward_arg__", annotation)
+            # as written (a string under `from __future__ import annotations`), as a dataclass
+            annotation = owner.__annotations__.get(name, "Any")
             if name not in defaults:
                 specs.append((name, annotation, dataclasses.field()))
                 continue

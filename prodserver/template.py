@@ -11,17 +11,14 @@ parses interpolation text a second time.
 
 This module imports nothing of prodserver but :mod:`prodserver.records`: the configuration,
 the backends and the exporters all use it.
-
-No ``from __future__ import annotations`` here, as in :mod:`prodserver.config.model`: every
-``up`` defines these records, and a string annotation of a record is compiled into a
-``typing.ForwardRef`` when its class is defined (inside a generic, as ``Ref.word``'s, it is not).
 """
+
+from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import NamedTuple
 
-from prodserver.records import dataclass_view
+from prodserver.records import NamedTuple, dataclass_view
 
 __all__ = ["Deferred", "Piece", "Placeholders", "Ref", "Template"]
 
@@ -34,7 +31,7 @@ class Ref(NamedTuple):
     #: ``None`` for a plain ``${NAME}``; otherwise one of ``:- - :? ? :+ +``
     op: str | None = None
     #: the modifier's word (the default, message or alternative), itself pieces
-    word: tuple["Piece", ...] = ()
+    word: tuple[Piece, ...] = ()
 
 
 Piece = str | Ref
@@ -85,7 +82,7 @@ class Template(NamedTuple):
     pieces: tuple[Piece, ...] = ()
 
     @classmethod
-    def of(cls, *pieces: Piece) -> "Template":
+    def of(cls, *pieces: Piece) -> Template:
         """A template from pieces; adjacent literal pieces are merged, empty ones dropped."""
         return cls(_merge(list(pieces)))
 
@@ -116,14 +113,14 @@ class Template(NamedTuple):
         """Whether a reference uses a modifier (``${X:-d}``), which only a shell evaluates."""
         return any(ref.op is not None for ref in self.refs())
 
-    def with_values(self, values: Mapping[str, str]) -> "Template":
+    def with_values(self, values: Mapping[str, str]) -> Template:
         """References to names in ``values`` replaced by their value (modifiers evaluated).
 
         Used where a format fixes a variable itself (``PORT`` inside a container).
         """
         return Template(_with_values(self.pieces, values))
 
-    def inline(self, definitions: Mapping[str, "Template"], depth: int = 8) -> "Template":
+    def inline(self, definitions: Mapping[str, Template], depth: int = 8) -> Template:
         """References to ``definitions`` replaced by the definitions' own pieces.
 
         For a format that resolves every reference from outside (Compose reads ``${X}`` from

@@ -61,8 +61,7 @@ def test_every_record_is_a_frozen_dataclass_to_dataclasses(cls):
             assert default is cls._field_defaults[f.name]
         else:
             assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        annotation = cls.__annotations__[f.name]
-        assert f.type == getattr(annotation, "__forward_arg__", annotation)
+        assert f.type == cls.__annotations__[f.name]  # as written, as on a dataclass
 
 
 def test_replace_fields_and_asdict_work_as_on_the_dataclasses():
@@ -138,10 +137,58 @@ def test_dataclass_view_on_a_new_record():
     assert dataclasses.replace(Point(1), y=5) == Point(1, 5)
 
 
-def test_the_kill_mode_spelled_out_in_the_model_is_the_declared_one():
-    import typing
+def test_a_record_class_is_a_namedtuple_made_without_typing():
+    code = (
+        "import sys\n"
+        "from prodserver.config import model\n"
+        "from prodserver import codes, template\n"
+        "assert 'typing' not in sys.modules, 'typing imported with the model'\n"
+        "print(model.ProcessSpec.__annotations__['kill_mode'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "KillMode"  # as written: nothing compiled or evaluated
 
-    from prodserver.options import KillMode
 
-    annotation = model.ProcessSpec.__annotations__["kill_mode"]
-    assert typing.get_args(annotation) == typing.get_args(KillMode)
+def test_record_classes_behave_as_typing_namedtuples():
+    from prodserver.records import NamedTuple
+
+    class Point(NamedTuple):
+        """A point."""
+
+        x: int
+        y: int = 0
+
+        @property
+        def norm1(self) -> int:
+            return abs(self.x) + abs(self.y)
+
+        def moved(self, dx: int) -> Point:
+            return self._replace(x=self.x + dx)
+
+    p = Point(3, -4)
+    assert isinstance(p, tuple) and p == (3, -4) and Point(1) == Point(1, 0)
+    assert (p.norm1, p.moved(1), Point._fields, Point._field_defaults) == (
+        7,
+        Point(4, -4),
+        ("x", "y"),
+        {"y": 0},
+    )
+    assert Point.__doc__ == "A point." and Point.__annotations__ == {"x": "int", "y": "int"}
+    assert Point.__qualname__.endswith("<locals>.Point") and Point.__module__ == __name__
+    assert pickle.loads(pickle.dumps(Ref("X", ":-", ("d",)))) == Ref("X", ":-", ("d",))
+    with pytest.raises(TypeError, match="Bad.b has no default"):
+
+        class Bad(NamedTuple):
+            a: int = 0
+            b: int
+
+    with pytest.raises(AttributeError, match="_replace"):
+
+        class Worse(NamedTuple):
+            a: int
+
+            def _replace(self) -> None: ...
+

@@ -4,29 +4,33 @@ Nothing here reads files or the environment. The resolver (:mod:`prodserver.conf
 builds these objects; everything downstream only reads them. Mappings are wrapped in
 :class:`types.MappingProxyType` so that a consumer cannot change what another one sees.
 
-The classes are records (:mod:`prodserver.records`: ``typing.NamedTuple`` classes that
-stay frozen dataclasses to :mod:`dataclasses`), since every ``up`` defines them before its
-first child runs. For the same reason this module does not use ``from __future__ import
-annotations``: each string annotation of a record is compiled into a ``typing.ForwardRef``
-when the class is defined (about 1.5 ms for the model's 81 fields), an evaluated one is not.
-Classes are defined before they are used.
+The classes are records (:mod:`prodserver.records`: namedtuples declared like
+``typing.NamedTuple`` classes, that stay frozen dataclasses to :mod:`dataclasses`), since every
+``up`` defines them before its first child runs; ``typing`` is imported by the type checker only.
 """
+
+from __future__ import annotations
 
 import signal
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
 
 from prodserver.declarations.defaults import DEFAULT_STOP_TIMEOUT
-from prodserver.records import dataclass_view
+from prodserver.records import NamedTuple, dataclass_view
 from prodserver.template import Template
 
-DependencyCondition = Literal["started", "healthy", "completed"]
-RestartMode = Literal["no", "on-failure", "always"]
-#: ``notify``: no probe; the instance is healthy once its main process sends ``READY=1``
-#: on its ``NOTIFY_SOCKET`` (the systemd protocol)
-ProbeKind = Literal["http", "tcp", "cmd", "notify"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    from prodserver.options import KillMode
+
+    DependencyCondition = Literal["started", "healthy", "completed"]
+    RestartMode = Literal["no", "on-failure", "always"]
+    #: ``notify``: no probe; the instance is healthy once its main process sends ``READY=1``
+    #: on its ``NOTIFY_SOCKET`` (the systemd protocol)
+    ProbeKind = Literal["http", "tcp", "cmd", "notify"]
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -161,9 +165,7 @@ class ProcessSpec(NamedTuple):
     #: sent to the main process on ``prodserver reload`` when the process itself did not
     #: change (gunicorn reloads its application on SIGHUP); None: left alone
     reload_signal: signal.Signals | None = None
-    #: :data:`prodserver.options.KillMode`, spelled out: that module imports dataclasses, and a
-    #: quoted name would be compiled into a ForwardRef at every start (a test keeps them equal)
-    kill_mode: Literal["group", "main"] = "group"
+    kill_mode: KillMode = "group"
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     user: str | None = None
     labels: Mapping[str, str] = EMPTY

@@ -5,17 +5,20 @@ backend's default, with its timings coerced; ``healthcheck = false`` turns it of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from prodserver import codes
 from prodserver.backends.base import BackendContext
 from prodserver.config.coerce import coerce, words
 from prodserver.config.commands import backend_context
 from prodserver.config.context import Context, ProcessEntry, Where
-from prodserver.config.model import HealthCheck, ProbeKind
+from prodserver.config.model import HealthCheck
 from prodserver.hostport import AddressError, split_host_port
 from prodserver.options import Option
 from prodserver.rawsource import KeyPath
+
+if TYPE_CHECKING:
+    from prodserver.config.model import ProbeKind
 
 #: (key, default) of a probe's durations
 _TIMINGS = (("interval", 5.0), ("timeout", 3.0), ("start_period", 0.0))

@@ -14,7 +14,6 @@ import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import ProdserverError
@@ -23,7 +22,10 @@ from prodserver.runtime.output import OutputMux
 from prodserver.runtime.process import Unit
 from prodserver.runtime.streams import Style
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from prodserver.runtime.control import ControlServer
     from prodserver.runtime.guardian import Guardian
     from prodserver.runtime.health import ThreadProber

@@ -8,7 +8,8 @@ nothing but the timestamps printed next to log lines.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+
+from prodserver.records import Protocol
 
 
 class Clock(Protocol):
@@ -16,11 +17,9 @@ class Clock(Protocol):
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes backwards (for deadlines)."""
-        ...
 
     def wall(self) -> float:
         """Seconds since the epoch (for timestamps shown to the user)."""
-        ...
 
 
 class SystemClock:

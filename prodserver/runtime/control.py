@@ -37,19 +37,21 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
 
 from prodserver.errors import ProdserverError
 from prodserver.exitcodes import ExitCode
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
+    from typing import Any, Literal
+
+    Transport = Literal["unix", "tcp"]
 
 SOCKET_NAME = "control.sock"
 #: the loopback endpoint's port and token (where there are no unix sockets)
 ENDPOINT_NAME = "control.json"
 #: a unix socket, or a token-guarded TCP socket on 127.0.0.1
-Transport = Literal["unix", "tcp"]
 #: requests larger than this are refused (a status request is a few bytes)
 MAX_REQUEST = 4096
 #: connections served at once; one more replaces the oldest

@@ -27,9 +27,9 @@ import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import Protocol
 
 from prodserver.exitcodes import signal_exit_code
+from prodserver.records import Protocol
 
 #: the longest single wait: on Windows a signal handler only runs once a wait returns
 SLICE = 0.1
@@ -42,7 +42,6 @@ class Waitable(Protocol):
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit code (negative: killed by that signal); TimeoutExpired meanwhile."""
-        ...
 
     def send_signal(self, sig: int) -> None: ...
 

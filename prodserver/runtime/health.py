@@ -38,10 +38,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
 
 from prodserver.config.model import HealthCheck
 from prodserver.hostport import split_host_port
+from prodserver.records import Protocol
 
 #: probe cadence before the first success (capped by the check's own ``interval``)
 STARTUP_INTERVAL = 0.5
@@ -190,19 +190,15 @@ class Prober(Protocol):
         self, token: int, check: HealthCheck, env: Mapping[str, str], cwd: Path, done: Done
     ) -> None:
         """Start a probe; ``done(token, ok, detail)`` is called on the loop when it ends."""
-        ...
 
     def cancel(self, token: int) -> None:
         """Forget a probe (timed out or its instance is gone); kill it if it is a process."""
-        ...
 
     def reaped(self, pid: int, returncode: int) -> bool:
         """A child exited: True when it was a ``cmd`` probe (its result is delivered)."""
-        ...
 
     def pids(self) -> set[int]:
         """Process ids of ``cmd`` probes still running (not strays)."""
-        ...
 
 
 def http_probe(check: HealthCheck) -> tuple[bool, str]:

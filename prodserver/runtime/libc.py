@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
 
 
 def int_function(name: str, argtypes: str) -> Callable[..., int] | None:
@@ -29,6 +28,11 @@ def int_function(name: str, argtypes: str) -> Callable[..., int] | None:
     except OSError:
         return None  # no such symbol: the package would not find it either
     return _from_package(name, argtypes)
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _from_core(name: str, argtypes: str) -> Callable[..., int]:

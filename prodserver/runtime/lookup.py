@@ -5,14 +5,15 @@ The child's environment is what the configuration says, not prodserver's own: a 
 before anything is forked, with the process, the program and the directories searched.
 """
 
-# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
-# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
+from __future__ import annotations
+
 import errno
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+
+from prodserver.records import NamedTuple
 
 #: exit code a shell reports for "command not found"; a missing program counts as this
 NOT_FOUND_CODE = 127

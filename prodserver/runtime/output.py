@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
 
+from prodserver.records import Protocol
 from prodserver.runtime.audit import Event
 from prodserver.runtime.sanitize import UNICODE_BREAKS, cut_utf8, has_control, neutralise
 from prodserver.runtime.streams import Stream, Style
@@ -42,7 +42,6 @@ class AuditSink(Protocol):
 
     def write(self, line: bytes) -> None:
         """Keep one whole line."""
-        ...
 
 
 #: bytes read from a pipe at once

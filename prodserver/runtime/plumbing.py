@@ -16,8 +16,8 @@ loopback status endpoint: docs/guides/windows.md). An unknown value is an error 
 so is ``native`` where it cannot work (PS461): a typo must not silently pick a runtime.
 """
 
-# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
-# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
+from __future__ import annotations
+
 import contextlib
 import errno
 import os
@@ -25,14 +25,19 @@ import selectors
 import sys
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from prodserver import codes
 from prodserver.errors import UsageError
+from prodserver.records import NamedTuple, Protocol
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from prodserver.runtime.guardian import Guardian
     from prodserver.runtime.spawner import Spawner
+
+    Runtime = Literal["native", "portable"]
 
 #: the environment variable that chooses the plumbing
 RUNTIME_VAR = "PRODSERVER_RUNTIME"
@@ -43,8 +48,6 @@ RUNTIMES = ("native", "portable")
 #: which are also ``POLLIN`` and ``POLLOUT``): spelled out, since Windows has none of them
 READ = 1
 WRITE = 4
-
-Runtime = Literal["native", "portable"]
 
 
 class Poller(Protocol):
@@ -65,7 +68,6 @@ class Poller(Protocol):
 
     def poll(self, timeout: float | None = ..., maxevents: int = ..., /) -> list[tuple[int, int]]:
         """Wait up to ``timeout`` seconds (negative: forever); ``[(fd, events)]``."""
-        ...
 
     def close(self) -> None: ...
 
@@ -331,7 +333,7 @@ class Plumbing(NamedTuple):
             return ThreadedPoller()  # only sockets can be selected there, not pipes
         return SelectorPoller()
 
-    def guardian(self) -> "Guardian | None":
+    def guardian(self) -> Guardian | None:
         """Start the guardian (None on Windows, where the Job Object does its work)."""
         if sys.platform == "win32":
             return None
@@ -339,7 +341,7 @@ class Plumbing(NamedTuple):
 
         return start_guardian(portable=self.name == "portable")
 
-    def spawner(self, *, token: str | None) -> "Spawner":
+    def spawner(self, *, token: str | None) -> Spawner:
         """The spawner; ``token``: this run's tag in every child's environment, if any.
 
         With a guardian (a token) the native spawner sets no parent-death signal in each

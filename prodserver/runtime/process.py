@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import enum
 
-from prodserver.config.model import DependencyCondition, Instance, ProcessSpec
+from prodserver.config.model import Instance, ProcessSpec
 from prodserver.runtime.health import Health
 from prodserver.runtime.restart import RestartTracker
 from prodserver.runtime.spawner import ChildHandle
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from prodserver.config.model import DependencyCondition
 
 
 class State(enum.Enum):

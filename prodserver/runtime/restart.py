@@ -9,12 +9,12 @@ backoff, a process that crashes right after starting would otherwise spread its 
 far apart that the window never holds ``max_restarts`` of them, and it would crash-loop forever.
 """
 
-# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
-# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
+from __future__ import annotations
+
 import enum
-from typing import NamedTuple
 
 from prodserver.config.model import RestartPolicy
+from prodserver.records import NamedTuple
 
 
 class Action(enum.Enum):

@@ -9,18 +9,19 @@ world about an event (masked like ``prodserver config``). The deciding parts
 :mod:`~prodserver.runtime.sampling`) each hold a reference to it.
 """
 
-# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
-# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
+from __future__ import annotations
+
 import signal
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from prodserver.config.model import ResolvedProject
+from prodserver.records import NamedTuple, Protocol
 from prodserver.runtime.audit import Event, FieldValue
 from prodserver.runtime.clock import Clock
 from prodserver.runtime.process import Unit
 from prodserver.runtime.spawner import Spawner
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from prodserver.runtime.metrics import UnitSample
 
@@ -41,15 +42,13 @@ class Notifier(Protocol):
 
     def env_for(self, unit: Unit) -> Mapping[str, str]:
         """Variables that point ``unit``'s child at its notification socket."""
-        ...
 
 
 class Sampler(Protocol):
     """Measures the process trees of running instances (see :mod:`prodserver.runtime.metrics`)."""
 
-    def sample(self, units: Sequence[Unit]) -> "Mapping[str, UnitSample]":
+    def sample(self, units: Sequence[Unit]) -> Mapping[str, UnitSample]:
         """One sample per running unit's label."""
-        ...
 
 
 class Hooks(Protocol):
@@ -57,19 +56,15 @@ class Hooks(Protocol):
 
     def attached(self, unit: Unit) -> None:
         """``unit`` was just spawned: start reading its output."""
-        ...
 
     def exited(self, unit: Unit) -> None:
         """``unit``'s main process exited: write what is left of its output now."""
-        ...
 
     def released(self, unit: Unit, pgid: int) -> None:
         """Nothing of ``unit``'s run is left: its process group ``pgid`` is empty."""
-        ...
 
     def say(self, unit: Unit | None, text: str) -> None:
         """A message from prodserver, about ``unit`` or about the whole run."""
-        ...
 
 
 def signal_name(signum: int) -> str:

@@ -9,13 +9,15 @@ right after starting is given up on like a crash loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from prodserver.runtime.healthpolicy import Recycle
 from prodserver.runtime.process import State
 from prodserver.runtime.run import Run, Sampler
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from prodserver.runtime.metrics import UnitSample
 
 #: a status request reuses a metrics sample younger than this

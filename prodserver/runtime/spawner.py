@@ -27,8 +27,8 @@ import signal
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
 
+from prodserver.records import Protocol
 from prodserver.runtime import tree
 from prodserver.runtime.lookup import (
     NOT_EXECUTABLE_CODE,
@@ -46,6 +46,10 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: a bigger pipe means fewer wake-ups per megabyte of log (the default is 64 KiB)
 _PIPE_SIZE = 1 << 20
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Undeliverable(Exception):
@@ -90,7 +94,6 @@ class Spawner(Protocol):
 
     def prepare(self) -> None:
         """Once, before the first spawn (Linux: become a child subreaper)."""
-        ...
 
     def spawn(self, argv: Argv, env: Env, cwd: Path, *, user: str | None = None) -> ChildHandle:
         """Start ``argv`` (``argv[0]`` already resolved to a path); raises SpawnFailed.
@@ -98,45 +101,36 @@ class Spawner(Protocol):
         With ``user``, the child runs as that account (its groups, gid and uid, and HOME,
         USER and LOGNAME from its password entry unless ``env`` chose them).
         """
-        ...
 
     def send(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
         """Send ``sig`` (a ``reload_signal``) to the main process, or to its whole group.
 
         Raises :class:`Undeliverable` where the system cannot send that signal (Windows).
         """
-        ...
 
     def stop(self, handle: ChildHandle, sig: int, *, group: bool) -> None:
         """Ask the child to stop gracefully with its stop signal ``sig``, and make sure a
         stopped (SIGSTOP) child sees it: POSIX sends ``sig`` then SIGCONT, as systemd does;
         Windows sends the group a Ctrl-Break."""
-        ...
 
     def kill(self, handle: ChildHandle) -> None:
         """Kill the whole group (and, where groups do not exist, the whole tree) at once."""
-        ...
 
     def group_alive(self, handle: ChildHandle) -> bool:
         """Whether any process of the child's group is still there."""
-        ...
 
     def reap(self) -> list[tuple[int, int]]:
         """Collect every exited child: ``(pid, returncode)``, negative for a signal."""
-        ...
 
     def strays(self, known: Iterable[int]) -> list[int]:
         """Descendants that are not in ``known`` (adopted daemons that left their group)."""
-        ...
 
     def stop_pids(self, pids: Iterable[int]) -> None:
         """Ask individual processes (strays) to stop (SIGTERM, then SIGCONT), ignoring those
         already gone."""
-        ...
 
     def kill_pids(self, pids: Iterable[int]) -> None:
         """Kill individual processes (strays) at once, ignoring those already gone."""
-        ...
 
 
 def _load_prctl() -> Callable[..., int] | None:

@@ -1,11 +1,15 @@
 """How output is rendered (:class:`Style`) and one child's pipe as the multiplexer sees it."""
 
-# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
-# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
-from typing import Literal, NamedTuple
+from __future__ import annotations
+
+from prodserver.records import NamedTuple
 
 #: ``--log-format``
-LogFormat = Literal["text", "json"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    LogFormat = Literal["text", "json"]
 
 
 class Style(NamedTuple):

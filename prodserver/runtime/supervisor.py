@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from prodserver.config.model import ResolvedProject
 from prodserver.exitcodes import ExitCode, signal_exit_code
@@ -45,7 +44,10 @@ from prodserver.runtime.spawner import Spawner
 from prodserver.runtime.starting import Starter
 from prodserver.runtime.stopping import Stopper
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from prodserver.runtime.reload import Reloading
 
 __all__ = ["Hooks", "Notifier", "Sampler", "Supervisor", "select_processes"]

@@ -1,22 +1,24 @@
 """``prodserver up``: run the selected processes in the foreground until the run ends."""
 
-# No `from __future__ import annotations` here: a NamedTuple's string annotations are each
-# compiled (typing.ForwardRef) when the class is made, at every start (issue 17).
+from __future__ import annotations
+
 import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
 from prodserver.config.model import ResolvedProject
 from prodserver.errors import ProdserverError, silence_stdout
 from prodserver.exitcodes import ExitCode
+from prodserver.records import NamedTuple
 from prodserver.runtime.audit import DEFAULT_BACKUPS, DEFAULT_MAX_SIZE, AuditLog, Event, FieldValue
-from prodserver.runtime.streams import LogFormat, Style
+from prodserver.runtime.streams import Style
 from prodserver.suggest import did_you_mean
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from prodserver.runtime.assemble import Assembly
+    from prodserver.runtime.streams import LogFormat
 
 
 class UpOptions(NamedTuple):
@@ -121,7 +123,7 @@ def run_up(project: ResolvedProject, options: UpOptions) -> int:
             audit.close()
 
 
-def _run(parts: "Assembly", project: ResolvedProject, options: UpOptions) -> int:
+def _run(parts: Assembly, project: ResolvedProject, options: UpOptions) -> int:
     """Run the assembled ``parts`` to their end; the exit code of ``up``."""
     from prodserver.runtime.loop import DRAIN_IDLE
 
@@ -146,7 +148,7 @@ def _run(parts: "Assembly", project: ResolvedProject, options: UpOptions) -> int
     return code
 
 
-def _announce(parts: "Assembly", project: ResolvedProject, options: UpOptions, count: int) -> None:
+def _announce(parts: Assembly, project: ResolvedProject, options: UpOptions, count: int) -> None:
     """The first records of the run, and the sockets that may fail to open."""
     loop = parts.loop
     digest = options.config_sha256

@@ -46,6 +46,9 @@ NOT_ON_THE_START_PATH = (
     "socket",
     "shutil",
     "http.client",
+    # prodserver.records: NamedTuple and Protocol without `typing` (4.5 ms), which the type
+    # checker alone imports
+    "typing",
 )
 
 
