@@ -179,7 +179,7 @@ def test_record_classes_behave_as_typing_namedtuples():
     assert Point.__doc__ == "A point." and Point.__annotations__ == {"x": "int", "y": "int"}
     assert Point.__qualname__.endswith("<locals>.Point") and Point.__module__ == __name__
     assert pickle.loads(pickle.dumps(Ref("X", ":-", ("d",)))) == Ref("X", ":-", ("d",))
-    with pytest.raises(TypeError, match="Bad.b has no default"):
+    with pytest.raises(TypeError, match=r"Bad\.b has no default"):
 
         class Bad(NamedTuple):
             a: int = 0
@@ -191,4 +191,3 @@ def test_record_classes_behave_as_typing_namedtuples():
             a: int
 
             def _replace(self) -> None: ...
-
