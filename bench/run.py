@@ -90,7 +90,7 @@ while True:
 #: Python interpreters starting on two cores (which made the shell's floor 0.31 s before)
 LIGHT = ["/bin/sh", "-c", "echo ready; exec sleep 3600"]
 
-BODY = re.compile(rb"(w\d) (\d{8}) x{40}$")
+BODY = re.compile(rb"(w\d+) (\d{8}) x{40}$")
 
 
 #: the source trees run as "prodserver" and, with --baseline, as "baseline" (before a change)

@@ -178,7 +178,7 @@ def main() -> int:
                 args.chart_start,
                 xlabel="processes started",
                 ylabel="ms until every child's first line is out",
-                title="`up` start time against process count",
+                title="prodserver up: start time against process count",
                 scale=1000,
             )
     if "throughput" in only:
