@@ -41,6 +41,8 @@ _SUFFIX = ".entry"
 _ALLOWED = {
     "prodserver.config.model": {"frozen_map"},
     "pathlib": {"PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"},
+    # Python 3.13 moved them there (pathlib pickles a path by its class's own module)
+    "pathlib._local": {"PosixPath", "WindowsPath", "PurePosixPath", "PureWindowsPath"},
     "signal": {"Signals"},
     "copyreg": {"_reconstructor"},
     "builtins": {"frozenset", "set", "object", "tuple", "dict", "list"},
