@@ -1,4 +1,4 @@
-"""Frozen records that cost nothing to define: the model's classes on every start path.
+"""Records and structural types that cost nothing to define, for what every ``up`` imports.
 
 The resolved model (:mod:`prodserver.config.model`, :mod:`prodserver.template`) is read on
 every ``up``, and a cached ``up`` does little else before its first child runs. As frozen
