@@ -233,7 +233,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
     if keep:
         from prodserver.cli import parsed
 
-        known = parsed.read(args_list, chosen)  # `up` as argparse parsed it last time
+        where = parsed.record_path(args_list, chosen)
+        known = parsed.read(args_list, chosen, where)  # `up` as argparse parsed it last time
         # a record names the command module argparse chose: never another module to import
         if chosen is not None and getattr(known, "_module", None) == COMMANDS[chosen][0]:
             return dispatch(known)
@@ -247,7 +248,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "prodserver") -> int:
     if getattr(args, "_module", None) is None:
         parser.error(f"the {chosen!r} command is not available in this build")
     if keep:
-        parsed.write(args_list, chosen, args)
+        parsed.write(args_list, chosen, args, where)
     return dispatch(args)
 
 

@@ -40,14 +40,18 @@ COMMANDS = frozenset({"up"})
 _PLAIN = (str, int, float, bool, type(None))
 
 
-def _path(words: Sequence[str], command: str | None) -> str | None:
-    """Where the record of this command line is, or None when it may have none."""
+def record_path(words: Sequence[str], command: str | None) -> str | None:
+    """Where the record of this command line is, or None when it may have none (a key over
+    the whole environment: a caller that reads and then writes takes it once)."""
     if command not in COMMANDS or "--no-cache" in words or fastpath.disabled():
         return None
     directory = fastpath.cache_dir()
     if directory is None:
         return None
-    key = fastpath.key_of(("parsed", FORMAT, tuple(words)), os.environ)
+    try:
+        key = fastpath.key_of(("parsed", FORMAT, tuple(words)), os.environ)
+    except Exception:  # the working directory is gone, the package is zipped...: no record
+        return None
     return os.path.join(directory, key + SUFFIX)
 
 
@@ -62,11 +66,15 @@ def _plain(value: object) -> bool:
     return False
 
 
-def read(words: Sequence[str], command: str | None) -> Any:
+_ASK = "ask"  # record_path() of the words, found here
+
+
+def read(words: Sequence[str], command: str | None, path: str | None = _ASK) -> Any:
     """The namespace argparse returned for ``words`` last time (attributes only, as the
-    commands use it), or None: parse as usual."""
+    commands use it), or None: parse as usual. ``path``: :func:`record_path`'s answer."""
     try:
-        path = _path(words, command)
+        if path is _ASK:
+            path = record_path(words, command)
         body = None if path is None else fastpath.read_entry(path, MAGIC)
         # plain data (never code) from the user's own 0600 file, its SHA-256 checked
         values = None if body is None else marshal.loads(body)  # noqa: S302  # nosec B302
@@ -77,14 +85,17 @@ def read(words: Sequence[str], command: str | None) -> Any:
     return types.SimpleNamespace(**values)
 
 
-def write(words: Sequence[str], command: str | None, args: argparse.Namespace) -> None:
+def write(
+    words: Sequence[str], command: str | None, args: argparse.Namespace, path: str | None = _ASK
+) -> None:
     """Keep what argparse made of ``words`` (best effort: a failure only costs the next start
-    its parse)."""
+    its parse). ``path``: :func:`record_path`'s answer."""
     values = dict(vars(args))
     if not _plain(values):
         return
     try:
-        path = _path(words, command)
+        if path is _ASK:
+            path = record_path(words, command)
         if path is None:
             return
         from pathlib import Path

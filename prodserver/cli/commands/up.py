@@ -182,15 +182,15 @@ def run(args: argparse.Namespace) -> int:
 
         digest = config_hash(project, configured)
     _refuse_root(project, args)
-    _require_packages(project, args, facts.get("backend_needs"))
+    names = None  # the processes that will run, with what they depend on (None: all)
+    if args.names:
+        from prodserver.runtime.supervisor import select_processes
+
+        names = tuple(select_processes(project, args.names))
+    _require_packages(project, names, facts.get("backend_needs"))
     if not args.skip_checks:
         from prodserver.checks.prestart import fail_on, prestart_problems
 
-        names = None
-        if args.names:
-            from prodserver.runtime.supervisor import select_processes
-
-            names = select_processes(project, args.names)
         fail_on(
             prestart_problems(project, names=names, deploy=False), "prodserver up --skip-checks"
         )
@@ -211,16 +211,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _require_packages(
-    project: ResolvedProject, args: argparse.Namespace, needs: Needs | None
+    project: ResolvedProject, names: tuple[str, ...] | None, needs: Needs | None
 ) -> None:
     """A backend whose package is missing cannot start: say so once, with the extra to install."""
     from prodserver.checks.installed import backend_problems
 
-    names = None
-    if args.names:
-        from prodserver.runtime.supervisor import select_processes
-
-        names = tuple(select_processes(project, args.names))
     # on a cache hit, what the backends require comes with the project: none is imported
     problems = backend_problems(project, names=names, needs=needs)
     if not problems:
