@@ -24,12 +24,24 @@ FILE_ENV = "PRODSERVER_FILE"
 PROCFILE_ENV = "PROCFILE"
 
 
+def _working_directory() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        raise ConfigError(
+            "the current directory no longer exists",
+            hint="cd to the project again (it was removed or replaced), or name the file "
+            "with -f /path/to/prodserver.toml",
+            code=codes.FILE_UNREADABLE,
+        ) from None
+
+
 def discover(
     file: Path | None = None, cwd: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Path:
     """The configuration file to use: ``file``, else ``$PRODSERVER_FILE``, else walk up."""
     env = os.environ if environ is None else environ
-    base = Path.cwd() if cwd is None else cwd
+    base = _working_directory() if cwd is None else cwd
     explicit = file if file is not None else (Path(env[FILE_ENV]) if env.get(FILE_ENV) else None)
     if explicit is not None:
         path = explicit if explicit.is_absolute() else base / explicit

@@ -239,3 +239,26 @@ def test_pyproject_source_takes_the_project_name_from_pep621(project):
         },
     )
     assert resolve_project(cwd=root, environ=dict(BASE_ENV)).name == "shop-app"
+
+
+def test_a_removed_working_directory_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    script = "import os, sys; os.rmdir(os.getcwd()); sys.argv[0] = 'prodserver'\n"
+    script += "from prodserver.cli.main import entrypoint; entrypoint()"
+    for command in ("up", "check"):
+        gone = tmp_path / command
+        gone.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-c", script, command],
+            cwd=gone,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 78, done.stderr
+        assert "PS101: the current directory no longer exists" in done.stderr
+        assert "hint: cd to the project again" in done.stderr
+        assert "Traceback" not in done.stderr
