@@ -48,6 +48,15 @@ def spec(**changes):
     return model.ProcessSpec(**{**values, **changes})
 
 
+def in_a_fresh_interpreter(code: str) -> str:
+    """What ``code`` prints when run by a new interpreter (which imported nothing yet)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
 def test_every_record_is_a_frozen_dataclass_to_dataclasses(cls):
     assert dataclasses.is_dataclass(cls)
@@ -118,11 +127,7 @@ def test_the_dataclass_view_is_built_only_when_asked_for():
         "import dataclasses\n"
         "print(len(dataclasses.fields(model.ProcessSpec)))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == len(model.ProcessSpec._fields)
+    assert int(in_a_fresh_interpreter(code)) == len(model.ProcessSpec._fields)
 
 
 def test_dataclass_view_on_a_new_record():
@@ -145,11 +150,8 @@ def test_a_record_class_is_a_namedtuple_made_without_typing():
         "assert 'typing' not in sys.modules, 'typing imported with the model'\n"
         "print(model.ProcessSpec.__annotations__['kill_mode'])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "KillMode"  # as written: nothing compiled or evaluated
+    # as written: nothing compiled or evaluated
+    assert in_a_fresh_interpreter(code).strip() == "KillMode"
 
 
 def test_record_classes_behave_as_typing_namedtuples():
