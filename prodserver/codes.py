@@ -125,7 +125,7 @@ FILE_UNREADABLE = _code(
     "PS101",
     (
         "a configuration or `.env` file is missing, is a directory or not a regular file (a FIFO, a"
-        " device), or cannot be read"
+        " device), or cannot be read; or the working directory to look for it from was removed"
     ),
     error="ConfigError",
 )
